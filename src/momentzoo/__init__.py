@@ -1,0 +1,16 @@
+"""momentzoo: a Hugging Face-native model zoo for finding moments in video."""
+
+__version__ = "0.1.0"
+
+from .auto import AutoModelForTemporalGrounding, AutoModelForTemporalLocalization, register_all, register_model
+from .models import MODELS
+
+register_all(MODELS)
+
+__all__ = [
+    "__version__",
+    "AutoModelForTemporalLocalization",
+    "AutoModelForTemporalGrounding",
+    "register_model",
+    "MODELS",
+]

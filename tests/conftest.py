@@ -1,0 +1,40 @@
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def real_data_root() -> Path:
+    return Path(os.environ.get("MOMENTZOO_REAL_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def real_data() -> Path:
+    """The shared real-data folder; tests using it are marked `real_data` and skip when it is absent."""
+    root = real_data_root()
+    if not root.is_dir():
+        pytest.skip(f"real data folder {root} not found (set MOMENTZOO_REAL_DATA)")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    yield
+
+
+def pytest_collection_modifyitems(config, items):
+    root = real_data_root()
+    if root.is_dir():
+        return
+    skip = pytest.mark.skip(reason=f"real data folder {root} not found")
+    for item in items:
+        if "real_data" in item.keywords:
+            item.add_marker(skip)
