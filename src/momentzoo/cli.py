@@ -1,0 +1,38 @@
+"""The `momentzoo` command."""
+
+import argparse
+import sys
+from importlib import import_module
+
+from . import __version__
+
+__all__ = ["main", "SUBCOMMANDS"]
+
+# One line per subcommand: the module under momentzoo.commands that registers it.
+SUBCOMMANDS = [
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="momentzoo",
+        description="momentzoo: temporal action localization and temporal video grounding, Hugging Face-native.",
+    )
+    parser.add_argument("--version", action="version", version=f"momentzoo {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        import_module(f"momentzoo.commands.{name}").register(subparsers)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
