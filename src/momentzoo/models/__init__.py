@@ -11,6 +11,9 @@ class ModelEntry:
     config: str  # dotted path of the config class
     model: str  # dotted path of the full task model (what AutoModel returns)
     task: str  # "temporal-localization" or "temporal-grounding"
+    # dotted path of a zero-argument callable returning a small config for the registry-wide tests
+    # (tests/test_registration.py); None: the config class's defaults are small enough
+    tiny_config: str | None = None
 
 
 MODELS: list[ModelEntry] = [
