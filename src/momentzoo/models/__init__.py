@@ -17,4 +17,5 @@ class ModelEntry:
 
 
 MODELS: list[ModelEntry] = [
+    ModelEntry("actionformer", config="momentzoo.models.actionformer.ActionFormerConfig", model="momentzoo.models.actionformer.ActionFormerForTemporalLocalization", task="temporal-localization", tiny_config="momentzoo.models.actionformer.configuration_actionformer.tiny_actionformer_config"),
 ]
