@@ -63,7 +63,7 @@ class MomentZooBuilderConfig(datasets.BuilderConfig):
     that many steps by linear interpolation and records the geometry that keeps seconds exact
     (`feature_stride = num_frames = 1`, `fps` = steps per second; see `resized_feature_geometry`).
 
-    Videos (optional): `videos_dir` holds `<video_id><video_ext>`; rows carry `video` (`Video(decode=False)`).
+    Videos (optional): `videos_dir` holds `<video_prefix><video_id><video_ext>`; rows carry `video` (`Video(decode=False)`).
 
     Bad input: `skip_missing=True` leaves out videos whose feature/video file is missing (listed in a
     warning) instead of raising; `invalid_segments="drop"` drops segments that start at or after the
@@ -79,6 +79,7 @@ class MomentZooBuilderConfig(datasets.BuilderConfig):
     num_frames: int = 16
     resize_length: int | None = None
     videos_dir: str | None = None
+    video_prefix: str = ""
     video_ext: str = ".mp4"
     skip_missing: bool = False
     invalid_segments: str = "error"
@@ -198,10 +199,16 @@ class _MomentZooBuilder(datasets.GeneratorBasedBuilder):
             raise ValueError(f"videos_dir {cfg.videos_dir!r} is not a directory")
         found, missing = {}, []
         for vid in dict.fromkeys(self._all_video_ids()):
-            path = safe_join(cfg.videos_dir, f"{vid}{cfg.video_ext}", what=f"video file of video {vid!r}")
+            path = safe_join(cfg.videos_dir, f"{cfg.video_prefix}{vid}{cfg.video_ext}", what=f"video file of video {vid!r}")
             (found.__setitem__(vid, path) if path.is_file() else missing.append(vid))
         report_missing(missing, cfg.skip_missing, f"video file ({cfg.video_ext})", repr(cfg.videos_dir))
         return found
+
+    def _check_not_empty(self, validated: dict[str, list[dict]]) -> None:
+        """A split left with no row (every file missing under skip_missing) is an error, not an empty split."""
+        empty = [split for split, rows in validated.items() if not any(self._available(r["video_id"]) for r in rows)]
+        if empty:
+            raise ValueError(f"split(s) {empty} have no row left: none of their videos has a feature/video file")
 
     def _feature_dim(self) -> int:
         if self.config.feature_dim is not None:
@@ -378,8 +385,9 @@ class TemporalLocalizationBuilder(_MomentZooBuilder):
         return -1
 
     def _split_generators(self, dl_manager):
-        validated = self._validated
         self._check_fps([r for records in self._annotations.values() for r in records])
+        validated = self._validated
+        self._check_not_empty(validated)
         return [datasets.SplitGenerator(name=split, gen_kwargs={"rows": rows}) for split, rows in validated.items()]
 
     def _generate_examples(self, rows):
@@ -476,8 +484,9 @@ class TemporalGroundingBuilder(_MomentZooBuilder):
         return out
 
     def _split_generators(self, dl_manager):
-        validated = self._validated
         self._check_fps([q for queries in self._queries.values() for q in queries])
+        validated = self._validated
+        self._check_not_empty(validated)
         return [datasets.SplitGenerator(name=split, gen_kwargs={"rows": rows}) for split, rows in validated.items()]
 
     def _generate_examples(self, rows):

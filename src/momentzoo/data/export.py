@@ -1,0 +1,191 @@
+"""Saving a built dataset as a Hub-style folder (Parquet shards + a README dataset card whose YAML
+declares the features, so `datasets.load_dataset(folder)` restores `ClassLabel`, `Array2D`, `Video`),
+pushing that folder to the Hub, and the command-line plumbing shared by `dataset_scripts/*.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import datasets
+from datasets.info import DatasetInfo, DatasetInfosDict
+from datasets.splits import SplitDict, SplitInfo
+from datasets.table import embed_table_storage
+from datasets.utils.metadata import MetadataConfigs
+from huggingface_hub import DatasetCard, DatasetCardData
+
+__all__ = [
+    "save_dataset_folder",
+    "push_dataset_folder",
+    "add_export_arguments",
+    "add_feature_arguments",
+    "builder_kwargs",
+    "run_dataset_script",
+]
+
+_FEATURE_ARGS = (
+    "features_dir", "feature_prefix", "feature_ext", "feature_dim", "fps", "feature_stride", "num_frames",
+    "resize_length", "videos_dir", "video_prefix", "video_ext", "skip_missing", "invalid_segments",
+)
+
+
+def _has_external_files(features: datasets.Features) -> bool:
+    return any(isinstance(f, (datasets.Video, datasets.Image, datasets.Audio)) for f in features.values())
+
+
+def _card_text(dd: datasets.DatasetDict, pretty_name: str, description: str, homepage: str, citation: str,
+               command: str | None) -> str:
+    features = next(iter(dd.values())).features
+    lines = [f"# {pretty_name}", "", description.strip(), ""]
+    if homepage:
+        lines += [f"Source: {homepage}", ""]
+    lines += ["## Splits", "", "| split | rows |", "|---|---|"]
+    lines += [f"| {split} | {ds.num_rows} |" for split, ds in dd.items()]
+    lines += ["", "## Columns", ""]
+    lines += [f"- `{name}`: `{feature!r}`" for name, feature in features.items()]
+    lines += ["", "Seconds map to feature steps with `momentzoo.segments.seconds_to_feature_grid(t, fps, "
+              "feature_stride, num_frames)` when the rows carry features.", ""]
+    lines += ["## Usage", "", "```python", "import datasets", "", 'ds = datasets.load_dataset("<this folder or repo id>")',
+              "```", ""]
+    if command:
+        lines += ["## How it was built", "", "```bash", command, "```", ""]
+    if citation:
+        lines += ["## Citation", "", "```bibtex", citation.strip(), "```", ""]
+    return "\n".join(lines)
+
+
+def save_dataset_folder(
+    dataset: datasets.Dataset | datasets.DatasetDict,
+    folder: str | os.PathLike,
+    *,
+    pretty_name: str,
+    description: str = "",
+    homepage: str = "",
+    citation: str = "",
+    license: str | None = None,
+    command: str | None = None,
+    embed_external_files: bool = True,
+    max_shard_size: int = 500 * 2**20,
+    overwrite: bool = False,
+) -> Path:
+    """Write `dataset` to `folder` as `data/<split>-NNNNN-of-NNNNN.parquet` plus `README.md`.
+
+    The card's YAML carries `dataset_info.features` and `configs[0].data_files`, exactly what
+    `push_to_hub` writes, so the folder loads with `datasets.load_dataset(folder)` (and the same after
+    uploading it). Video/image files referenced by path are embedded as bytes unless
+    `embed_external_files=False` (then the Parquet keeps local paths: fine locally, useless elsewhere).
+    The folder is written next to its final place and renamed into it, so a failure leaves nothing half-written.
+    """
+    dd = dataset if isinstance(dataset, datasets.DatasetDict) else datasets.DatasetDict({"train": dataset})
+    if not dd:
+        raise ValueError("nothing to save: the DatasetDict has no split")
+    features = next(iter(dd.values())).features
+    for split, ds in dd.items():
+        if ds.features != features:
+            raise ValueError(f"split {split!r} has features {ds.features} that differ from the others' {features}")
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        raise ValueError(f"{folder} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        (tmp / "data").mkdir()
+        split_dict = SplitDict()
+        for split, ds in dd.items():
+            num_shards = max(1, math.ceil(ds.data.nbytes / max_shard_size))
+            for index in range(num_shards):
+                shard = ds.shard(num_shards=num_shards, index=index, contiguous=True)
+                if embed_external_files and _has_external_files(features):
+                    shard = shard.with_format("arrow").map(embed_table_storage, batched=True, keep_in_memory=True)
+                    shard = shard.with_format(None)
+                shard.to_parquet(str(tmp / "data" / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"))
+            split_dict.add(SplitInfo(name=split, num_bytes=ds.data.nbytes, num_examples=ds.num_rows))
+        card_data = DatasetCardData(pretty_name=pretty_name, license=license)
+        info = DatasetInfo(features=features, splits=split_dict)
+        DatasetInfosDict({"default": info}).to_dataset_card_data(card_data)
+        MetadataConfigs(
+            {"default": {"data_files": [{"split": split, "path": f"data/{split}-*"} for split in dd]}}
+        ).to_dataset_card_data(card_data)
+        body = _card_text(dd, pretty_name, description, homepage, citation, command)
+        DatasetCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}").save(tmp / "README.md")
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def push_dataset_folder(folder: str | os.PathLike, repo_id: str, private: bool = False, token: str | None = None) -> str:
+    """Upload a folder written by `save_dataset_folder` to a Hub dataset repo; returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    commit = api.upload_folder(
+        folder_path=str(folder), repo_id=repo_id, repo_type="dataset", commit_message="Upload dataset built with momentzoo"
+    )
+    return str(getattr(commit, "commit_url", commit))
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """`output_dir`, `--cache_dir`, `--overwrite`, `--no_embed_videos`, `--push_to_hub REPO_ID`, `--private`."""
+    parser.add_argument("output_dir", help="folder to write (Parquet shards under data/ + README.md dataset card)")
+    parser.add_argument("--cache_dir", default=None, help="datasets cache for the builder (default: HF cache)")
+    parser.add_argument("--overwrite", action="store_true", help="replace output_dir if it exists")
+    parser.add_argument("--no_embed_videos", action="store_true", help="keep video paths instead of embedding the bytes")
+    parser.add_argument("--push_to_hub", metavar="REPO_ID", default=None, help="also upload the folder to this Hub dataset repo")
+    parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
+
+
+def add_feature_arguments(parser: argparse.ArgumentParser, defaults: dict | None = None) -> None:
+    """The builder options for features, videos and bad input (see `MomentZooBuilderConfig`).
+    Options left unset keep the builder's own default."""
+    g = parser.add_argument_group("features, videos and bad input")
+    g.add_argument("--features_dir", help="folder of per-video features: <prefix><video_id>.npy/.npz/.pt")
+    g.add_argument("--feature_prefix", help="file-name prefix of the feature files (e.g. v_ for ActivityNet)")
+    g.add_argument("--feature_ext", choices=[".npy", ".npz", ".pt"], help="feature file extension (default: try all)")
+    g.add_argument("--feature_dim", type=int, help="feature dimension D (default: read from the first file)")
+    g.add_argument("--fps", type=float, help="frames per second the features were extracted at (default: from annotations)")
+    g.add_argument("--feature_stride", type=int, help="frames between feature steps")
+    g.add_argument("--num_frames", type=int, help="frames per feature clip")
+    g.add_argument("--resize_length", type=int, help="resize every video's features to this many steps")
+    g.add_argument("--videos_dir", help="folder of videos: <video_prefix><video_id><video_ext>")
+    g.add_argument("--video_prefix", help="file-name prefix of the videos")
+    g.add_argument("--video_ext", help="video file extension (default .mp4)")
+    g.add_argument("--skip_missing", action="store_true", default=None, help="leave out videos whose file is missing (listed)")
+    g.add_argument("--invalid_segments", choices=["error", "drop"], help="segments starting after the video's end: error or drop (listed)")
+    if defaults:
+        parser.set_defaults(**defaults)
+
+
+def builder_kwargs(args: argparse.Namespace, names: tuple[str, ...] = ()) -> dict:
+    """The builder keyword arguments among `args` (feature options + `names`), leaving out unset ones."""
+    return {k: getattr(args, k) for k in (*_FEATURE_ARGS, *names) if getattr(args, k, None) is not None}
+
+
+def run_dataset_script(builder_cls, args: argparse.Namespace, kwargs: dict, pretty_name: str,
+                       license: str | None = None) -> datasets.DatasetDict:
+    """Build with `builder_cls(**kwargs)`, save to `args.output_dir`, push if asked; prints what it did."""
+    builder = builder_cls(cache_dir=args.cache_dir, **kwargs)
+    builder.download_and_prepare()
+    dd = builder.as_dataset()
+    command = "python " + " ".join(shlex.quote(a) for a in [os.path.basename(sys.argv[0]), *sys.argv[1:]])
+    doc = (builder_cls.__doc__ or "").strip()
+    folder = save_dataset_folder(
+        dd, args.output_dir, pretty_name=pretty_name, description=doc, homepage=getattr(builder_cls, "HOMEPAGE", ""),
+        citation=getattr(builder_cls, "CITATION", ""), license=license, command=command,
+        embed_external_files=not args.no_embed_videos, overwrite=args.overwrite,
+    )
+    print(f"wrote {folder}: " + ", ".join(f"{split} {ds.num_rows} rows" for split, ds in dd.items()))
+    if args.push_to_hub:
+        print(f"pushed to {args.push_to_hub}: {push_dataset_folder(folder, args.push_to_hub, private=args.private)}")
+    return dd
