@@ -253,3 +253,35 @@ def test_push_then_pull_from_the_hub(online, tmp_path):
         assert got["labels"] == sent["labels"] and got["segments"] == sent["segments"]
         assert got["duration"] == pytest.approx(sent["duration"])
         assert torch.equal(torch.tensor(got["features"]), torch.tensor(sent["features"]))
+
+
+def test_cli_push_renders_the_card_from_evaluate_results(online, tmp_path, monkeypatch, capsys):
+    from momentzoo.cli import main
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    model = TinyDetectorForTemporalLocalization(TinyDetectorConfig())
+    model.save_pretrained(tmp_path / "ckpt")
+    results = tmp_path / "eval.json"
+    results.write_text(json.dumps({"mAP@0.5": 0.5, "average_mAP": 0.45, "per_class_AP": {"Diving": [0.1]}}))
+    assert main(["push", str(tmp_path / "ckpt"), "tester/cli-detector", "--dataset", "thumos14",
+                 "--results", str(results), "--tag", "features-i3d"]) == 0
+    assert capsys.readouterr().out.strip().startswith(f"{online.url}/tester/cli-detector/commit/")
+    card = online.read_file("model", "tester/cli-detector", "README.md").decode()
+    meta = _front_matter(card)
+    assert "features-i3d" in meta["tags"] and meta["datasets"] == ["thumos14"]
+    assert "| mAP@0.5 | 0.5000 |" in card and "| average_mAP | 0.4500 |" in card and "per_class_AP" not in card
+    assert online.read_file("model", "tester/cli-detector", "model.safetensors") == \
+        (tmp_path / "ckpt" / "model.safetensors").read_bytes()
+
+
+def test_cli_results_file_errors(tmp_path):
+    from momentzoo.commands.push import read_results
+
+    (tmp_path / "list.json").write_text("[0.5]")
+    (tmp_path / "none.json").write_text('{"per_class_AP": {"a": 1}}')
+    with pytest.raises(ValueError, match="list.json: expected a JSON object"):
+        read_results(tmp_path / "list.json")
+    with pytest.raises(ValueError, match="none.json: no top-level numeric metric"):
+        read_results(tmp_path / "none.json")
+    with pytest.raises(ValueError, match="missing.json: cannot read"):
+        read_results(tmp_path / "missing.json")
