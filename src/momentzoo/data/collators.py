@@ -1,0 +1,417 @@
+"""Collators that turn TAL and grounding rows into what `Trainer` passes straight to a model's `forward`.
+
+`TemporalLocalizationCollator` (training: ActionFormer's random truncation; inference: whole videos or the
+window rows of `sliding_windows`) returns
+
+    input_features  (B, T, D) float      attention_mask (B, T) long, 1 real / 0 padding
+    labels          B dicts {"class_labels": (n,) long, "segments": (n, 2) float}, feature-grid units
+                    relative to the window's first step
+    metadata        (with return_metadata=True) B dicts {"video_id", "duration", "fps", "feature_stride",
+                    "num_frames", "window_start", "segments_clipped", "segments_dropped"}; pop it before forward
+
+`TemporalGroundingCollator` does the same for grounding rows with features, with the query windows as labels
+(normalised to [0, 1] of the duration, or in feature-grid units) and the tokenized queries.
+
+Rows may come from a `datasets.Dataset` in any format (python, numpy, torch), from `TemporalFeatureDataset`
+(zero-copy, memory-mapped features) or from `sliding_windows`; features are copied once, into the batch.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..segments import seconds_to_feature_grid
+from .mapped_memory import release_mapped_pages
+
+__all__ = ["TemporalLocalizationCollator", "TemporalGroundingCollator", "random_truncation"]
+
+_GEOMETRY = ("duration", "fps", "feature_stride", "num_frames")
+_NUMPY_DTYPES = (torch.float16, torch.float32, torch.float64)
+
+
+def _where(row: dict, index: int) -> str:
+    name = row.get("video_id", row.get("qid"))
+    return f"video {name!r} (batch row {index})" if name is not None else f"batch row {index}"
+
+
+def _features_of(row: dict, column: str, where: str):
+    if column not in row:
+        raise ValueError(f"{where}: no {column!r} field (keys: {sorted(row)})")
+    feats = row[column]
+    if not isinstance(feats, (np.ndarray, torch.Tensor)):
+        try:
+            feats = np.asarray(feats, dtype=np.float32)
+        except ValueError as err:
+            raise ValueError(f"{where}: {column!r} is not a rectangular (T, D) array: {err}") from None
+    if feats.ndim != 2:
+        raise ValueError(f"{where}: {column!r} must be (T, D), got shape {tuple(feats.shape)}")
+    if feats.shape[0] == 0 or feats.shape[1] == 0:
+        raise ValueError(f"{where}: {column!r} is empty, shape {tuple(feats.shape)}")
+    return feats
+
+
+def _geometry_of(row: dict, where: str) -> dict:
+    out = {}
+    for key in _GEOMETRY:
+        if key not in row:
+            raise ValueError(f"{where}: missing {key!r} (rows need duration, fps, feature_stride, num_frames)")
+        value = row[key]
+        value = value.item() if isinstance(value, (np.ndarray, np.generic, torch.Tensor)) else value
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{where}: {key!r} must be a finite number > 0, got {value!r}")
+        out[key] = value
+    out["feature_stride"], out["num_frames"] = int(out["feature_stride"]), int(out["num_frames"])
+    return out
+
+
+def _segments_of(row: dict, key: str, where: str) -> np.ndarray:
+    segs = row[key]
+    segs = segs.numpy() if isinstance(segs, torch.Tensor) else segs
+    try:
+        segs = np.asarray(segs, dtype=np.float64).reshape(-1, 2) if len(segs) else np.zeros((0, 2))
+    except (ValueError, TypeError):
+        raise ValueError(f"{where}: {key!r} must be a list of [start, end] pairs, got {row[key]!r}") from None
+    if not np.isfinite(segs).all():
+        bad = int(np.flatnonzero(~np.isfinite(segs).all(1))[0])
+        raise ValueError(f"{where}: {key}[{bad}] = {segs[bad].tolist()} is not finite")
+    if (segs[:, 1] <= segs[:, 0]).any():
+        bad = int(np.flatnonzero(segs[:, 1] <= segs[:, 0])[0])
+        raise ValueError(f"{where}: {key}[{bad}] = {segs[bad].tolist()} does not end after it starts")
+    return segs
+
+
+def _new_batch(shape, dtype) -> torch.Tensor:
+    # In a DataLoader worker, write the batch straight into shared memory (as torch's default_collate does),
+    # saving the copy the worker would otherwise make to send it to the main process.
+    if torch.utils.data.get_worker_info() is not None:
+        try:
+            nbytes = math.prod(shape) * torch.empty(0, dtype=dtype).element_size()
+            return torch.empty(0, dtype=dtype).set_(torch.UntypedStorage._new_shared(nbytes), 0, shape)
+        except (AttributeError, RuntimeError, TypeError):
+            pass
+    return torch.empty(shape, dtype=dtype)
+
+
+def _copy_features(dst: torch.Tensor, src, where: str, release: bool):
+    if isinstance(src, torch.Tensor):
+        dst.copy_(src)
+    else:
+        if dst.dtype in _NUMPY_DTYPES:
+            np.copyto(dst.numpy(), src, casting="same_kind")
+        else:  # e.g. bfloat16, which NumPy lacks
+            dst.copy_(torch.from_numpy(np.array(src, dtype=np.float32)))
+        if release:
+            release_mapped_pages(src)
+    # one reduction finds NaN/Inf (a non-finite sum); an overflowing sum of finite values is re-checked exactly
+    if not torch.isfinite(dst.sum()):
+        bad = ~torch.isfinite(dst)
+        if bad.any():
+            step, dim = (int(v) for v in bad.nonzero()[0])
+            raise ValueError(f"{where}: features contain NaN or Inf (first at step {step}, dim {dim}, "
+                             f"value {dst[step, dim].item()})")
+
+
+def _pad_length(lengths: List[int], multiple: Optional[int], fixed: Optional[int] = None) -> int:
+    target = fixed if fixed is not None else max(lengths)
+    if multiple:
+        target = -(-target // multiple) * multiple
+    return target
+
+
+def random_truncation(
+    num_steps: int,
+    max_seq_len: int,
+    segments: torch.Tensor,
+    trunc_thresh: float = 0.5,
+    crop_ratio: Optional[Tuple[float, float]] = None,
+    max_num_trials: int = 200,
+    generator: Optional[torch.Generator] = None,
+) -> Tuple[int, int]:
+    """ActionFormer's training crop (`truncate_feats`): returns `(start, length)` in feature steps.
+
+    A video longer than `max_seq_len` is cropped to `max_seq_len` steps at a uniformly random start; with
+    `crop_ratio=(lo, hi)` a video that fits is cropped to a random length in `[lo, hi] * num_steps`. Up to
+    `max_num_trials` starts are drawn until one keeps at least one action, i.e. covers at least
+    `trunc_thresh` of its length (the last draw is used if none does). The draws are made at once and the
+    first acceptable one taken, which has the distribution of ActionFormer's retry loop.
+    `segments` are (n, 2) in feature-grid units of the whole video.
+    """
+    length = num_steps
+    if num_steps > max_seq_len:
+        length = max_seq_len
+    elif crop_ratio is not None:
+        lo = max(round(crop_ratio[0] * num_steps), 1)
+        hi = min(round(crop_ratio[1] * num_steps), num_steps)
+        length = int(torch.randint(lo, hi + 1, (1,), generator=generator))
+    if length >= num_steps:
+        return 0, num_steps
+    starts = torch.randint(0, num_steps - length + 1, (max_num_trials,), generator=generator)
+    if len(segments) == 0:
+        return int(starts[0]), length
+    segs = torch.as_tensor(segments, dtype=torch.float64)
+    lo = torch.maximum(starts[:, None].double(), segs[None, :, 0])
+    hi = torch.minimum(starts[:, None].double() + length, segs[None, :, 1])
+    inter = (hi - lo).clamp(min=0)
+    ok = ((inter / (segs[:, 1] - segs[:, 0])[None, :] >= trunc_thresh) & (inter > 0)).any(dim=1)
+    first = int(ok.nonzero()[0]) if ok.any() else max_num_trials - 1
+    return int(starts[first]), length
+
+
+def _window_ground_truth(segs_grid: np.ndarray, start: int, length: int, cut_left: bool, cut_right: bool,
+                         trunc_thresh: float):
+    """Ground truth (feature-grid units of the video) -> relative to a window of `length` steps at `start`.
+
+    Sides where the window cuts the video clip segments to the window and segments covered less than
+    `trunc_thresh` (or not at all) are dropped, as in ActionFormer; at the video's own ends nothing is
+    clipped (ground truth may extend half a clip beyond the first/last feature, as the features saw it).
+    Returns (segments, keep mask, number clipped).
+    """
+    lo = np.maximum(segs_grid[:, 0], start) if cut_left else segs_grid[:, 0]
+    hi = np.minimum(segs_grid[:, 1], start + length) if cut_right else segs_grid[:, 1]
+    inter = np.clip(hi - lo, 0, None)
+    keep = (inter > 0) & (inter / (segs_grid[:, 1] - segs_grid[:, 0]) >= trunc_thresh)
+    clipped = keep & ((lo != segs_grid[:, 0]) | (hi != segs_grid[:, 1]))
+    return np.stack([lo, hi], axis=1) - start, keep, int(clipped.sum())
+
+
+@dataclass
+class TemporalLocalizationCollator:
+    """Batches TAL rows (see the module docstring for the output).
+
+    Args:
+        max_seq_len: longest window in feature steps. In training longer videos are randomly truncated to it
+            (ActionFormer: 2,304 on THUMOS14 I3D); `None` never truncates.
+        training: random truncation (and `crop_ratio`) on; off for evaluation, where rows are whole videos or
+            the windows of `sliding_windows` and nothing is random.
+        trunc_thresh: a truncated/windowed action is kept when at least this fraction of it is inside.
+        crop_ratio: `(lo, hi)`: in training, also crop videos shorter than `max_seq_len` to a random
+            `[lo, hi]` fraction (ActionFormer uses (0.9, 1.0) on THUMOS14).
+        max_num_trials: random starts tried for a crop that keeps an action.
+        padding: `"longest"` (pad to the longest window in the batch) or `"max_length"` (to `max_seq_len`, as
+            ActionFormer trains).
+        pad_to_multiple_of: round the padded length up (e.g. to the model's largest stride).
+        return_metadata: also return `metadata` (for post-processing; pop it before `forward`).
+        release_mapped_memory: after copying a memory-mapped row, release its pages (flat RSS).
+        generator: `torch.Generator` for the random crops (default: torch's global RNG, which DataLoader
+            seeds per worker).
+
+    Ground-truth segments dropped or clipped by a window are never lost silently: they are counted in
+    `stats` (per process; in DataLoader workers each worker counts its own) and per window in `metadata`.
+    """
+
+    max_seq_len: Optional[int] = 2304
+    training: bool = True
+    trunc_thresh: float = 0.5
+    crop_ratio: Optional[Tuple[float, float]] = None
+    max_num_trials: int = 200
+    padding: str = "longest"
+    pad_to_multiple_of: Optional[int] = None
+    return_metadata: bool = False
+    features_column: str = "features"
+    dtype: torch.dtype = torch.float32
+    release_mapped_memory: bool = True
+    generator: Optional[torch.Generator] = None
+    stats: Dict[str, int] = field(default_factory=lambda: {"windows": 0, "segments": 0, "segments_clipped": 0,
+                                                           "segments_dropped": 0})
+
+    def __post_init__(self):
+        if self.max_seq_len is not None and (isinstance(self.max_seq_len, bool) or not isinstance(self.max_seq_len, int)
+                                             or self.max_seq_len < 1):
+            raise ValueError(f"TemporalLocalizationCollator.max_seq_len must be None or a positive int, "
+                             f"got {self.max_seq_len!r}")
+        if not 0 <= self.trunc_thresh <= 1:
+            raise ValueError(f"TemporalLocalizationCollator.trunc_thresh must be in [0, 1], got {self.trunc_thresh!r}")
+        if self.crop_ratio is not None:
+            if len(self.crop_ratio) != 2 or not 0 < self.crop_ratio[0] <= self.crop_ratio[1] <= 1:
+                raise ValueError(f"TemporalLocalizationCollator.crop_ratio must be None or (lo, hi) with "
+                                 f"0 < lo <= hi <= 1, got {self.crop_ratio!r}")
+        if isinstance(self.max_num_trials, bool) or not isinstance(self.max_num_trials, int) or self.max_num_trials < 1:
+            raise ValueError(f"TemporalLocalizationCollator.max_num_trials must be a positive int, "
+                             f"got {self.max_num_trials!r}")
+        if self.padding not in ("longest", "max_length"):
+            raise ValueError(f"TemporalLocalizationCollator.padding must be 'longest' or 'max_length', "
+                             f"got {self.padding!r}")
+        if self.padding == "max_length" and self.max_seq_len is None:
+            raise ValueError("TemporalLocalizationCollator.padding='max_length' needs max_seq_len")
+        if self.pad_to_multiple_of is not None and (isinstance(self.pad_to_multiple_of, bool) or
+                                                    not isinstance(self.pad_to_multiple_of, int) or
+                                                    self.pad_to_multiple_of < 1):
+            raise ValueError(f"TemporalLocalizationCollator.pad_to_multiple_of must be None or a positive int, "
+                             f"got {self.pad_to_multiple_of!r}")
+        if not self.dtype.is_floating_point:
+            raise ValueError(f"TemporalLocalizationCollator.dtype must be a floating dtype, got {self.dtype}")
+
+    def _prepare(self, row: dict, index: int) -> dict:
+        where = _where(row, index)
+        feats = _features_of(row, self.features_column, where)
+        geometry = _geometry_of(row, where)
+        has_gt = "segments" in row
+        if has_gt:
+            segs = _segments_of(row, "segments", where)
+            labels = row.get("labels")
+            labels = labels.tolist() if isinstance(labels, (torch.Tensor, np.ndarray)) else labels
+            labels = np.asarray([] if labels is None else labels, dtype=np.int64).reshape(-1)
+            if labels.shape != (len(segs),):
+                raise ValueError(f"{where}: {len(segs)} segments but labels of shape {labels.shape}")
+            if (labels < 0).any():
+                raise ValueError(f"{where}: negative class id in labels {labels.tolist()}")
+            segs_grid = seconds_to_feature_grid(segs, geometry["fps"], geometry["feature_stride"], geometry["num_frames"])
+        else:
+            segs_grid, labels = np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+
+        num_steps = feats.shape[0]
+        offset = int(row.get("window_start", 0) or 0)  # window rows: feats already start at `offset`
+        video_length = int(row.get("video_feature_length", offset + num_steps))
+        start, length = 0, num_steps
+        if self.training and self.max_seq_len is not None and offset == 0 and video_length == num_steps:
+            start, length = random_truncation(num_steps, self.max_seq_len, torch.from_numpy(segs_grid),
+                                              self.trunc_thresh, self.crop_ratio, self.max_num_trials, self.generator)
+        elif self.training and self.max_seq_len is not None and num_steps > self.max_seq_len:
+            raise ValueError(f"{where}: a window row of {num_steps} steps is longer than max_seq_len "
+                             f"{self.max_seq_len}; use sliding_windows with window_size <= max_seq_len")
+        window_start = offset + start
+        gt, keep, clipped = _window_ground_truth(segs_grid, window_start, length, cut_left=window_start > 0,
+                                                 cut_right=window_start + length < video_length,
+                                                 trunc_thresh=self.trunc_thresh)
+        return {
+            "where": where, "feats": feats, "start": start, "length": length, "has_gt": has_gt,
+            "segments": gt[keep], "labels": labels[keep], "clipped": clipped, "dropped": int((~keep).sum()),
+            "metadata": {"video_id": row.get("video_id"), **geometry, "window_start": window_start},
+        }
+
+    def __call__(self, rows: Sequence[dict]) -> Dict[str, Any]:
+        if len(rows) == 0:
+            raise ValueError("TemporalLocalizationCollator: empty batch")
+        items = [self._prepare(row, i) for i, row in enumerate(rows)]
+        dims = {item["feats"].shape[1] for item in items}
+        if len(dims) > 1:
+            detail = ", ".join(f"{it['where']}: {it['feats'].shape[1]}" for it in items)
+            raise ValueError(f"TemporalLocalizationCollator: feature dims differ within the batch ({detail})")
+        if len({item["has_gt"] for item in items}) > 1:
+            missing = [it["where"] for it in items if not it["has_gt"]]
+            raise ValueError(f"TemporalLocalizationCollator: some rows have segments and some do not ({missing})")
+        lengths = [item["length"] for item in items]
+        fixed = None
+        if self.padding == "max_length":
+            too_long = [it["where"] for it in items if it["length"] > self.max_seq_len]
+            if too_long:
+                raise ValueError(f"TemporalLocalizationCollator: {too_long} longer than max_seq_len "
+                                 f"{self.max_seq_len} with padding='max_length'; use sliding_windows")
+            fixed = self.max_seq_len
+        total = _pad_length(lengths, self.pad_to_multiple_of, fixed)
+
+        features = _new_batch((len(items), total, dims.pop()), self.dtype)
+        attention_mask = torch.zeros((len(items), total), dtype=torch.long)
+        for b, item in enumerate(items):
+            s, n = item["start"], item["length"]
+            _copy_features(features[b, :n], item["feats"][s : s + n], item["where"], self.release_mapped_memory)
+            features[b, n:] = 0
+            attention_mask[b, :n] = 1
+
+        batch = {"input_features": features, "attention_mask": attention_mask}
+        if items[0]["has_gt"]:
+            batch["labels"] = [
+                {"class_labels": torch.from_numpy(np.ascontiguousarray(it["labels"])).long(),
+                 "segments": torch.from_numpy(np.ascontiguousarray(it["segments"])).float().reshape(-1, 2)}
+                for it in items
+            ]
+        self.stats["windows"] += len(items)
+        for it in items:
+            self.stats["segments"] += len(it["labels"]) + it["dropped"]
+            self.stats["segments_clipped"] += it["clipped"]
+            self.stats["segments_dropped"] += it["dropped"]
+        if self.return_metadata:
+            batch["metadata"] = [{**it["metadata"], "segments_clipped": it["clipped"],
+                                  "segments_dropped": it["dropped"]} for it in items]
+        return batch
+
+
+@dataclass
+class TemporalGroundingCollator:
+    """Batches grounding rows with features (`features`, geometry, `query`, `windows` in seconds).
+
+    Returns `input_features` (B, T, D), `attention_mask` (B, T) and, when rows have `windows`, `labels`:
+    B dicts `{"windows": FloatTensor (n, 2)}`, with `window_format="normalized"` as fractions of the video's
+    duration in [0, 1] (clipped; the usual grounding target), or with `"feature_grid"` in feature-grid
+    units (`momentzoo.segments.seconds_to_feature_grid`). With a `tokenizer`, the queries tokenized and padded
+    as `query_input_ids` and `query_attention_mask` (`attention_mask` is the features' mask). With
+    `return_metadata=True`, `metadata`: B dicts `{"qid", "video_id", "query", "duration", "fps",
+    "feature_stride", "num_frames", "window_start"}` (pop it before `forward`).
+    """
+
+    tokenizer: Any = None
+    window_format: str = "normalized"
+    max_query_length: Optional[int] = None
+    pad_to_multiple_of: Optional[int] = None
+    return_metadata: bool = False
+    features_column: str = "features"
+    dtype: torch.dtype = torch.float32
+    release_mapped_memory: bool = True
+
+    def __post_init__(self):
+        if self.window_format not in ("normalized", "feature_grid"):
+            raise ValueError(f"TemporalGroundingCollator.window_format must be 'normalized' or 'feature_grid', "
+                             f"got {self.window_format!r}")
+        if self.pad_to_multiple_of is not None and (not isinstance(self.pad_to_multiple_of, int)
+                                                    or self.pad_to_multiple_of < 1):
+            raise ValueError(f"TemporalGroundingCollator.pad_to_multiple_of must be None or a positive int, "
+                             f"got {self.pad_to_multiple_of!r}")
+        if not self.dtype.is_floating_point:
+            raise ValueError(f"TemporalGroundingCollator.dtype must be a floating dtype, got {self.dtype}")
+
+    def __call__(self, rows: Sequence[dict]) -> Dict[str, Any]:
+        if len(rows) == 0:
+            raise ValueError("TemporalGroundingCollator: empty batch")
+        wheres = [_where(row, i) for i, row in enumerate(rows)]
+        feats = [_features_of(row, self.features_column, w) for row, w in zip(rows, wheres)]
+        geometry = [_geometry_of(row, w) for row, w in zip(rows, wheres)]
+        dims = {f.shape[1] for f in feats}
+        if len(dims) > 1:
+            raise ValueError(f"TemporalGroundingCollator: feature dims differ within the batch "
+                             f"({', '.join(f'{w}: {f.shape[1]}' for w, f in zip(wheres, feats))})")
+        has_windows = {"windows" in row for row in rows}
+        if len(has_windows) > 1:
+            raise ValueError("TemporalGroundingCollator: some rows have windows and some do not")
+        lengths = [f.shape[0] for f in feats]
+        total = _pad_length(lengths, self.pad_to_multiple_of)
+        features = _new_batch((len(rows), total, dims.pop()), self.dtype)
+        attention_mask = torch.zeros((len(rows), total), dtype=torch.long)
+        for b, (f, w) in enumerate(zip(feats, wheres)):
+            _copy_features(features[b, : lengths[b]], f, w, self.release_mapped_memory)
+            features[b, lengths[b] :] = 0
+            attention_mask[b, : lengths[b]] = 1
+        batch = {"input_features": features, "attention_mask": attention_mask}
+
+        if has_windows.pop():
+            labels = []
+            for row, geo, w in zip(rows, geometry, wheres):
+                windows = _segments_of(row, "windows", w)
+                if self.window_format == "normalized":
+                    windows = np.clip(windows / geo["duration"], 0.0, 1.0)
+                else:
+                    windows = seconds_to_feature_grid(windows, geo["fps"], geo["feature_stride"], geo["num_frames"])
+                labels.append({"windows": torch.from_numpy(windows).float().reshape(-1, 2)})
+            batch["labels"] = labels
+
+        if self.tokenizer is not None:
+            queries = []
+            for row, w in zip(rows, wheres):
+                query = row.get("query")
+                if not isinstance(query, str) or not query.strip():
+                    raise ValueError(f"{w}: 'query' must be a non-empty string, got {query!r}")
+                queries.append(query)
+            tokens = self.tokenizer(queries, padding=True, truncation=self.max_query_length is not None,
+                                    max_length=self.max_query_length, return_tensors="pt")
+            batch["query_input_ids"] = tokens["input_ids"]
+            batch["query_attention_mask"] = tokens["attention_mask"].long()
+
+        if self.return_metadata:
+            batch["metadata"] = [
+                {"qid": row.get("qid"), "video_id": row.get("video_id"), "query": row.get("query"), **geo,
+                 "window_start": 0}
+                for row, geo in zip(rows, geometry)
+            ]
+        return batch
