@@ -285,3 +285,10 @@ def test_cli_results_file_errors(tmp_path):
         read_results(tmp_path / "none.json")
     with pytest.raises(ValueError, match="missing.json: cannot read"):
         read_results(tmp_path / "missing.json")
+
+
+def test_bad_card_input_fails_before_the_repo_is_created(online, tmp_path):
+    TinyDetectorForTemporalLocalization(TinyDetectorConfig()).save_pretrained(tmp_path / "ckpt")
+    with pytest.raises(ValueError, match="results must map metric names to numbers"):
+        push_to_hub(tmp_path / "ckpt", "tester/never-created", token=TOKEN, card_kwargs={"results": {"mAP": "x"}})
+    assert ("model", "tester/never-created") not in online.repos

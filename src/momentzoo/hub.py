@@ -270,23 +270,27 @@ def push_to_hub(
         raise ValueError(f"{folder} is not a saved checkpoint: it has no config.json (save it with save_pretrained)")
     if not isinstance(repo_id, str) or not repo_id.strip():
         raise ValueError(f"repo_id must be a non-empty string like 'org/name', got {repo_id!r}")
-    api = HfApi(endpoint=endpoint, token=token)
-    repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+    card = None
     if card_kwargs is not None or not (folder / "README.md").is_file():
         from transformers import AutoConfig
 
         config = AutoConfig.from_pretrained(folder)
-        kwargs = {"model_id": repo_id, "num_parameters": _count_saved_parameters(folder), **(card_kwargs or {})}
-        save_model_card(config, folder, **kwargs)
-    ignore = list(_as_list(ignore_patterns)) + [".cache/**", "*.lock"]
+        card = {"model_id": repo_id, "num_parameters": _count_saved_parameters(folder), **(card_kwargs or {})}
+        render_model_card(config, **card)  # bad card input fails here, before anything is created on the Hub
+    api = HfApi(endpoint=endpoint, token=token)
+    resolved_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id  # namespace included
+    if card is not None:
+        if card["model_id"] == repo_id:
+            card["model_id"] = resolved_id
+        save_model_card(config, folder, **card)
     return api.upload_folder(
-        repo_id=repo_id,
+        repo_id=resolved_id,
         folder_path=folder,
         commit_message=commit_message,
         commit_description=commit_description,
         revision=revision,
         create_pr=create_pr,
-        ignore_patterns=ignore,
+        ignore_patterns=_as_list(ignore_patterns) or None,
     )
 
 
