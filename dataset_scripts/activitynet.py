@@ -20,7 +20,9 @@ def main(argv=None):
     kwargs = builder_kwargs(args, ("annotation_file",))
     if args.splits:
         kwargs["splits"] = tuple(args.splits)
-    return run_dataset_script(ActivityNetBuilder, args, kwargs, pretty_name="ActivityNet-1.3")
+    return run_dataset_script(
+        ActivityNetBuilder, args, kwargs, pretty_name="ActivityNet-1.3", argv=argv, script=__file__
+    )
 
 
 if __name__ == "__main__":

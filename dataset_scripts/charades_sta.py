@@ -30,7 +30,9 @@ def main(argv=None):
     kwargs.update(config_name=formats.pop(), data_files=data_files)
     if args.durations:
         kwargs["durations_file"] = tuple(args.durations)
-    return run_dataset_script(CharadesSTABuilder, args, kwargs, pretty_name="Charades-STA")
+    return run_dataset_script(
+        CharadesSTABuilder, args, kwargs, pretty_name="Charades-STA", argv=argv, script=__file__
+    )
 
 
 if __name__ == "__main__":

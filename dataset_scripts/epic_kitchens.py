@@ -28,7 +28,9 @@ def main(argv=None):
     kwargs.update(config_name=args.task, data_files=data_files, video_info_file=args.video_info)
     if args.classes:
         kwargs["classes_file"] = args.classes
-    return run_dataset_script(EpicKitchensBuilder, args, kwargs, pretty_name=f"EPIC-Kitchens-100 ({args.task})")
+    return run_dataset_script(
+        EpicKitchensBuilder, args, kwargs, pretty_name=f"EPIC-Kitchens-100 ({args.task})", argv=argv, script=__file__
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ def main(argv=None):
     add_feature_arguments(parser)
     args = parser.parse_args(argv)
     kwargs = builder_kwargs(args, ("annotation_file",))
-    return run_dataset_script(Thumos14Builder, args, kwargs, pretty_name="THUMOS14")
+    return run_dataset_script(
+        Thumos14Builder, args, kwargs, pretty_name="THUMOS14", argv=argv, script=__file__
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ def main(argv=None):
     add_feature_arguments(parser)
     args = parser.parse_args(argv)
     kwargs = builder_kwargs(args, ("annotation_dir", "features_file"))
-    return run_dataset_script(Thumos14WeakBuilder, args, kwargs, pretty_name="THUMOS14 (weak supervision)")
+    return run_dataset_script(
+        Thumos14WeakBuilder, args, kwargs, pretty_name="THUMOS14 (weak supervision)", argv=argv, script=__file__
+    )
 
 
 if __name__ == "__main__":

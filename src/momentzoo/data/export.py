@@ -173,12 +173,16 @@ def builder_kwargs(args: argparse.Namespace, names: tuple[str, ...] = ()) -> dic
 
 
 def run_dataset_script(builder_cls, args: argparse.Namespace, kwargs: dict, pretty_name: str,
-                       license: str | None = None) -> datasets.DatasetDict:
-    """Build with `builder_cls(**kwargs)`, save to `args.output_dir`, push if asked; prints what it did."""
+                       license: str | None = None, argv: list[str] | None = None,
+                       script: str | None = None) -> datasets.DatasetDict:
+    """Build with `builder_cls(**kwargs)`, save to `args.output_dir`, push if asked; prints what it did.
+    `argv` and `script` (the script's `__file__`) are recorded in the card as the command that built it."""
     builder = builder_cls(cache_dir=args.cache_dir, **kwargs)
     builder.download_and_prepare()
     dd = builder.as_dataset()
-    command = "python " + " ".join(shlex.quote(a) for a in [os.path.basename(sys.argv[0]), *sys.argv[1:]])
+    argv = sys.argv[1:] if argv is None else argv
+    name = f"dataset_scripts/{os.path.basename(script)}" if script else os.path.basename(sys.argv[0])
+    command = "python " + " ".join(shlex.quote(a) for a in [name, *argv])
     doc = (builder_cls.__doc__ or "").strip()
     folder = save_dataset_folder(
         dd, args.output_dir, pretty_name=pretty_name, description=doc, homepage=getattr(builder_cls, "HOMEPAGE", ""),

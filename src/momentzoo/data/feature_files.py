@@ -100,9 +100,9 @@ def load_feature_file(path: str | os.PathLike, feature_dim: int | None = None) -
     path = Path(path)
     try:
         feats = _load_raw(path)
-    except ValueError:
-        raise
-    except Exception as err:  # corrupt file: name it
+    except Exception as err:  # corrupt file: name it (our own errors already do)
+        if isinstance(err, ValueError) and str(err).startswith(str(path)):
+            raise
         raise ValueError(f"{path}: cannot read feature file ({type(err).__name__}: {err})") from err
     return check_feature_array(feats, str(path), feature_dim)
 

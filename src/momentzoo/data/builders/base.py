@@ -171,6 +171,16 @@ class _MomentZooBuilder(datasets.GeneratorBasedBuilder):
             kwargs["hash"] = h.hexdigest()[:16]
         super().__init__(*args, **kwargs)
 
+    def download_and_prepare(self, *args, **kwargs):
+        # `datasets` wraps errors raised while generating rows (NaN features, a corrupt file) in a
+        # DatasetGenerationError; surface our ValueError, which names the file, as the error.
+        try:
+            return super().download_and_prepare(*args, **kwargs)
+        except datasets.exceptions.DatasetGenerationError as err:
+            if isinstance(err.__cause__, ValueError):
+                raise ValueError(str(err.__cause__)) from err
+            raise
+
     # -- inputs shared by builders -------------------------------------------------------------
     def _split_files(self) -> dict[str, list[str]]:
         """`data_files` resolved by `datasets`, as {split: [paths]}; required by per-split formats."""
