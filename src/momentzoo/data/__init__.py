@@ -1,10 +1,43 @@
 """Dataset builders, feature and video reading, feature extraction, collators and synthetic data."""
 
+from .annotations import MomentZooDataWarning
+from .builders import (
+    ActivityNetBuilder,
+    CharadesSTABuilder,
+    EpicKitchensBuilder,
+    MomentZooBuilderConfig,
+    QVHighlightsBuilder,
+    TemporalGroundingBuilder,
+    TemporalLocalizationBuilder,
+    Thumos14Builder,
+    Thumos14WeakBuilder,
+)
+from .export import push_dataset_folder, save_dataset_folder
+from .feature_files import load_feature_file, resize_features
+from .zero_shot import ZERO_SHOT_BENCHMARKS, ZERO_SHOT_RATIOS, apply_zero_shot_split, load_zero_shot_classes
 from .feature_extraction import FeatureExtractionReport, VideoFeatureExtractor, extract_features_to_folder, find_videos
 from .synthetic_video import SYNTHETIC_VIDEO_CLASSES, make_synthetic_video_dataset
 from .video import VideoFrames, VideoInfo, iter_video_frames, probe_video, read_video_frames, resolve_video_path
 
 __all__ = [
+    "MomentZooDataWarning",
+    "MomentZooBuilderConfig",
+    "TemporalLocalizationBuilder",
+    "TemporalGroundingBuilder",
+    "Thumos14Builder",
+    "ActivityNetBuilder",
+    "EpicKitchensBuilder",
+    "CharadesSTABuilder",
+    "QVHighlightsBuilder",
+    "Thumos14WeakBuilder",
+    "save_dataset_folder",
+    "push_dataset_folder",
+    "load_feature_file",
+    "resize_features",
+    "ZERO_SHOT_BENCHMARKS",
+    "ZERO_SHOT_RATIOS",
+    "apply_zero_shot_split",
+    "load_zero_shot_classes",
     "FeatureExtractionReport",
     "VideoFeatureExtractor",
     "extract_features_to_folder",
