@@ -2,9 +2,23 @@
 
 from pathlib import Path
 
-__all__ = ["path", "available"]
+__all__ = ["path", "available", "TemporalActionLocalizationMAP", "TemporalGroundingRecall"]
 
 _ROOT = Path(__file__).parent
+
+# Metric classes, imported on first use so that `import momentzoo.metrics` stays light (no evaluate/datasets).
+_LAZY = {
+    "TemporalActionLocalizationMAP": "momentzoo.metrics.tal_map.tal_map",
+    "TemporalGroundingRecall": "momentzoo.metrics.grounding_recall.grounding_recall",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def available() -> list[str]:

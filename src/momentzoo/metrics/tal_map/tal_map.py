@@ -1,0 +1,449 @@
+"""Temporal action localization mAP at temporal-IoU thresholds: the ActivityNet detection protocol.
+
+Loadable with `evaluate.load(momentzoo.metrics.path("tal_map"))` (evaluate runs a copy of this file) and
+importable as `momentzoo.metrics.TemporalActionLocalizationMAP`. `compute_tal_map` is the same computation
+as a plain function, without evaluate's Arrow round trip.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
+
+import datasets
+import evaluate
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from momentzoo.metrics._iou import paired_segment_iou
+
+__all__ = ["TemporalActionLocalizationMAP", "compute_tal_map", "DEFAULT_IOU_THRESHOLDS"]
+
+DEFAULT_IOU_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+_DESCRIPTION = """\
+Mean average precision (mAP) of temporal action localization at temporal-IoU (tIoU) thresholds, computed
+exactly as the ActivityNet detection evaluation does: per class, predictions are taken in descending score
+(ties keep input order); each takes the highest-tIoU ground truth of its class in its video that is not yet
+taken at that threshold, if that tIoU is >= the threshold, and is otherwise a false positive. AP is the
+VOC2011 all-point interpolated area under the precision-recall curve. A class with ground truth but no
+predictions scores 0; mAP averages over the classes that have ground truth.
+"""
+
+_CITATION = """\
+@inproceedings{caba2015activitynet,
+  title={ActivityNet: A Large-Scale Video Benchmark for Human Activity Understanding},
+  author={Caba Heilbron, Fabian and Escorcia, Victor and Ghanem, Bernard and Niebles, Juan Carlos},
+  booktitle={CVPR},
+  year={2015}
+}
+"""
+
+_KWARGS_DESCRIPTION = """\
+Args:
+    predictions: per video, a list of `{"segment": [start, end], "score": float, "label": str or int}`
+        (seconds, or any unit shared with the references).
+    references: per video (same order), a list of `{"segment": [start, end], "label": str or int}`.
+    iou_thresholds: tIoU thresholds in (0, 1], default (0.3, 0.4, 0.5, 0.6, 0.7).
+    ignore_labels: labels whose ground truth and predictions are dropped first (THUMOS14's "Ambiguous").
+Returns:
+    `mAP@{t:g}` for each threshold, `average_mAP` (their mean) and `per_class_AP`
+    (`{label: [AP at each threshold]}` for every class with ground truth), all fractions in [0, 1].
+Examples:
+    >>> import evaluate, momentzoo.metrics
+    >>> tal_map = evaluate.load(momentzoo.metrics.path("tal_map"))
+    >>> refs = [[{"segment": [1.0, 5.0], "label": "Jump"}]]
+    >>> preds = [[{"segment": [1.5, 5.0], "score": 0.9, "label": "Jump"}]]
+    >>> tal_map.compute(predictions=preds, references=refs, iou_thresholds=[0.5, 0.9])
+    {'mAP@0.5': 1.0, 'mAP@0.9': 0.0, 'average_mAP': 0.5, 'per_class_AP': {'Jump': [1.0, 0.0]}}
+"""
+
+
+@dataclass
+class _Flat:
+    """One side (predictions or references) flattened over videos."""
+
+    field: str
+    video: np.ndarray  # (n,) int64, the video index of each item, non-decreasing
+    segments: np.ndarray  # (n, 2) float64
+    scores: np.ndarray | None  # (n,) float64, predictions only
+    codes: np.ndarray  # (n,) int64, each item's label as an index into `vocab`
+    vocab: list  # the distinct labels (str or int)
+    label_kind: str | None  # "str", "int", or None when there are no items
+
+    def where(self, i: int) -> str:
+        """'video v, item j' for flat row i."""
+        v = int(self.video[i])
+        return f"video {v}, item {i - int(np.searchsorted(self.video, v, side='left'))}"
+
+    def check_values(self):
+        """Finite segments with end >= start, finite scores."""
+        bad = np.flatnonzero(~np.isfinite(self.segments).all(axis=1))
+        if len(bad):
+            raise ValueError(f"{self.field} of {self.where(bad[0])}: 'segment' must be finite, got {self.segments[bad[0]].tolist()}")
+        bad = np.flatnonzero(self.segments[:, 1] < self.segments[:, 0])
+        if len(bad):
+            raise ValueError(f"{self.field} of {self.where(bad[0])}: 'segment' end < start: {self.segments[bad[0]].tolist()}")
+        if self.scores is not None:
+            bad = np.flatnonzero(~np.isfinite(self.scores))
+            if len(bad):
+                raise ValueError(f"{self.field} of {self.where(bad[0])}: 'score' must be finite, got {self.scores[bad[0]]}")
+        return self
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
+def _label_kind(label) -> str | None:
+    if isinstance(label, str):
+        return "str"
+    if isinstance(label, (int, np.integer)) and not isinstance(label, (bool, np.bool_)):
+        return "int"
+    return None
+
+
+def _check_items(entries, field: str, keys: tuple[str, ...]):
+    """Item-by-item check, run only when the fast checks in `_flatten` fail: raises the precise error."""
+    if not isinstance(entries, (list, tuple)):
+        raise ValueError(f"{field} must be a list with one list of dicts per video, got {type(entries).__name__}")
+    first_kind = None
+    for v, items in enumerate(entries):
+        if not isinstance(items, (list, tuple)):
+            raise ValueError(f"{field} of video {v}: expected a list of dicts, got {type(items).__name__}")
+        for j, item in enumerate(items):
+            where = f"{field} of video {v}, item {j}"
+            if not isinstance(item, Mapping):
+                raise ValueError(f"{where}: expected a dict with {list(keys)}, got {type(item).__name__}")
+            missing = [k for k in keys if k not in item]
+            if missing:
+                raise ValueError(f"{where}: missing field {missing[0]!r} (needs {list(keys)})")
+            segment = item["segment"]
+            if not (isinstance(segment, (list, tuple)) and len(segment) == 2 and all(map(_is_number, segment))):
+                raise ValueError(f"{where}: 'segment' must be two numbers [start, end], got {segment!r}")
+            if "score" in keys and not _is_number(item["score"]):
+                raise ValueError(f"{where}: 'score' must be a number, got {item['score']!r}")
+            kind = _label_kind(item["label"])
+            if kind is None:
+                raise ValueError(f"{where}: 'label' must be a str or an int, got {item['label']!r}")
+            if first_kind is not None and kind != first_kind:
+                raise ValueError(f"{where}: 'label' {item['label']!r} is a {kind} but earlier labels are {first_kind}s")
+            first_kind = kind
+
+
+def _flatten(entries, field: str, with_score: bool) -> _Flat:
+    """Validate per-video lists of dicts and flatten them.
+
+    Whole-list type checks make the common case fast; any doubt falls back to `_check_items`, which walks
+    the items one by one and raises an error naming the video, item and field.
+    """
+    keys = ("segment", "score", "label") if with_score else ("segment", "label")
+    try:
+        if not isinstance(entries, (list, tuple)) or not set(map(type, entries)) <= {list, tuple}:
+            raise TypeError
+        counts = list(map(len, entries))
+        segments, scores, labels = (
+            list(map(itemgetter(key), chain.from_iterable(entries))) if key in keys else []
+            for key in ("segment", "score", "label")
+        )
+    except (KeyError, TypeError, IndexError):
+        _check_items(entries, field, keys)
+        raise
+    label_types = set(map(type, labels))
+    if not (
+        {type(s) for s in segments} <= {list, tuple}
+        and set(map(len, segments)) <= {2}
+        and set(map(type, chain.from_iterable(segments))) <= {float, int}
+        and set(map(type, scores)) <= {float, int}
+        and label_types in ({str}, {int}, set())
+    ):
+        _check_items(entries, field, keys)  # raises unless the items are numpy numbers: still valid
+    vocab = {label: i for i, label in enumerate(dict.fromkeys(labels))}
+    return _Flat(
+        field=field,
+        video=np.repeat(np.arange(len(entries), dtype=np.int64), counts),
+        segments=np.fromiter(chain.from_iterable(segments), dtype=np.float64, count=2 * len(segments)).reshape(-1, 2),
+        scores=np.fromiter(scores, dtype=np.float64, count=len(scores)) if with_score else None,
+        codes=np.fromiter(map(vocab.__getitem__, labels), dtype=np.int64, count=len(labels)),
+        vocab=list(vocab),
+        label_kind=_label_kind(labels[0]) if labels else None,
+    ).check_values()
+
+
+def _flatten_arrow(column, field: str, with_score: bool) -> _Flat:
+    """The same from evaluate's Arrow cache (already validated item by item in `add_batch`), read column-wise."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    counts = array.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+    items = array.flatten()
+    segments = pc.list_flatten(pc.struct_field(items, "segment")).to_numpy(zero_copy_only=False)
+    labels = pc.dictionary_encode(pc.struct_field(items, "label"))
+    vocab = labels.dictionary.to_pylist()
+    return _Flat(
+        field=field,
+        video=np.repeat(np.arange(len(array), dtype=np.int64), counts),
+        segments=segments.astype(np.float64).reshape(-1, 2),
+        scores=pc.struct_field(items, "score").to_numpy(zero_copy_only=False).astype(np.float64) if with_score else None,
+        codes=labels.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+        vocab=vocab,
+        label_kind=_label_kind(vocab[0]) if vocab else None,
+    ).check_values()
+
+
+def _check_thresholds(iou_thresholds) -> np.ndarray:
+    try:
+        values = [float(t) for t in iou_thresholds]
+    except (TypeError, ValueError):
+        raise ValueError(f"iou_thresholds must be a list of numbers in (0, 1], got {iou_thresholds!r}") from None
+    if not values or any(not (0.0 < t <= 1.0) for t in values):
+        raise ValueError(f"iou_thresholds must be a non-empty list of numbers in (0, 1], got {iou_thresholds!r}")
+    if len({f"{t:g}" for t in values}) != len(values):
+        raise ValueError(f"iou_thresholds has duplicates (as formatted in the output keys): {iou_thresholds!r}")
+    return np.asarray(values, dtype=np.float64)
+
+
+def _grouped_searchsorted(g_group, g_value, q_group, q_value, side: str) -> np.ndarray:
+    """`searchsorted` of queries (group, value) into ground truth sorted by (group, value): per query, the
+    number of rows before it (rows with an equal value counted when side="right"). Exact: values become
+    their rank among the distinct ground-truth values, so (group, rank) packs into one integer key."""
+    distinct = np.unique(g_value)
+    width = len(distinct) + 1
+    g_key = g_group * width + np.searchsorted(distinct, g_value)
+    q_key = q_group * width + np.searchsorted(distinct, q_value, side=side)
+    return np.searchsorted(g_key, q_key, side="left")
+
+
+def _candidate_pairs(p_group, p_seg, g_group, g_seg, min_threshold):
+    """Every (prediction, ground truth of the same class and video) pair with tIoU >= `min_threshold`.
+
+    tIoU >= t needs the ground-truth start within [end - length / t, end - t * length] of the prediction,
+    so, with ground truth sorted by (group, start), each prediction only looks at one contiguous run
+    (widened by a hair against rounding; the exact tIoU then decides). Returns (pred, gt, iou) sorted by pred.
+    """
+    by_start = np.lexsort((np.arange(len(g_group)), g_seg[:, 0], g_group))
+    end, length = p_seg[:, 1], p_seg[:, 1] - p_seg[:, 0]
+    margin = 1e-9 * (np.abs(end) + length / min_threshold + 1.0)
+    g_group, g_start = g_group[by_start], g_seg[by_start, 0]
+    lo = _grouped_searchsorted(g_group, g_start, p_group, end - length / min_threshold - margin, "left")
+    hi = _grouped_searchsorted(g_group, g_start, p_group, end - min_threshold * length + margin, "right")
+    counts = np.where(p_group >= 0, np.maximum(hi - lo, 0), 0)
+    pair_pred = np.repeat(np.arange(len(p_group)), counts)
+    pair_gt = by_start[np.repeat(lo, counts) + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)]
+    iou = paired_segment_iou(torch.from_numpy(p_seg[pair_pred]), torch.from_numpy(g_seg[pair_gt])).numpy()
+    keep = iou >= min_threshold
+    return pair_pred[keep], pair_gt[keep], iou[keep]
+
+
+def _match(p_group, p_seg, g_group, g_seg, thresholds) -> np.ndarray:
+    """Greedy ActivityNet matching of every prediction at every threshold, vectorised over groups.
+
+    Predictions arrive sorted by (class, descending score, input order); a group is a (class, video) pair
+    (`p_group` is -1 where the class has no ground truth). Matching is sequential only *within* a group (an
+    earlier prediction takes a ground truth from later ones), so step k handles the k-th candidate of every
+    component at once, for all thresholds together. Returns tp (T, N) bool.
+    """
+    tp = np.zeros((len(thresholds), len(p_group)), dtype=bool)
+    pair_pred, pair_gt, iou = _candidate_pairs(p_group, p_seg, g_group, g_seg, thresholds.min())
+    if len(pair_pred) == 0:
+        return tp
+    candidates, pair_cand = np.unique(pair_pred, return_inverse=True)
+    # Candidates interact only through shared ground truth, so the unit of sequential work is a connected
+    # component of the candidate-ground-truth graph (usually one action instance and its detections),
+    # not a whole (class, video) group: far fewer steps.
+    num_cand = len(candidates)
+    graph = coo_matrix((np.ones(len(pair_cand)), (pair_cand, num_cand + pair_gt)), shape=(num_cand + len(g_seg),) * 2)
+    cand_group = connected_components(graph, directed=False)[1][:num_cand]
+    # Rank of each candidate within its component, in score order (candidates are already in that order).
+    by_group = np.argsort(cand_group, kind="stable")
+    grouped = cand_group[by_group]
+    rank = np.empty(len(candidates), dtype=np.int64)
+    rank[by_group] = np.arange(len(grouped)) - np.searchsorted(grouped, grouped, side="left")
+    # Pairs in step order; each candidate's pairs contiguous, by descending tIoU, then ground truth in input
+    # order, so the first free one with tIoU >= the threshold is the one the protocol takes.
+    step_order = np.lexsort((pair_gt, -iou, pair_cand, rank[pair_cand]))
+    pair_cand, pair_gt, iou = pair_cand[step_order], pair_gt[step_order], iou[step_order]
+    pair_rank = rank[pair_cand]
+    step_bounds = np.searchsorted(pair_rank, np.arange(pair_rank[-1] + 2))
+    run_start = np.flatnonzero(np.concatenate(([True], pair_cand[1:] != pair_cand[:-1])))
+    run_bounds = np.searchsorted(run_start, step_bounds)
+    run_pred = candidates[pair_cand[run_start]]
+
+    taken = np.zeros((len(thresholds), len(g_seg)), dtype=bool)
+    for k in range(len(step_bounds) - 1):
+        a, b = step_bounds[k], step_bounds[k + 1]
+        runs = slice(run_bounds[k], run_bounds[k + 1])
+        gt_k = pair_gt[a:b]
+        ok = (iou[a:b] >= thresholds[:, None]) & ~taken[:, gt_k]  # (T, pairs of this step)
+        first = np.minimum.reduceat(np.where(ok, np.arange(a, b), b), run_start[runs] - a, axis=1)
+        hit = first < np.append(run_start[runs][1:], b)  # (T, candidates of this step)
+        taken[np.nonzero(hit)[0], pair_gt[first[hit]]] = True
+        tp[:, run_pred[runs]] = hit
+    return tp
+
+
+def _interpolated_ap(tp: np.ndarray, num_positives: int) -> list[float]:
+    """VOC2011 all-point interpolated AP for each row of tp (T, n), predictions in rank order."""
+    tp_cum = np.cumsum(tp, axis=1, dtype=np.float64)
+    fp_cum = np.cumsum(~tp, axis=1, dtype=np.float64)
+    recall = tp_cum / num_positives
+    precision = tp_cum / (tp_cum + fp_cum)
+    aps = []
+    for prec, rec in zip(precision, recall):
+        mprec = np.concatenate(([0.0], prec, [0.0]))
+        mrec = np.concatenate(([0.0], rec, [1.0]))
+        mprec = np.maximum.accumulate(mprec[::-1])[::-1]
+        idx = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
+        aps.append(float(np.sum((mrec[idx] - mrec[idx - 1]) * mprec[idx])))
+    return aps
+
+
+def _tal_map(preds: _Flat, refs: _Flat, num_videos: int, iou_thresholds, ignore_labels) -> dict:
+    thresholds = _check_thresholds(iou_thresholds)
+    if preds.label_kind and refs.label_kind and preds.label_kind != refs.label_kind:
+        raise ValueError(
+            f"predictions labels are {preds.label_kind}s but references labels are {refs.label_kind}s: "
+            "use the same kind (class names or class ids) on both sides"
+        )
+    kind = refs.label_kind or preds.label_kind
+    if isinstance(ignore_labels, (str, int)):
+        ignore_labels = [ignore_labels]
+    ignore_labels = list(ignore_labels or ())
+    for label in ignore_labels:
+        if _label_kind(label) is None or (kind is not None and _label_kind(label) != kind):
+            raise ValueError(f"ignore_labels entry {label!r} must be a {kind or 'str or int'} like the labels")
+    ignored = set(ignore_labels)
+
+    # Classes: the labels with ground truth; labels map to class indices (-1: ignored / no ground truth).
+    classes = sorted(set(refs.vocab) - ignored)
+    if not classes:
+        raise ValueError("references hold no ground truth (after ignore_labels): mAP is undefined")
+    index = {label: i for i, label in enumerate(classes)}
+    g_class = np.array([index.get(label, -1) for label in refs.vocab] + [-1], dtype=np.int64)[refs.codes]
+    p_class = np.array([index.get(label, -1) for label in preds.vocab] + [-1], dtype=np.int64)[preds.codes]
+    g_keep = g_class >= 0
+    g_class = g_class[g_keep]
+    g_group = g_class * num_videos + refs.video[g_keep]
+
+    # Predictions of classes with ground truth (others can match nothing and their class is not averaged),
+    # sorted by (class, descending score, input order: lexsort is stable).
+    rows = np.flatnonzero(p_class >= 0)
+    rows = rows[np.lexsort((-preds.scores[rows], p_class[rows]))]
+    p_class = p_class[rows]
+    p_group = p_class * num_videos + preds.video[rows]
+    p_group[~np.isin(p_group, g_group)] = -1
+
+    tp = _match(p_group, preds.segments[rows], g_group, refs.segments[g_keep], thresholds)
+
+    positives = np.bincount(g_class, minlength=len(classes))
+    class_bounds = np.searchsorted(p_class, np.arange(len(classes) + 1))
+    ap = np.zeros((len(classes), len(thresholds)))
+    for c in range(len(classes)):
+        s, e = class_bounds[c], class_bounds[c + 1]
+        if e > s:
+            ap[c] = _interpolated_ap(tp[:, s:e], int(positives[c]))
+    result = {f"mAP@{t:g}": float(np.mean(np.ascontiguousarray(ap[:, i]))) for i, t in enumerate(thresholds)}
+    result["average_mAP"] = float(np.mean(list(result.values())))
+    result["per_class_AP"] = {
+        label.item() if isinstance(label, np.generic) else label: [float(x) for x in row] for label, row in zip(classes, ap)
+    }
+    return result
+
+
+def compute_tal_map(predictions, references, iou_thresholds=DEFAULT_IOU_THRESHOLDS, ignore_labels=()) -> dict:
+    """The `tal_map` metric as a function: the inputs and output of `TemporalActionLocalizationMAP.compute`,
+    without evaluate's Arrow round trip.
+
+    Predictions whose label has no ground truth (after `ignore_labels`) cannot change any AP: they match
+    nothing and their class is not averaged.
+    """
+    preds = _flatten(predictions, "predictions", with_score=True)
+    refs = _flatten(references, "references", with_score=False)
+    if len(predictions) != len(references):
+        raise ValueError(f"predictions has {len(predictions)} videos but references has {len(references)}")
+    return _tal_map(preds, refs, len(references), iou_thresholds, ignore_labels)
+
+
+def _features(label_dtype: str) -> datasets.Features:
+    segment = datasets.List(datasets.Value("float64"), length=2)
+    label = datasets.Value(label_dtype)
+    return datasets.Features(
+        {
+            "predictions": datasets.List({"segment": segment, "score": datasets.Value("float64"), "label": label}),
+            "references": datasets.List({"segment": segment, "label": label}),
+        }
+    )
+
+
+# Labels may be class names or class ids; the Arrow schema is picked from the first label seen.
+_FEATURES = {"str": _features("string"), "int": _features("int64")}
+
+
+def _first_label_kind(*video_lists) -> str | None:
+    for videos in video_lists:
+        for items in videos or ():
+            for item in items or ():
+                if isinstance(item, Mapping) and "label" in item:
+                    return _label_kind(item["label"])
+    return None
+
+
+@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
+class TemporalActionLocalizationMAP(evaluate.Metric):
+    """ActivityNet-protocol mAP for temporal action localization (see the module card, README.md)."""
+
+    def _info(self):
+        info = evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=list(_FEATURES.values()),
+            homepage="https://github.com/activitynet/ActivityNet/tree/master/Evaluation",
+            reference_urls=["https://github.com/activitynet/ActivityNet/blob/master/Evaluation/eval_detection.py"],
+        )
+        # `_compute` reads evaluate's cache as Arrow columns: turning ~40k nested rows back into Python dicts
+        # costs more than the metric itself. Set after construction because MetricInfo only accepts a format
+        # for flat `Value` features (a rule written for "numpy"; Arrow keeps nested columns as they are).
+        info.format = "arrow"
+        return info
+
+    def _select_features(self, predictions, references) -> datasets.Features:
+        if self.selected_feature_format is not None:
+            return self.selected_feature_format
+        return _FEATURES[_first_label_kind(references, predictions) or "str"]
+
+    def _infer_feature_from_batch(self, batch):
+        return self._select_features(batch["predictions"], batch["references"])
+
+    def _infer_feature_from_example(self, example):
+        return self._select_features([example["predictions"]], [example["references"]])
+
+    def _check_batch(self, predictions, references):
+        preds = _flatten(predictions, "predictions", with_score=True)
+        refs = _flatten(references, "references", with_score=False)
+        if len(predictions) != len(references):
+            raise ValueError(f"predictions has {len(predictions)} videos but references has {len(references)}")
+        if self.selected_feature_format is not None:
+            fixed = next(k for k, f in _FEATURES.items() if f == self.selected_feature_format)
+            for side in (preds, refs):
+                if side.label_kind not in (None, fixed):
+                    raise ValueError(
+                        f"{side.field} labels are {side.label_kind}s but earlier batches had {fixed}s: use one kind"
+                    )
+
+    def add_batch(self, *, predictions=None, references=None, **kwargs):
+        """Validate a batch of videos (a clear `ValueError` naming the video and field), then add it.\n"""
+        self._check_batch(predictions, references)
+        super().add_batch(predictions=predictions, references=references, **kwargs)
+
+    def add(self, *, prediction=None, reference=None, **kwargs):
+        """Validate one video's predictions and references, then add them.\n"""
+        self._check_batch([prediction], [reference])
+        super().add(prediction=prediction, reference=reference, **kwargs)
+
+    def _compute(self, predictions, references, iou_thresholds=DEFAULT_IOU_THRESHOLDS, ignore_labels=()):
+        preds = _flatten_arrow(predictions, "predictions", with_score=True)
+        refs = _flatten_arrow(references, "references", with_score=False)
+        return _tal_map(preds, refs, len(references), iou_thresholds, ignore_labels)
