@@ -181,6 +181,39 @@ class _MomentZooBuilder(datasets.GeneratorBasedBuilder):
                 raise ValueError(str(err.__cause__)) from err
             raise
 
+    ROW_KEY = "video_id"  # the column that keys a row
+
+    def _records(self) -> list:
+        """Every parsed record (VideoAnnotation or QueryAnnotation) of every split."""
+        raise NotImplementedError
+
+    def _dataset_info(self, features: dict) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(
+            description=self.__doc__.split("\n\n")[0] if self.__doc__ else "",
+            features=datasets.Features(features),
+            homepage=getattr(self, "HOMEPAGE", ""),
+            citation=getattr(self, "CITATION", ""),
+        )
+
+    @staticmethod
+    def _bad_duration(duration) -> bool:
+        return isinstance(duration, bool) or not isinstance(duration, (int, float)) or not np.isfinite(duration) or duration <= 0
+
+    def _split_generators(self, dl_manager):
+        self._check_fps(self._records())
+        validated = self._validated
+        self._check_not_empty(validated)
+        return [datasets.SplitGenerator(name=split, gen_kwargs={"rows": rows}) for split, rows in validated.items()]
+
+    def _generate_examples(self, rows):
+        for row in rows:
+            if not self._available(row["video_id"]):
+                continue  # skip_missing=True: already listed in a warning
+            row = dict(row)
+            fps = row.pop("_fps", None)
+            row.update(self._media_columns(row["video_id"], row["duration"], fps))
+            yield row[self.ROW_KEY], row
+
     # -- inputs shared by builders -------------------------------------------------------------
     def _split_files(self) -> dict[str, list[str]]:
         """`data_files` resolved by `datasets`, as {split: [paths]}; required by per-split formats."""
@@ -192,7 +225,7 @@ class _MomentZooBuilder(datasets.GeneratorBasedBuilder):
         return {str(split): [str(p) for p in files] for split, files in self.config.data_files.items()}
 
     def _all_video_ids(self) -> list[str]:
-        raise NotImplementedError
+        return [r.video_id for r in self._records()]
 
     # -- features and videos -------------------------------------------------------------------
     @cached_property
@@ -310,8 +343,6 @@ class TemporalLocalizationBuilder(_MomentZooBuilder):
         self.config.validate()
         return self._read_annotations()
 
-    def _all_video_ids(self) -> list[str]:
-        return [r.video_id for records in self._annotations.values() for r in records]
 
     def _info(self) -> datasets.DatasetInfo:
         self.config.validate()
@@ -324,12 +355,7 @@ class TemporalLocalizationBuilder(_MomentZooBuilder):
         for name in self.EXTRA_LABEL_COLUMNS:
             features[name] = datasets.List(label)
         features.update(self._extra_features())
-        return datasets.DatasetInfo(
-            description=self.__doc__.split("\n\n")[0] if self.__doc__ else "",
-            features=datasets.Features(features),
-            homepage=getattr(self, "HOMEPAGE", ""),
-            citation=getattr(self, "CITATION", ""),
-        )
+        return self._dataset_info(features)
 
     @cached_property
     def _validated(self) -> dict[str, list[dict]]:
@@ -348,7 +374,7 @@ class TemporalLocalizationBuilder(_MomentZooBuilder):
                     other_errors.append(f"{rec.source}: {name} appears twice in split {split!r}")
                     continue
                 seen.add(rec.video_id)
-                if not isinstance(rec.duration, (int, float)) or not np.isfinite(rec.duration) or rec.duration <= 0:
+                if self._bad_duration(rec.duration):
                     other_errors.append(f"{rec.source}: {name}: duration must be a positive number, got {rec.duration!r}")
                     continue
                 if len(rec.segments) != len(rec.labels):
@@ -394,26 +420,16 @@ class TemporalLocalizationBuilder(_MomentZooBuilder):
         errors.append(f"{name}: unknown label {label!r} (known: {known})")
         return -1
 
-    def _split_generators(self, dl_manager):
-        self._check_fps([r for records in self._annotations.values() for r in records])
-        validated = self._validated
-        self._check_not_empty(validated)
-        return [datasets.SplitGenerator(name=split, gen_kwargs={"rows": rows}) for split, rows in validated.items()]
-
-    def _generate_examples(self, rows):
-        for row in rows:
-            if not self._available(row["video_id"]):
-                continue  # skip_missing=True: already listed in a warning
-            row = dict(row)
-            fps = row.pop("_fps")
-            row.update(self._media_columns(row["video_id"], row["duration"], fps))
-            yield row["video_id"], row
+    def _records(self) -> list[VideoAnnotation]:
+        return [r for records in self._annotations.values() for r in records]
 
 
 class TemporalGroundingBuilder(_MomentZooBuilder):
     """Base of the grounding builders: one row per query with `qid`, `video_id`, `duration`, `query`,
     `windows` (seconds). Subclasses implement `_read_queries() -> {split: [QueryAnnotation]}` and may add
     columns via `_extra_features()` (values from `QueryAnnotation.extra`)."""
+
+    ROW_KEY = "qid"
 
     def _read_queries(self) -> dict[str, list[QueryAnnotation]]:
         raise NotImplementedError
@@ -426,8 +442,6 @@ class TemporalGroundingBuilder(_MomentZooBuilder):
         self.config.validate()
         return self._read_queries()
 
-    def _all_video_ids(self) -> list[str]:
-        return [q.video_id for queries in self._queries.values() for q in queries]
 
     def _info(self) -> datasets.DatasetInfo:
         self.config.validate()
@@ -440,12 +454,7 @@ class TemporalGroundingBuilder(_MomentZooBuilder):
         }
         features.update(self._media_features())
         features.update(self._extra_features())
-        return datasets.DatasetInfo(
-            description=self.__doc__.split("\n\n")[0] if self.__doc__ else "",
-            features=datasets.Features(features),
-            homepage=getattr(self, "HOMEPAGE", ""),
-            citation=getattr(self, "CITATION", ""),
-        )
+        return self._dataset_info(features)
 
     @cached_property
     def _validated(self) -> dict[str, list[dict]]:
@@ -461,7 +470,7 @@ class TemporalGroundingBuilder(_MomentZooBuilder):
                     errors.append(f"{q.source}: {name}: qid appears twice in split {split!r}")
                     continue
                 seen.add(q.qid)
-                if not isinstance(q.duration, (int, float)) or not np.isfinite(q.duration) or q.duration <= 0:
+                if self._bad_duration(q.duration):
                     errors.append(f"{q.source}: {name}: duration must be a positive number, got {q.duration!r}")
                     continue
                 if not isinstance(q.query, str) or not q.query.strip():
@@ -493,16 +502,5 @@ class TemporalGroundingBuilder(_MomentZooBuilder):
             )
         return out
 
-    def _split_generators(self, dl_manager):
-        self._check_fps([q for queries in self._queries.values() for q in queries])
-        validated = self._validated
-        self._check_not_empty(validated)
-        return [datasets.SplitGenerator(name=split, gen_kwargs={"rows": rows}) for split, rows in validated.items()]
-
-    def _generate_examples(self, rows):
-        for row in rows:
-            if not self._available(row["video_id"]):
-                continue  # skip_missing=True: already listed in a warning
-            row = dict(row)
-            row.update(self._media_columns(row["video_id"], row["duration"], None))
-            yield row["qid"], row
+    def _records(self) -> list[QueryAnnotation]:
+        return [q for queries in self._queries.values() for q in queries]
