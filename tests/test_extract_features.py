@@ -15,6 +15,7 @@ from momentzoo.data.feature_extraction import (
     GEOMETRY_FILENAME,
     VideoFeatureExtractor,
     extract_features_to_folder,
+    feature_geometry_kwargs,
     find_videos,
 )
 from momentzoo.data.synthetic_video import make_synthetic_video_dataset
@@ -181,14 +182,13 @@ def test_kill_and_resume_skips_finished_videos(videos, encoders, tmp_path, capsy
     process = subprocess.Popen([sys.executable, "-m", "momentzoo.cli", *args], env=env, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 180
     try:
-        while not list(output.glob("*.npy")):
-            assert process.poll() is None, process.communicate()[1].decode()[-2000:]
-            assert time.monotonic() < deadline, "no .npy appeared"
+        while not list(output.glob("*.npy")) and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
         process.send_signal(signal.SIGKILL)
     finally:
         process.kill()
-        process.communicate()
+        stderr = process.communicate()[1].decode()
+    assert process.returncode == -signal.SIGKILL, f"the run ended by itself ({process.returncode}): {stderr[-2000:]}"
     done = {path.name: path.stat().st_mtime_ns for path in output.glob("*.npy")}
     assert 1 <= len(done) < len(dataset), "killed after the first video and before the last"
 
@@ -235,6 +235,38 @@ def test_corrupt_videos_are_reported_and_the_rest_processed(videos, encoders, tm
     assert cli.main(argv[:-3] + ["--fps", "3", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "other settings" in err and "fps: 2.0 -> 3.0" in err
+
+
+def test_extracted_folder_builds_a_thumos_style_dataset(videos, encoders, tmp_path):
+    """synthetic mp4s -> extract-features -> the THUMOS14 builder, with the geometry read from geometry.json."""
+    from momentzoo.data.builders import Thumos14Builder
+
+    folder, dataset = videos
+    features_dir = tmp_path / "features"
+    assert cli.main(["extract-features", str(folder), str(features_dir), "--model", str(encoders / "videomae"),
+                     "--fps", "6", "--feature-stride", "2", "--no-progress"]) == 0  # fmt: skip
+    names = dataset.features["labels"].feature.names
+    database = {
+        row["video_id"]: {
+            "subset": "val" if index < 3 else "test",
+            "fps": float(FPS),
+            "duration": row["duration"],
+            "annotations": [{"segment": s, "label": names[l]} for s, l in zip(row["segments"], row["labels"])],
+        }
+        for index, row in enumerate(dataset)
+    }
+    (tmp_path / "annotations.json").write_text(json.dumps({"database": database}))
+    kwargs = feature_geometry_kwargs(features_dir)
+    assert kwargs["fps"] == 6 and kwargs["feature_stride"] == 2 and kwargs["num_frames"] == 4 and kwargs["feature_dim"] == 32
+    builder = Thumos14Builder(annotation_file=str(tmp_path / "annotations.json"), cache_dir=str(tmp_path / "cache"), **kwargs)
+    builder.download_and_prepare()
+    built = builder.as_dataset()
+    assert (built["val"].num_rows, built["test"].num_rows) == (3, 1)
+    for row in built["val"].with_format("numpy"):
+        assert (row["fps"], row["feature_stride"], row["num_frames"]) == (6, 2, 4)
+        np.testing.assert_allclose(row["features"], np.load(features_dir / f"{row['video_id']}.npy"))
+    with pytest.raises(ValueError, match="not found"):
+        feature_geometry_kwargs(tmp_path)
 
 
 def test_video_discovery(tmp_path):

@@ -38,6 +38,7 @@ __all__ = [
     "FeatureExtractionReport",
     "find_videos",
     "extract_features_to_folder",
+    "feature_geometry_kwargs",
 ]
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg")
@@ -479,7 +480,11 @@ def extract_features_to_folder(
         source = os.path.relpath(path, video_dir)
         if target.is_file() and not overwrite:
             if video_id not in records:  # killed between writing the .npy and the geometry
-                info = probe_video(path)
+                try:
+                    info = probe_video(path)
+                except ValueError as error:
+                    report.failed[str(path)] = str(error)
+                    continue
                 records[video_id] = {
                     "file": target.name,
                     "source": source,
@@ -510,3 +515,30 @@ def extract_features_to_folder(
     if not geometry_path.is_file():
         _write_geometry(geometry_path, {**geometry, "videos": records})
     return report
+
+
+def feature_geometry_kwargs(features_dir: Union[str, os.PathLike]) -> dict:
+    """Builder keyword arguments for a folder written by `extract_features_to_folder`.
+
+    Returns `{"features_dir", "feature_ext", "fps", "feature_stride", "num_frames", "feature_dim"}`, so that e.g.
+    `Thumos14Builder(annotation_file=..., **feature_geometry_kwargs(folder))` maps seconds to these features'
+    steps. `fps` is None when each video was sampled at its own rate (the builders then take it from the
+    annotations)."""
+    path = Path(features_dir) / GEOMETRY_FILENAME
+    if not path.is_file():
+        raise ValueError(f"{path} not found: is {features_dir} a folder written by `momentzoo extract-features`?")
+    try:
+        geometry = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
+    missing = [k for k in ("fps", "feature_stride", "num_frames", "feature_dim") if k not in geometry]
+    if missing:
+        raise ValueError(f"{path} lacks the geometry fields {missing}")
+    return {
+        "features_dir": str(Path(features_dir)),
+        "feature_ext": ".npy",
+        "fps": geometry["fps"],
+        "feature_stride": int(geometry["feature_stride"]),
+        "num_frames": int(geometry["num_frames"]),
+        "feature_dim": int(geometry["feature_dim"]),
+    }
