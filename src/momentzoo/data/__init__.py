@@ -15,7 +15,13 @@ from .builders import (
 from .export import push_dataset_folder, save_dataset_folder
 from .feature_files import load_feature_file, resize_features
 from .zero_shot import ZERO_SHOT_BENCHMARKS, ZERO_SHOT_RATIOS, apply_zero_shot_split, load_zero_shot_classes
-from .feature_extraction import FeatureExtractionReport, VideoFeatureExtractor, extract_features_to_folder, find_videos
+from .feature_extraction import (
+    FeatureExtractionReport,
+    VideoFeatureExtractor,
+    extract_features_to_folder,
+    feature_geometry_kwargs,
+    find_videos,
+)
 from .synthetic_video import SYNTHETIC_VIDEO_CLASSES, make_synthetic_video_dataset
 from .video import VideoFrames, VideoInfo, iter_video_frames, probe_video, read_video_frames, resolve_video_path
 
@@ -41,6 +47,7 @@ __all__ = [
     "FeatureExtractionReport",
     "VideoFeatureExtractor",
     "extract_features_to_folder",
+    "feature_geometry_kwargs",
     "find_videos",
     "SYNTHETIC_VIDEO_CLASSES",
     "make_synthetic_video_dataset",
