@@ -192,7 +192,8 @@ def test_restricted_npy_loader_refuses_code(tmp_path):
 def test_weak_layout_rejects_malformed_entries(tmp_path):
     videos = {"video_validation_0000001": (b"validation", 40.0, [[1.0, "x"]], ["Diving"], ["Diving"])}
     layout = write_weak_layout(tmp_path / "layout", videos)
-    with pytest.raises(ValueError, match=r"'video_validation_0000001' \(index 0\): segments.npy entry is not a list"):
+    with pytest.raises(ValueError, match=r"'video_validation_0000001' \(index 0\): segments.npy entry is not a list"), \
+            pytest.warns(MomentZooDataWarning, match=r"(?s)skipped 1 ambiguous segment.*video_test_0000001"):
         build(Thumos14WeakBuilder, tmp_path, annotation_dir=str(layout))
     layout = write_weak_layout(tmp_path / "layout2")
     np.save(layout / "duration.npy", np.array([[1.0]]))
@@ -222,8 +223,11 @@ def test_grounding_query_losing_every_window_is_reported(tmp_path):
     rows = [{"qid": 1, "query": "x", "duration": 10, "vid": "A", "relevant_windows": [[11, 12]]},
             {"qid": 2, "query": "y", "duration": 10, "vid": "A", "relevant_windows": [[1, 2]]}]
     path.write_text("\n".join(json.dumps(r) for r in rows))
-    with pytest.warns(MomentZooDataWarning, match=r"(?s)left out 1 query.*query '1' of video 'A'"):
+    with pytest.warns(MomentZooDataWarning) as record:
         ds = build(CharadesSTABuilder, tmp_path, data_files={"train": str(path)}, invalid_segments="drop")
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 2 and "dropped 1 segment(s)" in messages[0]
+    assert "left out 1 query(ies)" in messages[1] and "query '1' of video 'A'" in messages[1]
     assert ds["train"]["qid"] == ["2"]
 
 
