@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from momentzoo.rewards.lemmatizer import VerbLemmatizer
+from momentzoo.rewards.lemmatizer import VerbLemmatizer, sentence_spans
 from momentzoo.rewards.verb_lexicon import ASSET_PATH, VerbLexicon
 
 
@@ -99,6 +99,20 @@ def test_verb_tokens_spans(lemmatizer):
     assert [text[v.start : v.end] for v in verbs] == ["jumps", "laughs"]
 
 
+def test_sentence_spans():
+    text = "A person sits. Then he walks!\nHe laughs;  it lasts 1.5 s... ok?  "
+    assert [text[s:e] for s, e in sentence_spans(text)] == ["A person sits.", "Then he walks!", "He laughs;", "it lasts 1.5 s...", "ok?"]
+    assert sentence_spans("") == [] and sentence_spans(" \n ") == [] and sentence_spans("no end") == [(0, 6)]
+
+
+def test_multi_sentence_texts(lemmatizer):
+    text = "A person sits down.  Then she opens the door!\nShe laughs"
+    verbs = lemmatizer.verb_tokens([text])[0]
+    assert [(v.lemma, text[v.start : v.end]) for v in verbs] == [("sit", "sits"), ("open", "opens"), ("laugh", "laughs")]
+    # each sentence is tagged and cached on its own: "She laughs" is a single-sentence text now
+    assert lemmatizer.verb_lemmas(["She laughs"]) == [{"laugh"}]
+
+
 def test_cache_and_batching(lemmatizer):
     texts = ["A person walks away.", "person sits down.", "A person walks away."]
     first = lemmatizer.verb_tokens(texts)
@@ -181,8 +195,10 @@ def test_lookup_backend_agrees_with_spacy(spacy_lemmatizer, lookup_lemmatizer, r
 @pytest.mark.real_data
 def test_has_verb_is_exact_on_real_queries(lemmatizer, real_data):
     queries = _charades_queries(real_data, 300)
+    descriptions = [" ".join(queries[i : i + 3]) for i in range(0, 300, 3)]  # three sentences each
+    texts = queries[:200] + descriptions
     fresh = VerbLemmatizer(use_spacy=lemmatizer.backend == "spacy")
     targets = [frozenset({lemma}) for lemma in ("put", "open", "take", "sit", "walk", "laugh")] * 50
-    expected = [bool(lem & t) for lem, t in zip(lemmatizer.verb_lemmas(queries), targets)]
-    assert fresh.has_verb(queries, targets) == expected
-    assert sum(expected) > 10
+    expected = [bool(lem & t) for lem, t in zip(lemmatizer.verb_lemmas(texts), targets)]
+    assert fresh.has_verb(texts, targets) == expected
+    assert sum(expected[:200]) > 10 and sum(expected[200:]) > 10

