@@ -128,7 +128,8 @@ class VideoFeatureExtractor:
             features of THUMOS14; 1 for frame encoders).
         pooling: `"mean"` (mean over the encoder's output tokens), `"pooler"` (the model's `pooler_output`) or
             `"projection"` (`get_image_features`, the joint image-text space of a dual encoder such as CLIP).
-        resize: shorter side (int) or exact `(height, width)` the frames are resized to before cropping.
+        resize: shorter side (int) or exact `(height, width)` the frames are resized to before cropping (default:
+            the larger side of `crop_size`).
         crop_size: centre crop `(height, width)` (default: the model's `image_size`).
         image_mean, image_std: per-channel normalisation after rescaling to [0, 1].
         batch_size: clips (or frames) per forward pass.
@@ -194,7 +195,7 @@ class VideoFeatureExtractor:
         if crop_size is None and image_size is None:
             raise ValueError(f"{type(model).__name__}'s config has no image_size: pass crop_size")
         self.crop_size = _pair(crop_size if crop_size is not None else image_size)
-        self.resize = resize if resize is not None else min(self.crop_size)
+        self.resize = resize if resize is not None else max(self.crop_size)
         if isinstance(self.resize, (tuple, list)):
             self.resize = _pair(self.resize)
             if self.resize[0] < self.crop_size[0] or self.resize[1] < self.crop_size[1]:
@@ -307,6 +308,8 @@ class VideoFeatureExtractor:
     def _crop(self, frame: np.ndarray) -> np.ndarray:
         height, width = frame.shape[:2]
         ch, cw = self.crop_size
+        if height < ch or width < cw:
+            raise ValueError(f"frames resized to {height}x{width} are smaller than the crop {ch}x{cw}: raise resize")
         top, left = (height - ch) // 2, (width - cw) // 2
         return frame[top : top + ch, left : left + cw]
 
