@@ -74,11 +74,12 @@ class _Flat:
     codes: np.ndarray  # (n,) int64, each item's label as an index into `vocab`
     vocab: list  # the distinct labels (str or int)
     label_kind: str | None  # "str", "int", or None when there are no items
+    video_ids: list | None = None  # names for error messages
 
     def where(self, i: int) -> str:
         """'video v, item j' for flat row i."""
         v = int(self.video[i])
-        return f"video {v}, item {i - int(np.searchsorted(self.video, v, side='left'))}"
+        return f"{_video_name(v, self.video_ids)}, item {i - int(np.searchsorted(self.video, v, side='left'))}"
 
     def check_values(self):
         """Finite segments with end >= start, finite scores."""
@@ -95,6 +96,10 @@ class _Flat:
         return self
 
 
+def _video_name(v: int, video_ids) -> str:
+    return f"video {v}" if video_ids is None else f"video {video_ids[v]!r}"
+
+
 def _is_number(x) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
 
@@ -107,16 +112,16 @@ def _label_kind(label) -> str | None:
     return None
 
 
-def _check_items(entries, field: str, keys: tuple[str, ...]):
+def _check_items(entries, field: str, keys: tuple[str, ...], video_ids=None):
     """Item-by-item check, run only when the fast checks in `_flatten` fail: raises the precise error."""
     if not isinstance(entries, (list, tuple)):
         raise ValueError(f"{field} must be a list with one list of dicts per video, got {type(entries).__name__}")
     first_kind = None
     for v, items in enumerate(entries):
         if not isinstance(items, (list, tuple)):
-            raise ValueError(f"{field} of video {v}: expected a list of dicts, got {type(items).__name__}")
+            raise ValueError(f"{field} of {_video_name(v, video_ids)}: expected a list of dicts, got {type(items).__name__}")
         for j, item in enumerate(items):
-            where = f"{field} of video {v}, item {j}"
+            where = f"{field} of {_video_name(v, video_ids)}, item {j}"
             if not isinstance(item, Mapping):
                 raise ValueError(f"{where}: expected a dict with {list(keys)}, got {type(item).__name__}")
             missing = [k for k in keys if k not in item]
@@ -135,7 +140,7 @@ def _check_items(entries, field: str, keys: tuple[str, ...]):
             first_kind = kind
 
 
-def _flatten(entries, field: str, with_score: bool) -> _Flat:
+def _flatten(entries, field: str, with_score: bool, video_ids=None) -> _Flat:
     """Validate per-video lists of dicts and flatten them.
 
     Whole-list type checks make the common case fast; any doubt falls back to `_check_items`, which walks
@@ -151,7 +156,7 @@ def _flatten(entries, field: str, with_score: bool) -> _Flat:
             for key in ("segment", "score", "label")
         )
     except (KeyError, TypeError, IndexError):
-        _check_items(entries, field, keys)
+        _check_items(entries, field, keys, video_ids)
         raise
     label_types = set(map(type, labels))
     if not (
@@ -161,7 +166,7 @@ def _flatten(entries, field: str, with_score: bool) -> _Flat:
         and set(map(type, scores)) <= {float, int}
         and label_types in ({str}, {int}, set())
     ):
-        _check_items(entries, field, keys)  # raises unless the items are numpy numbers: still valid
+        _check_items(entries, field, keys, video_ids)  # raises unless the items are numpy numbers: still valid
     vocab = {label: i for i, label in enumerate(dict.fromkeys(labels))}
     return _Flat(
         field=field,
@@ -171,6 +176,7 @@ def _flatten(entries, field: str, with_score: bool) -> _Flat:
         codes=np.fromiter(map(vocab.__getitem__, labels), dtype=np.int64, count=len(labels)),
         vocab=list(vocab),
         label_kind=_label_kind(labels[0]) if labels else None,
+        video_ids=video_ids,
     ).check_values()
 
 
@@ -352,15 +358,19 @@ def _tal_map(preds: _Flat, refs: _Flat, num_videos: int, iou_thresholds, ignore_
     return result
 
 
-def compute_tal_map(predictions, references, iou_thresholds=DEFAULT_IOU_THRESHOLDS, ignore_labels=()) -> dict:
+def compute_tal_map(
+    predictions, references, iou_thresholds=DEFAULT_IOU_THRESHOLDS, ignore_labels=(), video_ids=None
+) -> dict:
     """The `tal_map` metric as a function: the inputs and output of `TemporalActionLocalizationMAP.compute`,
-    without evaluate's Arrow round trip.
+    without evaluate's Arrow round trip. `video_ids` (one per video) only name the videos in error messages.
 
     Predictions whose label has no ground truth (after `ignore_labels`) cannot change any AP: they match
     nothing and their class is not averaged.
     """
-    preds = _flatten(predictions, "predictions", with_score=True)
-    refs = _flatten(references, "references", with_score=False)
+    if video_ids is not None and len(video_ids) != len(references):
+        raise ValueError(f"video_ids has {len(video_ids)} entries but references has {len(references)} videos")
+    preds = _flatten(predictions, "predictions", with_score=True, video_ids=video_ids)
+    refs = _flatten(references, "references", with_score=False, video_ids=video_ids)
     if len(predictions) != len(references):
         raise ValueError(f"predictions has {len(predictions)} videos but references has {len(references)}")
     return _tal_map(preds, refs, len(references), iou_thresholds, ignore_labels)

@@ -1,0 +1,195 @@
+"""`momentzoo evaluate`: temporal action localization mAP of a detections file against ground truth.
+
+Files are in the formats ActionFormer and OpenTAD read and write:
+
+* ground truth: `{"database": {video_id: {"subset": str, "duration": float, "annotations":
+  [{"segment": [start, end], "label": str}, ...]}, ...}}` (seconds; other keys are ignored);
+* predictions: `{"results": {video_id: [{"segment": [start, end], "label": str, "score": float}, ...]}}`.
+
+Every ground-truth video of the chosen subset is scored: one without predictions keeps its ground truth
+as misses. Predictions for a video of another subset are left out with a warning (a detections file often
+covers validation and test together); a video that is not in the ground truth at all is an error (the
+files do not belong together).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["register", "run", "load_ground_truth", "load_predictions", "evaluate_files", "EXAMPLE_DIR"]
+
+EXAMPLE_DIR = Path(__file__).resolve().parents[1] / "metrics" / "tal_map" / "examples"
+DEFAULT_IOU_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="mAP of temporal action detections (ActionFormer/OpenTAD JSON) against ground truth",
+        description=(
+            "Score a detections file against ground truth with the ActivityNet detection protocol (the tal_map "
+            "metric): mAP at each tIoU threshold and their average. Prints a table; --output writes the metrics "
+            "as JSON (the input of `momentzoo push --results`). --example runs on a bundled excerpt of THUMOS14."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--references", metavar="GT.json", help='ground truth: {"database": {video_id: {...}}}')
+    parser.add_argument("--predictions", metavar="PRED.json", help='detections: {"results": {video_id: [...]}}')
+    parser.add_argument("--subset", default=None,
+                        help="score only ground-truth videos of this subset, e.g. test (default: all videos)")
+    parser.add_argument("--iou-thresholds", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS),
+                        metavar="T", help="tIoU thresholds in (0, 1]")
+    parser.add_argument("--ignore-labels", nargs="+", default=None, metavar="LABEL",
+                        help="labels whose ground truth and detections are dropped, e.g. Ambiguous for THUMOS14 "
+                             "(default: none; Ambiguous with --example)")
+    parser.add_argument("--per-class", action="store_true", help="also print the AP of every class")
+    parser.add_argument("--output", metavar="metrics.json", default=None, help="write the metrics here as JSON")
+    parser.add_argument("--example", action="store_true",
+                        help=f"evaluate the bundled example: six THUMOS14 test videos ({EXAMPLE_DIR}) with "
+                             "jittered detections, --subset test --ignore-labels Ambiguous")
+    parser.set_defaults(func=run)
+
+
+def _read_json(path, key: str, what: str) -> dict:
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read the {what} file ({err.strerror or err})") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict) or not isinstance(data.get(key), dict):
+        raise ValueError(f'{path}: expected a JSON object with a "{key}" object mapping video ids to {what}')
+    return data[key]
+
+
+def load_ground_truth(path, subset: str | None = None) -> dict[str, list]:
+    """{video_id: annotations} of the videos of `subset` (all when None), in file order."""
+    database = _read_json(path, "database", "ground truth")
+    videos, subsets = {}, set()
+    for video_id, entry in database.items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"{path}: video {video_id!r}: expected an object, got {type(entry).__name__}")
+        if subset is not None:
+            if "subset" not in entry:
+                raise ValueError(f'{path}: video {video_id!r}: no "subset" field, so --subset {subset} cannot select it')
+            subsets.add(entry["subset"])
+            if entry["subset"] != subset:
+                continue
+        annotations = entry.get("annotations")
+        if not isinstance(annotations, list):
+            raise ValueError(f'{path}: video {video_id!r}: "annotations" must be a list, got {type(annotations).__name__}')
+        videos[video_id] = annotations
+    if not videos:
+        found = f" (subsets found: {sorted(map(str, subsets))})" if subset is not None else ""
+        raise ValueError(f"{path}: no ground-truth video" + (f" in subset {subset!r}{found}" if subset else ""))
+    return videos
+
+
+def load_predictions(path) -> dict[str, list]:
+    results = _read_json(path, "results", "detections")
+    for video_id, detections in results.items():
+        if not isinstance(detections, list):
+            raise ValueError(f"{path}: video {video_id!r}: expected a list of detections, got {type(detections).__name__}")
+    return results
+
+
+def evaluate_files(references, predictions, subset=None, iou_thresholds=DEFAULT_IOU_THRESHOLDS, ignore_labels=()):
+    """Metrics (the `tal_map` output) and a summary of what was scored, from the two files."""
+    from ..metrics.tal_map import compute_tal_map
+
+    gt = load_ground_truth(references, subset)
+    detections = load_predictions(predictions)
+    unknown = [v for v in detections if v not in gt]
+    other_subset = []
+    if unknown and subset is not None:
+        everything = load_ground_truth(references, None)
+        other_subset = [v for v in unknown if v in everything]
+        unknown = [v for v in unknown if v not in everything]
+    if unknown:
+        raise ValueError(
+            f"{predictions}: {len(unknown)} video(s) not in the ground truth {references}, e.g. {unknown[:3]}: "
+            "are these the right files?"
+        )
+    video_ids = list(gt)
+    try:
+        metrics = compute_tal_map(
+            [detections.get(v, []) for v in video_ids],
+            [gt[v] for v in video_ids],
+            iou_thresholds=iou_thresholds,
+            ignore_labels=list(ignore_labels or ()),
+            video_ids=video_ids,
+        )
+    except ValueError as err:
+        # The metric's messages start with the side at fault: name its file.
+        message = str(err)
+        source = predictions if message.startswith("predictions") else references if message.startswith("references") else None
+        raise ValueError(f"{source}: {message}" if source else message) from None
+    ignored = set(ignore_labels or ())
+    summary = {
+        "videos": len(video_ids),
+        "videos_without_predictions": sum(1 for v in video_ids if not detections.get(v)),
+        "ground_truth_segments": sum(1 for v in video_ids for a in gt[v] if a["label"] not in ignored),
+        "ignored_ground_truth_segments": sum(1 for v in video_ids for a in gt[v] if a["label"] in ignored),
+        "predictions": sum(len(detections.get(v, [])) for v in video_ids),
+        "videos_of_other_subsets_left_out": len(other_subset),
+        "predictions_of_other_subsets_left_out": sum(len(detections[v]) for v in other_subset),
+    }
+    return metrics, summary
+
+
+def format_table(metrics: dict, per_class: bool = False) -> str:
+    """mAP (in %) per threshold and their average, as papers report it; optionally AP per class."""
+    keys = [k for k in metrics if k.startswith("mAP@")]
+    names = [k[4:] for k in keys] + ["avg"]
+    width = max(8, max(map(len, metrics["per_class_AP"] if per_class else [""]), default=0) + 2)
+    lines = ["tIoU".ljust(width) + "".join(n.rjust(8) for n in names)]
+    lines.append("mAP".ljust(width) + "".join(f"{100 * metrics[k]:8.2f}" for k in keys + ["average_mAP"]))
+    if per_class:
+        for label, aps in metrics["per_class_AP"].items():
+            lines.append(str(label).ljust(width) + "".join(f"{100 * a:8.2f}" for a in aps) + f"{100 * sum(aps) / len(aps):8.2f}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    references, predictions, subset, ignore = args.references, args.predictions, args.subset, args.ignore_labels
+    if args.example:
+        if references or predictions:
+            print("momentzoo evaluate: error: --example uses the bundled files; drop --references/--predictions",
+                  file=sys.stderr)
+            return 2
+        references, predictions = EXAMPLE_DIR / "ground_truth.json", EXAMPLE_DIR / "predictions.json"
+        subset = subset or "test"
+        ignore = ["Ambiguous"] if ignore is None else ignore
+        print(f"example: --references {references} --predictions {predictions} --subset {subset} "
+              f"--ignore-labels {' '.join(ignore)}")
+    elif not (references and predictions):
+        print("momentzoo evaluate: error: give --references and --predictions (or --example)", file=sys.stderr)
+        return 2
+    try:
+        metrics, summary = evaluate_files(references, predictions, subset, args.iou_thresholds, ignore)
+    except ValueError as err:
+        print(f"momentzoo evaluate: error: {err}", file=sys.stderr)
+        return 1
+    if summary["videos_of_other_subsets_left_out"]:
+        print(f"momentzoo evaluate: warning: left out {summary['predictions_of_other_subsets_left_out']} predictions "
+              f"for {summary['videos_of_other_subsets_left_out']} video(s) outside subset {subset!r}", file=sys.stderr)
+    print(f"{summary['videos']} videos{f' (subset {subset})' if subset else ''}, "
+          f"{summary['ground_truth_segments']} ground-truth segments"
+          + (f" ({summary['ignored_ground_truth_segments']} ignored: {', '.join(map(str, ignore))})" if ignore else "")
+          + f", {summary['predictions']} predictions ({summary['videos_without_predictions']} videos without any)")
+    print(format_table(metrics, per_class=args.per_class))
+    if args.output:
+        report = dict(metrics)
+        report["evaluation"] = {
+            "references": str(references),
+            "predictions": str(predictions),
+            "subset": subset,
+            "iou_thresholds": list(args.iou_thresholds),
+            "ignore_labels": list(ignore or ()),
+            **summary,
+        }
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.output}")
+    return 0
