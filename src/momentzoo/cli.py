@@ -12,6 +12,7 @@ __all__ = ["main", "SUBCOMMANDS"]
 SUBCOMMANDS = [
     "extract_features",
     "push",
+    "evaluate",
 ]
 
 
