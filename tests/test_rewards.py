@@ -349,3 +349,24 @@ def test_reference_answers_score_one_on_real_queries(lemmatizer, real_data):
     assert len(usable) > 0.97 * len(queries)
     rows = build_inversion_examples(usable, [("vc", "ar", "vd")[i % 3] for i in range(len(usable))], lemmatizer)
     assert _score_reference_answers(rows, lemmatizer) == [1.0] * len(rows)
+
+
+def test_random_garbage_never_raises(lemmatizer):
+    """Seeded fuzz: random mixes of tags, numbers, words, unicode and control characters score in {0, 1}
+    (IoU in [0, 1]) and never raise."""
+    import random
+
+    rng = random.Random(0)
+    atoms = ["<think>", "</think>", "<answer>", "</answer>", "<", ">", "[]", "[", "]", " to ", " - ", " and ", "12.5", "-3",
+             "1e9", "nan", "inf", "00:07", "99:99", "9" * 12, "closes", "walk", "jumped", "the", "door", "Person", ".", ",",
+             "\n", "\t", "\x00", "\u200b", "\U0001f600", "\u0130", "'s", "n't", " ", "\\", "(?:", "*", "s"]
+    completions = ["".join(rng.choice(atoms) for _ in range(rng.randint(0, 40))) for _ in range(300)]
+    n = len(completions)
+    columns = {"windows": [[[1.0, 5.0]]] * n, "masked_query": ["Person [] the door."] * n, "verb": ["closes"] * n,
+               "query": ["A person walks away and laughs"] * n}
+    for func in (format_reward, grounding_format_reward, iou_reward):
+        values = func(completions=completions, **columns)
+        assert all(0.0 <= v <= 1.0 for v in values)
+    for func in (verb_completion_reward, action_recognition_reward, video_description_reward):
+        values = func(completions=completions, lemmatizer=lemmatizer, **columns)
+        assert set(values) <= {0.0, 1.0}
