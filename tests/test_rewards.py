@@ -9,7 +9,6 @@ import torch
 from momentzoo.rewards import (
     MIXED_REWARD_FUNCS,
     TASK_REWARD_FUNCS,
-    VerbLemmatizer,
     action_recognition_reward,
     build_inversion_example,
     build_inversion_examples,
@@ -24,27 +23,10 @@ from momentzoo.rewards import (
 )
 from momentzoo.rewards.parsing import MAX_COMPLETION_CHARS
 from momentzoo.segments import segment_iou
+from rewards_fixtures import lemmatizer, lookup_lemmatizer, spacy_lemmatizer  # noqa: F401
 
 # What TRL passes besides the dataset columns.
 TRL_KWARGS = {"completion_ids": None, "trainer_state": None, "log_extra": None, "log_metric": None}
-
-
-@pytest.fixture(scope="module")
-def spacy_lemmatizer():
-    lemmatizer = VerbLemmatizer()
-    if lemmatizer.backend != "spacy":
-        pytest.skip("no spaCy English pipeline installed")
-    return lemmatizer
-
-
-@pytest.fixture(scope="module")
-def lookup_lemmatizer():
-    return VerbLemmatizer(use_spacy=False)
-
-
-@pytest.fixture(params=["spacy", "lookup"])
-def lemmatizer(request):
-    return request.getfixturevalue(f"{request.param}_lemmatizer")
 
 
 def answer(text: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .parsing import completion_text
 
-__all__ = ["TASKS", "INVERSION_TASKS", "GAP", "completion_texts", "column", "task_rows", "string_cell"]
+__all__ = ["TASKS", "INVERSION_TASKS", "GAP", "completion_texts", "column", "task_rows", "scored_rows", "string_cell"]
 
 TASKS = ("tvg", "vc", "ar", "vd")
 """Temporal video grounding, then the inversion tasks: verb completion, action recognition, video description."""
@@ -60,6 +60,13 @@ def task_rows(kwargs: Mapping[str, Any], task: str | None, n: int, reward: str) 
             raise ValueError(f"{reward}: row {i}: column 'task' must be one of {TASKS}, got {value!r}")
         rows.append(task is None or value.lower() == task)
     return rows
+
+
+def scored_rows(completions: Any, kwargs: Mapping[str, Any], task: str, reward: str) -> tuple[list[str], list[int]]:
+    """The completions' texts and the indices of the rows `reward` scores (those of `task`, see `task_rows`)."""
+    texts = completion_texts(completions, reward)
+    rows = task_rows(kwargs, task, len(texts), reward)
+    return texts, [i for i, r in enumerate(rows) if r]
 
 
 def string_cell(values: Sequence[Any], i: int, name: str, reward: str) -> str:

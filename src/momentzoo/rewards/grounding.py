@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .common import column, completion_texts, task_rows
+from .common import column, completion_texts, scored_rows, task_rows
 from .parsing import parse_format, parse_window
 
 __all__ = ["format_reward", "grounding_format_reward", "iou_reward", "temporal_iou", "ground_truth_windows"]
@@ -43,19 +43,15 @@ def iou_reward(prompts=None, completions=None, **kwargs) -> list[float | None]:
     ``solution`` (one ``[start, end]`` or a list of them); with several windows the best IoU counts.
     With a ``task`` column, rows of other tasks get ``None``.
     """
-    texts = completion_texts(completions, "iou_reward")
-    rows = task_rows(kwargs, "tvg", len(texts), "iou_reward")
-    if not any(rows):
-        return [None] * len(texts)
+    texts, scored = scored_rows(completions, kwargs, "tvg", "iou_reward")
+    rewards: list[float | None] = [None] * len(texts)
+    if not scored:
+        return rewards
     name, values = column(kwargs, WINDOW_COLUMNS, len(texts), "iou_reward")
-    rewards: list[float | None] = []
-    for i, (text, scored) in enumerate(zip(texts, rows)):
-        if not scored:
-            rewards.append(None)
-            continue
+    for i in scored:
         truth = ground_truth_windows(values[i], f"iou_reward: row {i}: column {name!r}")
-        window = parse_window(text)
-        rewards.append(0.0 if window is None else max(temporal_iou(window, gt) for gt in truth))
+        window = parse_window(texts[i])
+        rewards[i] = 0.0 if window is None else max(temporal_iou(window, gt) for gt in truth)
     return rewards
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-from .common import GAP, column, completion_texts, string_cell, task_rows
+from .common import GAP, column, scored_rows, string_cell
 from .lemmatizer import VerbLemmatizer, default_lemmatizer
 from .parsing import extract_answer
 from .verb_lexicon import AUXILIARY_FORMS
@@ -68,44 +68,38 @@ def verb_completion_reward(prompts=None, completions=None, lemmatizer: VerbLemma
     """VC: 1.0 if the lemma of the verb the answer puts in the gap of ``masked_query`` equals the lemma of
     ``verb`` (the masked word), else 0.0."""
     name = "verb_completion_reward"
-    texts = completion_texts(completions, name)
-    rows = task_rows(kwargs, "vc", len(texts), name)
-    if not any(rows):
-        return [None] * len(texts)
+    texts, scored = scored_rows(completions, kwargs, "vc", name)
+    rewards: list[float | None] = [None] * len(texts)
+    if not scored:
+        return rewards
     _, templates = column(kwargs, "masked_query", len(texts), name)
     _, verbs = column(kwargs, "verb", len(texts), name)
     lemmatizer = lemmatizer or default_lemmatizer()
-    rewards: list[float | None] = []
-    for i, (text, scored) in enumerate(zip(texts, rows)):
-        if not scored:
-            rewards.append(None)
-            continue
+    for i in scored:
         template = string_cell(templates, i, "masked_query", name)
         if template.count(GAP) != 1:
             raise ValueError(f"{name}: row {i}: column 'masked_query' must hold exactly one {GAP!r} gap, got {template!r}")
         truth = lemmatizer.lemmas(string_cell(verbs, i, "verb", name))
-        answer = extract_answer(text)
+        answer = extract_answer(texts[i])
         word = None if answer is None else fill_gap(template, answer)
-        rewards.append(float(word is not None and not truth.isdisjoint(lemmatizer.lemmas(word))))
+        rewards[i] = float(word is not None and not truth.isdisjoint(lemmatizer.lemmas(word)))
     return rewards
 
 
 def action_recognition_reward(prompts=None, completions=None, lemmatizer: VerbLemmatizer | None = None, **kwargs) -> list[float | None]:
     """AR: 1.0 if the answer is a single word whose lemma is among the lemmas of the verbs of ``query``."""
     name = "action_recognition_reward"
-    texts = completion_texts(completions, name)
-    rows = task_rows(kwargs, "ar", len(texts), name)
-    if not any(rows):
-        return [None] * len(texts)
+    texts, scored = scored_rows(completions, kwargs, "ar", name)
+    rewards: list[float | None] = [None] * len(texts)
+    if not scored:
+        return rewards
     _, queries = column(kwargs, "query", len(texts), name)
     lemmatizer = lemmatizer or default_lemmatizer()
-    scored = [i for i, r in enumerate(rows) if r]
-    query_verbs = dict(zip(scored, lemmatizer.verb_lemmas([string_cell(queries, i, "query", name) for i in scored])))
-    rewards: list[float | None] = [None] * len(texts)
-    for i in scored:
+    query_verbs = lemmatizer.verb_lemmas([string_cell(queries, i, "query", name) for i in scored])
+    for i, truth in zip(scored, query_verbs):
         answer = extract_answer(texts[i])
         words = [] if answer is None else answer_words(answer)
-        rewards[i] = float(len(words) == 1 and not query_verbs[i].isdisjoint(lemmatizer.lemmas(words[0])))
+        rewards[i] = float(len(words) == 1 and not truth.isdisjoint(lemmatizer.lemmas(words[0])))
     return rewards
 
 
@@ -113,22 +107,21 @@ def video_description_reward(prompts=None, completions=None, lemmatizer: VerbLem
     """VD: 1.0 if the lemma of ``verb`` (the ground-truth verb) is among the lemmas of the verbs of the
     answer (the description), else 0.0."""
     name = "video_description_reward"
-    texts = completion_texts(completions, name)
-    rows = task_rows(kwargs, "vd", len(texts), name)
-    if not any(rows):
-        return [None] * len(texts)
+    texts, scored = scored_rows(completions, kwargs, "vd", name)
+    rewards: list[float | None] = [None] * len(texts)
+    if not scored:
+        return rewards
     _, verbs = column(kwargs, "verb", len(texts), name)
     lemmatizer = lemmatizer or default_lemmatizer()
-    rewards: list[float | None] = [None if not r else 0.0 for r in rows]
-    described, targets = [], []
-    for i, scored in enumerate(rows):
-        if scored:
-            truth = lemmatizer.lemmas(string_cell(verbs, i, "verb", name))
-            answer = extract_answer(texts[i])
-            if answer is not None:
-                described.append(i)
-                targets.append((answer, truth))
-    hits = lemmatizer.has_verb([a for a, _ in targets], [t for _, t in targets])
-    for i, hit in zip(described, hits):
+    described, descriptions, truths = [], [], []
+    for i in scored:
+        truth = lemmatizer.lemmas(string_cell(verbs, i, "verb", name))
+        answer = extract_answer(texts[i])
+        rewards[i] = 0.0
+        if answer is not None:
+            described.append(i)
+            descriptions.append(answer)
+            truths.append(truth)
+    for i, hit in zip(described, lemmatizer.has_verb(descriptions, truths)):
         rewards[i] = float(hit)
     return rewards
