@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from momentzoo.data.collators import TemporalGroundingCollator, TemporalLocalizationCollator, random_truncation
-from momentzoo.data.mapped_memory import release_mapped_pages
+from momentzoo.data.memory import release_mapped_pages
 from momentzoo.data.synthetic import make_synthetic_grounding_dataset, make_synthetic_tal_dataset
 from momentzoo.data.windows import (
     TemporalFeatureDataset,
@@ -252,3 +252,22 @@ def test_feature_dataset_reads_memory_mapped_rows_without_copies(tmp_path):
     direct = collator([reader[0], reader[1]])
     torch.testing.assert_close(batches[0]["input_features"], direct["input_features"])
     assert [m["video_id"] for b in batches for m in b["metadata"]] == reference["video_id"]
+
+
+def test_batch_buffers_and_low_precision():
+    from momentzoo.data.memory import empty_batch
+
+    big = empty_batch((2, 1024, 1024))  # 8 MiB: huge-page backed where the kernel allows
+    assert big.shape == (2, 1024, 1024) and big.dtype == torch.float32 and big.is_contiguous()
+    big.fill_(3.0)
+    assert big.sum().item() == 3.0 * 2 * 1024 * 1024
+    assert empty_batch((3, 4), torch.float16).shape == (3, 4)
+
+    rows = [_row("a", 10), _row("b", 6, seed=1)]
+    batch = TemporalLocalizationCollator(training=False, dtype=torch.bfloat16)(rows)
+    assert batch["input_features"].dtype == torch.bfloat16
+    torch.testing.assert_close(batch["input_features"][1, :6], torch.from_numpy(rows[1]["features"]).bfloat16())
+    assert (batch["input_features"][1, 6:] == 0).all()
+    rows[0]["features"][3, 1] = np.nan
+    with pytest.raises(ValueError, match="'a'.*step 3, dim 1"):
+        TemporalLocalizationCollator(training=False, dtype=torch.bfloat16)(rows)

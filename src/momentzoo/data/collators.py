@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..segments import seconds_to_feature_grid
-from .mapped_memory import release_mapped_pages
+from .memory import empty_batch, release_mapped_pages
 
 __all__ = ["TemporalLocalizationCollator", "TemporalGroundingCollator", "random_truncation"]
 
@@ -92,26 +92,43 @@ def _new_batch(shape, dtype) -> torch.Tensor:
             return torch.empty(0, dtype=dtype).set_(torch.UntypedStorage._new_shared(nbytes), 0, shape)
         except (AttributeError, RuntimeError, TypeError):
             pass
-    return torch.empty(shape, dtype=dtype)
+    return empty_batch(shape, dtype)
 
 
 def _copy_features(dst: torch.Tensor, src, where: str, release: bool):
-    if isinstance(src, torch.Tensor):
-        dst.copy_(src)
+    """Copy one window into its batch slot and check it is finite. NumPy does the work where it can: it runs
+    single-threaded, while torch's intra-op threads spin-wait and cost several times the copy's CPU on a
+    busy machine."""
+    if dst.dtype in _NUMPY_DTYPES:
+        out = dst.numpy()
+        if isinstance(src, torch.Tensor):
+            src = src.detach().cpu()
+            src = (src if src.dtype in _NUMPY_DTYPES else src.float()).numpy()
+        np.copyto(out, src, casting="same_kind")
+        # one reduction finds NaN/Inf (a non-finite sum); an overflowing sum of finite values is re-checked
+        if not np.isfinite(out.sum()):
+            bad = ~np.isfinite(out)
+            if bad.any():
+                step, dim = (int(v) for v in np.argwhere(bad)[0])
+                raise ValueError(f"{where}: features contain NaN or Inf (first at step {step}, dim {dim}, "
+                                 f"value {out[step, dim]})")
+    else:  # e.g. bfloat16, which NumPy lacks
+        dst.copy_(src if isinstance(src, torch.Tensor) else torch.from_numpy(np.array(src, dtype=np.float32)))
+        if not torch.isfinite(dst.float().sum()):
+            bad = ~torch.isfinite(dst)
+            if bad.any():
+                step, dim = (int(v) for v in bad.nonzero()[0])
+                raise ValueError(f"{where}: features contain NaN or Inf (first at step {step}, dim {dim}, "
+                                 f"value {dst[step, dim].item()})")
+    if release and isinstance(src, np.ndarray):
+        release_mapped_pages(src)
+
+
+def _zero_tail(batch: torch.Tensor, row: int, start: int):
+    if batch.dtype in _NUMPY_DTYPES:
+        batch.numpy()[row, start:] = 0
     else:
-        if dst.dtype in _NUMPY_DTYPES:
-            np.copyto(dst.numpy(), src, casting="same_kind")
-        else:  # e.g. bfloat16, which NumPy lacks
-            dst.copy_(torch.from_numpy(np.array(src, dtype=np.float32)))
-        if release:
-            release_mapped_pages(src)
-    # one reduction finds NaN/Inf (a non-finite sum); an overflowing sum of finite values is re-checked exactly
-    if not torch.isfinite(dst.sum()):
-        bad = ~torch.isfinite(dst)
-        if bad.any():
-            step, dim = (int(v) for v in bad.nonzero()[0])
-            raise ValueError(f"{where}: features contain NaN or Inf (first at step {step}, dim {dim}, "
-                             f"value {dst[step, dim].item()})")
+        batch[row, start:] = 0
 
 
 def _pad_length(lengths: List[int], multiple: Optional[int], fixed: Optional[int] = None) -> int:
@@ -308,7 +325,7 @@ class TemporalLocalizationCollator:
         for b, item in enumerate(items):
             s, n = item["start"], item["length"]
             _copy_features(features[b, :n], item["feats"][s : s + n], item["where"], self.release_mapped_memory)
-            features[b, n:] = 0
+            _zero_tail(features, b, n)
             attention_mask[b, :n] = 1
 
         batch = {"input_features": features, "attention_mask": attention_mask}
@@ -381,7 +398,7 @@ class TemporalGroundingCollator:
         attention_mask = torch.zeros((len(rows), total), dtype=torch.long)
         for b, (f, w) in enumerate(zip(feats, wheres)):
             _copy_features(features[b, : lengths[b]], f, w, self.release_mapped_memory)
-            features[b, lengths[b] :] = 0
+            _zero_tail(features, b, lengths[b])
             attention_mask[b, : lengths[b]] = 1
         batch = {"input_features": features, "attention_mask": attention_mask}
 

@@ -3,7 +3,7 @@
 * `TemporalFeatureDataset` wraps a `datasets.Dataset` of TAL (or grounding) rows and returns each row with
   its features as a read-only NumPy view straight into the Arrow buffer: memory-mapped when the dataset is on
   disk, so reading a 2,304 x 2,048 row costs no copy. `TemporalLocalizationCollator` copies the part it needs
-  into the batch and then releases the mapped pages (`momentzoo.data.mapped_memory`), so RSS stays flat
+  into the batch and then releases the mapped pages (`momentzoo.data.memory`), so RSS stays flat
   however large the dataset.
 * `sliding_windows(dataset, window_size, overlap)` expands video rows into window rows for inference on
   videos longer than a model's maximum sequence: every window has `window_size` steps (the last one ends at
@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import torch
 
 from ..segments import batched_nms
-from .mapped_memory import register_mapped_dataset
+from .memory import register_mapped_dataset
 
 __all__ = [
     "TemporalFeatureDataset",
