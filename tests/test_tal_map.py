@@ -9,7 +9,7 @@ from reference_tal_map import loop_tal_map
 
 import momentzoo.metrics
 from momentzoo.metrics import TemporalActionLocalizationMAP
-from momentzoo.metrics._iou import paired_segment_iou
+from momentzoo.metrics._common import paired_segment_iou
 from momentzoo.metrics.tal_map import compute_tal_map
 from momentzoo.segments import segment_iou
 

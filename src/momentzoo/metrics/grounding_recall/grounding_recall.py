@@ -10,7 +10,7 @@ import evaluate
 import numpy as np
 import torch
 
-from momentzoo.metrics._iou import paired_segment_iou
+from momentzoo.metrics._common import check_iou_thresholds, is_number, paired_segment_iou
 from momentzoo.rewards.parsing import parse_windows
 
 __all__ = ["TemporalGroundingRecall", "compute_grounding_recall", "DEFAULT_RANKS", "DEFAULT_IOU_THRESHOLDS"]
@@ -54,20 +54,16 @@ Examples:
 """
 
 
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
-
-
 def _windows(entry, where: str, allow_empty: bool) -> list:
     """Check one query's list of windows: each two finite numbers with end >= start."""
-    if isinstance(entry, (list, tuple)) and len(entry) == 2 and all(map(_is_number, entry)):
+    if isinstance(entry, (list, tuple)) and len(entry) == 2 and all(map(is_number, entry)):
         raise ValueError(f"{where}: expected a list of [start, end] windows, got one window {list(entry)!r}; wrap it as [[start, end]]")
     if not isinstance(entry, (list, tuple)):
         raise ValueError(f"{where}: expected a list of [start, end] windows, got {type(entry).__name__}")
     if not entry and not allow_empty:
         raise ValueError(f"{where}: no ground-truth window (recall is undefined)")
     for j, window in enumerate(entry):
-        if not (isinstance(window, (list, tuple)) and len(window) == 2 and all(map(_is_number, window))):
+        if not (isinstance(window, (list, tuple)) and len(window) == 2 and all(map(is_number, window))):
             raise ValueError(f"{where}, window {j}: expected two numbers [start, end], got {window!r}")
         if not all(np.isfinite(window)):
             raise ValueError(f"{where}, window {j}: not finite: {list(window)!r}")
@@ -100,14 +96,7 @@ def _check_options(ranks, iou_thresholds) -> tuple[list[int], list[float]]:
         raise ValueError(f"ranks must be a list of positive integers, got {ranks!r}")
     if not ranks or len(set(ranks)) != len(ranks):
         raise ValueError(f"ranks must be a non-empty list without duplicates, got {ranks!r}")
-    try:
-        thresholds = [float(m) for m in iou_thresholds]
-    except (TypeError, ValueError):
-        raise ValueError(f"iou_thresholds must be a list of numbers in (0, 1], got {iou_thresholds!r}") from None
-    if not thresholds or any(not (0.0 < m <= 1.0) for m in thresholds):
-        raise ValueError(f"iou_thresholds must be a non-empty list of numbers in (0, 1], got {iou_thresholds!r}")
-    if len({f"{m:g}" for m in thresholds}) != len(thresholds):
-        raise ValueError(f"iou_thresholds has duplicates (as formatted in the output keys): {iou_thresholds!r}")
+    thresholds = check_iou_thresholds(iou_thresholds)
     return [int(k) for k in ranks], thresholds
 
 

@@ -19,7 +19,7 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from momentzoo.metrics._iou import paired_segment_iou
+from momentzoo.metrics._common import check_iou_thresholds, is_number, paired_segment_iou
 
 __all__ = ["TemporalActionLocalizationMAP", "compute_tal_map", "DEFAULT_IOU_THRESHOLDS"]
 
@@ -100,10 +100,6 @@ def _video_name(v: int, video_ids) -> str:
     return f"video {v}" if video_ids is None else f"video {video_ids[v]!r}"
 
 
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
-
-
 def _label_kind(label) -> str | None:
     if isinstance(label, str):
         return "str"
@@ -128,9 +124,9 @@ def _check_items(entries, field: str, keys: tuple[str, ...], video_ids=None):
             if missing:
                 raise ValueError(f"{where}: missing field {missing[0]!r} (needs {list(keys)})")
             segment = item["segment"]
-            if not (isinstance(segment, (list, tuple)) and len(segment) == 2 and all(map(_is_number, segment))):
+            if not (isinstance(segment, (list, tuple)) and len(segment) == 2 and all(map(is_number, segment))):
                 raise ValueError(f"{where}: 'segment' must be two numbers [start, end], got {segment!r}")
-            if "score" in keys and not _is_number(item["score"]):
+            if "score" in keys and not is_number(item["score"]):
                 raise ValueError(f"{where}: 'score' must be a number, got {item['score']!r}")
             kind = _label_kind(item["label"])
             if kind is None:
@@ -197,18 +193,6 @@ def _flatten_arrow(column, field: str, with_score: bool) -> _Flat:
         vocab=vocab,
         label_kind=_label_kind(vocab[0]) if vocab else None,
     ).check_values()
-
-
-def _check_thresholds(iou_thresholds) -> np.ndarray:
-    try:
-        values = [float(t) for t in iou_thresholds]
-    except (TypeError, ValueError):
-        raise ValueError(f"iou_thresholds must be a list of numbers in (0, 1], got {iou_thresholds!r}") from None
-    if not values or any(not (0.0 < t <= 1.0) for t in values):
-        raise ValueError(f"iou_thresholds must be a non-empty list of numbers in (0, 1], got {iou_thresholds!r}")
-    if len({f"{t:g}" for t in values}) != len(values):
-        raise ValueError(f"iou_thresholds has duplicates (as formatted in the output keys): {iou_thresholds!r}")
-    return np.asarray(values, dtype=np.float64)
 
 
 def _grouped_searchsorted(g_group, g_value, q_group, q_value, side: str) -> np.ndarray:
@@ -307,7 +291,7 @@ def _interpolated_ap(tp: np.ndarray, num_positives: int) -> list[float]:
 
 
 def _tal_map(preds: _Flat, refs: _Flat, num_videos: int, iou_thresholds, ignore_labels) -> dict:
-    thresholds = _check_thresholds(iou_thresholds)
+    thresholds = np.asarray(check_iou_thresholds(iou_thresholds), dtype=np.float64)
     if preds.label_kind and refs.label_kind and preds.label_kind != refs.label_kind:
         raise ValueError(
             f"predictions labels are {preds.label_kind}s but references labels are {refs.label_kind}s: "
