@@ -18,4 +18,5 @@ class ModelEntry:
 
 MODELS: list[ModelEntry] = [
     ModelEntry("actionformer", config="momentzoo.models.actionformer.ActionFormerConfig", model="momentzoo.models.actionformer.ActionFormerForTemporalLocalization", task="temporal-localization", tiny_config="momentzoo.models.actionformer.configuration_actionformer.tiny_actionformer_config"),
+    ModelEntry("psftr", config="momentzoo.models.psftr.PSFTRConfig", model="momentzoo.models.psftr.PSFTRModel", task="temporal-localization", tiny_config="momentzoo.models.psftr.configuration_psftr.tiny_psftr_config"),
 ]

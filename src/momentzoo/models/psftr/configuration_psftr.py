@@ -1,0 +1,309 @@
+"""PSFTR configuration. Defaults are the paper's THUMOS14 setting (CLIP ViT-B/16 features and text encoder,
+2 encoder / 5 decoder layers, 40 queries, 8 heads, d = 512, its Table 5 loss coefficients)."""
+
+import math
+from numbers import Integral, Real
+
+from transformers import AutoConfig, CLIPTextConfig, PreTrainedConfig
+
+__all__ = ["PSFTRConfig", "THUMOS14_CLASSES", "CLIP_TEXT_MODEL_ID", "DEFAULT_PROMPT_TEMPLATE", "tiny_psftr_config"]
+
+THUMOS14_CLASSES = (
+    "BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving", "CricketBowling", "CricketShot",
+    "Diving", "FrisbeeCatch", "GolfSwing", "HammerThrow", "HighJump", "JavelinThrow", "LongJump", "PoleVault",
+    "Shotput", "SoccerPenalty", "TennisSwing", "ThrowDiscus", "VolleyballSpiking",
+)  # fmt: skip
+
+CLIP_TEXT_MODEL_ID = "openai/clip-vit-base-patch16"
+DEFAULT_PROMPT_TEMPLATE = "a video of a person doing {label}"
+# The text tower of CLIP ViT-B/16 (its `text_config` with the joint-space projection of 512).
+_CLIP_VIT_B16_TEXT = dict(
+    vocab_size=49408, hidden_size=512, intermediate_size=2048, projection_dim=512, num_hidden_layers=12,
+    num_attention_heads=8, max_position_embeddings=77, hidden_act="quick_gelu", bos_token_id=49406,
+    eos_token_id=49407, pad_token_id=1,
+)  # fmt: skip
+_TEXT_MODEL_TYPES = ("clip_text_model",)
+
+
+def _fail(field: str, allowed: str, value) -> None:
+    raise ValueError(f"PSFTRConfig.{field} must be {allowed}, got {value!r}")
+
+
+def _int(field: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        _fail(field, f"an integer >= {minimum}", value)
+    return int(value)
+
+
+def _float(field: str, value, low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False):
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        _fail(field, "a finite number", value)
+    if (value <= low if low_open else value < low) or (value >= high if high_open else value > high):
+        _fail(field, f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}", value)
+    return float(value)
+
+
+def _bool(field: str, value) -> bool:
+    if not isinstance(value, bool):
+        _fail(field, "True or False", value)
+    return value
+
+
+def _choice(field: str, value, allowed: tuple):
+    if value not in allowed:
+        _fail(field, f"one of {list(allowed)}", value)
+    return value
+
+
+def _text_config(value) -> PreTrainedConfig:
+    if value is None:
+        config = CLIPTextConfig(**_CLIP_VIT_B16_TEXT)
+    elif isinstance(value, dict):
+        values = dict(value)
+        model_type = values.pop("model_type", "clip_text_model")
+        _choice("text_config['model_type']", model_type, _TEXT_MODEL_TYPES)
+        config = AutoConfig.for_model(model_type, **values)
+    elif isinstance(value, PreTrainedConfig):
+        config = value
+    else:
+        _fail("text_config", "None, a dict or a CLIPTextConfig", value)
+    _choice("text_config.model_type", config.model_type, _TEXT_MODEL_TYPES)
+    return config
+
+
+class PSFTRConfig(PreTrainedConfig):
+    r"""Configuration of [`PSFTRModel`] ("Progressive Semantic Fusion Transformer for Zero-Shot Temporal Action
+    Localization", ICLR 2026 submission). Every field is validated; a bad value raises a `ValueError` naming it.
+
+    Inputs:
+        input_dim (`int`, 512): frame feature size; the features are CLIP image embeddings in the joint
+            image-text space, so it must equal the text encoder's `projection_dim` (SPDE compares the two).
+        text_config (`dict` or `CLIPTextConfig`): the text encoder, a `CLIPTextModelWithProjection`; defaults to
+            CLIP ViT-B/16's text tower. text_model_name_or_path (`str`, "openai/clip-vit-base-patch16"): where its
+            weights come from (`PSFTRModel.from_backbones`).
+        prompt_template (`str`, "a video of a person doing {label}"): how a class name becomes the encoder's
+            text; the paper's ablation also tries "{label}", "a video of {label}", "a video of action {label}".
+        split_camel_case (`bool`, True): "CleanAndJerk" -> "clean and jerk" before prompting (THUMOS14's names).
+        freeze_text_encoder (`bool`, True): keep CLIP's text weights fixed (the paper), so class embeddings are
+            computed once per class set and cached.
+        text_max_length (`int`, 77): prompt tokens (CLIP's context length).
+    Architecture:
+        hidden_size (`int`, 512), num_attention_heads (`int`, 8), ffn_dim (`int`, 2048), dropout (`float`, 0.1),
+        activation_function (`str`, "relu").
+        input_conv_kernel_size (`int`, 3): the 1-D convolution V -> Ṽ.
+        num_encoder_layers (`int`, 2): SSAE layers. num_decoder_layers (`int`, 5; 2 for ActivityNet): SGQG layers.
+        num_queries (`int`, 40; 30 for ActivityNet).
+        encoder_num_points, decoder_num_points (`int`, 4): sampling points per head of the deformable attention.
+        roi_size (`int`, 16), roi_sampling_ratio (`int`, 2): the 1-D RoI align that feeds the actionness head.
+        prototype_logit_scale (`float`, 100.0): SPDE's `softmax(T Vᵀ)` is taken over CLIP-normalised
+            embeddings scaled by CLIP's logit scale, so that it is as sharp as CLIP's own zero-shot softmax.
+        class_logit_scale_init (`float`, 1 / 0.07): initial (learned) scale of the query-text cosine similarity.
+    Training:
+        class_loss_coefficient (2), l1_loss_coefficient (5), iou_loss_coefficient (2),
+        actionness_loss_coefficient (3), saliency_loss_coefficient (3; 2 for ActivityNet): the paper's Table 5.
+        matcher_class_cost (2), matcher_l1_cost (5), matcher_iou_cost (2): Hungarian matching costs.
+        focal_alpha (0.25), focal_gamma (2.0): the query actionness focal loss.
+        auxiliary_loss (`bool`, True): classification and segment losses on every decoder layer.
+        slice_size (`int`, 128), train_slice_overlap (0.75), inference_slice_overlap (0.25): sliding windows
+            (used by the collators / examples: the model accepts any length).
+    Classes: id2label / label2id: the training classes (THUMOS14's 20 by default); any other class names can be
+        passed to `forward(class_names=...)` and `post_process(class_names=...)` at inference.
+    Feature geometry (defaults for metadata that lacks it): fps (30.0), feature_stride (4), num_frames (16).
+    Post-processing: max_segments_per_window (`int`, 100): top (query, class) pairs kept per window;
+        min_score (`float`, 0.001); nms_method (`"soft"`, `"hard"` or `"none"`), nms_iou_threshold (0.5),
+        nms_sigma (0.5), max_segments (`int`, 200): NMS within a window and when windows are merged.
+    """
+
+    model_type = "psftr"
+    sub_configs = {"text_config": AutoConfig}
+    keys_to_ignore_at_inference = ["intermediate_logits", "intermediate_segments", "saliency_logits"]
+
+    def __init__(
+        self,
+        input_dim: int = 512,
+        text_config: dict | PreTrainedConfig | None = None,
+        text_model_name_or_path: str = CLIP_TEXT_MODEL_ID,
+        prompt_template: str = DEFAULT_PROMPT_TEMPLATE,
+        split_camel_case: bool = True,
+        freeze_text_encoder: bool = True,
+        text_max_length: int = 77,
+        hidden_size: int = 512,
+        num_attention_heads: int = 8,
+        ffn_dim: int = 2048,
+        dropout: float = 0.1,
+        activation_function: str = "relu",
+        input_conv_kernel_size: int = 3,
+        num_encoder_layers: int = 2,
+        num_decoder_layers: int = 5,
+        num_queries: int = 40,
+        encoder_num_points: int = 4,
+        decoder_num_points: int = 4,
+        roi_size: int = 16,
+        roi_sampling_ratio: int = 2,
+        prototype_logit_scale: float = 100.0,
+        class_logit_scale_init: float = 1.0 / 0.07,
+        class_loss_coefficient: float = 2.0,
+        l1_loss_coefficient: float = 5.0,
+        iou_loss_coefficient: float = 2.0,
+        actionness_loss_coefficient: float = 3.0,
+        saliency_loss_coefficient: float = 3.0,
+        matcher_class_cost: float = 2.0,
+        matcher_l1_cost: float = 5.0,
+        matcher_iou_cost: float = 2.0,
+        focal_alpha: float = 0.25,
+        focal_gamma: float = 2.0,
+        auxiliary_loss: bool = True,
+        slice_size: int = 128,
+        train_slice_overlap: float = 0.75,
+        inference_slice_overlap: float = 0.25,
+        fps: float = 30.0,
+        feature_stride: int = 4,
+        num_frames: int = 16,
+        max_segments_per_window: int = 100,
+        min_score: float = 0.001,
+        nms_method: str = "soft",
+        nms_iou_threshold: float = 0.5,
+        nms_sigma: float = 0.5,
+        max_segments: int = 200,
+        num_classes: int | None = None,
+        **kwargs,
+    ):
+        self.text_config = _text_config(text_config)
+        self.input_dim = _int("input_dim", input_dim)
+        text_dim = getattr(self.text_config, "projection_dim", None)
+        if self.input_dim != text_dim:
+            _fail("input_dim", f"text_config.projection_dim = {text_dim} (frame and text embeddings share CLIP's "
+                  "joint space)", input_dim)
+        if not isinstance(text_model_name_or_path, str) or not text_model_name_or_path:
+            _fail("text_model_name_or_path", "a non-empty hub id or path", text_model_name_or_path)
+        self.text_model_name_or_path = text_model_name_or_path
+        if not isinstance(prompt_template, str) or prompt_template.count("{label}") != 1:
+            _fail("prompt_template", "a string with exactly one '{label}'", prompt_template)
+        try:
+            prompt_template.format(label="x")
+        except (IndexError, KeyError, ValueError):
+            _fail("prompt_template", "a format string whose only field is '{label}'", prompt_template)
+        self.prompt_template = prompt_template
+        self.split_camel_case = _bool("split_camel_case", split_camel_case)
+        self.freeze_text_encoder = _bool("freeze_text_encoder", freeze_text_encoder)
+        self.text_max_length = _int("text_max_length", text_max_length, minimum=2)
+        max_positions = getattr(self.text_config, "max_position_embeddings", self.text_max_length)
+        if self.text_max_length > max_positions:
+            _fail("text_max_length", f"<= text_config.max_position_embeddings = {max_positions}", text_max_length)
+
+        self.hidden_size = _int("hidden_size", hidden_size)
+        self.num_attention_heads = _int("num_attention_heads", num_attention_heads)
+        if self.hidden_size % self.num_attention_heads:
+            _fail("num_attention_heads", f"a divisor of hidden_size={self.hidden_size}", num_attention_heads)
+        self.ffn_dim = _int("ffn_dim", ffn_dim)
+        self.dropout = _float("dropout", dropout, 0.0, 1.0, high_open=True)
+        self.activation_function = _choice("activation_function", activation_function, ("relu", "gelu", "silu"))
+        self.input_conv_kernel_size = _int("input_conv_kernel_size", input_conv_kernel_size)
+        if self.input_conv_kernel_size % 2 != 1:
+            _fail("input_conv_kernel_size", "an odd integer", input_conv_kernel_size)
+        self.num_encoder_layers = _int("num_encoder_layers", num_encoder_layers)
+        self.num_decoder_layers = _int("num_decoder_layers", num_decoder_layers)
+        self.num_queries = _int("num_queries", num_queries)
+        self.encoder_num_points = _int("encoder_num_points", encoder_num_points)
+        self.decoder_num_points = _int("decoder_num_points", decoder_num_points)
+        self.roi_size = _int("roi_size", roi_size)
+        self.roi_sampling_ratio = _int("roi_sampling_ratio", roi_sampling_ratio)
+        self.prototype_logit_scale = _float("prototype_logit_scale", prototype_logit_scale, 0.0, low_open=True)
+        self.class_logit_scale_init = _float("class_logit_scale_init", class_logit_scale_init, 0.0, 100.0,
+                                             low_open=True)
+
+        for name, value in (
+            ("class_loss_coefficient", class_loss_coefficient), ("l1_loss_coefficient", l1_loss_coefficient),
+            ("iou_loss_coefficient", iou_loss_coefficient),
+            ("actionness_loss_coefficient", actionness_loss_coefficient),
+            ("saliency_loss_coefficient", saliency_loss_coefficient), ("matcher_class_cost", matcher_class_cost),
+            ("matcher_l1_cost", matcher_l1_cost), ("matcher_iou_cost", matcher_iou_cost),
+        ):
+            setattr(self, name, _float(name, value, 0.0))
+        if self.matcher_class_cost == self.matcher_l1_cost == self.matcher_iou_cost == 0:
+            _fail("matcher_class_cost", "> 0 when the other matcher costs are 0", matcher_class_cost)
+        self.focal_alpha = _float("focal_alpha", focal_alpha, -1.0, 1.0)
+        self.focal_gamma = _float("focal_gamma", focal_gamma, 0.0)
+        self.auxiliary_loss = _bool("auxiliary_loss", auxiliary_loss)
+        self.slice_size = _int("slice_size", slice_size)
+        self.train_slice_overlap = _float("train_slice_overlap", train_slice_overlap, 0.0, 1.0, high_open=True)
+        self.inference_slice_overlap = _float("inference_slice_overlap", inference_slice_overlap, 0.0, 1.0,
+                                              high_open=True)
+        self.fps = _float("fps", fps, 0.0, low_open=True)
+        self.feature_stride = _int("feature_stride", feature_stride)
+        self.num_frames = _int("num_frames", num_frames)
+        self.max_segments_per_window = _int("max_segments_per_window", max_segments_per_window)
+        self.min_score = _float("min_score", min_score, 0.0, 1.0)
+        self.nms_method = _choice("nms_method", nms_method, ("soft", "hard", "none"))
+        self.nms_iou_threshold = _float("nms_iou_threshold", nms_iou_threshold, 0.0, 1.0)
+        self.nms_sigma = _float("nms_sigma", nms_sigma, 0.0, low_open=True)
+        self.max_segments = _int("max_segments", max_segments)
+
+        id2label = kwargs.pop("id2label", None)
+        kwargs.pop("label2id", None)  # always rebuilt from id2label
+        kwargs.pop("num_labels", None)
+        if id2label is not None:
+            if not isinstance(id2label, dict) or not id2label:
+                _fail("id2label", "a non-empty {id: name} dict", id2label)
+            try:
+                id2label = {int(key): str(value) for key, value in id2label.items()}
+            except (TypeError, ValueError):
+                _fail("id2label", "a dict with integer ids", id2label)
+            if sorted(id2label) != list(range(len(id2label))):
+                _fail("id2label", f"a dict with ids 0..{len(id2label) - 1}", sorted(id2label))
+            if len(set(id2label.values())) != len(id2label) or any(not v.strip() for v in id2label.values()):
+                _fail("id2label", "a dict with distinct, non-empty names", id2label)
+            if num_classes is not None and _int("num_classes", num_classes) != len(id2label):
+                _fail("num_classes", f"len(id2label) = {len(id2label)}", num_classes)
+        elif num_classes is None:
+            id2label = dict(enumerate(THUMOS14_CLASSES))
+        else:
+            id2label = {i: f"LABEL_{i}" for i in range(_int("num_classes", num_classes))}
+        self.num_classes = len(id2label)
+        super().__init__(id2label=id2label, label2id={name: i for i, name in id2label.items()}, **kwargs)
+
+    @property
+    def class_names(self) -> list[str]:
+        """The training classes, in id order."""
+        return [self.id2label[i] for i in range(len(self.id2label))]
+
+    @property
+    def text_embed_dim(self) -> int:
+        return self.text_config.projection_dim
+
+    def merge_nms_kwargs(self) -> dict | None:
+        """Keyword arguments of `momentzoo.segments.batched_nms` for merging overlapping windows
+        (`momentzoo.data.merge_window_predictions(..., nms_kwargs=config.merge_nms_kwargs())`)."""
+        if self.nms_method == "none":
+            return {"method": "hard", "iou_threshold": 1.0, "min_score": self.min_score,
+                    "max_segments": self.max_segments}
+        return {"method": self.nms_method, "iou_threshold": self.nms_iou_threshold, "sigma": self.nms_sigma,
+                "min_score": self.min_score, "max_segments": self.max_segments}
+
+
+def tiny_psftr_config(**overrides) -> PSFTRConfig:
+    """A small PSFTR (width 32, 1 encoder and 2 decoder layers, 8 queries, a 2-layer text tower of width 32 with a
+    16-d projection, 3 classes) that runs in milliseconds on a CPU. Its text tower matches
+    `momentzoo.testing.tiny_clip()` (whose tokenizer has 512 tokens), so `from_backbones` can load that."""
+    values = dict(
+        input_dim=16,
+        text_config=dict(
+            model_type="clip_text_model", vocab_size=512, hidden_size=32, intermediate_size=64, projection_dim=16,
+            num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=77, pad_token_id=0,
+            bos_token_id=1, eos_token_id=2,
+        ),
+        hidden_size=32,
+        num_attention_heads=4,
+        ffn_dim=64,
+        dropout=0.0,
+        num_encoder_layers=1,
+        num_decoder_layers=2,
+        num_queries=8,
+        encoder_num_points=2,
+        decoder_num_points=2,
+        roi_size=4,
+        slice_size=32,
+        id2label={0: "open door", 1: "pick up cup", 2: "throw ball"},
+    )
+    values.update(overrides)
+    return PSFTRConfig(**values)
