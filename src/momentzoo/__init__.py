@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from .auto import AutoModelForTemporalGrounding, AutoModelForTemporalLocalization, register_all, register_model
 from .models import MODELS
+from .models.actionvlm import ActionVLMConfig, ActionVLMForTemporalLocalization
 
 register_all(MODELS)
 
@@ -13,4 +14,6 @@ __all__ = [
     "AutoModelForTemporalGrounding",
     "register_model",
     "MODELS",
+    "ActionVLMConfig",
+    "ActionVLMForTemporalLocalization",
 ]
