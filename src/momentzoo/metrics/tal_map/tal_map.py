@@ -261,14 +261,17 @@ def _match(p_group, p_seg, g_group, g_seg, thresholds) -> np.ndarray:
     run_bounds = np.searchsorted(run_start, step_bounds)
     run_pred = candidates[pair_cand[run_start]]
 
+    above = iou >= thresholds[:, None]  # (T, pairs)
+    run_end = np.append(run_start[1:], len(pair_cand))
+    position = np.arange(len(pair_cand))
     taken = np.zeros((len(thresholds), len(g_seg)), dtype=bool)
     for k in range(len(step_bounds) - 1):
         a, b = step_bounds[k], step_bounds[k + 1]
         runs = slice(run_bounds[k], run_bounds[k + 1])
-        gt_k = pair_gt[a:b]
-        ok = (iou[a:b] >= thresholds[:, None]) & ~taken[:, gt_k]  # (T, pairs of this step)
-        first = np.minimum.reduceat(np.where(ok, np.arange(a, b), b), run_start[runs] - a, axis=1)
-        hit = first < np.append(run_start[runs][1:], b)  # (T, candidates of this step)
+        free = ~taken[:, pair_gt[a:b]]
+        free &= above[:, a:b]  # (T, pairs of this step): tIoU >= threshold and ground truth not taken
+        first = np.minimum.reduceat(np.where(free, position[a:b], b), run_start[runs] - a, axis=1)
+        hit = first < run_end[runs]  # (T, candidates of this step)
         taken[np.nonzero(hit)[0], pair_gt[first[hit]]] = True
         tp[:, run_pred[runs]] = hit
     return tp
