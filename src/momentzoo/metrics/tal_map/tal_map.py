@@ -279,18 +279,17 @@ def _match(p_group, p_seg, g_group, g_seg, thresholds) -> np.ndarray:
 
 def _interpolated_ap(tp: np.ndarray, num_positives: int) -> list[float]:
     """VOC2011 all-point interpolated AP for each row of tp (T, n), predictions in rank order."""
+    num_t, n = tp.shape
     tp_cum = np.cumsum(tp, axis=1, dtype=np.float64)
-    fp_cum = np.cumsum(~tp, axis=1, dtype=np.float64)
-    recall = tp_cum / num_positives
-    precision = tp_cum / (tp_cum + fp_cum)
-    aps = []
-    for prec, rec in zip(precision, recall):
-        mprec = np.concatenate(([0.0], prec, [0.0]))
-        mrec = np.concatenate(([0.0], rec, [1.0]))
-        mprec = np.maximum.accumulate(mprec[::-1])[::-1]
-        idx = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
-        aps.append(float(np.sum((mrec[idx] - mrec[idx - 1]) * mprec[idx])))
-    return aps
+    mrec = np.zeros((num_t, n + 2))
+    mrec[:, 1:-1], mrec[:, -1] = tp_cum / num_positives, 1.0
+    mprec = np.zeros((num_t, n + 2))
+    mprec[:, 1:-1] = tp_cum / np.arange(1.0, n + 1.0)  # tp / (tp + fp)
+    mprec = np.maximum.accumulate(mprec[:, ::-1], axis=1)[:, ::-1]
+    gain = mrec[:, 1:] - mrec[:, :-1]
+    terms = gain * mprec[:, 1:]
+    # Summed over the recall changes only, row by row, in the order ActivityNet's reference sums them.
+    return [float(np.sum(row[g != 0])) for row, g in zip(terms, gain)]
 
 
 def _tal_map(preds: _Flat, refs: _Flat, num_videos: int, iou_thresholds, ignore_labels) -> dict:
@@ -321,9 +320,10 @@ def _tal_map(preds: _Flat, refs: _Flat, num_videos: int, iou_thresholds, ignore_
     g_group = g_class * num_videos + refs.video[g_keep]
 
     # Predictions of classes with ground truth (others can match nothing and their class is not averaged),
-    # sorted by (class, descending score, input order: lexsort is stable).
+    # sorted by (class, descending score, input order): two stable sorts (radix for small class ids).
     rows = np.flatnonzero(p_class >= 0)
-    rows = rows[np.lexsort((-preds.scores[rows], p_class[rows]))]
+    rows = rows[np.argsort(-preds.scores[rows], kind="stable")]
+    rows = rows[np.argsort(p_class[rows].astype(np.int16 if len(classes) < 2**15 else np.int64), kind="stable")]
     p_class = p_class[rows]
     p_group = p_class * num_videos + preds.video[rows]
     p_group[~np.isin(p_group, g_group)] = -1
