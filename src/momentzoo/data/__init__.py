@@ -23,6 +23,20 @@ from .feature_extraction import (
     find_videos,
 )
 from .synthetic_video import SYNTHETIC_VIDEO_CLASSES, make_synthetic_video_dataset
+from .collators import TemporalGroundingCollator, TemporalLocalizationCollator, random_truncation
+from .synthetic import (
+    SyntheticTALConfig,
+    make_synthetic_grounding_dataset,
+    make_synthetic_tal_dataset,
+    synthetic_tal_metadata,
+)
+from .windows import (
+    SlidingWindowDataset,
+    TemporalFeatureDataset,
+    feature_lengths,
+    merge_window_predictions,
+    sliding_windows,
+)
 from .video import VideoFrames, VideoInfo, iter_video_frames, probe_video, read_video_frames, resolve_video_path
 
 __all__ = [
@@ -51,6 +65,18 @@ __all__ = [
     "find_videos",
     "SYNTHETIC_VIDEO_CLASSES",
     "make_synthetic_video_dataset",
+    "TemporalLocalizationCollator",
+    "TemporalGroundingCollator",
+    "random_truncation",
+    "SyntheticTALConfig",
+    "make_synthetic_tal_dataset",
+    "make_synthetic_grounding_dataset",
+    "synthetic_tal_metadata",
+    "TemporalFeatureDataset",
+    "SlidingWindowDataset",
+    "feature_lengths",
+    "sliding_windows",
+    "merge_window_predictions",
     "VideoFrames",
     "VideoInfo",
     "iter_video_frames",
