@@ -103,6 +103,12 @@ def test_integer_labels_and_output_keys():
     assert all(type(k) is int for k in result["per_class_AP"])
 
 
+def test_numpy_numbers_and_tuples_are_accepted():
+    refs = [[{"segment": (np.float32(0), np.int64(10)), "label": np.int64(3)}]]
+    preds = [[{"segment": np.array([0.0, 10.0]), "score": np.float32(0.5), "label": 3}]]
+    assert compute_tal_map(preds, refs, [0.5]) == {"mAP@0.5": 1.0, "average_mAP": 1.0, "per_class_AP": {3: [1.0]}}
+
+
 def test_zero_length_and_touching_segments_never_match():
     refs = [[gt(5, 5), gt(0, 10)]]
     preds = [[det(5, 5, 0.9), det(10, 20, 0.8)]]
@@ -153,7 +159,9 @@ def test_matches_loop_reference_on_random_inputs(seed):
         ([[det(0, 1, 0.5)]], [[{"segment": ["0", "1"], "label": "a"}]], "'segment' must be two numbers"),
         ([[det(0, 1, float("inf"))]], [[gt(0, 1)]], "'score' must be finite"),
         ([[det(0, 1, "high")]], [[gt(0, 1)]], "predictions of video 0, item 0: 'score' must be a number"),
-        ([[det(0, 1, True)]], [[gt(0, 1)]], "'score' must be a number"),
+        ([[det(0, 1, None)]], [[gt(0, 1)]], "'score' must be a number"),
+        ([[det(0, 1, 0.5)]], [[gt(0, 1), None]], "references of video 0, item 1: expected a dict"),
+        ([[det(0, 1, 0.5)], None], [[gt(0, 1)], []], "predictions of video 1: expected a list of dicts, got NoneType"),
         ([[det(0, 1, 0.5, None)]], [[gt(0, 1)]], "'label' must be a str or an int"),
         ([[det(0, 1, 0.5, "a"), det(0, 1, 0.5, 2)]], [[gt(0, 1)]], "predictions of video 0, item 1: 'label' 2 is a int"),
         ([[det(0, 1, 0.5, 1)]], [[gt(0, 1, "a")]], "predictions labels are ints but references labels are strs"),

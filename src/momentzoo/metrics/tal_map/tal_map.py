@@ -7,8 +7,6 @@ as a plain function, without evaluate's Arrow round trip.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import chain
-from operator import itemgetter
 
 import datasets
 import evaluate
@@ -109,7 +107,7 @@ def _label_kind(label) -> str | None:
 
 
 def _check_items(entries, field: str, keys: tuple[str, ...], video_ids=None):
-    """Item-by-item check, run only when the fast checks in `_flatten` fail: raises the precise error."""
+    """Item-by-item check, run only when the column-wise conversion in `_flatten` fails: raises the precise error."""
     if not isinstance(entries, (list, tuple)):
         raise ValueError(f"{field} must be a list with one list of dicts per video, got {type(entries).__name__}")
     first_kind = None
@@ -136,48 +134,44 @@ def _check_items(entries, field: str, keys: tuple[str, ...], video_ids=None):
             first_kind = kind
 
 
-def _flatten(entries, field: str, with_score: bool, video_ids=None) -> _Flat:
-    """Validate per-video lists of dicts and flatten them.
+def _first_label_kind(entries) -> str | None:
+    for items in entries:
+        for item in items if isinstance(items, (list, tuple)) else ():
+            if isinstance(item, Mapping) and "label" in item:
+                return _label_kind(item["label"])
+    return None
 
-    Whole-list type checks make the common case fast; any doubt falls back to `_check_items`, which walks
-    the items one by one and raises an error naming the video, item and field.
+
+def _flatten(entries, field: str, with_score: bool, video_ids=None, label_kind=None) -> tuple[_Flat, pa.Array]:
+    """Validate per-video lists of dicts and flatten them; also returns them as an Arrow column of the metric's
+    feature type (what `add_batch` writes to evaluate's cache).
+
+    pyarrow converts the whole list at C speed to that type, which rejects strings for numbers, segments that
+    are not two values and labels of the other kind (numbers are Python or NumPy ints and floats; booleans
+    count as 0/1, as in Python). Anything it rejects, and any missing value, sends the input to
+    `_check_items`, which walks the items and raises an error naming the video, item and field.
     """
+    if not isinstance(entries, (list, tuple)):
+        raise ValueError(f"{field} must be a list with one list of dicts per video, got {type(entries).__name__}")
     keys = ("segment", "score", "label") if with_score else ("segment", "label")
+    kind = _first_label_kind(entries) or label_kind or "str"
+    error = None
     try:
-        if not isinstance(entries, (list, tuple)) or not set(map(type, entries)) <= {list, tuple}:
-            raise TypeError
-        counts = list(map(len, entries))
-        segments, scores, labels = (
-            list(map(itemgetter(key), chain.from_iterable(entries))) if key in keys else []
-            for key in ("segment", "score", "label")
-        )
-    except (KeyError, TypeError, IndexError):
+        array = pa.array(entries, type=_FEATURES[kind].arrow_schema.field(field).type)
+        items = array.flatten()
+        complete = array.null_count == 0 and items.null_count == 0
+        complete = complete and all(pc.struct_field(items, k).null_count == 0 for k in keys)
+        complete = complete and pc.list_flatten(pc.struct_field(items, "segment")).null_count == 0
+    except (pa.ArrowException, TypeError, ValueError, OverflowError) as err:
+        complete, error = False, err
+    if not complete:
         _check_items(entries, field, keys, video_ids)
-        raise
-    label_types = set(map(type, labels))
-    if not (
-        {type(s) for s in segments} <= {list, tuple}
-        and set(map(len, segments)) <= {2}
-        and set(map(type, chain.from_iterable(segments))) <= {float, int}
-        and set(map(type, scores)) <= {float, int}
-        and label_types in ({str}, {int}, set())
-    ):
-        _check_items(entries, field, keys, video_ids)  # raises unless the items are numpy numbers: still valid
-    vocab = {label: i for i, label in enumerate(dict.fromkeys(labels))}
-    return _Flat(
-        field=field,
-        video=np.repeat(np.arange(len(entries), dtype=np.int64), counts),
-        segments=np.fromiter(chain.from_iterable(segments), dtype=np.float64, count=2 * len(segments)).reshape(-1, 2),
-        scores=np.fromiter(scores, dtype=np.float64, count=len(scores)) if with_score else None,
-        codes=np.fromiter(map(vocab.__getitem__, labels), dtype=np.int64, count=len(labels)),
-        vocab=list(vocab),
-        label_kind=_label_kind(labels[0]) if labels else None,
-        video_ids=video_ids,
-    ).check_values()
+        raise ValueError(f"{field}: cannot be read as per-video lists of dicts with {list(keys)} ({error})")
+    return _flatten_arrow(array, field, with_score, video_ids), array
 
 
-def _flatten_arrow(column, field: str, with_score: bool) -> _Flat:
-    """The same from evaluate's Arrow cache (already validated item by item in `add_batch`), read column-wise."""
+def _flatten_arrow(column, field: str, with_score: bool, video_ids=None) -> _Flat:
+    """A side read column-wise from its Arrow column (also how `_compute` reads evaluate's cache)."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     counts = array.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
     items = array.flatten()
@@ -192,6 +186,7 @@ def _flatten_arrow(column, field: str, with_score: bool) -> _Flat:
         codes=labels.indices.to_numpy(zero_copy_only=False).astype(np.int64),
         vocab=vocab,
         label_kind=_label_kind(vocab[0]) if vocab else None,
+        video_ids=video_ids,
     ).check_values()
 
 
@@ -356,21 +351,11 @@ def compute_tal_map(
     """
     if video_ids is not None and len(video_ids) != len(references):
         raise ValueError(f"video_ids has {len(video_ids)} entries but references has {len(references)} videos")
-    preds = _flatten(predictions, "predictions", with_score=True, video_ids=video_ids)
-    refs = _flatten(references, "references", with_score=False, video_ids=video_ids)
+    preds, _ = _flatten(predictions, "predictions", with_score=True, video_ids=video_ids)
+    refs, _ = _flatten(references, "references", with_score=False, video_ids=video_ids)
     if len(predictions) != len(references):
         raise ValueError(f"predictions has {len(predictions)} videos but references has {len(references)}")
     return _tal_map(preds, refs, len(references), iou_thresholds, ignore_labels)
-
-
-def _to_arrow(flat: _Flat, num_videos: int, label_type: pa.DataType) -> pa.ListArray:
-    """A validated side as the Arrow column of its feature: list<struct<segment, [score,] label>> per video."""
-    fields = {"segment": pa.FixedSizeListArray.from_arrays(pa.array(flat.segments.reshape(-1)), 2)}
-    if flat.scores is not None:
-        fields["score"] = pa.array(flat.scores)
-    fields["label"] = pa.array(flat.vocab, type=label_type).take(pa.array(flat.codes))
-    offsets = np.concatenate(([0], np.cumsum(np.bincount(flat.video, minlength=num_videos)))).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.StructArray.from_arrays(list(fields.values()), list(fields)))
 
 
 def _features(label_dtype: str) -> datasets.Features:
@@ -410,13 +395,13 @@ class TemporalActionLocalizationMAP(evaluate.Metric):
     def add_batch(self, *, predictions=None, references=None, **kwargs):
         """Validate a batch of videos (a clear `ValueError` naming the video and field), then add it.
 
-        The validated columns go into evaluate's cache as Arrow arrays built from NumPy, not as Python dicts
-        for evaluate to encode row by row (which takes longer than the metric itself on ~40k detections).
+        The batch goes into evaluate's cache as the Arrow column the validation built, not as Python dicts for
+        evaluate to encode row by row (which takes longer than the metric itself on ~40k detections).
         """
         if kwargs:
             raise ValueError(f"Bad inputs for evaluation module: {list(kwargs)}. All required inputs are ['predictions', 'references']")
-        preds = _flatten(predictions, "predictions", with_score=True)
-        refs = _flatten(references, "references", with_score=False)
+        preds, pred_array = _flatten(predictions, "predictions", with_score=True)
+        refs, ref_array = _flatten(references, "references", with_score=False)
         if len(predictions) != len(references):
             raise ValueError(f"predictions has {len(predictions)} videos but references has {len(references)}")
         if preds.label_kind and refs.label_kind and preds.label_kind != refs.label_kind:
@@ -429,13 +414,12 @@ class TemporalActionLocalizationMAP(evaluate.Metric):
         fixed = next(k for k, f in _FEATURES.items() if f == self.selected_feature_format)
         if kind not in (None, fixed):
             raise ValueError(f"labels are {kind}s but earlier batches had {fixed}s: use one kind for all videos")
-        label_type = pa.string() if fixed == "str" else pa.int64()
-        self.writer.write_batch(
-            {
-                "predictions": _to_arrow(preds, len(predictions), label_type),
-                "references": _to_arrow(refs, len(references), label_type),
-            }
-        )
+        # A side without any item was typed with string labels: retype it (it has no label to convert).
+        if preds.label_kind is None and fixed != "str":
+            pred_array = _flatten(predictions, "predictions", with_score=True, label_kind=fixed)[1]
+        if refs.label_kind is None and fixed != "str":
+            ref_array = _flatten(references, "references", with_score=False, label_kind=fixed)[1]
+        self.writer.write_batch({"predictions": pred_array, "references": ref_array})
 
     def add(self, *, prediction=None, reference=None, **kwargs):
         """Validate one video's predictions and references, then add them."""
