@@ -1,4 +1,4 @@
-"""Training windows per second and peak RSS of the TAL data path on a THUMOS14-shaped feature dataset.
+"""Training windows per second and peak memory of the TAL data path on a THUMOS14-shaped feature dataset.
 
 A synthetic feature dataset shaped like THUMOS14 with I3D features (200 videos of 2,304 x 2,048 float32,
 about 3.8 GB, 1-6 actions of 20 classes per video, ActionFormer's geometry: 30 fps, stride 4, 16-frame
@@ -11,11 +11,12 @@ memory-mapped, and streamed for one epoch through
 The main process only receives the batches (no model), so windows/s is what the data path can feed.
 Peak memory is sampled every 50 ms over the main process and its workers: summed PSS (what they use
 together; summed RSS counts the copy-on-write pages every forked worker shares with the main process once
-per process) split into anon / file-backed / shared-memory parts, summed RSS, and the largest single RSS. The same is run on the first `--small-videos` videos to show that
-RSS does not grow with the dataset's size, and, for comparison, the plain `datasets` path
-(`dataset.with_format("numpy")`, which copies every row out of the mapping), and the same epoch in the
-main process (`num_workers=0`), which shows what the DataLoader's shared-memory hand-off of 18.9 MB windows
-from the workers costs.
+per process) split into anon / file-backed / shared-memory parts, summed RSS, and the largest single RSS.
+The same is run on the first `--small-videos` videos (memory must not grow with the dataset's size), in
+the main process (`num_workers=0`: what the DataLoader's shared-memory hand-off of 18.9 MB windows from the
+workers costs) and, for comparison, through the plain `datasets` path (`dataset.with_format("numpy")`, which
+copies every row out of the mapping). "CPU ms/w" is the CPU time of the main process and the workers per
+window, which a loaded machine inflates much less than wall time.
 
     python benchmarks/bench_data.py [--num-videos 200] [--length 2304] [--dim 2048] [--tmp-dir /tmp]
 """
@@ -36,22 +37,10 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from momentzoo.data.collators import TemporalLocalizationCollator  # noqa: E402
+from momentzoo.data.synthetic import tal_features  # noqa: E402
 from momentzoo.data.windows import TemporalFeatureDataset  # noqa: E402
 
 FPS, STRIDE, NUM_FRAMES, NUM_CLASSES = 30.0, 4, 16, 20
-
-
-def _features(dim: int) -> datasets.Features:
-    return datasets.Features({
-        "video_id": datasets.Value("string"),
-        "duration": datasets.Value("float32"),
-        "fps": datasets.Value("float32"),
-        "feature_stride": datasets.Value("int32"),
-        "num_frames": datasets.Value("int32"),
-        "features": datasets.Array2D(shape=(None, dim), dtype="float32"),
-        "segments": datasets.List(datasets.List(datasets.Value("float32"), length=2)),
-        "labels": datasets.List(datasets.ClassLabel(names=[f"class_{i}" for i in range(NUM_CLASSES)])),
-    })
 
 
 def _rows(num_videos: int, length: int, dim: int):
@@ -196,7 +185,8 @@ def main():
         t0 = time.perf_counter()
         full = datasets.Dataset.from_generator(
             _rows, gen_kwargs={"num_videos": args.num_videos, "length": args.length, "dim": args.dim},
-            features=_features(args.dim), cache_dir=workdir, writer_batch_size=4, keep_in_memory=False)
+            features=tal_features([f"class_{i}" for i in range(NUM_CLASSES)], args.dim), cache_dir=workdir,
+            writer_batch_size=4, keep_in_memory=False)
         size = sum(os.path.getsize(f["filename"]) for f in full.cache_files)
         print(f"generated {len(full)} videos of {args.length} x {args.dim} float32: {_gb(size)} of Arrow in "
               f"{time.perf_counter() - t0:.1f} s ({len(full.cache_files)} memory-mapped files)")
@@ -220,10 +210,10 @@ def main():
             "in_process": "same, num_workers=0 (no shared-memory hand-off)",
             "hf_numpy": f"dataset.with_format('numpy'), {len(full)} videos (comparison)",
         }
-        print(f"\nbatch {args.batch_size}, {args.num_workers} workers unless noted, windows of <= {args.max_seq_len} steps "
-              f"({args.max_seq_len * args.dim * 4 / 1e6:.1f} MB each):")
-        print(f"{'path':<56} {'windows/s':>9} {'steady':>7} {'CPU ms/w':>8} {'PSS':>8} {'anon':>8} {'file':>8} {'shmem':>8} "
-              f"{'sum RSS':>8} {'max RSS':>8}")
+        print(f"\nbatch {args.batch_size}, {args.num_workers} workers unless noted, windows of <= "
+              f"{args.max_seq_len} steps ({args.max_seq_len * args.dim * 4 / 1e6:.1f} MB each):")
+        print(f"{'path':<56} {'windows/s':>9} {'steady':>7} {'CPU ms/w':>8} {'PSS':>8} {'anon':>8} {'file':>8} "
+              f"{'shmem':>8} {'sum RSS':>8} {'max RSS':>8}")
         for key, r in results.items():
             p = r["peak"]
             print(f"{labels[key]:<56} {r['windows_per_s']:>9.1f} {r['steady_windows_per_s']:>7.1f} "

@@ -271,3 +271,31 @@ def test_batch_buffers_and_low_precision():
     rows[0]["features"][3, 1] = np.nan
     with pytest.raises(ValueError, match="'a'.*step 3, dim 1"):
         TemporalLocalizationCollator(training=False, dtype=torch.bfloat16)(rows)
+
+
+def test_trainer_passes_the_collated_batch_straight_to_forward(tmp_path, synthetic):
+    from transformers import PretrainedConfig, PreTrainedModel, Trainer, TrainingArguments
+    from transformers.utils import ModelOutput
+
+    seen = []
+
+    class _Probe(PreTrainedModel):
+        config_class = PretrainedConfig
+        accepts_loss_kwargs = False
+
+        def __init__(self, config):
+            super().__init__(config)
+            self.proj = torch.nn.Linear(8, 1)
+            self.post_init()
+
+        def forward(self, input_features, attention_mask, labels=None):
+            seen.append((tuple(input_features.shape), [len(l["segments"]) for l in labels]))
+            scores = self.proj(input_features).squeeze(-1) * attention_mask
+            return ModelOutput(loss=scores.pow(2).mean())
+
+    args = TrainingArguments(str(tmp_path), max_steps=2, per_device_train_batch_size=2, use_cpu=True, report_to=[],
+                             remove_unused_columns=False, save_strategy="no", disable_tqdm=True)
+    collator = TemporalLocalizationCollator(max_seq_len=64, pad_to_multiple_of=32)
+    for train in (synthetic, TemporalFeatureDataset(synthetic)):
+        Trainer(model=_Probe(PretrainedConfig()), args=args, train_dataset=train, data_collator=collator).train()
+    assert len(seen) == 4 and all(shape == (2, 64, 8) and len(counts) == 2 for shape, counts in seen)

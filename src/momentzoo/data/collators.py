@@ -200,7 +200,7 @@ class TemporalLocalizationCollator:
 
     Args:
         max_seq_len: longest window in feature steps. In training longer videos are randomly truncated to it
-            (ActionFormer: 2,304 on THUMOS14 I3D); `None` never truncates.
+            (ActionFormer: 2,304 on THUMOS14 I3D); `None` never truncates (but `crop_ratio` still crops).
         training: random truncation (and `crop_ratio`) on; off for evaluation, where rows are whole videos or
             the windows of `sliding_windows` and nothing is random.
         trunc_thresh: a truncated/windowed action is kept when at least this fraction of it is inside.
@@ -275,7 +275,8 @@ class TemporalLocalizationCollator:
                 raise ValueError(f"{where}: {len(segs)} segments but labels of shape {labels.shape}")
             if (labels < 0).any():
                 raise ValueError(f"{where}: negative class id in labels {labels.tolist()}")
-            segs_grid = seconds_to_feature_grid(segs, geometry["fps"], geometry["feature_stride"], geometry["num_frames"])
+            segs_grid = seconds_to_feature_grid(segs, geometry["fps"], geometry["feature_stride"],
+                                                geometry["num_frames"])
         else:
             segs_grid, labels = np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
 
@@ -283,8 +284,9 @@ class TemporalLocalizationCollator:
         offset = int(row.get("window_start", 0) or 0)  # window rows: feats already start at `offset`
         video_length = int(row.get("video_feature_length", offset + num_steps))
         start, length = 0, num_steps
-        if self.training and self.max_seq_len is not None and offset == 0 and video_length == num_steps:
-            start, length = random_truncation(num_steps, self.max_seq_len, torch.from_numpy(segs_grid),
+        crops = self.max_seq_len is not None or self.crop_ratio is not None
+        if self.training and crops and offset == 0 and video_length == num_steps:
+            start, length = random_truncation(num_steps, self.max_seq_len or num_steps, torch.from_numpy(segs_grid),
                                               self.trunc_thresh, self.crop_ratio, self.max_num_trials, self.generator)
         elif self.training and self.max_seq_len is not None and num_steps > self.max_seq_len:
             raise ValueError(f"{where}: a window row of {num_steps} steps is longer than max_seq_len "

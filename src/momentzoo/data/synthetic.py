@@ -45,6 +45,7 @@ __all__ = [
     "make_synthetic_grounding_dataset",
     "synthetic_phase_prototypes",
     "synthetic_tal_metadata",
+    "tal_features",
 ]
 
 _METADATA_KEY = "momentzoo_synthetic_tal"
@@ -85,11 +86,15 @@ _OPEN_LAPTOP = _ActionSpec(
 
 # Pairs whose members share their phases in opposite order; the first `num_confusable_pairs` are used as pairs.
 _PAIRS: List[Tuple[_ActionSpec, _ActionSpec]] = [
-    (_OPEN_DOOR, _reverse(_OPEN_DOOR, "close door", ("close", "closes", "closing", "closed"), ("the door", "a door"))),
-    (_PICK_UP_CUP, _reverse(_PICK_UP_CUP, "put down cup", ("put", "puts", "putting", "put"), ("down the cup", "down a cup"))),
+    (_OPEN_DOOR, _reverse(_OPEN_DOOR, "close door", ("close", "closes", "closing", "closed"),
+                          ("the door", "a door"))),
+    (_PICK_UP_CUP, _reverse(_PICK_UP_CUP, "put down cup", ("put", "puts", "putting", "put"),
+                            ("down the cup", "down a cup"))),
     (_STAND_UP, _reverse(_STAND_UP, "sit down", ("sit", "sits", "sitting", "sat"), ("down", "down"))),
-    (_TURN_ON_LIGHT, _reverse(_TURN_ON_LIGHT, "turn off light", ("turn", "turns", "turning", "turned"), ("off the light", "off a light"))),
-    (_OPEN_LAPTOP, _reverse(_OPEN_LAPTOP, "close laptop", ("close", "closes", "closing", "closed"), ("the laptop", "a laptop"))),
+    (_TURN_ON_LIGHT, _reverse(_TURN_ON_LIGHT, "turn off light", ("turn", "turns", "turning", "turned"),
+                              ("off the light", "off a light"))),
+    (_OPEN_LAPTOP, _reverse(_OPEN_LAPTOP, "close laptop", ("close", "closes", "closing", "closed"),
+                            ("the laptop", "a laptop"))),
 ]
 
 _SINGLES: List[_ActionSpec] = [
@@ -187,7 +192,8 @@ class SyntheticTALConfig:
                              f"= {self.num_classes // 2}), got {self.num_confusable_pairs}")
         positive_int("feature_dim", self.feature_dim)
         if not isinstance(self.num_videos, dict) or not self.num_videos:
-            raise ValueError(f"SyntheticTALConfig.num_videos must be a non-empty dict split -> count, got {self.num_videos!r}")
+            raise ValueError(f"SyntheticTALConfig.num_videos must be a non-empty dict split -> count, "
+                             f"got {self.num_videos!r}")
         for split, count in self.num_videos.items():
             if not isinstance(split, str) or not split:
                 raise ValueError(f"SyntheticTALConfig.num_videos keys must be split names, got {split!r}")
@@ -361,16 +367,17 @@ def _metadata_json(config: SyntheticTALConfig) -> str:
     return json.dumps({_METADATA_KEY: meta})
 
 
-def _tal_features(config: SyntheticTALConfig) -> datasets.Features:
+def tal_features(class_names: Sequence[str], feature_dim: int) -> datasets.Features:
+    """The `Features` of TAL rows with (T, feature_dim) float32 features (the shared TAL row contract)."""
     return datasets.Features({
         "video_id": datasets.Value("string"),
         "duration": datasets.Value("float32"),
         "fps": datasets.Value("float32"),
         "feature_stride": datasets.Value("int32"),
         "num_frames": datasets.Value("int32"),
-        "features": datasets.Array2D(shape=(None, config.feature_dim), dtype="float32"),
+        "features": datasets.Array2D(shape=(None, feature_dim), dtype="float32"),
         "segments": datasets.List(datasets.List(datasets.Value("float32"), length=2)),
-        "labels": datasets.List(datasets.ClassLabel(names=config.class_names)),
+        "labels": datasets.List(datasets.ClassLabel(names=list(class_names))),
     })
 
 
@@ -391,7 +398,7 @@ def make_synthetic_tal_dataset(config: Optional[SyntheticTALConfig] = None, **ov
     """
     config = _resolve(config, overrides)
     prototypes = synthetic_phase_prototypes(config)
-    features = _tal_features(config)
+    features = tal_features(config.class_names, config.feature_dim)
     info = datasets.DatasetInfo(description=_metadata_json(config), features=features,
                                 dataset_name="momentzoo_synthetic_tal")
     splits = {}

@@ -16,6 +16,7 @@
   overlapping windows produce.
 """
 
+import os
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -101,8 +102,6 @@ class TemporalFeatureDataset(torch.utils.data.Dataset):
 
     def _ensure_registered(self):
         # per process: DataLoader workers started with `spawn` unpickle their own mapping
-        import os
-
         if self._registered_pid != os.getpid():
             register_mapped_dataset(self, self.dataset)
             self._registered_pid = os.getpid()
