@@ -417,7 +417,19 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         names = [c._name_or_path for c in (self.config.vision_config, self.config.text_config)
                  if c is not None and getattr(c, "_name_or_path", "") and "/" in c._name_or_path
                  and not os.path.isabs(c._name_or_path) and " " not in c._name_or_path]
-        return {"base_model": names or None, "citation": CITATION}
+        config = self.config
+        vision = config.vision_config
+        rows = [
+            ("video encoder", f"{vision.model_type} {vision.hidden_size}-d x {vision.num_hidden_layers} layers, "
+                              f"{config.vision_tuning}" if vision is not None else f"pre-extracted {config.input_dim}-d features"),
+            ("language model", f"{config.text_config.model_type} {config.text_config.hidden_size}-d x "
+                               f"{config.text_config.num_hidden_layers} layers, {config.language_tuning}"
+                               + (f" (rank {config.lora_rank}, alpha {config.lora_alpha})" if config.language_tuning == "lora" else "")),
+            ("special tokens", ", ".join(f"`{t}`" for t in config.special_tokens)),
+            ("loss weights", f"λ_tg = {config.text_loss_weight}, λ_adv = {config.advantage_loss_weight}"),
+        ]
+        return {"base_model": names or None, "citation": CITATION, "architecture_rows": rows,
+                "special_token_layout": config.special_token_layout, "prompt_position": config.prompt_position}
 
     # ------------------------------------------------------------------------------------- inputs
     @property
