@@ -223,12 +223,13 @@ def _candidate_pairs(p_group, p_seg, g_group, g_seg, min_threshold):
 
 
 def _match(p_group, p_seg, g_group, g_seg, thresholds) -> np.ndarray:
-    """Greedy ActivityNet matching of every prediction at every threshold, vectorised over groups.
+    """Greedy ActivityNet matching of every prediction at every threshold. Returns tp (T, N) bool.
 
     Predictions arrive sorted by (class, descending score, input order); a group is a (class, video) pair
-    (`p_group` is -1 where the class has no ground truth). Matching is sequential only *within* a group (an
-    earlier prediction takes a ground truth from later ones), so step k handles the k-th candidate of every
-    component at once, for all thresholds together. Returns tp (T, N) bool.
+    (`p_group` is -1 where the class has no ground truth). Matching is sequential only among predictions
+    that compete for the same ground truth (an earlier one takes it from later ones), so step k handles the
+    k-th candidate of every connected component of the candidate/ground-truth graph at once, for all
+    thresholds together.
     """
     tp = np.zeros((len(thresholds), len(p_group)), dtype=bool)
     pair_pred, pair_gt, iou = _candidate_pairs(p_group, p_seg, g_group, g_seg, thresholds.min())
