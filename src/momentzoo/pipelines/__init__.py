@@ -1,0 +1,16 @@
+"""transformers pipelines for momentzoo's tasks, registered with `PIPELINE_REGISTRY` on `import momentzoo`, so
+`transformers.pipeline("<task>", model=...)` builds them."""
+
+from transformers import AutoModelForImageTextToText
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from .temporal_video_grounding import TemporalVideoGroundingPipeline
+
+__all__ = ["TemporalVideoGroundingPipeline"]
+
+PIPELINE_REGISTRY.register_pipeline(
+    "temporal-video-grounding",
+    pipeline_class=TemporalVideoGroundingPipeline,
+    pt_model=AutoModelForImageTextToText,
+    type="multimodal",
+)

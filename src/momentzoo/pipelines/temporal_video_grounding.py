@@ -1,0 +1,147 @@
+"""`pipeline("temporal-video-grounding", model=...)`: (video, query) -> `[{"segment": [s, e], "score"}]` in seconds.
+
+The model is a Qwen2.5-VL (or Qwen2-VL) checkpoint, e.g. one trained with `Invert4TVGTrainer`. The pipeline
+samples the video (or the `[start, end)` part of it) with `Qwen2_5_VLVideoProcessor` (the settings saved
+beside the checkpoint in `momentzoo_video_processor.json` when present; 2 fps and ~2.8 M pixels otherwise),
+asks the TVG prompt of Invert4TVG, generates (greedy by default), and reads the window with the answer parser
+shared with the rewards and the `grounding_recall` metric. The segment is in seconds of the whole video,
+clipped to the part the model saw; its score is the mean token probability of the answer. An answer without a
+well-formed window gives an empty list (and a warning); with `return_answer=True` the output is
+`{"predictions": [...], "answer": <the model's text>}` instead.
+
+    grounder = pipeline("temporal-video-grounding", model="path/to/checkpoint")
+    grounder("video.mp4", query="a person opens the door")
+    grounder({"video": frames, "query": "...", "fps": 2.0})        # frames: (T, H, W, 3) uint8 sampled at fps
+    grounder([{"video": "a.mp4", "query": "..."}, {"video": "b.mp4", "query": "..."}])
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from transformers import Pipeline
+
+# Video reading, prompts and parsing are imported when a pipeline is built, not when `import momentzoo`
+# registers this class (they pull in `datasets` and PyAV).
+
+__all__ = ["TemporalVideoGroundingPipeline"]
+
+logger = logging.getLogger(__name__)
+
+
+def _saved_video_processor(model):
+    """The video processor saved beside the checkpoint, else the defaults with the model's vision geometry."""
+    from ..data.qwen2_5_vl_video import VIDEO_PROCESSOR_FILE, Qwen2_5_VLVideoProcessor
+
+    folder = getattr(model.config, "_name_or_path", None) or getattr(model, "name_or_path", None)
+    if folder and (Path(folder) / VIDEO_PROCESSOR_FILE).is_file():
+        return Qwen2_5_VLVideoProcessor.from_pretrained(folder)
+    return Qwen2_5_VLVideoProcessor.from_model_config(model.config)
+
+
+class TemporalVideoGroundingPipeline(Pipeline):
+    """Temporal video grounding with a video LLM (see the module doc).
+
+    Call arguments: `video` (a path, bytes, a `{"bytes", "path"}` dict, or a (T, H, W, 3) uint8 frame array with
+    `fps`), `query`, optional `start` / `end` (seconds: ground within that part of the video), `fps` (the rate
+    of given frames), `max_new_tokens` (default 256), `generate_kwargs` (for `generate`, e.g. `do_sample`),
+    `return_answer`. A dict input may carry `video`, `query`, `start`, `end`, `fps`; a list of inputs is a batch.
+    `frame_processor` (constructor) overrides the video sampling settings.
+    """
+
+    _load_tokenizer = True
+    _load_processor = False
+    _load_image_processor = False
+    _load_video_processor = False
+    _load_feature_extractor = False
+
+    def __init__(self, *args, frame_processor=None, system_prompt: str | None = None, **kwargs):
+        from ..data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor
+
+        super().__init__(*args, **kwargs)
+        if getattr(self.model.config, "video_token_id", None) is None:
+            raise ValueError(f"temporal-video-grounding needs a Qwen2-VL/Qwen2.5-VL model with video input, got {type(self.model).__name__}")
+        if self.tokenizer is None:
+            raise ValueError("temporal-video-grounding needs the model's tokenizer (pass tokenizer=...)")
+        self.frame_processor = frame_processor if frame_processor is not None else _saved_video_processor(self.model)
+        self.chat = Qwen2_5_VLVideoChatProcessor(self.tokenizer, self.frame_processor)
+        self.system_prompt = system_prompt
+
+    def _sanitize_parameters(self, query=None, start=None, end=None, fps=None, max_new_tokens=None, generate_kwargs=None,
+                             return_answer=None, **kwargs):
+        if kwargs:
+            raise ValueError(f"unknown argument(s) for temporal-video-grounding: {sorted(kwargs)}")
+        preprocess = {k: v for k, v in (("query", query), ("start", start), ("end", end), ("fps", fps)) if v is not None}
+        forward = {"max_new_tokens": 256 if max_new_tokens is None else int(max_new_tokens), "generate_kwargs": dict(generate_kwargs or {})}
+        postprocess = {"return_answer": bool(return_answer)}
+        return preprocess, forward, postprocess
+
+    def __call__(self, video, query=None, **kwargs):
+        """Ground `query` in `video`; see the class doc for the inputs. Returns a list of `{"segment", "score"}`
+        (a list of such lists for a batch)."""
+        return super().__call__(video, query=query, **kwargs)
+
+    def preprocess(self, inputs, query=None, start=None, end=None, fps=None):
+        from ..data.qwen2_5_vl_video import VideoClip
+        from ..training.invert4tvg_prompts import task_messages
+
+        if isinstance(inputs, dict) and "video" in inputs:
+            query = inputs.get("query", query)
+            start, end, fps = inputs.get("start", start), inputs.get("end", end), inputs.get("fps", fps)
+            inputs = inputs["video"]
+        if not isinstance(query, str) or not query.strip():
+            raise ValueError(f"temporal-video-grounding needs a non-empty query string, got {query!r}")
+        if isinstance(inputs, (np.ndarray,)) or _is_tensor(inputs):
+            if fps is None:
+                raise ValueError("frames given as an array need `fps`, the rate they were sampled at")
+            frames = inputs
+            count = len(frames)
+            if count == 0:
+                raise ValueError("no frames given")
+            offset = 0.0 if start is None else float(start)
+            clip = VideoClip(frames=frames, fps=float(fps), start=offset, end=offset + count / float(fps))
+        else:
+            if isinstance(inputs, (str, os.PathLike)) and not os.path.isfile(os.fspath(inputs)):
+                raise ValueError(f"video file not found: {os.fspath(inputs)}")
+            clip = self.frame_processor.read_clip(inputs, 0.0 if start is None else float(start), end)
+        duration = clip.end - clip.start
+        if not (math.isfinite(duration) and duration > 0):
+            raise ValueError(f"the video part to ground in is empty: [{clip.start}, {clip.end})")
+        video = self.frame_processor.preprocess(clip.frames, clip.fps)
+        messages = task_messages("tvg", self.system_prompt, query=query, duration=duration)
+        return {"prompt": messages, "video_inputs": video, "clip_start": clip.start, "clip_duration": duration}
+
+    def _forward(self, model_inputs, max_new_tokens=256, generate_kwargs=None):
+        from ..training.invert4tvg_inference import generate_answers
+
+        answers, scores = generate_answers(self.model, self.chat, [{"prompt": model_inputs["prompt"]}], [model_inputs["video_inputs"]],
+                                           batch_size=1, max_new_tokens=max_new_tokens, **(generate_kwargs or {}))
+        return {"answer": answers[0], "score": scores[0], "clip_start": model_inputs["clip_start"],
+                "clip_duration": model_inputs["clip_duration"]}
+
+    def postprocess(self, model_outputs, return_answer=False):
+        from ..rewards.parsing import parse_window
+
+        answer = model_outputs["answer"]
+        offset, duration = float(model_outputs["clip_start"]), float(model_outputs["clip_duration"])
+        window = parse_window(answer)
+        results = []
+        if window is None:
+            logger.warning("temporal-video-grounding: no window in the model's answer %r", answer[:200])
+        else:
+            # The model sees the clip from its own time 0: clip the window to it, then shift to video time.
+            s, e = (min(max(t, 0.0), duration) for t in window)
+            results.append({"segment": [offset + s, offset + e], "score": float(model_outputs["score"])})
+        return {"predictions": results, "answer": answer} if return_answer else results
+
+
+def _is_tensor(x) -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return False
+    return isinstance(x, torch.Tensor)
