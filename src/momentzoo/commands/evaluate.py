@@ -12,7 +12,6 @@ covers validation and test together); a video that is not in the ground truth at
 files do not belong together).
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -32,14 +31,13 @@ def register(subparsers) -> None:
             "metric): mAP at each tIoU threshold and their average. Prints a table; --output writes the metrics "
             "as JSON (the input of `momentzoo push --results`). --example runs on a bundled excerpt of THUMOS14."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--references", metavar="GT.json", help='ground truth: {"database": {video_id: {...}}}')
     parser.add_argument("--predictions", metavar="PRED.json", help='detections: {"results": {video_id: [...]}}')
     parser.add_argument("--subset", default=None,
                         help="score only ground-truth videos of this subset, e.g. test (default: all videos)")
     parser.add_argument("--iou-thresholds", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS),
-                        metavar="T", help="tIoU thresholds in (0, 1]")
+                        metavar="T", help="tIoU thresholds in (0, 1] (default: 0.3 0.4 0.5 0.6 0.7)")
     parser.add_argument("--ignore-labels", nargs="+", default=None, metavar="LABEL",
                         help="labels whose ground truth and detections are dropped, e.g. Ambiguous for THUMOS14 "
                              "(default: none; Ambiguous with --example)")
