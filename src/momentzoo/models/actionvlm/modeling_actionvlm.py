@@ -111,6 +111,7 @@ class ActionVLMTemporalAdapter(nn.Module):
         self.temporal_conv = nn.Conv1d(bottleneck, bottleneck, kernel_size, padding=kernel_size // 2, groups=bottleneck)
         self.act = nn.GELU()
         self.up = nn.Linear(bottleneck, hidden_size)
+        self.up.zero_init = True  # read by `_init_weights` (which visits only modules that own parameters)
 
     def forward(self, hidden_states: torch.Tensor, num_temporal: int) -> torch.Tensor:
         """`hidden_states` `(N, T' * S, C)` ordered time-major (VideoMAE's tubelet order), `T' = num_temporal`."""
@@ -139,7 +140,10 @@ class ActionVLMPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
         # Sub-models (LM, video encoder, ActionFormer detector) initialise themselves; this covers the bridges.
         from transformers import initialization as init
 
-        if isinstance(module, nn.Linear):
+        if isinstance(module, nn.Linear) and getattr(module, "zero_init", False):
+            init.zeros_(module.weight)  # a temporal adapter's up-projection: the adapter starts as identity
+            init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
             init.normal_(module.weight, mean=0.0, std=0.02)
             if module.bias is not None:
                 init.zeros_(module.bias)
@@ -147,9 +151,6 @@ class ActionVLMPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
             init.kaiming_uniform_(module.weight, a=math.sqrt(5))
             if module.bias is not None:
                 init.zeros_(module.bias)
-        if isinstance(module, ActionVLMTemporalAdapter):  # after its children: the adapter starts as identity
-            init.zeros_(module.up.weight)
-            init.zeros_(module.up.bias)
         if isinstance(module, ActionVLMForTemporalLocalization):
             init.zeros_(module.special_token_offsets)
             init.zeros_(module.vision_class_loss)
@@ -376,10 +377,15 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
                 raise ValueError(f"vision_model must be a VideoMAE model, got model type {vm.config.model_type!r}")
             if hasattr(vm, "videomae"):  # a VideoMAEForVideoClassification instance: keep the encoder
                 vm = vm.videomae
+        # A config's construction resets its sub-configs' attention implementation: keep the loaded models' own.
+        attention = {id(m): m.config._attn_implementation for m in (lm, vm) if m is not None}
         config = ActionVLMConfig(
             text_config=lm.config, vision_config=vm.config if vm is not None else None,
             special_token_ids=special_ids, **config_kwargs,
         )
+        for m in (lm, vm):
+            if m is not None:
+                m.config._attn_implementation = attention[id(m)]
         model = cls(config, language_model=lm, vision_model=vm)
         model.set_tokenizer(tokenizer)
         model.set_class_descriptions(config.class_descriptions)
