@@ -1,5 +1,8 @@
 """Pure, vectorised tensor ops on temporal segments stored as `[..., 2]` tensors of `[start, end]`."""
 
+import math
+from typing import Optional
+
 import torch
 
 __all__ = [
@@ -9,6 +12,7 @@ __all__ = [
     "center_width_to_start_end",
     "seconds_to_feature_grid",
     "feature_grid_to_seconds",
+    "batched_nms",
 ]
 
 
@@ -48,3 +52,290 @@ def seconds_to_feature_grid(seconds: torch.Tensor, fps: float, feature_stride: i
 def feature_grid_to_seconds(steps: torch.Tensor, fps: float, feature_stride: int, num_frames: int) -> torch.Tensor:
     """Inverse of `seconds_to_feature_grid`."""
     return (steps * feature_stride + 0.5 * num_frames) / fps
+
+
+NMS_METHODS = ("soft", "linear", "hard")
+
+# How many of the top live candidates one parallel round of greedy NMS examines.
+_NMS_BLOCK = 128
+
+
+def batched_nms(
+    segments: torch.Tensor,
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    method: str = "soft",
+    class_agnostic: bool = False,
+    iou_threshold: float = 0.1,
+    sigma: float = 0.5,
+    voting_threshold: Optional[float] = None,
+    min_score: float = 0.001,
+    max_segments: Optional[int] = 200,
+    pre_nms_topk: Optional[int] = None,
+):
+    """Non-maximum suppression of one video's candidate segments, per class or class-agnostic.
+
+    The semantics are those of ActionFormer's `batched_nms` with its C++ `softnms` / `nms`:
+
+    1. candidates scoring below `min_score` are dropped; then, with `pre_nms_topk`, only that many of the
+       top-scoring ones are kept;
+    2. within each class (over all candidates when `class_agnostic`), greedily take the highest-scoring live
+       candidate, then update every other live candidate at tIoU `o` with it:
+       - `"soft"` (Gaussian soft-NMS, ActionFormer's default, its C++ method 2): `score *= exp(-o**2 / sigma)`;
+       - `"linear"` (method 1): `score *= 1 - o` when `o >= iou_threshold`;
+       - `"hard"` (method 0): remove it when `o >= iou_threshold`;
+       and drop those now scoring below `min_score`;
+    3. the picks of all classes, by score (ties: lower input index first), are cut to `max_segments`;
+    4. with `voting_threshold` (None or 0: off), each kept segment becomes the score-weighted mean of the
+       step-1 candidates (original segments and scores) of its class, or of all classes when
+       `class_agnostic`, that overlap it with tIoU >= `voting_threshold`; scores are unchanged.
+       ActionFormer votes only in its class-agnostic mode; here voting follows `class_agnostic`.
+
+    Differences from the C++ kernel, none of which matter beyond float rounding: tIoU is exact as in
+    `segment_iou` (the kernel adds 1e-6 to lengths; a zero-length segment overlaps nothing here), ties in
+    score go to the lower input index, and a candidate scoring exactly `min_score` is kept.
+
+    Args:
+        segments: (N, 2) `[start, end]`, finite, `end >= start`.
+        scores: (N,) finite confidences.
+        labels: (N,) integer class ids.
+
+    Returns:
+        `(segments (K, 2), scores (K,), labels (K,))` with K <= `max_segments` (None: no cap), sorted by
+        score descending, on the input's device and in the input dtypes.
+    """
+    segments, scores, labels = _check_nms_inputs(segments, scores, labels)
+    _check_nms_options(method, iou_threshold, sigma, voting_threshold, min_score, max_segments, pre_nms_topk)
+    work = torch.float64 if torch.float64 in (segments.dtype, scores.dtype) else torch.float32
+    segs, scr = segments.to(work), scores.to(work)
+
+    cand = (scr >= min_score).nonzero().squeeze(1)
+    if pre_nms_topk is not None and cand.numel() > pre_nms_topk:
+        top = torch.argsort(scr[cand], descending=True, stable=True)[:pre_nms_topk]
+        cand = cand[top.sort().values]
+    if cand.numel() == 0:
+        return segments.new_zeros((0, 2)), scores.new_zeros((0,)), labels.new_zeros((0,))
+    segs, scr, labels = segs[cand], scr[cand], labels[cand]
+    keep = cand.numel() if max_segments is None else min(max_segments, cand.numel())
+
+    picked, picked_scores = _greedy_nms(
+        segs, scr, labels, method=method, class_agnostic=class_agnostic, iou_threshold=iou_threshold,
+        sigma=sigma, min_score=min_score, keep=keep,
+    )
+    by_index = torch.argsort(picked)
+    picked, picked_scores = picked[by_index], picked_scores[by_index]
+    best = torch.argsort(picked_scores, descending=True, stable=True)[:keep]  # ties: lower index first
+    kept, kept_scores = picked[best], picked_scores[best]
+    kept_segs, kept_labels = segs[kept], labels[kept]
+    if voting_threshold:
+        kept_segs = _score_voting(kept_segs, kept_labels, segs, scr, labels, voting_threshold, class_agnostic)
+    return kept_segs.to(segments.dtype), kept_scores.to(scores.dtype), kept_labels
+
+
+def _check_nms_inputs(segments, scores, labels):
+    segments = torch.as_tensor(segments)
+    if not segments.is_floating_point():
+        segments = segments.float()
+    scores = torch.as_tensor(scores, device=segments.device)
+    labels = torch.as_tensor(labels, device=segments.device)
+    if segments.ndim != 2 or segments.shape[-1] != 2:
+        raise ValueError(f"batched_nms: `segments` must be (N, 2), got shape {tuple(segments.shape)}")
+    n = segments.shape[0]
+    if scores.shape != (n,):
+        raise ValueError(f"batched_nms: `scores` must be ({n},) like `segments`, got shape {tuple(scores.shape)}")
+    if labels.shape != (n,):
+        raise ValueError(f"batched_nms: `labels` must be ({n},) like `segments`, got shape {tuple(labels.shape)}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise ValueError(f"batched_nms: `labels` must hold integer class ids, got dtype {labels.dtype}")
+    if not scores.is_floating_point():
+        scores = scores.to(segments.dtype)
+    for bad, field, what in (
+        (~torch.isfinite(segments).all(dim=1), "segments", "is not finite"),
+        (segments[:, 1] < segments[:, 0], "segments", "ends before it starts"),
+        (~torch.isfinite(scores), "scores", "is not finite"),
+    ):
+        if bad.any():
+            i = int(bad.nonzero()[0])
+            value = segments[i].tolist() if field == "segments" else scores[i].item()
+            raise ValueError(f"batched_nms: `{field}[{i}]` = {value} {what}")
+    return segments, scores, labels
+
+
+def _check_nms_options(method, iou_threshold, sigma, voting_threshold, min_score, max_segments, pre_nms_topk):
+    if method not in NMS_METHODS:
+        raise ValueError(f"batched_nms: `method` must be one of {NMS_METHODS}, got {method!r}")
+    if not 0.0 <= iou_threshold <= 1.0:
+        raise ValueError(f"batched_nms: `iou_threshold` must be in [0, 1], got {iou_threshold}")
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"batched_nms: `sigma` must be a positive number, got {sigma}")
+    if voting_threshold is not None and not 0.0 <= voting_threshold <= 1.0:
+        raise ValueError(f"batched_nms: `voting_threshold` must be None or in [0, 1], got {voting_threshold}")
+    if not math.isfinite(min_score):
+        raise ValueError(f"batched_nms: `min_score` must be finite, got {min_score}")
+    if method != "hard" and min_score < 0:
+        # Decaying a negative score would raise it: the greedy order, and soft-NMS itself, need scores >= 0.
+        raise ValueError(f"batched_nms: `min_score` must be >= 0 with method={method!r}, got {min_score}")
+    for name, value in (("max_segments", max_segments), ("pre_nms_topk", pre_nms_topk)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"batched_nms: `{name}` must be None or a positive int, got {value!r}")
+
+
+def _greedy_nms(segs, scores, labels, *, method, class_agnostic, iou_threshold, sigma, min_score, keep):
+    """Greedy (soft-)NMS with the sequential algorithm's exact result, computed in parallel rounds.
+
+    Sequentially, the highest-ranked live candidate (score desc, index asc) is taken and the live candidates
+    that interact with it are decayed or removed. A live candidate that no higher-ranked live candidate
+    interacts with is taken before every candidate it interacts with, with its current score (nothing that
+    could lower it can be taken first). So each round takes all such candidates among the top `_NMS_BLOCK`
+    live ones at once; the decays they cause commute. The candidates a pick can touch are found by a sorted
+    search over (class, start), so no (N, N) matrix is built.
+
+    Only the best `keep` picks are wanted and picks come in non-increasing score order, so once `keep` picks
+    exist a live candidate scoring below the `keep`-th best of them cannot matter and is dropped, and the
+    loop ends once `keep` picks outscore every live candidate. Returns the picks' indices and scores.
+    """
+    n, device = scores.shape[0], scores.device
+    start_key, end_key, group, span, slack = _class_keys(segs, labels, class_agnostic)
+    by_key = torch.argsort(start_key, stable=True)
+    sorted_start = start_key[by_key]
+    block = torch.zeros_like(start_key) if group is None else group.to(start_key.dtype) * span
+    if method == "hard" and iou_threshold == 0:
+        # tIoU >= 0 holds for every pair: a pick removes its whole class.
+        lo_key, hi_key = block - 0.5, block + (span - 0.5)
+    else:
+        # A partner overlapping a pick starts less than one (class-wide) longest length before it.
+        length = (segs[:, 1] - segs[:, 0]).to(start_key.dtype)
+        if group is None:
+            longest = length.max()
+        else:
+            longest = torch.zeros(int(group.max()) + 1, dtype=length.dtype, device=device)
+            longest = longest.scatter_reduce_(0, group, length, "amax")[group]
+        lo_key, hi_key = torch.maximum(start_key - longest - slack, block), end_key + slack
+    window_lo = torch.searchsorted(sorted_start, lo_key)
+    window_hi = torch.searchsorted(sorted_start, hi_key, right=True)
+    geometry = torch.cat((segs, (segs[:, 1] - segs[:, 0])[:, None]), dim=1)  # one gather per pair side
+
+    # Dead candidates (taken, removed, or dropped) score -inf.
+    scores = scores.clone()
+    neg_inf = torch.tensor(float("-inf"), dtype=scores.dtype, device=device)
+    floor = min_score
+    above_diagonal = torch.ones(_NMS_BLOCK, _NMS_BLOCK, dtype=torch.bool, device=device).triu_(1)
+    picked, picked_scores = [], []
+    all_picked_scores = scores[:0]
+    n_alive = n
+    while n_alive:
+        top = torch.argsort(scores, descending=True, stable=True)[: min(_NMS_BLOCK, n_alive)]
+        r = top.numel()
+        g = geometry[top]
+        if method == "soft":  # overlap is all that matters: skip the division
+            interacts = torch.minimum(g[:, None, 1], g[None, :, 1]) > torch.maximum(g[:, None, 0], g[None, :, 0])
+        else:
+            interacts = _interacting(_geometry_iou(g[:, None], g[None, :]), method, iou_threshold)
+        if not class_agnostic:
+            top_labels = labels[top]
+            interacts &= top_labels[:, None] == top_labels[None, :]
+        pick = top[~(interacts & above_diagonal[:r, :r]).any(dim=0)]
+        pick_scores = scores[pick]
+        picked.append(pick)
+        picked_scores.append(pick_scores)
+        all_picked_scores = torch.cat((all_picked_scores, pick_scores))
+        scores[pick] = neg_inf
+
+        # Decay or remove what the picks interact with. Touching dead candidates (the picks among them)
+        # is harmless and cheaper than filtering them out; the windows stay inside each class.
+        q, partner = _range_pairs(window_lo[pick], window_hi[pick])
+        partner = by_key[partner]
+        iou = _geometry_iou(geometry[pick[q]], geometry[partner])
+        hit = _interacting(iou, method, iou_threshold)
+        if all_picked_scores.numel() >= keep:
+            floor = torch.clamp(all_picked_scores.topk(keep).values[-1], min=min_score)
+        if method == "hard":
+            scores[partner[hit]] = neg_inf
+            scores = torch.where(scores >= floor, scores, neg_inf)
+        else:
+            log_weight = iou.square_().div_(-sigma) if method == "soft" else torch.log1p(-iou)  # -inf: weight 0
+            log_decay = torch.zeros_like(scores).index_add_(0, partner, torch.where(hit, log_weight, 0.0))
+            scores = scores * log_decay.exp_()
+            scores = torch.where(scores >= floor, scores, neg_inf)  # also turns -inf * 0 = nan into -inf
+        if all_picked_scores.numel() >= keep:
+            n_alive, n_settled = torch.stack(
+                ((scores > neg_inf).sum(), (all_picked_scores > scores.max()).sum())
+            ).tolist()
+            if n_settled >= keep:
+                break
+        else:
+            n_alive = int((scores > neg_inf).sum())
+    return torch.cat(picked), torch.cat(picked_scores)
+
+
+def _score_voting(kept_segs, kept_labels, segs, scores, labels, threshold, class_agnostic):
+    """ActionFormer's segment voting: each kept segment becomes the score-weighted mean of the candidates
+    overlapping it with tIoU >= `threshold` (within its class unless class-agnostic). A kept segment with
+    no such candidate (zero length) stays as it is. tIoU >= t > 0 needs
+    `|start_j - start_k| <= (1/t - 1) * length_k`, so a sorted search finds the candidates."""
+    n = segs.shape[0]
+    start_key, _, _, _, slack = _class_keys(torch.cat((segs, kept_segs)), torch.cat((labels, kept_labels)),
+                                            class_agnostic)
+    by_key = torch.argsort(start_key[:n], stable=True)
+    sorted_start = start_key[:n][by_key]
+    reach = (kept_segs[:, 1] - kept_segs[:, 0]).to(start_key.dtype) * (1.0 / threshold - 1.0) + slack
+    q, p = _range_pairs(torch.searchsorted(sorted_start, start_key[n:] - reach),
+                        torch.searchsorted(sorted_start, start_key[n:] + reach, right=True))
+    p = by_key[p]
+    geometry = torch.cat((segs, (segs[:, 1] - segs[:, 0])[:, None]), dim=1)
+    kept_geometry = torch.cat((kept_segs, (kept_segs[:, 1] - kept_segs[:, 0])[:, None]), dim=1)
+    near = _geometry_iou(kept_geometry[q], geometry[p]) >= threshold
+    if not class_agnostic:
+        near &= kept_labels[q] == labels[p]
+    weight = torch.where(near, scores[p], 0.0)
+    total = torch.zeros_like(scores[: kept_segs.shape[0]]).index_add_(0, q, weight)
+    voted = torch.zeros_like(kept_segs).index_add_(0, q, weight[:, None] * segs[p])
+    voted = voted / total.clamp(min=torch.finfo(total.dtype).tiny)[:, None]
+    return torch.where(total[:, None] > 0, voted, kept_segs)
+
+
+def _class_keys(segs, labels, class_agnostic):
+    """Sort keys for `searchsorted`: starts and ends moved so that each class owns the disjoint range
+    `[g * span, (g + 1) * span - 1]` (g: the class's rank), in float64 where the device has it.
+
+    Returns the start and end keys, each row's class rank (None when class-agnostic), `span`, and a slack
+    that covers the keys' rounding, by which search windows are widened (the exact tIoU then decides)."""
+    key_dtype = torch.float32 if segs.device.type == "mps" else torch.float64
+    start, end = segs[:, 0].to(key_dtype), segs[:, 1].to(key_dtype)
+    origin = start.min()
+    start, end = start - origin, end - origin
+    span = float(end.max()) + 1.0
+    if class_agnostic:
+        group = None
+    else:
+        group = torch.unique(labels, return_inverse=True)[1]
+        offset = group.to(key_dtype) * span
+        start, end = start + offset, end + offset
+    slack = 8 * torch.finfo(key_dtype).eps * (float(end.max()) + 1.0)
+    return start, end, group, span, slack
+
+
+def _range_pairs(lo: torch.Tensor, hi: torch.Tensor):
+    """All (q, p) with lo[q] <= p < hi[q] (hi >= lo), as two index tensors."""
+    counts = hi - lo
+    q = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts)
+    p = torch.arange(q.numel(), device=counts.device) + (lo - torch.cumsum(counts, 0) + counts)[q]
+    return q, p
+
+
+def _geometry_iou(a, b):
+    """tIoU of broadcastable (..., 3) `(start, end, length)` rows; 0 for an empty union, as `segment_iou`."""
+    inter = (torch.minimum(a[..., 1], b[..., 1]) - torch.maximum(a[..., 0], b[..., 0])).clamp_(min=0)
+    union = (a[..., 2] + b[..., 2]).sub_(inter).clamp_(min=torch.finfo(inter.dtype).tiny)
+    return inter.div_(union)
+
+
+def _interacting(iou, method, iou_threshold):
+    """Which pairs change each other's score when one of them is taken (classes aside): Gaussian decay
+    touches every overlapping pair, linear decay and hard suppression those at or above the threshold."""
+    if method == "soft":
+        return iou > 0
+    if method == "linear":
+        return (iou >= iou_threshold) & (iou > 0)
+    return iou >= iou_threshold
