@@ -4,9 +4,18 @@
 from transformers import AutoModelForImageTextToText
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from ..auto import AutoModelForTemporalLocalization
+from .temporal_action_localization import TemporalActionLocalizationPipeline
 from .temporal_video_grounding import TemporalVideoGroundingPipeline
 
-__all__ = ["TemporalVideoGroundingPipeline"]
+__all__ = ["TemporalActionLocalizationPipeline", "TemporalVideoGroundingPipeline"]
+
+PIPELINE_REGISTRY.register_pipeline(
+    "temporal-action-localization",
+    pipeline_class=TemporalActionLocalizationPipeline,
+    pt_model=AutoModelForTemporalLocalization,
+    type="multimodal",
+)
 
 PIPELINE_REGISTRY.register_pipeline(
     "temporal-video-grounding",

@@ -1,0 +1,196 @@
+"""Evaluate a temporal action localization model on a TAL dataset: predictions over whole videos or sliding windows,
+merged per video, scored with the `tal_map` metric, and written as the JSON files `momentzoo evaluate` reads.
+
+    metrics, predictions = evaluate_tal(model, dataset["test"], iou_thresholds=(0.3, 0.4, 0.5, 0.6, 0.7))
+    write_predictions_json(predictions, "predictions.json")        # {"results": {video_id: [...]}}
+    write_references_json(dataset["test"], "ground_truth.json")    # {"database": {video_id: {...}}}
+
+Works for every momentzoo TAL model (`post_process(outputs, metadata)`), on `datasets.Dataset`s of TAL rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from ..data.collators import TemporalLocalizationCollator
+from ..data.windows import TemporalFeatureDataset, merge_window_predictions, sliding_windows
+from ..metrics.tal_map.tal_map import DEFAULT_IOU_THRESHOLDS, compute_tal_map
+
+__all__ = [
+    "class_names_of",
+    "window_merge_nms_kwargs",
+    "predict_tal",
+    "tal_references",
+    "evaluate_tal",
+    "write_predictions_json",
+    "write_references_json",
+    "format_map_table",
+]
+
+
+def class_names_of(dataset) -> list[str]:
+    """The class names of a TAL dataset's `labels` column (`List(ClassLabel(names=...))`)."""
+    feature = getattr(dataset, "features", {}).get("labels") if hasattr(dataset, "features") else None
+    inner = getattr(feature, "feature", None)
+    names = getattr(inner, "names", None)
+    if not names:
+        raise ValueError("the dataset's 'labels' column is not a List(ClassLabel(names=[...])): class names unknown")
+    return list(names)
+
+
+def window_merge_nms_kwargs(config) -> dict:
+    """`batched_nms` keyword arguments from a model config's own NMS settings, used to merge the detections of
+    overlapping windows of one video: the config's own `merge_nms_kwargs()` when it has one (PSFTR), else its
+    ActionFormer-style fields (absent fields keep `batched_nms`'s defaults)."""
+    if callable(getattr(config, "merge_nms_kwargs", None)):
+        return dict(config.merge_nms_kwargs() or {})
+    mapping = {"nms_sigma": "sigma", "nms_iou_threshold": "iou_threshold", "voting_threshold": "voting_threshold",
+               "min_score": "min_score", "max_segments": "max_segments"}
+    kwargs = {new: getattr(config, old) for old, new in mapping.items() if getattr(config, old, None) is not None}
+    method = getattr(config, "nms_method", None)
+    kwargs["method"] = method if method in ("soft", "hard", "linear") else "soft"
+    kwargs["class_agnostic"] = bool(getattr(config, "class_agnostic_nms", False))
+    return kwargs
+
+
+def _check_classes(model, dataset) -> list[str]:
+    names = class_names_of(dataset)
+    model_names = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+    if names != model_names:
+        raise ValueError(f"the dataset's classes {names} differ from the model's config.id2label {model_names}")
+    return names
+
+
+@torch.no_grad()
+def predict_tal(
+    model,
+    dataset,
+    *,
+    window_size: int | None = None,
+    window_overlap: float = 0.25,
+    batch_size: int = 8,
+    label_names: bool = True,
+    progress: bool = False,
+    forward_kwargs: dict | None = None,
+) -> dict[str, list[dict]]:
+    """Detections of `model` on every video of `dataset` (TAL rows with `features`): `{video_id: [{"segment":
+    [s, e] (seconds), "score", "label"}, ...]}` sorted by score, in dataset order.
+
+    `window_size` (feature steps): run windows of that size overlapping by `window_overlap` and merge each video's
+    windows with the model's NMS settings; `None` runs whole videos. `label_names`: class names
+    (`config.id2label`) instead of ids. `forward_kwargs` go to every forward call (e.g. `use_language=True`).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    rows = TemporalFeatureDataset(dataset) if hasattr(dataset, "data") and hasattr(dataset, "features") else dataset
+    source = sliding_windows(rows, window_size, window_overlap) if window_size is not None else rows
+    collator = TemporalLocalizationCollator(max_seq_len=None, training=False, return_metadata=True)
+    loader = torch.utils.data.DataLoader(source, batch_size=batch_size, shuffle=False, collate_fn=collator)
+    if progress:
+        from tqdm.auto import tqdm
+
+        loader = tqdm(loader, desc="predict", unit="batch", leave=False)
+    device = next(model.parameters()).device
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    was_training = model.training
+    model.eval()
+    window_predictions, metadata = [], []
+    try:
+        for batch in loader:
+            meta = batch.pop("metadata")
+            batch.pop("labels", None)
+            outputs = model(input_features=batch["input_features"].to(device, dtype),
+                            attention_mask=batch["attention_mask"].to(device), **(forward_kwargs or {}))
+            window_predictions.extend(model.post_process(outputs, meta, label_names=label_names))
+            metadata.extend(meta)
+    finally:
+        model.train(was_training)
+    merged = merge_window_predictions(window_predictions, metadata, window_merge_nms_kwargs(model.config))
+    return {video_id: merged[video_id] for video_id in dict.fromkeys(m["video_id"] for m in metadata)}
+
+
+def tal_references(dataset, label_names: bool = True) -> dict[str, list[dict]]:
+    """Ground truth of every video: `{video_id: [{"segment": [s, e], "label"}, ...]}` (names or ids)."""
+    names = class_names_of(dataset) if label_names else None
+    columns = [c for c in ("video_id", "segments", "labels") if c in dataset.column_names]
+    if len(columns) < 3:
+        raise ValueError(f"TAL rows need video_id, segments and labels; the dataset has {dataset.column_names}")
+    references = {}
+    for index, row in enumerate(dataset.select_columns(columns)):
+        video_id = row["video_id"]
+        if video_id in references:
+            raise ValueError(f"video_id {video_id!r} appears twice (row {index})")
+        references[video_id] = [
+            {"segment": [float(s), float(e)], "label": names[int(label)] if names else int(label)}
+            for (s, e), label in zip(row["segments"], row["labels"])
+        ]
+    return references
+
+
+def evaluate_tal(
+    model,
+    dataset,
+    *,
+    iou_thresholds: Sequence[float] = DEFAULT_IOU_THRESHOLDS,
+    window_size: int | None = None,
+    window_overlap: float = 0.25,
+    batch_size: int = 8,
+    progress: bool = False,
+    forward_kwargs: dict | None = None,
+) -> tuple[dict, dict[str, list[dict]]]:
+    """`(metrics, predictions)`: the `tal_map` metrics (`mAP@t`, `average_mAP`, `per_class_AP`) of `model` on
+    `dataset`, and its predictions (`predict_tal`, class names as labels)."""
+    _check_classes(model, dataset)
+    predictions = predict_tal(model, dataset, window_size=window_size, window_overlap=window_overlap,
+                              batch_size=batch_size, progress=progress, forward_kwargs=forward_kwargs)
+    references = tal_references(dataset)
+    video_ids = list(references)
+    metrics = compute_tal_map([predictions.get(v, []) for v in video_ids], [references[v] for v in video_ids],
+                              iou_thresholds=tuple(iou_thresholds), video_ids=video_ids)
+    return metrics, predictions
+
+
+def _write_json(data, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+    return path
+
+
+def write_predictions_json(predictions: dict[str, list[dict]], path, version: str = "momentzoo") -> Path:
+    """Write predictions in the ActionFormer/OpenTAD detections format: `{"version", "results": {video_id: [...]}}`
+    (what `momentzoo evaluate --predictions` reads)."""
+    return _write_json({"version": version, "results": predictions}, path)
+
+
+def write_references_json(dataset, path, subset: str = "test") -> Path:
+    """Write a TAL dataset's ground truth in the ActivityNet format: `{"database": {video_id: {"subset",
+    "duration", "annotations": [{"segment", "label"}]}}}` (what `momentzoo evaluate --references` reads)."""
+    references = tal_references(dataset)
+    durations = dict(zip(list(dataset["video_id"]), list(dataset["duration"])))
+    database = {
+        video_id: {"subset": subset, "duration": float(durations[video_id]), "annotations": annotations}
+        for video_id, annotations in references.items()
+    }
+    return _write_json({"database": database}, path)
+
+
+def format_map_table(results: dict[str, dict], iou_thresholds: Sequence[float] = DEFAULT_IOU_THRESHOLDS) -> str:
+    """A plain-text table of per-threshold mAP and their average (percent), one row per model:
+    `results` maps a model name to its `tal_map` metrics."""
+    keys = [f"mAP@{t:g}" for t in iou_thresholds]
+    header = ["model"] + [f"@{t:g}" for t in iou_thresholds] + ["avg"]
+    rows = [[name] + [f"{100 * metrics[k]:.1f}" for k in keys] + [f"{100 * metrics['average_mAP']:.1f}"]
+            for name, metrics in results.items()]
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(str(cell).rjust(w) if i else str(cell).ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+             for r in [header] + rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
