@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from .auto import AutoModelForTemporalGrounding, AutoModelForTemporalLocalization, register_all, register_model
 from .models import MODELS
+from .models.actionformer import ActionFormerConfig, ActionFormerForTemporalLocalization, ActionFormerModel
 from .models.actionvlm import ActionVLMConfig, ActionVLMForTemporalLocalization
 
 register_all(MODELS)
@@ -16,6 +17,9 @@ __all__ = [
     "AutoModelForTemporalGrounding",
     "register_model",
     "MODELS",
+    "ActionFormerConfig",
+    "ActionFormerForTemporalLocalization",
+    "ActionFormerModel",
     "ActionVLMConfig",
     "ActionVLMForTemporalLocalization",
 ]

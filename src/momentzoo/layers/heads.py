@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .masked_conv import ChannelLayerNorm, MaskedConv1d
+from .masked_conv import MaskedConv1d
 
 __all__ = ["Scale", "TemporalClassificationHead", "TemporalRegressionHead", "prior_bias"]
 
@@ -43,10 +43,10 @@ class _MaskedConvTower(nn.Module):
             for i in range(num_layers - 1)
         )
         self.norms = nn.ModuleList(
-            ChannelLayerNorm(hidden_dim) if with_ln else nn.Identity() for _ in range(num_layers - 1)
+            nn.LayerNorm(hidden_dim) if with_ln else nn.Identity() for _ in range(num_layers - 1)
         )
 
-    def tower(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def tower(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         for conv, norm in zip(self.convs, self.norms):
             x, _ = conv(x, mask)
             x = F.relu(norm(x))
@@ -54,8 +54,8 @@ class _MaskedConvTower(nn.Module):
 
 
 class TemporalClassificationHead(_MaskedConvTower):
-    """Per-step class logits. `forward(features, masks)` maps lists of `(B, C, T_l)` / `(B, 1, T_l)` to a list of
-    `(B, num_classes, T_l)` logits (zero at padded steps). The classifier bias starts at the `prior_prob` prior;
+    """Per-step class logits. `forward(features, masks)` maps lists of `(B, T_l, C)` features and `(B, T_l)` masks
+    (or None) to a list of `(B, T_l, num_classes)` logits (zero at padded steps). The classifier bias starts at the `prior_prob` prior;
     classes listed in `empty_classes` start at a 1e-6 prior so that classes never seen in training stay silent."""
 
     def __init__(
@@ -89,13 +89,13 @@ class TemporalClassificationHead(_MaskedConvTower):
     def reset_prior(self) -> None:
         self.classifier.bias.copy_(self.prior_bias_vector(self.classifier))
 
-    def forward(self, features: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
+    def forward(self, features: list[torch.Tensor], masks: list[torch.Tensor | None]) -> list[torch.Tensor]:
         return [self.classifier(self.tower(x, m), m)[0] for x, m in zip(features, masks)]
 
 
 class TemporalRegressionHead(_MaskedConvTower):
     """Per-step distances to the action's start and end, in units of the level's stride:
-    `ReLU(Scale_l(conv(...)))`, so they are non-negative. Returns a list of `(B, 2, T_l)`."""
+    `ReLU(Scale_l(conv(...)))`, so they are non-negative. Returns a list of `(B, T_l, 2)`."""
 
     def __init__(
         self,
@@ -112,7 +112,7 @@ class TemporalRegressionHead(_MaskedConvTower):
         in_dim = hidden_dim if num_layers > 1 else input_dim
         self.offset = MaskedConv1d(in_dim, 2, kernel_size)
 
-    def forward(self, features: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
+    def forward(self, features: list[torch.Tensor], masks: list[torch.Tensor | None]) -> list[torch.Tensor]:
         if len(features) != self.num_levels:
             raise ValueError(f"TemporalRegressionHead has {self.num_levels} levels, got {len(features)}")
         return [

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .masked_conv import ChannelLayerNorm, MaskedConv1d
+from .masked_conv import MaskedConv1d, apply_mask, conv1d_time_major, downsample_mask
 
 __all__ = ["local_masked_attention", "LocalMaskedMultiHeadConvAttention"]
 
@@ -80,12 +80,12 @@ def local_masked_attention(
 
 
 class LocalMaskedMultiHeadConvAttention(nn.Module):
-    """ActionFormer's local multi-head *conv* attention (`LocalMaskedMHCA`).
+    """ActionFormer's local multi-head *conv* attention (`LocalMaskedMHCA`) on `(B, T, C)` sequences.
 
     Queries, keys and values first go through a depthwise masked conv (kernel 3, or `stride + 1` with `stride > 1`,
-    which both encodes relative position and downsamples) and a channel LayerNorm, then 1x1 projections, then
-    windowed attention, then an output projection. Input and output are `(B, C, T)`; `forward(x, mask)` returns
-    `(out (B, C, ceil(T / stride)), out_mask (B, 1, ceil(T / stride)))`.
+    which both encodes relative position and downsamples) and a LayerNorm, then linear projections, then windowed
+    attention, then an output projection. `forward(x, mask)` returns `(out (B, ceil(T / stride), C), out_mask)`;
+    padded output steps are zero.
     """
 
     def __init__(
@@ -117,36 +117,47 @@ class LocalMaskedMultiHeadConvAttention(nn.Module):
         self.query_conv = MaskedConv1d(hidden_size, hidden_size, kernel_size, stride, groups=hidden_size, bias=False)
         self.key_conv = MaskedConv1d(hidden_size, hidden_size, kernel_size, stride, groups=hidden_size, bias=False)
         self.value_conv = MaskedConv1d(hidden_size, hidden_size, kernel_size, stride, groups=hidden_size, bias=False)
-        self.query_norm = ChannelLayerNorm(hidden_size)
-        self.key_norm = ChannelLayerNorm(hidden_size)
-        self.value_norm = ChannelLayerNorm(hidden_size)
+        self.query_norm = nn.LayerNorm(hidden_size)
+        self.key_norm = nn.LayerNorm(hidden_size)
+        self.value_norm = nn.LayerNorm(hidden_size)
         self.query = nn.Linear(hidden_size, hidden_size)
         self.key = nn.Linear(hidden_size, hidden_size)
         self.value = nn.Linear(hidden_size, hidden_size)
         self.proj = nn.Linear(hidden_size, hidden_size)
         self.proj_dropout = nn.Dropout(projection_dropout)
 
-    def _heads(self, x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
-        # (B, C, T) -> 1x1 projection -> (B, H, T, d)
-        batch, _, length = x.shape
-        return linear(x.transpose(1, 2)).view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+    def _depthwise_qkv(self, x: torch.Tensor, mask: torch.Tensor | None):
+        # Mask the shared input once; three separate depthwise convs leave q, k, v contiguous for their LayerNorms
+        # (a fused 3-output grouped conv interleaves them and ends up slower).
+        x = apply_mask(x, mask)
+        q, k, v = (
+            conv1d_time_major(x, conv.weight, None, conv.stride[0], conv.padding[0], conv.groups)
+            for conv in (self.query_conv, self.key_conv, self.value_conv)
+        )
+        return q, k, v, downsample_mask(mask, self.stride)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        q, out_mask = self.query_conv(x, mask)
-        k, _ = self.key_conv(x, mask)
-        v, _ = self.value_conv(x, mask)
-        q = self._heads(self.query_norm(q), self.query)
-        k = self._heads(self.key_norm(k), self.key)
-        v = self._heads(self.value_norm(v), self.value)
+    def _heads(self, x: torch.Tensor, norm: nn.LayerNorm, linear: nn.Linear) -> torch.Tensor:
+        # (B, T, C) -> LayerNorm -> projection -> (B, H, T, d)
+        batch, length, _ = x.shape
+        return linear(norm(x)).view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        q, k, v, out_mask = self._depthwise_qkv(x, mask)
+        # Conv outputs at padded steps are not re-zeroed (one pass saved): padded keys get no attention and
+        # padded queries' outputs are zeroed at the end, so those values never reach a real step.
+        q = self._heads(q, self.query_norm, self.query)
+        k = self._heads(k, self.key_norm, self.key)
+        v = self._heads(v, self.value_norm, self.value)
+        batch, _, length, _ = q.shape
+        key_mask = out_mask if out_mask is not None else torch.ones(batch, length, dtype=torch.bool, device=q.device)
         context = local_masked_attention(
             q,
             k,
             v,
-            out_mask[:, 0],
+            key_mask,
             self.window_size,
             block_size=self.block_size,
             dropout_p=self.attention_dropout if self.training else 0.0,
         )
-        batch, _, length, _ = context.shape
         out = self.proj_dropout(self.proj(context.transpose(1, 2).reshape(batch, length, self.hidden_size)))
-        return out.transpose(1, 2) * out_mask.to(out.dtype), out_mask
+        return apply_mask(out, out_mask), out_mask

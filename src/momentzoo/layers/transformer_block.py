@@ -1,4 +1,5 @@
-"""ActionFormer's pre-LN transformer block over `(B, C, T)` with local attention and optional 2x downsampling."""
+"""ActionFormer's pre-LN transformer block over `(B, T, C)` sequences with local attention and optional
+downsampling."""
 
 import torch
 import torch.nn.functional as F
@@ -7,7 +8,7 @@ from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .local_attention import LocalMaskedMultiHeadConvAttention
-from .masked_conv import ChannelLayerNorm
+from .masked_conv import apply_mask
 
 __all__ = ["drop_path", "AffineDropPath", "MaskedTransformerBlock"]
 
@@ -22,14 +23,14 @@ def drop_path(x: torch.Tensor, drop_prob: float, training: bool) -> torch.Tensor
 
 
 class AffineDropPath(nn.Module):
-    """Per-channel learnable scale of a residual branch (LayerScale, init `init_value`) followed by stochastic
-    depth; `init_value=None` leaves out the scale (plain drop path)."""
+    """Per-channel learnable scale of a residual branch (LayerScale, initialised to `init_value`) followed by
+    stochastic depth, on `(B, T, C)`; `init_value=None` leaves out the scale (plain drop path)."""
 
     def __init__(self, num_channels: int, drop_prob: float = 0.0, init_value: float | None = 1e-4):
         super().__init__()
         self.drop_prob = drop_prob
         self.init_value = init_value
-        self.scale = nn.Parameter(torch.full((1, num_channels, 1), init_value)) if init_value is not None else None
+        self.scale = nn.Parameter(torch.full((num_channels,), float(init_value))) if init_value is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.scale is not None:
@@ -41,8 +42,8 @@ class MaskedTransformerBlock(GradientCheckpointingLayer):
     """Pre-LN block: `x' = skip(x) + DropPath(Attn(LN(x)))`, `out = x' + DropPath(MLP(LN(x')))`, masked throughout.
 
     With `stride > 1` the attention's depthwise convs downsample queries/keys/values and the skip path is a
-    max-pool (kernel `stride + 1`) that ignores padded steps. `forward(x (B, C, T), mask (B, 1, T) bool)` returns
-    `(out (B, C, ceil(T / stride)), out_mask)`; padded steps of `out` are exactly zero.
+    max-pool (kernel `stride + 1`) over real steps only. `forward(x (B, T, C), mask (B, T) bool or None)` returns
+    `(out (B, ceil(T / stride), C), out_mask)`; padded steps of `out` are exactly zero.
     """
 
     def __init__(
@@ -61,7 +62,7 @@ class MaskedTransformerBlock(GradientCheckpointingLayer):
     ):
         super().__init__()
         self.stride = stride
-        self.norm1 = ChannelLayerNorm(hidden_size)
+        self.norm1 = nn.LayerNorm(hidden_size)
         self.attn = LocalMaskedMultiHeadConvAttention(
             hidden_size,
             num_heads,
@@ -71,8 +72,8 @@ class MaskedTransformerBlock(GradientCheckpointingLayer):
             projection_dropout=hidden_dropout,
             block_size=attention_block_size,
         )
-        self.norm2 = ChannelLayerNorm(hidden_size)
-        # The MLP is two 1x1 convs, i.e. per-step Linear layers (run on (B, T, C) for speed).
+        self.norm2 = nn.LayerNorm(hidden_size)
+        # ActionFormer's MLP is two 1x1 convs: per-step linear layers.
         self.mlp_in = nn.Linear(hidden_size, mlp_ratio * hidden_size)
         self.act = ACT2FN[hidden_act]
         self.mlp_out = nn.Linear(mlp_ratio * hidden_size, hidden_size)
@@ -80,20 +81,18 @@ class MaskedTransformerBlock(GradientCheckpointingLayer):
         self.drop_path_attn = AffineDropPath(hidden_size, drop_path_rate, layer_scale_init_value)
         self.drop_path_mlp = AffineDropPath(hidden_size, drop_path_rate, layer_scale_init_value)
 
-    def _skip(self, x: torch.Tensor, mask: torch.Tensor, out_mask: torch.Tensor) -> torch.Tensor:
+    def _skip(self, x: torch.Tensor, mask: torch.Tensor | None, out_mask: torch.Tensor | None) -> torch.Tensor:
         if self.stride == 1:
-            return x
-        # Max-pool over real steps only, so a padded run pools exactly like an unpadded one.
-        pooled = F.max_pool1d(
-            x.masked_fill(~mask, float("-inf")), self.stride + 1, stride=self.stride, padding=(self.stride + 1) // 2
-        )
-        return pooled.masked_fill(~out_mask, 0.0)
+            return apply_mask(x, mask)
+        if mask is not None:  # max over real steps only, so a padded run pools exactly like an unpadded one
+            x = x.masked_fill(~mask[..., None], float("-inf"))
+        pooled = F.max_pool1d(x.transpose(1, 2), self.stride + 1, self.stride, (self.stride + 1) // 2).transpose(1, 2)
+        return pooled if out_mask is None else pooled.masked_fill(~out_mask[..., None], 0.0)
 
-    def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         attn_out, out_mask = self.attn(self.norm1(hidden_states), mask)
-        keep = out_mask.to(hidden_states.dtype)
-        out = self._skip(hidden_states, mask, out_mask) * keep + self.drop_path_attn(attn_out)
-        mlp = self.mlp_out(self.mlp_dropout(self.act(self.mlp_in(self.norm2(out).transpose(1, 2)))))
-        mlp = self.mlp_dropout(mlp).transpose(1, 2) * keep
-        out = out + self.drop_path_mlp(mlp)
-        return out, out_mask
+        out = self._skip(hidden_states, mask, out_mask) + self.drop_path_attn(attn_out)
+        mlp = self.mlp_dropout(self.mlp_out(self.mlp_dropout(self.act(self.mlp_in(self.norm2(out))))))
+        return out + self.drop_path_mlp(apply_mask(mlp, out_mask)), out_mask

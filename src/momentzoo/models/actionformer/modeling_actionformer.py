@@ -2,8 +2,9 @@
 features, an identity FPN, and anchor-free heads that classify every pyramid point and regress its distances to
 the action's start and end. Trained with sigmoid focal + DIoU losses; decoded with per-class soft-NMS.
 
-Layout: the backbone works on `(B, C, T)` tensors (1-D convs); public inputs and outputs are `(B, T, ...)`.
-All lengths and offsets are in *feature steps* until `post_process` converts them to seconds.
+Layout: sequences are `(B, T, C)` throughout. Masks are `(B, T)` bool; inside the network a batch without padding
+carries `mask=None` so that no masking work is done. All lengths and offsets are in *feature steps* until
+`post_process` converts them to seconds.
 """
 
 import math
@@ -20,7 +21,7 @@ from ...hub import MomentzooModelCardMixin
 from ...layers.fpn import IdentityFPN
 from ...layers.heads import Scale, TemporalClassificationHead, TemporalRegressionHead
 from ...layers.losses import offset_diou_loss, sigmoid_focal_loss
-from ...layers.masked_conv import ChannelLayerNorm, MaskedConv1d
+from ...layers.masked_conv import MaskedConv1d, apply_mask
 from ...layers.transformer_block import AffineDropPath, MaskedTransformerBlock
 from ...segments import batched_nms, feature_grid_to_seconds
 from .configuration_actionformer import ActionFormerConfig
@@ -120,7 +121,7 @@ class ActionFormerPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
 
 class ActionFormerBackbone(nn.Module):
     """Masked-conv projection (+ LayerNorm, ReLU), `num_stem_layers` full-resolution transformer blocks and
-    `num_downsample_layers` downsampling blocks; returns one `(B, C, T_l)` feature map per pyramid level."""
+    `num_downsample_layers` downsampling blocks; returns one `(B, T_l, C)` feature map per pyramid level."""
 
     def __init__(self, config: ActionFormerConfig):
         super().__init__()
@@ -135,7 +136,7 @@ class ActionFormerBackbone(nn.Module):
             for i in range(config.num_projection_layers)
         )
         self.projection_norms = nn.ModuleList(
-            ChannelLayerNorm(hidden) if config.projection_with_ln else nn.Identity()
+            nn.LayerNorm(hidden) if config.projection_with_ln else nn.Identity()
             for _ in range(config.num_projection_layers)
         )
 
@@ -158,11 +159,13 @@ class ActionFormerBackbone(nn.Module):
             block(config.scale_factor, windows[1 + i]) for i in range(config.num_downsample_layers)
         )
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
         for conv, norm in zip(self.projection, self.projection_norms):
             x, mask = conv(x, mask)
             x = F.relu(norm(x))
-        x = x * mask.to(x.dtype)  # ReLU(LayerNorm(0)) is not 0: re-zero padded steps
+        x = apply_mask(x, mask)  # ReLU(LayerNorm(0)) is not 0: re-zero padded steps
         for layer in self.stem:
             x, mask = layer(x, mask)
         features, masks = [x], [mask]
@@ -212,12 +215,20 @@ class ActionFormerModel(ActionFormerPreTrainedModel):
 
     def pyramid(
         self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None
-    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Channel-first pyramid for the heads: lists of `(B, C, T_l)` features and `(B, 1, T_l)` bool masks."""
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+        """The pyramid as the heads take it: lists of `(B, T_l, C)` features and `(B, T_l)` bool masks, the masks
+        all None when no step of the batch is padding."""
         mask = _validate_inputs(self.config, input_features, attention_mask)
-        x = input_features.transpose(1, 2)
-        features, masks = self.backbone(x, mask[:, None, :])
+        features, masks = self.backbone(input_features, None if bool(mask.all()) else mask)
         return self.neck(features, masks)
+
+    @staticmethod
+    def full_masks(features: list[torch.Tensor], masks: list[torch.Tensor | None]) -> list[torch.Tensor]:
+        """`masks` with each None replaced by an all-True `(B, T_l)` mask."""
+        return [
+            torch.ones(f.shape[:2], dtype=torch.bool, device=f.device) if m is None else m
+            for f, m in zip(features, masks)
+        ]
 
     def forward(
         self,
@@ -232,8 +243,7 @@ class ActionFormerModel(ActionFormerPreTrainedModel):
         """
         features, masks = self.pyramid(input_features, attention_mask)
         output = ActionFormerModelOutput(
-            pyramid_features=tuple(f.transpose(1, 2) for f in features),
-            pyramid_masks=tuple(m[:, 0] for m in masks),
+            pyramid_features=tuple(features), pyramid_masks=tuple(self.full_masks(features, masks))
         )
         return output if return_dict is not False else output.to_tuple()
 
@@ -270,8 +280,18 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
             with_ln=config.head_with_ln,
         )
         # EMA of the number of positive points: a persistent buffer so resumed training keeps its normaliser.
-        self.register_buffer("loss_normalizer", torch.tensor(float(config.loss_normalizer_init)), persistent=True)
+        self.register_buffer(
+            "loss_normalizer", torch.tensor(float(config.loss_normalizer_init), dtype=torch.float32), persistent=True
+        )
         self.post_init()
+
+    def _apply(self, fn, recurse: bool = True):
+        # Keep the EMA of positives in float32 when the model is cast to bf16/fp16: bf16 cannot even count past
+        # 256 exactly, and the normaliser divides every loss.
+        super()._apply(fn, recurse)
+        if self.loss_normalizer.dtype != torch.float32:
+            self._buffers["loss_normalizer"] = self.loss_normalizer.float()
+        return self
 
     # ----------------------------------------------------------------------------------------------- points
     def generate_points(self, level_lengths: list[int], device: torch.device | str | None = None) -> torch.Tensor:
@@ -368,15 +388,25 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
         labels: list[dict],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """`(loss, cls_loss, reg_loss)` of `ActionFormerOutput` from flattened head outputs. In training mode it
-        first updates the EMA of the number of positives (`loss_normalizer`), as the official code does."""
+        first updates the EMA of the number of positives (`loss_normalizer`), as the official code does.
+
+        Data parallel training (DDP, DeepSpeed; a torch.distributed process group in training mode) counts the
+        positives of the *global* batch (summed over processes) and scales each process's loss by the number of
+        processes, which cancels the gradient averaging: N processes with batch b take exactly the step of one
+        process with batch N * b (the summed losses over the EMA of the global positive count)."""
         cls_targets, reg_targets = self.label_points(points, labels, batch_size=cls_logits.shape[0])
         positive = (cls_targets.sum(-1) > 0) & masks
+        world_size = 1
         if self.training:
             momentum = self.config.loss_normalizer_momentum
             with torch.no_grad():
-                count = positive.sum().clamp(min=1).to(self.loss_normalizer.dtype)
-                self.loss_normalizer.mul_(momentum).add_((1.0 - momentum) * count)
-        normalizer = self.loss_normalizer.detach().clone().float()
+                count = positive.sum().to(self.loss_normalizer.dtype)
+                if torch.distributed.is_available() and torch.distributed.is_initialized():
+                    world_size = torch.distributed.get_world_size()
+                    if world_size > 1:
+                        torch.distributed.all_reduce(count)
+                self.loss_normalizer.mul_(momentum).add_((1.0 - momentum) * count.clamp(min=1))
+        normalizer = self.loss_normalizer.detach().clone().float() / world_size
 
         targets = cls_targets[masks]
         if self.config.label_smoothing > 0:
@@ -405,10 +435,10 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
                 (n, 2)}`, segments in feature steps from the window start. When given, the loss is computed.
         """
         features, masks = self.model.pyramid(input_features, attention_mask)
-        cls_logits = torch.cat([c.transpose(1, 2) for c in self.cls_head(features, masks)], dim=1)
-        offsets = torch.cat([o.transpose(1, 2) for o in self.reg_head(features, masks)], dim=1)
-        flat_masks = torch.cat([m[:, 0] for m in masks], dim=1)
-        points = self.generate_points([f.shape[-1] for f in features], device=cls_logits.device)
+        cls_logits = torch.cat(self.cls_head(features, masks), dim=1)
+        offsets = torch.cat(self.reg_head(features, masks), dim=1)
+        flat_masks = torch.cat(self.model.full_masks(features, masks), dim=1)
+        points = self.generate_points([f.shape[1] for f in features], device=cls_logits.device)
         loss = cls_loss = reg_loss = None
         if labels is not None:
             loss, cls_loss, reg_loss = self.compute_detection_loss(cls_logits, offsets, flat_masks, points, labels)
@@ -420,7 +450,7 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
             offsets=offsets,
             points=points,
             masks=flat_masks,
-            pyramid_features=tuple(f.transpose(1, 2) for f in features),
+            pyramid_features=tuple(features),
         )
         return output if return_dict is not False else output.to_tuple()
 
