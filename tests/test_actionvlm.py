@@ -398,6 +398,29 @@ def test_from_backbones_with_a_videomae_encoder_and_temporal_adapters(backbone_d
         model(pixel_values=pixels[:, :6])
 
 
+def test_from_backbones_takes_the_text_model_of_a_vision_language_checkpoint(tmp_path):
+    """An InternVL-hf checkpoint (the paper's VLM family): its decoder and LM head become the causal LM."""
+    from transformers import InternVLConfig, InternVLForConditionalGeneration
+
+    tokenizer = tiny_tokenizer()
+    config = InternVLConfig(
+        vision_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                           image_size=[28, 28], patch_size=[14, 14]),
+        text_config=dict(model_type="qwen2", vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
+        image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
+    )
+    vlm = InternVLForConditionalGeneration(config).eval()
+    vlm.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    model = ActionVLMForTemporalLocalization.from_backbones(tmp_path, num_classes=3, input_dim=12, **HEAD).eval()
+    assert model.config.text_config.model_type == "qwen2"
+    ids = torch.tensor([[1, 2, 3, 4]])
+    with torch.no_grad():
+        torch.testing.assert_close(model.language_model.get_decoder()(input_ids=ids).last_hidden_state,
+                                   vlm.model.language_model(input_ids=ids).last_hidden_state)
+
+
 # ------------------------------------------------------------------------------------------- training
 class _EpochRecorder(TrainerCallback):
     def __init__(self, counter):
