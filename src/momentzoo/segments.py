@@ -227,31 +227,31 @@ def _greedy_nms(segs, scores, labels, *, method, class_agnostic, iou_threshold, 
     while n_alive:
         top = torch.argsort(scores, descending=True, stable=True)[: min(_NMS_BLOCK, n_alive)]
         r = top.numel()
-        g = geometry[top]
+        g = geometry.index_select(0, top)  # index_select: several times faster than x[idx] on CPU
         if method == "soft":  # overlap is all that matters: skip the division
             interacts = torch.minimum(g[:, None, 1], g[None, :, 1]) > torch.maximum(g[:, None, 0], g[None, :, 0])
         else:
             interacts = _interacting(_geometry_iou(g[:, None], g[None, :]), method, iou_threshold)
         if not class_agnostic:
-            top_labels = labels[top]
+            top_labels = labels.index_select(0, top)
             interacts &= top_labels[:, None] == top_labels[None, :]
         pick = top[~(interacts & above_diagonal[:r, :r]).any(dim=0)]
-        pick_scores = scores[pick]
+        pick_scores = scores.index_select(0, pick)
         picked.append(pick)
         picked_scores.append(pick_scores)
         all_picked_scores = torch.cat((all_picked_scores, pick_scores))
-        scores[pick] = neg_inf
+        scores.index_fill_(0, pick, float("-inf"))
 
         # Decay or remove what the picks interact with. Touching dead candidates (the picks among them)
         # is harmless and cheaper than filtering them out; the windows stay inside each class.
-        q, partner = _range_pairs(window_lo[pick], window_hi[pick])
-        partner = by_key[partner]
-        iou = _geometry_iou(geometry[pick[q]], geometry[partner])
+        q, partner = _range_pairs(window_lo.index_select(0, pick), window_hi.index_select(0, pick))
+        partner = by_key.index_select(0, partner)
+        iou = _geometry_iou(geometry.index_select(0, pick.index_select(0, q)), geometry.index_select(0, partner))
         hit = _interacting(iou, method, iou_threshold)
         if all_picked_scores.numel() >= keep:
             floor = torch.clamp(all_picked_scores.topk(keep).values[-1], min=min_score)
         if method == "hard":
-            scores[partner[hit]] = neg_inf
+            scores.index_fill_(0, partner[hit], float("-inf"))
             scores = torch.where(scores >= floor, scores, neg_inf)
         else:
             log_weight = iou.square_().div_(-sigma) if method == "soft" else torch.log1p(-iou)  # -inf: weight 0
@@ -282,15 +282,15 @@ def _score_voting(kept_segs, kept_labels, segs, scores, labels, threshold, class
     reach = (kept_segs[:, 1] - kept_segs[:, 0]).to(start_key.dtype) * (1.0 / threshold - 1.0) + slack
     q, p = _range_pairs(torch.searchsorted(sorted_start, start_key[n:] - reach),
                         torch.searchsorted(sorted_start, start_key[n:] + reach, right=True))
-    p = by_key[p]
+    p = by_key.index_select(0, p)
     geometry = torch.cat((segs, (segs[:, 1] - segs[:, 0])[:, None]), dim=1)
     kept_geometry = torch.cat((kept_segs, (kept_segs[:, 1] - kept_segs[:, 0])[:, None]), dim=1)
-    near = _geometry_iou(kept_geometry[q], geometry[p]) >= threshold
+    near = _geometry_iou(kept_geometry.index_select(0, q), geometry.index_select(0, p)) >= threshold
     if not class_agnostic:
-        near &= kept_labels[q] == labels[p]
-    weight = torch.where(near, scores[p], 0.0)
+        near &= kept_labels.index_select(0, q) == labels.index_select(0, p)
+    weight = torch.where(near, scores.index_select(0, p), 0.0)
     total = torch.zeros_like(scores[: kept_segs.shape[0]]).index_add_(0, q, weight)
-    voted = torch.zeros_like(kept_segs).index_add_(0, q, weight[:, None] * segs[p])
+    voted = torch.zeros_like(kept_segs).index_add_(0, q, weight[:, None] * segs.index_select(0, p))
     voted = voted / total.clamp(min=torch.finfo(total.dtype).tiny)[:, None]
     return torch.where(total[:, None] > 0, voted, kept_segs)
 
@@ -320,7 +320,7 @@ def _range_pairs(lo: torch.Tensor, hi: torch.Tensor):
     """All (q, p) with lo[q] <= p < hi[q] (hi >= lo), as two index tensors."""
     counts = hi - lo
     q = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts)
-    p = torch.arange(q.numel(), device=counts.device) + (lo - torch.cumsum(counts, 0) + counts)[q]
+    p = torch.arange(q.numel(), device=counts.device) + (lo - torch.cumsum(counts, 0) + counts).index_select(0, q)
     return q, p
 
 
