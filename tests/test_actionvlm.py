@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from transformers import AutoModel, TrainerCallback
 
 import momentzoo
+from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401 (autouse fixture: one torch thread)
 from momentzoo.data import TemporalLocalizationCollator, make_synthetic_tal_dataset, synthetic_tal_metadata
 from momentzoo.models.actionvlm import (
     ACTIONVLM_PRESETS,
@@ -34,15 +35,6 @@ HEAD = dict(
     hidden_dropout=0.0, drop_path_rate=0.0, lora_rank=4, lora_alpha=8, lora_dropout=0.0, pre_nms_topk=200,
     max_segments=100,
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # Tiny matmuls: torch's intra-op threads only spin on a busy machine (10x slower with 2 threads here).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +60,55 @@ def batch(length=24, dim=12, pad=8, seed=0):
         {"class_labels": torch.tensor([1]), "segments": torch.tensor([[4.0, 11.0]])},
     ]
     return features, mask, labels
+
+
+class TestActionVLMCommon(ModelTesterMixin):
+    model_class = ActionVLMForTemporalLocalization
+    task = "temporal-localization"
+    lengths = (40, 29)  # long enough for an action on every pyramid level
+    padding_atol = 1e-4
+    non_default_config_kwargs = {"special_token_layout": "interleaved", "prompt_position": "before_visual",
+                                 "text_loss_weight": 0.5, "advantage_loss_weight": 0.2, "proposal_order": "length",
+                                 "lora_rank": 8}
+    invalid_config_kwargs = [({"special_token_layout": "mixed"}, "special_token_layout"),
+                             ({"language_tuning": "qlora"}, "language_tuning"),
+                             ({"advantage_loss_weight": -0.1}, "advantage_loss_weight"),
+                             ({"class_descriptions": ["only one"]}, "class_descriptions")]
+
+    def get_config(self, **overrides):
+        return tiny_actionvlm_config(tokenizer=tiny_tokenizer(extra_tokens=SPECIAL), **overrides)
+
+    def make_model(self, **overrides):
+        model = super().make_model(**overrides)
+        model.set_tokenizer(tiny_tokenizer(extra_tokens=SPECIAL))
+        # Every branch live: class statistics (L_adv), a positive advantage (λ > 0) and non-zero LoRA B (else
+        # LoRA A gets an exactly zero gradient at initialisation, by design of LoRA).
+        model.set_vision_class_statistics(torch.ones(3), torch.ones(3))
+        with torch.no_grad():
+            model.advantage_head.bias.fill_(0.5)
+            for name, param in model.named_parameters():
+                if "lora_B" in name:
+                    param.normal_(0.0, 0.02, generator=torch.Generator().manual_seed(1))
+        return model
+
+    def make_inputs(self, model, lengths):
+        features = torch.zeros(len(lengths), max(lengths), model.config.input_dim)
+        mask = torch.zeros(len(lengths), max(lengths), dtype=torch.long)
+        labels = []
+        for b, length in enumerate(lengths):
+            generator = torch.Generator().manual_seed(length)  # a video's features depend on its length only
+            features[b, :length] = torch.randn(length, model.config.input_dim, generator=generator)
+            mask[b, :length] = 1
+            # short, medium and long actions: positives on every pyramid level
+            labels.append({"class_labels": torch.tensor([0, 1, 2]),
+                           "segments": torch.tensor([[1.0, 5.0], [8.0, 18.0], [2.0, length - 1.0]])})
+        return {"input_features": features, "attention_mask": mask, "labels": labels}
+
+    def real_step_outputs(self, outputs, index, length):
+        real = outputs.masks[index]
+        return {"cls_logits": outputs.cls_logits[index][real], "offsets": outputs.offsets[index][real],
+                "language_weight": outputs.language_weight[index, :length],
+                "frame_losses": outputs.frame_losses[index, :length]}
 
 
 # ------------------------------------------------------------------------------------------ equations
