@@ -17,7 +17,7 @@ from .processing_actionvlm import (
     PROPOSAL_ORDERS,
 )
 
-__all__ = ["ActionVLMConfig", "ACTIONVLM_PRESETS", "DEFAULT_LORA_TARGET_MODULES", "tiny_actionvlm_config"]
+__all__ = ["ActionVLMConfig", "ACTIONVLM_PRESETS", "DEFAULT_LORA_TARGET_MODULES", "DEFAULT_SPECIAL_TOKENS", "tiny_actionvlm_config"]
 
 DEFAULT_LORA_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 DEFAULT_SPECIAL_TOKENS = ("[cls]", "[loc]", "[adv]")

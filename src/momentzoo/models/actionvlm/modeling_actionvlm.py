@@ -36,7 +36,7 @@ from transformers.utils import ModelOutput
 from ...hub import MomentzooModelCardMixin
 from ...layers.losses import offset_diou_loss, sigmoid_focal_loss
 from ..actionformer.modeling_actionformer import ActionFormerForTemporalLocalization
-from .configuration_actionvlm import ACTIONVLM_PRESETS, ActionVLMConfig
+from .configuration_actionvlm import ACTIONVLM_PRESETS, DEFAULT_SPECIAL_TOKENS, ActionVLMConfig
 from .processing_actionvlm import format_action_prompt, format_proposal_answer
 
 __all__ = [
@@ -359,7 +359,7 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
             tokenizer = language_model
         if isinstance(tokenizer, (str, os.PathLike)):
             tokenizer = AutoTokenizer.from_pretrained(tokenizer)
-        special_tokens = list(config_kwargs.get("special_tokens") or ActionVLMConfig().special_tokens)
+        special_tokens = list(config_kwargs.get("special_tokens") or DEFAULT_SPECIAL_TOKENS)
         tokenizer.add_tokens(special_tokens, special_tokens=True)
         special_ids = [tokenizer.convert_tokens_to_ids(token) for token in special_tokens]
         rows = lm.get_input_embeddings().weight.shape[0]
