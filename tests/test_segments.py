@@ -328,3 +328,35 @@ def test_hard_nms_with_negative_scores_and_min_score():
     scores = torch.tensor([-1.0, -0.5, -3.0], dtype=torch.float64)
     _, out, _ = batched_nms(segs, scores, torch.zeros(3, dtype=torch.long), method="hard", min_score=-2.0)
     assert out.tolist() == [-0.5]
+
+
+def test_inputs_that_require_grad_and_lists():
+    segs = torch.tensor([[0.0, 2.0], [1.0, 3.0]], requires_grad=True)
+    scores = torch.tensor([0.9, 0.8], requires_grad=True)
+    out_segs, out_scores, out_labels = batched_nms(segs, scores, torch.tensor([0, 0]))
+    assert not out_segs.requires_grad and not out_scores.requires_grad
+    from_lists = batched_nms([[0.0, 2.0], [1.0, 3.0]], [0.9, 0.8], [0, 0])
+    torch.testing.assert_close(from_lists[1], out_scores)
+    assert from_lists[1].tolist() == pytest.approx([0.9, 0.8 * math.exp(-((1 / 3) ** 2) / 0.5)])
+
+
+def test_cpu_nms_runs_on_one_thread_and_restores_the_setting(monkeypatch):
+    seen = []
+    original = segments_module._greedy_nms
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(segments_module, "_greedy_nms", spy)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        segs, scores, labels = random_candidates(0, 50, 3)
+        batched_nms(segs, scores, labels)
+        assert seen == [1] and torch.get_num_threads() == 2
+        with pytest.raises(ValueError):
+            batched_nms(segs, torch.full_like(scores, float("nan")), labels)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)

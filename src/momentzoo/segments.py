@@ -1,7 +1,9 @@
 """Pure, vectorised tensor ops on temporal segments stored as `[..., 2]` tensors of `[start, end]`."""
 
+import contextlib
 import math
-from typing import Optional
+import threading
+from typing import NamedTuple, Optional
 
 import torch
 
@@ -103,10 +105,19 @@ def batched_nms(
 
     Returns:
         `(segments (K, 2), scores (K,), labels (K,))` with K <= `max_segments` (None: no cap), sorted by
-        score descending, on the input's device and in the input dtypes.
+        score descending, on the input's device and in the input dtypes, without gradient.
     """
-    segments, scores, labels = _check_nms_inputs(segments, scores, labels)
     _check_nms_options(method, iou_threshold, sigma, voting_threshold, min_score, max_segments, pre_nms_topk)
+    device = segments.device if isinstance(segments, torch.Tensor) else torch.device("cpu")
+    with _one_intra_op_thread(device):
+        segments, scores, labels = _check_nms_inputs(segments, scores, labels)
+        return _batched_nms(segments, scores, labels, method=method, class_agnostic=class_agnostic,
+                            iou_threshold=iou_threshold, sigma=sigma, voting_threshold=voting_threshold,
+                            min_score=min_score, max_segments=max_segments, pre_nms_topk=pre_nms_topk)
+
+
+def _batched_nms(segments, scores, labels, *, method, class_agnostic, iou_threshold, sigma, voting_threshold,
+                 min_score, max_segments, pre_nms_topk):
     work = torch.float64 if torch.float64 in (segments.dtype, scores.dtype) else torch.float32
     segs, scr = segments.to(work), scores.to(work)
 
@@ -119,8 +130,9 @@ def batched_nms(
     segs, scr, labels = segs[cand], scr[cand], labels[cand]
     keep = cand.numel() if max_segments is None else min(max_segments, cand.numel())
 
+    index = _index_candidates(segs, labels, class_agnostic)
     picked, picked_scores = _greedy_nms(
-        segs, scr, labels, method=method, class_agnostic=class_agnostic, iou_threshold=iou_threshold,
+        index, scr, labels, method=method, class_agnostic=class_agnostic, iou_threshold=iou_threshold,
         sigma=sigma, min_score=min_score, keep=keep,
     )
     by_index = torch.argsort(picked)
@@ -129,16 +141,46 @@ def batched_nms(
     kept, kept_scores = picked[best], picked_scores[best]
     kept_segs, kept_labels = segs[kept], labels[kept]
     if voting_threshold:
-        kept_segs = _score_voting(kept_segs, kept_labels, segs, scr, labels, voting_threshold, class_agnostic)
+        kept_segs = _score_voting(index, kept, segs, scr, voting_threshold)
     return kept_segs.to(segments.dtype), kept_scores.to(scores.dtype), kept_labels
 
 
+_THREADS_LOCK = threading.Lock()
+_threads = {"users": 0, "saved": 1}
+
+
+@contextlib.contextmanager
+def _one_intra_op_thread(device):
+    """Run CPU NMS on one intra-op thread. NMS is hundreds of tiny ops that threads cannot speed up, but some
+    (exp, searchsorted, repeat_interleave, ...) still open a parallel region, whose wake-up costs tens of ms
+    when the cores are busy (measured on a loaded 2-core machine: 2.8 ms median with 1 thread, 243 ms with
+    2). The setting is process-wide: it is restored when the last concurrent call ends, and other threads'
+    torch ops run on one thread meanwhile."""
+    if device.type != "cpu":
+        yield
+        return
+    with _THREADS_LOCK:
+        if _threads["users"] == 0:
+            _threads["saved"] = torch.get_num_threads()
+            if _threads["saved"] > 1:
+                torch.set_num_threads(1)
+        _threads["users"] += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _threads["users"] -= 1
+            if _threads["users"] == 0 and _threads["saved"] > 1:
+                torch.set_num_threads(_threads["saved"])
+
+
 def _check_nms_inputs(segments, scores, labels):
-    segments = torch.as_tensor(segments)
+    # NMS is a selection, not differentiable: work on detached tensors.
+    segments = torch.as_tensor(segments).detach()
     if not segments.is_floating_point():
         segments = segments.float()
-    scores = torch.as_tensor(scores, device=segments.device)
-    labels = torch.as_tensor(labels, device=segments.device)
+    scores = torch.as_tensor(scores, device=segments.device).detach()
+    labels = torch.as_tensor(labels, device=segments.device).detach()
     if segments.ndim != 2 or segments.shape[-1] != 2:
         raise ValueError(f"batched_nms: `segments` must be (N, 2), got shape {tuple(segments.shape)}")
     n = segments.shape[0]
@@ -181,7 +223,7 @@ def _check_nms_options(method, iou_threshold, sigma, voting_threshold, min_score
             raise ValueError(f"batched_nms: `{name}` must be None or a positive int, got {value!r}")
 
 
-def _greedy_nms(segs, scores, labels, *, method, class_agnostic, iou_threshold, sigma, min_score, keep):
+def _greedy_nms(index, scores, labels, *, method, class_agnostic, iou_threshold, sigma, min_score, keep):
     """Greedy (soft-)NMS with the sequential algorithm's exact result, computed in parallel rounds.
 
     Sequentially, the highest-ranked live candidate (score desc, index asc) is taken and the live candidates
@@ -196,25 +238,22 @@ def _greedy_nms(segs, scores, labels, *, method, class_agnostic, iou_threshold, 
     loop ends once `keep` picks outscore every live candidate. Returns the picks' indices and scores.
     """
     n, device = scores.shape[0], scores.device
-    start_key, end_key, group, span, slack = _class_keys(segs, labels, class_agnostic)
-    by_key = torch.argsort(start_key, stable=True)
-    sorted_start = start_key[by_key]
-    block = torch.zeros_like(start_key) if group is None else group.to(start_key.dtype) * span
+    geometry, by_key = index.geometry, index.by_key
     if method == "hard" and iou_threshold == 0:
         # tIoU >= 0 holds for every pair: a pick removes its whole class.
-        lo_key, hi_key = block - 0.5, block + (span - 0.5)
+        lo_key, hi_key = index.block - 0.5, index.block + (index.span - 0.5)
     else:
         # A partner overlapping a pick starts less than one (class-wide) longest length before it.
-        length = (segs[:, 1] - segs[:, 0]).to(start_key.dtype)
-        if group is None:
+        length = geometry[:, 2].to(index.start_key.dtype)
+        if index.group is None:
             longest = length.max()
         else:
-            longest = torch.zeros(int(group.max()) + 1, dtype=length.dtype, device=device)
-            longest = longest.scatter_reduce_(0, group, length, "amax")[group]
-        lo_key, hi_key = torch.maximum(start_key - longest - slack, block), end_key + slack
-    window_lo = torch.searchsorted(sorted_start, lo_key)
-    window_hi = torch.searchsorted(sorted_start, hi_key, right=True)
-    geometry = torch.cat((segs, (segs[:, 1] - segs[:, 0])[:, None]), dim=1)  # one gather per pair side
+            longest = torch.zeros(int(index.group.max()) + 1, dtype=length.dtype, device=device)
+            longest = longest.scatter_reduce_(0, index.group, length, "amax")[index.group]
+        lo_key = torch.maximum(index.start_key - longest - index.slack, index.block)
+        hi_key = index.end_key + index.slack
+    window_lo = torch.searchsorted(index.sorted_start, lo_key)
+    window_hi = torch.searchsorted(index.sorted_start, hi_key, right=True)
 
     # Dead candidates (taken, removed, or dropped) score -inf.
     scores = scores.clone()
@@ -269,51 +308,59 @@ def _greedy_nms(segs, scores, labels, *, method, class_agnostic, iou_threshold, 
     return torch.cat(picked), torch.cat(picked_scores)
 
 
-def _score_voting(kept_segs, kept_labels, segs, scores, labels, threshold, class_agnostic):
+def _score_voting(index, kept, segs, scores, threshold):
     """ActionFormer's segment voting: each kept segment becomes the score-weighted mean of the candidates
     overlapping it with tIoU >= `threshold` (within its class unless class-agnostic). A kept segment with
     no such candidate (zero length) stays as it is. tIoU >= t > 0 needs
-    `|start_j - start_k| <= (1/t - 1) * length_k`, so a sorted search finds the candidates."""
-    n = segs.shape[0]
-    start_key, _, _, _, slack = _class_keys(torch.cat((segs, kept_segs)), torch.cat((labels, kept_labels)),
-                                            class_agnostic)
-    by_key = torch.argsort(start_key[:n], stable=True)
-    sorted_start = start_key[:n][by_key]
-    reach = (kept_segs[:, 1] - kept_segs[:, 0]).to(start_key.dtype) * (1.0 / threshold - 1.0) + slack
-    q, p = _range_pairs(torch.searchsorted(sorted_start, start_key[n:] - reach),
-                        torch.searchsorted(sorted_start, start_key[n:] + reach, right=True))
-    p = by_key.index_select(0, p)
-    geometry = torch.cat((segs, (segs[:, 1] - segs[:, 0])[:, None]), dim=1)
-    kept_geometry = torch.cat((kept_segs, (kept_segs[:, 1] - kept_segs[:, 0])[:, None]), dim=1)
-    near = _geometry_iou(kept_geometry.index_select(0, q), geometry.index_select(0, p)) >= threshold
-    if not class_agnostic:
-        near &= kept_labels.index_select(0, q) == labels.index_select(0, p)
+    `|start_j - start_k| <= (1/t - 1) * length_k`, so a sorted search (within the class) finds them."""
+    start = index.start_key.index_select(0, kept)
+    kept_geometry = index.geometry.index_select(0, kept)
+    reach = kept_geometry[:, 2].to(start.dtype) * (1.0 / threshold - 1.0) + index.slack
+    block = index.block.index_select(0, kept)
+    lo = torch.searchsorted(index.sorted_start, torch.maximum(start - reach, block))
+    hi = torch.searchsorted(index.sorted_start, torch.minimum(start + reach, block + (index.span - 0.5)), right=True)
+    q, p = _range_pairs(lo, hi)
+    p = index.by_key.index_select(0, p)
+    near = _geometry_iou(kept_geometry.index_select(0, q), index.geometry.index_select(0, p)) >= threshold
     weight = torch.where(near, scores.index_select(0, p), 0.0)
-    total = torch.zeros_like(scores[: kept_segs.shape[0]]).index_add_(0, q, weight)
-    voted = torch.zeros_like(kept_segs).index_add_(0, q, weight[:, None] * segs.index_select(0, p))
+    total = torch.zeros_like(scores[: kept.shape[0]]).index_add_(0, q, weight)
+    voted = torch.zeros_like(kept_geometry[:, :2]).index_add_(0, q, weight[:, None] * segs.index_select(0, p))
     voted = voted / total.clamp(min=torch.finfo(total.dtype).tiny)[:, None]
-    return torch.where(total[:, None] > 0, voted, kept_segs)
+    return torch.where(total[:, None] > 0, voted, segs.index_select(0, kept))
 
 
-def _class_keys(segs, labels, class_agnostic):
-    """Sort keys for `searchsorted`: starts and ends moved so that each class owns the disjoint range
-    `[g * span, (g + 1) * span - 1]` (g: the class's rank), in float64 where the device has it.
+class _CandidateIndex(NamedTuple):
+    """Candidates sorted for `searchsorted`: start/end keys with each class moved to its own disjoint range
+    `[g * span, g * span + span - 1]` (g: the class's rank; one range when class-agnostic), in float64 where
+    the device has it, and the (start, end, length) rows for gathering pairs."""
 
-    Returns the start and end keys, each row's class rank (None when class-agnostic), `span`, and a slack
-    that covers the keys' rounding, by which search windows are widened (the exact tIoU then decides)."""
+    start_key: torch.Tensor
+    end_key: torch.Tensor
+    group: Optional[torch.Tensor]  # class rank per candidate, None when class-agnostic
+    block: torch.Tensor  # g * span per candidate
+    span: float
+    slack: float  # covers the keys' rounding; search windows are widened by it and the exact tIoU decides
+    by_key: torch.Tensor
+    sorted_start: torch.Tensor
+    geometry: torch.Tensor
+
+
+def _index_candidates(segs, labels, class_agnostic) -> _CandidateIndex:
     key_dtype = torch.float32 if segs.device.type == "mps" else torch.float64
     start, end = segs[:, 0].to(key_dtype), segs[:, 1].to(key_dtype)
     origin = start.min()
     start, end = start - origin, end - origin
     span = float(end.max()) + 1.0
     if class_agnostic:
-        group = None
+        group, block = None, torch.zeros_like(start)
     else:
         group = torch.unique(labels, return_inverse=True)[1]
-        offset = group.to(key_dtype) * span
-        start, end = start + offset, end + offset
+        block = group.to(key_dtype) * span
+        start, end = start + block, end + block
     slack = 8 * torch.finfo(key_dtype).eps * (float(end.max()) + 1.0)
-    return start, end, group, span, slack
+    by_key = torch.argsort(start, stable=True)
+    geometry = torch.cat((segs, (segs[:, 1] - segs[:, 0])[:, None]), dim=1)
+    return _CandidateIndex(start, end, group, block, span, slack, by_key, start[by_key], geometry)
 
 
 def _range_pairs(lo: torch.Tensor, hi: torch.Tensor):
