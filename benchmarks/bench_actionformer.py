@@ -4,14 +4,16 @@
   2 windows of 2,304 x 2,048, the official code's THUMOS14 batch;
 * infer: one video of 2,304 steps, forward + `post_process` (per-class Gaussian soft-NMS with voting). The model
   is untrained, so every point scores about the 0.01 prior, above `pre_nms_threshold`: the NMS sees the full
-  2,000 candidates per level, the worst case.
+  2,000 candidates per level, the worst case;
+* attention: the masked local attention alone (window 19, 4 heads of 128, 2 x 2,304 steps), forward + backward,
+  against dense masked attention over the full 2,304 x 2,304 score matrix.
 
 Each mode runs in its own subprocess so that its peak RSS is its own. Reports, over `--repeats` runs after one
 warm-up, the median wall time and the median CPU time of the process (user + system, all threads), and the peak
 RSS. On a shared machine the wall time depends on the other load; with `--threads 1` the CPU time barely does
 (no spin-waiting threads), which makes it the figure to compare across runs.
 
-    python benchmarks/bench_actionformer.py [--repeats 5] [--mode all|train|infer] [--threads N]
+    python benchmarks/bench_actionformer.py [--repeats 5] [--mode all|train|infer|attention] [--threads N]
 """
 
 import argparse
@@ -48,6 +50,8 @@ def run_mode(mode: str, repeats: int, threads: int | None) -> dict:
 
     if threads:
         torch.set_num_threads(threads)
+    if mode == "attention":
+        return run_attention(repeats)
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
     config = ActionFormerConfig()
@@ -95,18 +99,45 @@ def run_mode(mode: str, repeats: int, threads: int | None) -> dict:
     }
 
 
+def run_attention(repeats: int) -> dict:
+    from momentzoo.layers.local_attention import local_masked_attention
+
+    q, k, v = (torch.randn(BATCH, 4, LENGTH, 128, requires_grad=True) for _ in range(3))
+    mask = torch.ones(BATCH, LENGTH, dtype=torch.bool)
+    steps = torch.arange(LENGTH)
+    band = (steps[:, None] - steps[None, :]).abs() <= 9
+
+    def local():
+        local_masked_attention(q, k, v, mask, 19).sum().backward()
+
+    def dense():
+        scores = (q @ k.transpose(-1, -2)) / 128**0.5
+        (scores.masked_fill(~band, float("-inf")).softmax(-1) @ v).sum().backward()
+
+    result = {"mode": "attention", "threads": torch.get_num_threads(), "peak_rss_gb": peak_rss_gb()}
+    for name, fn in (("local", local), ("dense", dense)):
+        walls, cpus = [], []
+        for _ in range(repeats + 1):
+            start, cpu_start = time.perf_counter(), time.process_time()
+            fn()
+            walls.append(time.perf_counter() - start)
+            cpus.append(time.process_time() - cpu_start)
+        result[f"{name}_s"], result[f"{name}_cpu_s"] = statistics.median(walls[1:]), statistics.median(cpus[1:])
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--mode", choices=("all", "train", "infer"), default="all")
+    parser.add_argument("--mode", choices=("all", "train", "infer", "attention"), default="all")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_mode(args.mode, args.repeats, args.threads)))
         return
-    modes = ("train", "infer") if args.mode == "all" else (args.mode,)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
+    modes = ("train", "infer", "attention") if args.mode == "all" else (args.mode,)
+    print(f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
           f"load average before: {os.getloadavg()[0]:.2f}")
     for mode in modes:
         out = subprocess.run(
@@ -115,6 +146,11 @@ def main() -> None:
             check=True, capture_output=True, text=True,
         )
         result = json.loads(out.stdout.strip().splitlines()[-1])
+        if mode == "attention":
+            print(f"local attention (2 x 4 heads x {LENGTH} x 128, window 19), fwd+bwd: median wall "
+                  f"{result['local_s'] * 1e3:.0f} ms, CPU {result['local_cpu_s'] * 1e3:.0f} ms; dense masked "
+                  f"reference: wall {result['dense_s'] * 1e3:.0f} ms, CPU {result['dense_cpu_s'] * 1e3:.0f} ms")
+            continue
         runs = ", ".join(f"{t:.2f}" for t in result["all_s"][1:])
         common = (f"median wall {result['median_s']:.2f} s [{runs}], median CPU {result['cpu_median_s']:.2f} s "
                   f"({result['threads']} threads), peak RSS {result['peak_rss_gb']:.2f} GB")

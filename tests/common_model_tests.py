@@ -23,25 +23,19 @@ import torch
 from transformers import AutoConfig, AutoModel
 
 from momentzoo.auto import TASK_AUTO_CLASSES
+from test_registration import assert_same_outputs
 
-__all__ = ["ModelTesterMixin", "assert_close_outputs", "assert_same_outputs"]
+__all__ = ["ModelTesterMixin", "assert_close_outputs", "assert_same_outputs", "one_thread"]
 
 
-def assert_same_outputs(actual, expected, where="outputs"):
-    """Every tensor of two (nested) outputs is bit-identical."""
-    if isinstance(expected, torch.Tensor):
-        assert isinstance(actual, torch.Tensor) and actual.shape == expected.shape, where
-        assert torch.equal(actual, expected), f"{where} differ"
-    elif isinstance(expected, dict):  # ModelOutput is an OrderedDict of its non-None fields
-        assert list(actual.keys()) == list(expected.keys()), where
-        for key in expected:
-            assert_same_outputs(actual[key], expected[key], f"{where}.{key}")
-    elif isinstance(expected, (list, tuple)):
-        assert len(actual) == len(expected), where
-        for i, (a, e) in enumerate(zip(actual, expected)):
-            assert_same_outputs(a, e, f"{where}[{i}]")
-    else:
-        assert actual == expected, where
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Run a test module's tiny models on one thread: a second thread only adds synchronisation, which on a loaded
+    2-core machine costs seconds. Import it into a test module to apply it there (it is autouse)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def assert_close_outputs(actual: dict, expected: dict, atol: float, rtol: float = 1e-4, where: str = ""):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import momentzoo
-from common_model_tests import ModelTesterMixin
+from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401 (autouse fixture)
 from momentzoo.models.actionformer import (
     THUMOS14_CLASSES,
     ActionFormerConfig,
@@ -16,15 +16,6 @@ from momentzoo.models.actionformer import (
 )
 from momentzoo.models.actionformer.configuration_actionformer import tiny_actionformer_config
 from momentzoo.segments import feature_grid_to_seconds
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors: a second thread only adds synchronisation, which on a loaded 2-core machine costs seconds.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def video_features(length: int, dim: int) -> torch.Tensor:

@@ -9,20 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common_model_tests import one_thread  # noqa: F401 (autouse fixture)
 from momentzoo.layers.fpn import IdentityFPN
 from momentzoo.layers.heads import Scale, TemporalClassificationHead, TemporalRegressionHead, prior_bias
 from momentzoo.layers.local_attention import LocalMaskedMultiHeadConvAttention, local_masked_attention
 from momentzoo.layers.losses import offset_diou_loss, offset_iou_loss, sigmoid_focal_loss
 from momentzoo.layers.masked_conv import MaskedConv1d, apply_mask, downsample_mask
 from momentzoo.layers.transformer_block import AffineDropPath, MaskedTransformerBlock, drop_path
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def padded_mask(lengths, total):
