@@ -94,9 +94,11 @@ def batched_nms(
        `class_agnostic`, that overlap it with tIoU >= `voting_threshold`; scores are unchanged.
        ActionFormer votes only in its class-agnostic mode; here voting follows `class_agnostic`.
 
-    Differences from the C++ kernel, none of which matter beyond float rounding: tIoU is exact as in
-    `segment_iou` (the kernel adds 1e-6 to lengths; a zero-length segment overlaps nothing here), ties in
-    score go to the lower input index, and a candidate scoring exactly `min_score` is kept.
+    Differences from ActionFormer, none beyond float rounding and exact ties: tIoU is exact as in
+    `segment_iou` (its kernel adds 1e-6 to lengths; a zero-length segment overlaps nothing in both), equal
+    scores go to the lower input index, and a score equal to `min_score` survives in every method (its
+    hard-NMS path keeps only `score > min_score`). The result is computed in parallel rounds and equals the
+    sequential greedy algorithm's (see `_greedy_nms`); on CPU it runs on one intra-op thread.
 
     Args:
         segments: (N, 2) `[start, end]`, finite, `end >= start`.
