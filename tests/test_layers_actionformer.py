@@ -239,6 +239,6 @@ def test_diou_loss_matches_hand_computed_values():
     torch.testing.assert_close(offset_diou_loss(pred, target, reduction="sum"), torch.tensor(1.2525))
     empty = torch.zeros(0, 2, requires_grad=True)
     loss = offset_diou_loss(empty, torch.zeros(0, 2), reduction="mean")
-    assert float(loss) == 0.0 and loss.requires_grad
+    assert loss.item() == 0.0 and loss.requires_grad
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         offset_diou_loss(torch.zeros(3), torch.zeros(3))
