@@ -24,6 +24,11 @@ def real_data() -> Path:
     return root
 
 
+# pytest-xdist runs one worker per core: one intra-op thread each avoids oversubscribing the CPU,
+# which made tiny models 10x slower on the 2-core CI machine.
+torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
