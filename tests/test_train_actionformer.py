@@ -72,12 +72,17 @@ def config_file(tmp_path_factory):
     return path
 
 
-def test_yaml_defaults_and_command_line_overrides(config_file, tmp_path):
+def _script():
     sys.path.insert(0, str(SCRIPT.parent))
     try:
-        import train_actionformer as script
+        import train_actionformer
     finally:
         sys.path.remove(str(SCRIPT.parent))
+    return train_actionformer
+
+
+def test_yaml_defaults_and_command_line_overrides(config_file, tmp_path):
+    script = _script()
     from transformers import TrainingArguments
 
     model_args, data_args, training_args = parse_args_with_config(
@@ -97,8 +102,14 @@ def test_yaml_defaults_and_command_line_overrides(config_file, tmp_path):
 
 def test_ddp_two_processes_batch_one_equal_one_process_batch_two(config_file, tmp_path):
     single, ddp = tmp_path / "single", tmp_path / "ddp"
-    _run([sys.executable, str(SCRIPT), "--config", str(config_file), "--per_device_train_batch_size", "2",
-          "--output_dir", str(single)])
+    # one process, batch 2 (in this process: the script's main)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the launched processes (OMP_NUM_THREADS=1): tiny tensors, busy cores
+    try:
+        _script().main(["--config", str(config_file), "--per_device_train_batch_size", "2", "--output_dir",
+                        str(single)])
+    finally:
+        torch.set_num_threads(threads)
     _run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
           "--main_process_port", str(_free_port()), str(SCRIPT), "--config", str(config_file),

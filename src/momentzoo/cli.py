@@ -10,6 +10,7 @@ __all__ = ["main", "SUBCOMMANDS"]
 
 # One line per subcommand: the module under momentzoo.commands that registers it.
 SUBCOMMANDS = [
+    "quickstart",
     "extract_features",
     "push",
     "evaluate",
