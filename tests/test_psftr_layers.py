@@ -107,8 +107,8 @@ def test_module_matches_a_loop_reference_and_ignores_padding(reference_kind):
 def test_initial_offsets_spread_heads_left_and_right():
     module = DeformableAttention1d(hidden_size=16, num_heads=4, num_points=2)
     grid = module.sampling_offsets.bias.view(4, 2)
-    assert torch.equal(grid[0], torch.tensor([1.0, 2.0]))  # head 0 looks right, point p at p + 1 steps
-    assert (grid[2] < 0).all()  # head 2 looks left
+    # head 0 looks right, head 1 left, head 2 right and twice as far...; point p at p + 1 times the reach
+    assert torch.equal(grid, torch.tensor([[1.0, 2.0], [-1.0, -2.0], [2.0, 4.0], [-2.0, -4.0]]))
     assert torch.count_nonzero(module.sampling_offsets.weight) == 0
 
 

@@ -12,8 +12,6 @@ scaled by `L` (not by the padded length) and padded values are zeroed, a padded 
 unpadded one does: outputs do not depend on padding.
 """
 
-import math
-
 import torch
 from torch import nn
 
@@ -89,11 +87,11 @@ class DeformableAttention1d(nn.Module):
         self.reset_parameters()
 
     def initial_offset_bias(self) -> torch.Tensor:
-        """Deformable DETR's start: offsets predicted by the bias alone, head `h` looking in direction
-        `cos(2 pi h / H)` (1-D: left or right, at varying reach), point `p` at `p + 1` times that reach."""
-        thetas = torch.arange(self.num_heads, dtype=torch.float32) * (2.0 * math.pi / self.num_heads)
-        direction = torch.cos(thetas)
-        direction = direction / direction.abs().max()
+        """Deformable DETR's start, in 1-D: offsets come from the bias alone, each head looking one way at its own
+        reach, `(-1)^h * (h // 2 + 1)` steps for head `h` (right 1, left 1, right 2, left 2, ...), point `p` at
+        `p + 1` times that. (The 2-D `(cos, sin)` directions would leave some heads of a 1-D layer at offset 0.)"""
+        heads = torch.arange(self.num_heads, dtype=torch.float32)
+        direction = torch.where(heads % 2 == 0, 1.0, -1.0) * (torch.div(heads, 2, rounding_mode="floor") + 1)
         grid = direction[:, None] * torch.arange(1, self.num_points + 1, dtype=torch.float32)[None, :]
         return grid.flatten()
 

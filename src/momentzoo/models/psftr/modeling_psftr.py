@@ -20,6 +20,7 @@ import math
 import os
 import re
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +37,7 @@ from transformers import (
 )
 from transformers import initialization as init
 from transformers.utils import ModelOutput, cached_file
+from transformers.utils import logging as hf_logging
 
 from ...hub import MomentzooModelCardMixin
 from ...layers.deformable_attention import DeformableAttention1d
@@ -329,10 +331,25 @@ class PSFTRPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
     main_input_name = "input_features"
     _no_split_modules = ["PSFTREncoderLayer", "PSFTRDecoderLayer", "CLIPEncoderLayer"]
 
+    def _tag_special_inits(self) -> None:
+        """Mark the linear layers whose start is not Xavier's. transformers initialises module by module and skips
+        containers without parameters of their own, so the rule has to sit on the layer itself."""
+        for module in self.modules():
+            if isinstance(module, DeformableAttention1d):
+                module.sampling_offsets.psftr_initial_bias = module.initial_offset_bias  # Deformable DETR's grid
+                module.attention_weights.psftr_initial_bias = lambda m=module: torch.zeros(m.num_heads * m.num_points)
+            elif isinstance(module, PSFTRSemanticGuidedDecoder):
+                for head in module.segment_heads:  # start from the reference segment: zero refinement
+                    head.layers[-1].psftr_initial_bias = lambda: torch.zeros(2)
+
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        # Children are initialised before their parents, so the special cases below override the generic ones.
         if isinstance(module, nn.Linear):
+            initial_bias = getattr(module, "psftr_initial_bias", None)
+            if initial_bias is not None:  # a zero map plus a fixed bias (see _tag_special_inits)
+                init.zeros_(module.weight)
+                init.copy_(module.bias, initial_bias())
+                return
             init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 init.zeros_(module.bias)
@@ -348,17 +365,8 @@ class PSFTRPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
         elif isinstance(module, nn.MultiheadAttention):
             init.xavier_uniform_(module.in_proj_weight)
             init.zeros_(module.in_proj_bias)
-        elif isinstance(module, DeformableAttention1d):
-            init.zeros_(module.sampling_offsets.weight)
-            init.copy_(module.sampling_offsets.bias, module.initial_offset_bias())
-            init.zeros_(module.attention_weights.weight)
-            init.zeros_(module.attention_weights.bias)
         elif isinstance(module, PSFTRPrototypeClassifier):
             init.constant_(module.logit_scale, module.logit_scale_init)
-        elif isinstance(module, PSFTRSemanticGuidedDecoder):
-            for head in module.segment_heads:  # start from the reference segment: zero refinement
-                init.zeros_(head.layers[-1].weight)
-                init.zeros_(head.layers[-1].bias)
 
 
 def _validate_inputs(config: PSFTRConfig, features, attention_mask) -> torch.Tensor:
@@ -399,7 +407,13 @@ def _load_clip_text_model(name_or_path: str, **kwargs) -> CLIPTextModelWithProje
     else:
         raise ValueError(f"{name_or_path} is a {type(config).__name__} checkpoint; PSFTR's text encoder must be CLIP "
                          "(a CLIPModel or CLIPTextModelWithProjection checkpoint)")
-    return CLIPTextModelWithProjection.from_pretrained(name_or_path, config=text_config, **kwargs)
+    # A full CLIP checkpoint also holds the vision tower, which the loader would report key by key as unexpected.
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return CLIPTextModelWithProjection.from_pretrained(name_or_path, config=text_config, **kwargs)
+    finally:
+        hf_logging.set_verbosity(verbosity)
 
 
 class PSFTRModel(PSFTRPreTrainedModel):
@@ -435,6 +449,8 @@ class PSFTRModel(PSFTRPreTrainedModel):
                                                config.matcher_iou_cost)
         self.text_tokenizer = None
         self._text_cache: OrderedDict = OrderedDict()
+        self._candidate_names = None
+        self._tag_special_inits()
         self.post_init()
         if config.freeze_text_encoder:
             self.text_model.requires_grad_(False)
@@ -540,6 +556,16 @@ class PSFTRModel(PSFTRPreTrainedModel):
             mask[i, : len(row)] = 1
         return ids.to(device), mask.to(device)
 
+    def encode_prompt_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """CLIP text embeddings `(K, D)` (unnormalised) of tokenized prompts that end with the end-of-text token:
+        the final hidden state at that token (each row's last real one), projected to the joint space. This is
+        CLIP's own pooling for its tokenizer, without its legacy rule (config `eos_token_id == 2`: pool at the
+        highest token id), which on other tokenizers can pool two different prompts at the same shared word."""
+        hidden = self.text_model.text_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        last = attention_mask.sum(1) - 1
+        pooled = hidden[torch.arange(len(hidden), device=hidden.device), last]
+        return self.text_model.text_projection(pooled)
+
     def embed_class_names(self, class_names) -> torch.Tensor:
         """CLIP text embeddings `(K, D)`, L2-normalised, of the prompted class names. Cached per class set while
         the text encoder's weights do not change (and always, unless it is being trained)."""
@@ -560,7 +586,7 @@ class PSFTRModel(PSFTRPreTrainedModel):
         with torch.set_grad_enabled(trainable):
             for start in range(0, len(prompts), _TEXT_BATCH):
                 ids, mask = self._tokenize(prompts[start : start + _TEXT_BATCH], device)
-                chunks.append(self.text_model(input_ids=ids, attention_mask=mask).text_embeds)
+                chunks.append(self.encode_prompt_tokens(ids, mask))
         embeds = F.normalize(torch.cat(chunks).float(), dim=-1).to(dtype)
         if not trainable:
             self._text_cache[key] = embeds
@@ -581,7 +607,22 @@ class PSFTRModel(PSFTRPreTrainedModel):
             if not torch.isfinite(text_embeds).all():
                 raise ValueError("text_embeds has NaN or infinite values")
             return F.normalize(text_embeds.to(self.text_proj.weight).float(), dim=-1).to(self.text_proj.weight.dtype)
-        return self.embed_class_names(self.config.class_names if class_names is None else class_names)
+        return self.embed_class_names(self.default_class_names() if class_names is None else class_names)
+
+    def default_class_names(self) -> list[str]:
+        """The candidate classes when none are passed: those of `candidate_classes(...)`, else `config.id2label`."""
+        return list(self._candidate_names) if self._candidate_names is not None else self.config.class_names
+
+    @contextmanager
+    def candidate_classes(self, class_names):
+        """Within the block, `forward` and `post_process` score `class_names` by default instead of the training
+        classes, so loops that call them without class names (`momentzoo.training.predict_tal`, `Trainer`)
+        evaluate an open vocabulary: `with model.candidate_classes(unseen): predict_tal(model, data)`."""
+        previous, self._candidate_names = self._candidate_names, _check_class_names(class_names)
+        try:
+            yield self
+        finally:
+            self._candidate_names = previous
 
     # -------------------------------------------------------------------------------------------- forward
     def forward(
@@ -599,7 +640,8 @@ class PSFTRModel(PSFTRPreTrainedModel):
             attention_mask (`torch.LongTensor` of shape `(B, T)`, optional): 1 for real steps, 0 for padding.
             labels (`list` of `B` dicts, optional): `{"class_labels": (n,), "segments": (n, 2)}`; class ids index
                 the candidate classes, segments are in feature steps from the window start.
-            class_names (`list[str]`, optional): the candidate classes (default: `config.id2label`).
+            class_names (`list[str]`, optional): the candidate classes (default: those of `candidate_classes(...)`,
+                else the training classes `config.id2label`).
             text_embeds (`torch.FloatTensor` of shape `(K, D)`, optional): their CLIP text embeddings instead.
         """
         mask = _validate_inputs(self.config, input_features, attention_mask)
@@ -724,8 +766,8 @@ class PSFTRModel(PSFTRPreTrainedModel):
                 `window_lengths`).
             metadata (`list` of `B` dicts): `duration` (seconds, required), `fps`, `feature_stride`, `num_frames`
                 (default to the config's), `window_start` (feature steps, default 0).
-            class_names (`list[str]`, optional): the candidate classes `forward` scored (default
-                `config.id2label`); they must be as many as the logits' classes.
+            class_names (`list[str]`, optional): the candidate classes `forward` scored (default: those of
+                `candidate_classes(...)`, else `config.id2label`); as many as the logits' classes.
             label_names (`bool`): labels as class names instead of ids into the candidate classes.
 
         Returns per window a list of `{"segment": [start, end], "score": float, "label": int | str}`, best first.
@@ -734,7 +776,7 @@ class PSFTRModel(PSFTRPreTrainedModel):
         logits, segments, actionness, lengths = (
             outputs[k] for k in ("logits", "pred_segments", "actionness_logits", "window_lengths")
         )
-        names = config.class_names if class_names is None else _check_class_names(class_names)
+        names = self.default_class_names() if class_names is None else _check_class_names(class_names)
         if len(names) != logits.shape[-1]:
             raise ValueError(f"the outputs score {logits.shape[-1]} classes but {len(names)} class names were given "
                              "(pass post_process the class_names that forward used)")
