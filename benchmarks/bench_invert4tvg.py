@@ -1,6 +1,6 @@
 """Invert4TVG end to end on synthetic videos: Invert-SFT warm start, then GRPO, then held-out TVG reward.
 
-    python benchmarks/bench_invert4tvg.py [--sft_steps 55] [--grpo_steps 30] [--tvg_probability 1.0]
+    python benchmarks/bench_invert4tvg.py [--sft_steps 60] [--grpo_steps 30] [--tvg_probability 1.0]
 
 A tiny Qwen2.5-VL (`tiny_invert4tvg_model`) is warmed up with TRL's `SFTTrainer` on the grounding answers of
 the synthetic training videos until it writes the answer format part of the time, then trained with
@@ -33,10 +33,10 @@ def held_out_metrics(model, chat, rows, videos, samples: int, seed: int, max_new
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sft_steps", type=int, default=55)
+    parser.add_argument("--sft_steps", type=int, default=60)
     parser.add_argument("--sft_lr", type=float, default=1e-2)
     parser.add_argument("--grpo_steps", type=int, default=30)
-    parser.add_argument("--grpo_lr", type=float, default=2e-3)
+    parser.add_argument("--grpo_lr", type=float, default=1e-3)
     parser.add_argument("--tvg_probability", type=float, default=1.0)
     parser.add_argument("--num_generations", type=int, default=8)
     parser.add_argument("--train_videos", type=int, default=8)
@@ -82,7 +82,7 @@ def main(argv=None) -> dict:
                        gradient_checkpointing=False, seed=args.seed),
         train_dataset=sft_data,
         processing_class=tokenizer,
-        data_collator=Invert4TVGSFTCollator(tokenizer, video_processor),
+        data_collator=Invert4TVGSFTCollator(tokenizer, video_processor, cache_size=len(sft_data)),
     )
     sft.train()
     sft_seconds = time.perf_counter() - start

@@ -53,6 +53,7 @@ class SFTArguments:
     sft_max_steps: int = field(default=-1, metadata={"help": "Warm-start steps (overrides epochs when > 0)."})
     sft_batch_size: int = field(default=4, metadata={"help": "Warm-start examples per device and step."})
     sft_lr_scheduler_type: str = field(default="cosine", metadata={"help": "Warm-start learning-rate schedule."})
+    sft_video_cache: int = field(default=0, metadata={"help": "Decoded clips kept between warm-start steps (0: decode every time)."})
 
 
 def load_model(args: ModelArguments):
@@ -97,7 +98,8 @@ def run_sft(model, tokenizer, video_processor, train_rows, model_args, sft_args,
         logging_steps=grpo_args.logging_steps, report_to=grpo_args.report_to, seed=grpo_args.seed,
         save_strategy="no", remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True},
     )
-    collator = Invert4TVGSFTCollator(tokenizer, video_processor, system_prompt=grpo_args.system_prompt, video_root=grpo_args.video_root)
+    collator = Invert4TVGSFTCollator(tokenizer, video_processor, system_prompt=grpo_args.system_prompt,
+                                     video_root=grpo_args.video_root, cache_size=sft_args.sft_video_cache)
     trainer = SFTTrainer(model=model, args=config, train_dataset=sft_rows, processing_class=tokenizer, data_collator=collator,
                          peft_config=lora_config(model_args) if model_args.use_peft else None)
     trainer.train()

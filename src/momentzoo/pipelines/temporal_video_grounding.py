@@ -70,6 +70,8 @@ class TemporalVideoGroundingPipeline(Pipeline):
         self.frame_processor = frame_processor if frame_processor is not None else _saved_video_processor(self.model)
         self.chat = Qwen2_5_VLVideoChatProcessor(self.tokenizer, self.frame_processor)
         self.system_prompt = system_prompt
+        # Several queries on one video are the common case: keep the last file's sampled clip.
+        self._last_clip = None
 
     def _sanitize_parameters(self, query=None, start=None, end=None, fps=None, max_new_tokens=None, generate_kwargs=None,
                              return_answer=None, **kwargs):
@@ -86,7 +88,6 @@ class TemporalVideoGroundingPipeline(Pipeline):
         return super().__call__(video, query=query, **kwargs)
 
     def preprocess(self, inputs, query=None, start=None, end=None, fps=None):
-        from ..data.qwen2_5_vl_video import VideoClip
         from ..training.invert4tvg_prompts import task_messages
 
         if isinstance(inputs, dict) and "video" in inputs:
@@ -95,25 +96,35 @@ class TemporalVideoGroundingPipeline(Pipeline):
             inputs = inputs["video"]
         if not isinstance(query, str) or not query.strip():
             raise ValueError(f"temporal-video-grounding needs a non-empty query string, got {query!r}")
-        if isinstance(inputs, (np.ndarray,)) or _is_tensor(inputs):
+        if isinstance(inputs, np.ndarray) or _is_tensor(inputs):
             if fps is None:
                 raise ValueError("frames given as an array need `fps`, the rate they were sampled at")
-            frames = inputs
-            count = len(frames)
-            if count == 0:
+            if len(inputs) == 0:
                 raise ValueError("no frames given")
             offset = 0.0 if start is None else float(start)
-            clip = VideoClip(frames=frames, fps=float(fps), start=offset, end=offset + count / float(fps))
+            clip_start, clip_end = offset, offset + len(inputs) / float(fps)
+            video = self.frame_processor.preprocess(inputs, float(fps))
         else:
-            if isinstance(inputs, (str, os.PathLike)) and not os.path.isfile(os.fspath(inputs)):
-                raise ValueError(f"video file not found: {os.fspath(inputs)}")
-            clip = self.frame_processor.read_clip(inputs, 0.0 if start is None else float(start), end)
-        duration = clip.end - clip.start
+            key = None
+            if isinstance(inputs, (str, os.PathLike)):
+                path = os.path.abspath(os.fspath(inputs))
+                if not os.path.isfile(path):
+                    raise ValueError(f"video file not found: {os.fspath(inputs)}")
+                stat = os.stat(path)
+                key = (path, stat.st_mtime_ns, stat.st_size, start, end)
+            if key is not None and self._last_clip is not None and self._last_clip[0] == key:
+                clip_start, clip_end, video = self._last_clip[1]
+            else:
+                clip = self.frame_processor.read_clip(inputs, 0.0 if start is None else float(start), end)
+                clip_start, clip_end = clip.start, clip.end
+                video = self.frame_processor.preprocess(clip.frames, clip.fps)
+                if key is not None:
+                    self._last_clip = (key, (clip_start, clip_end, video))
+        duration = clip_end - clip_start
         if not (math.isfinite(duration) and duration > 0):
-            raise ValueError(f"the video part to ground in is empty: [{clip.start}, {clip.end})")
-        video = self.frame_processor.preprocess(clip.frames, clip.fps)
+            raise ValueError(f"the video part to ground in is empty: [{clip_start}, {clip_end})")
         messages = task_messages("tvg", self.system_prompt, query=query, duration=duration)
-        return {"prompt": messages, "video_inputs": video, "clip_start": clip.start, "clip_duration": duration}
+        return {"prompt": messages, "video_inputs": video, "clip_start": clip_start, "clip_duration": duration}
 
     def _forward(self, model_inputs, max_new_tokens=256, generate_kwargs=None):
         from ..training.invert4tvg_inference import generate_answers

@@ -10,6 +10,8 @@ batch (video tensors, `mm_token_type_ids`, labels on the answer only) for TRL's 
 from __future__ import annotations
 
 import logging
+import os
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
@@ -58,10 +60,13 @@ class Invert4TVGSFTCollator:
     (inversion tasks); the target is `reference_answer` followed by the end-of-turn token, the only labelled
     tokens. Returns `input_ids`, `attention_mask`, `labels`, `mm_token_type_ids` (B, L), right-padded, and
     `pixel_values_videos`, `video_grid_thw`, `second_per_grid_ts`.
+
+    `cache_size` keeps that many decoded clips (least recently used dropped), so epochs over a small dataset
+    decode each clip once; 0 (default) decodes every time.
     """
 
     def __init__(self, tokenizer, video_processor: Qwen2_5_VLVideoProcessor, lemmatizer=None, system_prompt: str | None = None,
-                 video_root=None, end_of_turn: str = "<|im_end|>"):
+                 video_root=None, end_of_turn: str = "<|im_end|>", cache_size: int = 0):
         self.chat = Qwen2_5_VLVideoChatProcessor(tokenizer, video_processor)
         self.video_processor = video_processor
         self.lemmatizer = lemmatizer or default_lemmatizer()
@@ -70,6 +75,28 @@ class Invert4TVGSFTCollator:
         if tokenizer.convert_tokens_to_ids(end_of_turn) in (None, tokenizer.unk_token_id):
             raise ValueError(f"the tokenizer has no end-of-turn token {end_of_turn!r}")
         self.end_of_turn = end_of_turn
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ValueError(f"cache_size must be a non-negative int, got {cache_size!r}")
+        self.cache_size = cache_size
+        self._cache: OrderedDict = OrderedDict()
+
+    def _video(self, row: dict, start: float, end: float | None) -> dict:
+        source = row["video"]
+        path = source.get("path") if isinstance(source, dict) else (os.fspath(source) if isinstance(source, (str, os.PathLike)) else None)
+        key = (path, start, end) if path is not None and self.cache_size else None
+        if key is not None and key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        try:
+            clip = self.video_processor.read_clip(source, start, end, root=self.video_root)
+        except ValueError as error:
+            raise ValueError(f"row {row.get('qid', '?')}: {error}") from error
+        video = self.video_processor.preprocess(clip.frames, clip.fps)
+        if key is not None:
+            self._cache[key] = video
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return video
 
     def example(self, row: dict) -> tuple[list[int], list[int], list[int], dict]:
         """(input_ids, mm_token_type_ids, labels, video tensors) of one row."""
@@ -86,11 +113,7 @@ class Invert4TVGSFTCollator:
             messages = task_messages(task, self.system_prompt, masked_query=inversion["masked_query"])
             answer = reference_answer(task, query, verb_lemma=inversion["verb_lemma"])
             start, end = float(windows[0][0]), float(windows[0][1])
-        try:
-            clip = self.video_processor.read_clip(row["video"], start, end, root=self.video_root)
-        except ValueError as error:
-            raise ValueError(f"row {row.get('qid', '?')}: {error}") from error
-        video = self.video_processor.preprocess(clip.frames, clip.fps)
+        video = self._video(row, start, end)
         prompt_ids, prompt_types = self.chat.encode(self.chat.apply_chat_template(messages), video)
         answer_ids = self.chat.tokenizer(answer + self.end_of_turn, add_special_tokens=False)["input_ids"]
         ids = prompt_ids + answer_ids
