@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import huggingface_hub
 import pytest
 import torch
 import yaml
+from hub_server import TOKEN, HubServer
 from safetensors.torch import load_file
 
 from momentzoo.training.arguments import parse_args_with_config
@@ -100,16 +102,27 @@ def test_yaml_defaults_and_command_line_overrides(config_file, tmp_path):
                                ["--config", str(bad)])
 
 
-def test_ddp_two_processes_batch_one_equal_one_process_batch_two(config_file, tmp_path):
+def test_ddp_two_processes_batch_one_equal_one_process_batch_two(config_file, tmp_path, monkeypatch):
     single, ddp = tmp_path / "single", tmp_path / "ddp"
-    # one process, batch 2 (in this process: the script's main)
+    # one process, batch 2 (in this process: the script's main), pushed to a local Hub at the end
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the launched processes (OMP_NUM_THREADS=1): tiny tensors, busy cores
     try:
-        _script().main(["--config", str(config_file), "--per_device_train_batch_size", "2", "--output_dir",
-                        str(single)])
+        with HubServer() as hub:
+            monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+            monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
+            monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.url)
+            _script().main(["--config", str(config_file), "--per_device_train_batch_size", "2", "--output_dir",
+                            str(single), "--push_to_hub", "--hub_model_id", "tester/actionformer-tiny",
+                            "--hub_token", TOKEN])
+            api = huggingface_hub.HfApi(endpoint=hub.url, token=TOKEN)
+            files = set(api.list_repo_files("tester/actionformer-tiny"))
+            assert {"config.json", "model.safetensors", "README.md", "eval_results.json", "predictions.json"} <= files
     finally:
         torch.set_num_threads(threads)
+    # the uploaded card (re-rendered in the folder before the upload) names the repo and carries the results
+    card = (single / "README.md").read_text()
+    assert "# tester/actionformer-tiny" in card and "average_mAP" in card
     _run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
           "--main_process_port", str(_free_port()), str(SCRIPT), "--config", str(config_file),
@@ -132,6 +145,7 @@ def test_ddp_two_processes_batch_one_equal_one_process_batch_two(config_file, tm
         assert sorted(predictions) == sorted(truth) == ["synthetic_test_00000", "synthetic_test_00001"]
         card = (folder / "README.md").read_text()
         assert "ActionFormer" in card and "average_mAP" in card and "82.1 / 77.8 / 71.0 / 59.4 / 43.9" in card
+        assert "examples/train_actionformer.py" in card  # training details
     scores = [json.loads((folder / "eval_results.json").read_text()) for folder in (single, ddp)]
     summary = [{k: v for k, v in s.items() if k != "per_class_AP"} for s in scores]
     assert summary[0] == pytest.approx(summary[1], abs=1e-4)
