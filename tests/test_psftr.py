@@ -308,3 +308,41 @@ def test_post_process_decodes_seconds_of_the_whole_video(clip_dir):
         model.post_process(outputs, meta, class_names=["a", "b", "a"])
     with pytest.raises(ValueError, match=r"metadata\[0\] must be a dict with at least 'duration'"):
         model.post_process(outputs, [{"video_id": "v"}])
+
+
+def test_model_card_has_the_protocol_and_the_papers_zero_shot_table(clip_dir, tmp_path):
+    from momentzoo.hub import render_model_card
+
+    model = small_model(clip_dir)
+    model.save_pretrained(tmp_path)
+    card = (tmp_path / "README.md").read_text()
+    assert "zero-shot temporal action localization" in card and "V̂ = softmax(T Vᵀ) V" in card
+    assert "| THUMOS14 | 75% / 25% | 0.3:0.1:0.7 | 28.99 |" in card
+    assert "| ActivityNet-1.3 | 75% / 25% | 0.5:0.05:0.95 | 29.91 |" in card
+    assert "candidate_labels=" in card and "openreview.net/forum?id=at3UEJzCRc" in card
+    assert "base_model" not in card.split("---")[1]  # a local text encoder is not named as a Hub base model
+    model.config.text_model_name_or_path = "openai/clip-vit-base-patch16"
+    card = str(render_model_card(model, **model.model_card_kwargs()))
+    assert "base_model:\n- openai/clip-vit-base-patch16" in card and "Text encoder:** [openai/clip-vit-base-patch16]" in card
+
+
+def test_the_tal_pipeline_runs_a_psftr_checkpoint_on_candidate_labels(clip_dir, tmp_path):
+    from transformers import pipeline
+
+    model = small_model(clip_dir, slice_size=16)
+    model.save_pretrained(tmp_path)
+    detector = pipeline("temporal-action-localization", model=str(tmp_path))
+    features = torch.randn(40, 16).numpy()  # 40 steps: three 16-step windows
+    labels = ["juggle balls", "ride a bike"]
+    found = detector(features, fps=10.0, feature_stride=10, num_frames=10, candidate_labels=labels)
+    assert found and {d["label"] for d in found} <= set(labels)
+    assert all(0 <= d["segment"][0] < d["segment"][1] <= 40.0 for d in found)
+    # a one-window video: exactly what the model gives when called directly with the same names
+    short = features[:16]
+    found = detector(short, fps=10.0, feature_stride=10, num_frames=10, candidate_labels=labels)
+    meta = [{"video_id": "v", "duration": 16.0, "fps": 10.0, "feature_stride": 10, "num_frames": 10}]
+    with torch.no_grad():
+        direct = model.post_process(model(torch.from_numpy(short[None]), class_names=labels), meta,
+                                    class_names=labels, label_names=True)[0]
+    assert [d["label"] for d in found] == [d["label"] for d in direct]
+    assert [d["score"] for d in found] == pytest.approx([d["score"] for d in direct], rel=1e-5)

@@ -80,7 +80,7 @@ class PSFTRConfig(PreTrainedConfig):
             image-text space, so it must equal the text encoder's `projection_dim` (SPDE compares the two).
         text_config (`dict` or `CLIPTextConfig`): the text encoder, a `CLIPTextModelWithProjection`; defaults to
             CLIP ViT-B/16's text tower. text_model_name_or_path (`str`, "openai/clip-vit-base-patch16"): where its
-            weights come from (`PSFTRModel.from_backbones`).
+            weights come from (`PSFTRModel.from_backbones`; None when they were given as a model object).
         prompt_template (`str`, "a video of a person doing {label}"): how a class name becomes the encoder's
             text; the paper's ablation also tries "{label}", "a video of {label}", "a video of action {label}".
         split_camel_case (`bool`, True): "CleanAndJerk" -> "clean and jerk" before prompting (THUMOS14's names).
@@ -122,7 +122,7 @@ class PSFTRConfig(PreTrainedConfig):
         self,
         input_dim: int = 512,
         text_config: dict | PreTrainedConfig | None = None,
-        text_model_name_or_path: str = CLIP_TEXT_MODEL_ID,
+        text_model_name_or_path: str | None = CLIP_TEXT_MODEL_ID,
         prompt_template: str = DEFAULT_PROMPT_TEMPLATE,
         split_camel_case: bool = True,
         freeze_text_encoder: bool = True,
@@ -174,8 +174,9 @@ class PSFTRConfig(PreTrainedConfig):
         if self.input_dim != text_dim:
             _fail("input_dim", f"text_config.projection_dim = {text_dim} (frame and text embeddings share CLIP's "
                   "joint space)", input_dim)
-        if not isinstance(text_model_name_or_path, str) or not text_model_name_or_path:
-            _fail("text_model_name_or_path", "a non-empty hub id or path", text_model_name_or_path)
+        if text_model_name_or_path is not None and (not isinstance(text_model_name_or_path, str)
+                                                    or not text_model_name_or_path):
+            _fail("text_model_name_or_path", "None or a non-empty hub id or path", text_model_name_or_path)
         self.text_model_name_or_path = text_model_name_or_path
         if not isinstance(prompt_template, str) or prompt_template.count("{label}") != 1:
             _fail("prompt_template", "a string with exactly one '{label}'", prompt_template)

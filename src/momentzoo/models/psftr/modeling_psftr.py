@@ -62,6 +62,13 @@ __all__ = [
     "format_class_prompt",
 ]
 
+PSFTR_CITATION = """@inproceedings{psftr2026,
+  title={Progressive Semantic Fusion Transformer for Zero-Shot Temporal Action Localization},
+  author={Anonymous},
+  booktitle={Submitted to the Fourteenth International Conference on Learning Representations (ICLR)},
+  year={2026},
+  url={https://openreview.net/forum?id=at3UEJzCRc}
+}"""
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
 _TEXT_BATCH = 256  # prompts per text-encoder call (1,000 class names run in a few batches)
 _CACHE_SIZE = 8  # class sets whose text embeddings are kept
@@ -494,7 +501,7 @@ class PSFTRModel(PSFTRPreTrainedModel):
             state = {k: v for k, v in text_model.state_dict().items()
                      if k.startswith(("text_model.", "text_projection."))}
             tower.load_state_dict(state)
-            name, text_model = text_model.config.name_or_path or None, tower
+            text_model = tower
         elif not isinstance(text_model, CLIPTextModelWithProjection):
             raise ValueError(f"text_model must be a hub id, a path, a CLIPModel or a CLIPTextModelWithProjection, "
                              f"got {type(text_model).__name__}")
@@ -502,12 +509,19 @@ class PSFTRModel(PSFTRPreTrainedModel):
             tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
         text_config = text_model.config.to_dict()
         config_kwargs.setdefault("input_dim", text_config["projection_dim"])
-        if name:
-            config_kwargs.setdefault("text_model_name_or_path", name)
+        # A model object's origin is unknown (None), unless its config remembers the checkpoint it came from.
+        config_kwargs.setdefault("text_model_name_or_path", name or text_model.config.name_or_path or None)
         model = cls(PSFTRConfig(text_config=text_config, **config_kwargs))
         model.text_model.load_state_dict(text_model.state_dict())
         model.set_text_tokenizer(tokenizer)
         return model
+
+    def model_card_kwargs(self) -> dict:
+        """The card names the CLIP text encoder as the base model (when it is a Hub id) and the prompt."""
+        name = self.config.text_model_name_or_path
+        hub_id = isinstance(name, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", name) and not os.path.exists(name)
+        return {"base_model": [name] if hub_id else None, "prompt_template": self.config.prompt_template,
+                "citation": PSFTR_CITATION}
 
     def set_text_tokenizer(self, tokenizer) -> None:
         """The tokenizer of the text encoder (needed to embed class names; saved with the model)."""
