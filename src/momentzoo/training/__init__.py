@@ -17,6 +17,10 @@ __all__ = [
     "LanguageAdvantageTrainer",
     "LanguageAdvantageTrainingArguments",
     "evaluate_modality_bias",
+    "evaluate_tal",
+    "predict_tal",
+    "run_quickstart",
+    "parse_args_with_config",
 ]
 
 _LAZY = {
@@ -30,6 +34,10 @@ _LAZY = {
     "LanguageAdvantageTrainer": "momentzoo.training.actionvlm",
     "LanguageAdvantageTrainingArguments": "momentzoo.training.actionvlm",
     "evaluate_modality_bias": "momentzoo.training.modality_bias",
+    "evaluate_tal": "momentzoo.training.tal_evaluation",
+    "predict_tal": "momentzoo.training.tal_evaluation",
+    "run_quickstart": "momentzoo.training.quickstart",
+    "parse_args_with_config": "momentzoo.training.arguments",
 }
 
 
