@@ -149,3 +149,50 @@ def test_ddp_two_processes_batch_one_equal_one_process_batch_two(config_file, tm
     scores = [json.loads((folder / "eval_results.json").read_text()) for folder in (single, ddp)]
     summary = [{k: v for k, v in s.items() if k != "per_class_AP"} for s in scores]
     assert summary[0] == pytest.approx(summary[1], abs=1e-4)
+
+
+def _load_script(name):
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "examples" / "configs").glob("action*.yaml")))
+def test_example_configs_parse_and_their_model_configs_are_valid(config, tmp_path):
+    from momentzoo.models.actionformer import ActionFormerConfig
+    from momentzoo.models.actionvlm import ActionVLMConfig
+    from momentzoo.training.actionvlm import LanguageAdvantageTrainingArguments
+    from transformers import TrainingArguments
+
+    script = _load_script("train_actionvlm" if config.startswith("actionvlm") else "train_actionformer")
+    arguments = LanguageAdvantageTrainingArguments if config.startswith("actionvlm") else TrainingArguments
+    model_args, data_args, training_args = parse_args_with_config(
+        (script.ModelArguments, script.DataArguments, arguments),
+        ["--config", str(ROOT / "examples" / "configs" / config), "--output_dir", str(tmp_path), "--use_cpu", "true",
+         "--bf16", "false"],
+    )
+    model_config = dict(model_args.model_config or {})
+    model_config.setdefault("input_dim", 64)  # from the dataset at run time
+    (ActionVLMConfig if config.startswith("actionvlm") else ActionFormerConfig)(**model_config)  # validates
+    assert data_args.train_split != data_args.eval_split
+    # the training crop is the model's window
+    assert data_args.max_seq_len == model_config.get("max_seq_len", 2304)
+
+
+def test_thumos14_config_builds_its_dataset_with_the_builder(tmp_path):
+    import numpy as np
+
+    from momentzoo.training.tal_datasets import load_tal_dataset
+
+    values = yaml.safe_load((ROOT / "examples" / "configs" / "actionformer_thumos14_i3d.yaml").read_text())
+    mini = ROOT / "tests" / "fixtures" / "data" / "thumos14" / "thumos14_mini.json"
+    features = tmp_path / "i3d_features"
+    features.mkdir()
+    for video_id in json.loads(mini.read_text())["database"]:
+        np.save(features / f"{video_id}.npy", np.zeros((40, 8), dtype=np.float32))
+    kwargs = dict(values["dataset_kwargs"], annotation_file=str(mini), features_dir=str(features))
+    data = load_tal_dataset(values["dataset"], kwargs, cache_dir=str(tmp_path / "cache"))
+    assert {values["train_split"], values["eval_split"]} <= set(data)
+    assert data[values["train_split"]].features["features"].shape == (None, 8)
