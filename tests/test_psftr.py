@@ -14,6 +14,8 @@ from momentzoo.models.psftr.modeling_psftr import sine_position_embedding
 from momentzoo.segments import center_width_to_start_end, feature_grid_to_seconds
 from momentzoo.testing import tiny_clip
 
+from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401 (autouse fixture)
+
 
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory):
@@ -34,6 +36,39 @@ def small_model(clip_dir, **overrides) -> PSFTRModel:
                        "id2label")}
     kwargs.update(overrides)
     return PSFTRModel.from_backbones(str(clip_dir), **kwargs).eval()
+
+
+# ------------------------------------------------------------------------------------------ common tests
+class TestPSFTRCommon(ModelTesterMixin):
+    model_class = PSFTRModel
+    task = "temporal-localization"
+    non_default_config_kwargs = {"num_queries": 5, "prompt_template": "a video of {label}", "nms_method": "hard",
+                                 "saliency_loss_coefficient": 2.0, "num_decoder_layers": 3}
+    invalid_config_kwargs = [({"num_queries": 0}, "num_queries"), ({"prompt_template": "x"}, "prompt_template"),
+                             ({"input_dim": 17}, "input_dim"), ({"focal_alpha": 2.0}, "focal_alpha")]
+
+    def get_config(self, **overrides):
+        return tiny_psftr_config(**overrides)
+
+    def make_inputs(self, model, lengths):
+        # a video's features and labels depend on its length only, so it is the same video alone or in a batch
+        features = torch.zeros(len(lengths), max(lengths), model.config.input_dim)
+        mask = torch.zeros(len(lengths), max(lengths), dtype=torch.long)
+        labels = []
+        for i, length in enumerate(lengths):
+            generator = torch.Generator().manual_seed(length)
+            features[i, :length] = torch.randn(length, model.config.input_dim, generator=generator)
+            mask[i, :length] = 1
+            labels.append({"class_labels": torch.tensor([length % 3, (length + 1) % 3]),
+                           "segments": torch.tensor([[0.5, length / 3], [length / 2, length - 1.5]])})
+        generator = torch.Generator().manual_seed(0)
+        text = torch.randn(model.config.num_classes, model.config.text_embed_dim, generator=generator)
+        return {"input_features": features, "attention_mask": mask, "text_embeds": text, "labels": labels}
+
+    def real_step_outputs(self, outputs, index, length):
+        return {"logits": outputs.logits[index], "pred_segments": outputs.pred_segments[index],
+                "actionness_logits": outputs.actionness_logits[index],
+                "saliency_logits": outputs.saliency_logits[index, :length]}
 
 
 # -------------------------------------------------------------------------------------------------- config
@@ -265,9 +300,6 @@ def test_loss_is_the_weighted_sum_and_reaches_every_trainable_parameter(clip_dir
     torch.testing.assert_close(out.loss, expected)
 
     with_aux = small_model(clip_dir, auxiliary_loss=True).train()
-    with torch.no_grad():  # as after a first step: the zero-initialised refinement layers pass gradients on
-        for head in with_aux.decoder.segment_heads:
-            head.layers[-1].weight.normal_(0, 0.01)
     out_aux = with_aux(features, attention_mask=mask, labels=labels)
     assert out_aux.loss > expected.detach()  # the first decoder layer's terms are added
     out_aux.loss.backward()

@@ -240,11 +240,25 @@ class PSFTRDecoderLayer(nn.Module):
         return self.visual_ffn(self.visual_cross_norm(self.dropout(q_tilde_a) + q_tilde))
 
 
+class _ScalarLinear(nn.Linear):
+    """`nn.Linear(in, 1)` computed as a product and a sum. A one-column matmul takes a vector kernel whose result
+    depends on how the weight happens to be aligned in memory (a reloaded checkpoint's is not where the original
+    was), so the same weights could give outputs one ulp apart; the reduction does not."""
+
+    def __init__(self, in_features: int):
+        super().__init__(in_features, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x * self.weight[0]).sum(-1, keepdim=True) + self.bias
+
+
 class _MLP(nn.Module):
     def __init__(self, input_dim: int, hidden_dim: int, output_dim: int, num_layers: int):
         super().__init__()
         dims = [input_dim] + [hidden_dim] * (num_layers - 1)
-        self.layers = nn.ModuleList(nn.Linear(i, o) for i, o in zip(dims, dims[1:] + [output_dim]))
+        self.layers = nn.ModuleList(
+            _ScalarLinear(i) if o == 1 else nn.Linear(i, o) for i, o in zip(dims, dims[1:] + [output_dim])
+        )
 
     def forward(self, x):
         for i, layer in enumerate(self.layers):
@@ -346,15 +360,17 @@ class PSFTRPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
                 module.sampling_offsets.psftr_initial_bias = module.initial_offset_bias  # Deformable DETR's grid
                 module.attention_weights.psftr_initial_bias = lambda m=module: torch.zeros(m.num_heads * m.num_points)
             elif isinstance(module, PSFTRSemanticGuidedDecoder):
-                for head in module.segment_heads:  # start from the reference segment: zero refinement
+                for head in module.segment_heads:  # start near the reference segment: almost no refinement
                     head.layers[-1].psftr_initial_bias = lambda: torch.zeros(2)
+                    head.layers[-1].psftr_initial_weight_std = 1e-3
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Linear):
             initial_bias = getattr(module, "psftr_initial_bias", None)
-            if initial_bias is not None:  # a zero map plus a fixed bias (see _tag_special_inits)
-                init.zeros_(module.weight)
+            if initial_bias is not None:  # a (near-)zero map plus a fixed bias (see _tag_special_inits)
+                std = getattr(module, "psftr_initial_weight_std", 0.0)
+                init.normal_(module.weight, std=std) if std else init.zeros_(module.weight)
                 init.copy_(module.bias, initial_bias())
                 return
             init.xavier_uniform_(module.weight)
@@ -451,7 +467,7 @@ class PSFTRModel(PSFTRPreTrainedModel):
         self.decoder = PSFTRSemanticGuidedDecoder(config)
         self.classifier = PSFTRPrototypeClassifier(config)
         self.actionness_head = PSFTRActionnessHead(config)
-        self.saliency_head = nn.Linear(config.hidden_size, 1)
+        self.saliency_head = _ScalarLinear(config.hidden_size)
         self.matcher = HungarianSegmentMatcher(config.matcher_class_cost, config.matcher_l1_cost,
                                                config.matcher_iou_cost)
         self.text_tokenizer = None
