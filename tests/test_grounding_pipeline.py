@@ -9,16 +9,10 @@ from transformers import LogitsProcessor, LogitsProcessorList, pipeline
 
 import momentzoo  # noqa: F401  (registers the pipeline)
 from momentzoo.pipelines import TemporalVideoGroundingPipeline
+from torch_threads import one_torch_thread  # noqa: F401  (fixture)
 
 REAL_QIDS = {14068, 14069, 14070, 14071, 14072, 14073}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -12,18 +12,11 @@ import pytest
 import torch
 
 from momentzoo.training.invert4tvg_tasks import Invert4TVGTaskSampler, build_task_rows
+from torch_threads import one_torch_thread  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO_KWARGS = dict(video_min_pixels=28 * 28, video_total_pixels=16 * 28 * 28)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Oversubscribed intra-op threads are several times slower on the shared 2-core machines.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -343,3 +336,25 @@ def test_eval_script_reports_recall_and_inversion_accuracies(grounding, tmp_path
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["results"]["num_queries"] == results["num_queries"] >= 1
     assert {a["task"] for a in saved["answers"]} == {"tvg", "vc", "ar", "vd"}
+
+
+def test_charades_config_holds_the_paper_recipe():
+    sys.path.insert(0, str(REPO / "examples"))
+    try:
+        script = _load_script(REPO / "examples" / "train_invert4tvg.py")
+        from trl import TrlParser
+
+        from momentzoo.training.invert4tvg import Invert4TVGConfig
+
+        parser = TrlParser((script.ModelArguments, script.GroundingDataArguments, script.SFTArguments, Invert4TVGConfig))
+        # bf16 needs a GPU: the command line overrides the YAML here, as it would for a CPU smoke run.
+        model, data, sft, grpo = parser.parse_args_and_config(
+            args=["--config", str(REPO / "examples" / "configs" / "invert4tvg_charades.yaml"), "--bf16", "false", "--use_cpu", "true"])
+    finally:
+        sys.path.remove(str(REPO / "examples"))
+    assert model.model_name_or_path == "Qwen/Qwen2.5-VL-3B-Instruct" and data.dataset == "charades_sta"
+    assert (grpo.learning_rate, grpo.adam_beta1, grpo.adam_beta2, grpo.adam_epsilon, grpo.weight_decay) == (5e-5, 0.9, 0.999, 1e-8, 0.0)
+    assert grpo.num_train_epochs == 2 and grpo.tvg_probability == 0.8 and grpo.task_mixing == "per_iteration"
+    assert grpo.video_fps == 2.0 and grpo.video_total_pixels == 3584 * 28 * 28 and grpo.video_min_pixels == 16 * 28 * 28
+    assert grpo.per_device_train_batch_size * grpo.gradient_accumulation_steps // grpo.num_generations == 4  # prompts per step
+    assert sft.sft_tasks == ["vc", "ar", "vd"] and not sft.do_sft

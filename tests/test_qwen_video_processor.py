@@ -14,15 +14,9 @@ from momentzoo.data.qwen2_5_vl_video import (
     VideoClip,
     smart_resize,
 )
+from torch_threads import one_torch_thread  # noqa: F401  (fixture)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Oversubscribed intra-op threads are several times slower on the shared 2-core machines.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
