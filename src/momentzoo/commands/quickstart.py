@@ -1,8 +1,6 @@
 """`momentzoo quickstart`: train ActionFormer and a tiny ActionVLM on the synthetic TAL set and compare them
 (the logic is in `momentzoo.training.quickstart`)."""
 
-import argparse
-
 __all__ = ["register", "run"]
 
 
@@ -17,19 +15,18 @@ def register(subparsers) -> None:
             "their model cards, the predictions (ActionFormer/OpenTAD JSON), metrics.json and timeline.png into "
             "OUTPUT_DIR. Runs on a CPU."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--output_dir", "--output-dir", default="momentzoo-quickstart", help="where to write")
+    parser.add_argument("--output_dir", "--output-dir", default="momentzoo-quickstart", help="where to write (default: momentzoo-quickstart)")
     parser.add_argument("--models", nargs="+", default=["actionformer", "actionvlm"],
-                        choices=["actionformer", "actionvlm"], help="which models to train")
-    parser.add_argument("--seed", type=int, default=0)
+                        choices=["actionformer", "actionvlm"], help="which models to train (default: both)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data, the models and training (default: 0)")
     parser.add_argument("--actionformer_epochs", "--actionformer-epochs", type=int, default=None,
                         help="default 15 (2 with --fast)")
     parser.add_argument("--actionvlm_epochs", "--actionvlm-epochs", type=int, default=None,
                         help="default 12, half vision-only (2 with --fast)")
     parser.add_argument("--num_threads", "--num-threads", type=int, default=1,
-                        help="torch intra-op threads (small tensors: more threads rarely help)")
-    parser.add_argument("--plot_videos", "--plot-videos", type=int, default=4, help="videos in timeline.png")
+                        help="torch intra-op threads (default: 1; on these small tensors more rarely help)")
+    parser.add_argument("--plot_videos", "--plot-videos", type=int, default=4, help="videos in timeline.png (default: 4)")
     parser.add_argument("--fast", action="store_true", help="tiny data and models, 2 epochs (a smoke test)")
     parser.add_argument("--no_progress", "--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
