@@ -168,7 +168,8 @@ def run_split(model_args: ModelArguments, data_args: ZeroShotDataArguments, trai
         metrics, _ = evaluate_zero_shot(model, evaluation, classes["unseen"], iou_thresholds=thresholds,
                                         window_size=slice_size, window_overlap=eval_overlap,
                                         batch_size=training_args.per_device_eval_batch_size)
-        result = {"split_ratio": data_args.split_ratio, "split_index": data_args.split_index, **classes,
+        result = {"split_ratio": data_args.split_ratio, "split_index": data_args.split_index,
+                  "seen_classes": classes["seen"], "unseen_classes": classes["unseen"],
                   "train": train_result.metrics, "unseen": metrics}
         Path(training_args.output_dir, "eval_results.json").write_text(json.dumps(result, indent=1))
     return metrics

@@ -126,3 +126,29 @@ def test_short_training_on_seen_classes_transfers_to_unseen_ones():
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
     trained = unseen_map()
     assert trained > untrained + 0.03, (untrained, trained)
+
+
+def test_the_zero_shot_example_trains_evaluates_and_reevaluates_its_checkpoints(tmp_path, monkeypatch):
+    """examples/eval_zero_shot.py on the synthetic config, shrunk: two splits trained for a few steps, the table
+    written, and the saved checkpoints re-evaluated to the same figures."""
+    import importlib
+    import json
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    monkeypatch.syspath_prepend(str(examples))
+    eval_zero_shot = importlib.import_module("eval_zero_shot")
+    config = str(examples / "configs" / "psftr_synthetic.yaml")
+    small = ["--config", config, "--splits", "0,4", "--max_steps", "3", "--disable_tqdm", "true",
+             "--dataset_kwargs", json.dumps(dict(DATA, num_videos={"train": 16, "test": 24}))]
+    trained = eval_zero_shot.main(small + ["--output_dir", str(tmp_path / "run")])
+    assert list(trained["75_25"]) == [0, 4]
+    table = (tmp_path / "run" / "zero_shot_results.md").read_text()
+    assert "| mean (2 splits) |" in table and "| split | 0.3 | 0.4 | 0.5 | 0.6 | 0.7 | Avg |" in table
+    saved = json.loads((tmp_path / "run" / "75_25" / "split_4" / "eval_results.json").read_text())
+    assert saved["unseen"]["average_mAP"] == trained["75_25"][4]["average_mAP"]
+    assert len(saved["seen_classes"]) == 9 and len(saved["unseen_classes"]) == 3
+    again = eval_zero_shot.main(small + ["--output_dir", str(tmp_path / "eval"),
+                                         "--checkpoints_dir", str(tmp_path / "run")])
+    for k in (0, 4):
+        assert again["75_25"][k]["average_mAP"] == pytest.approx(trained["75_25"][k]["average_mAP"], abs=1e-9)

@@ -545,10 +545,11 @@ class PSFTRModel(PSFTRPreTrainedModel):
         self._text_cache.clear()
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        result = super().save_pretrained(save_directory, *args, **kwargs)
+        # The tokenizer is written first: with push_to_hub=True the folder is uploaded inside super()'s call.
         if self.text_tokenizer is not None and kwargs.get("is_main_process", args[0] if args else True):
+            os.makedirs(save_directory, exist_ok=True)
             self.text_tokenizer.save_pretrained(save_directory)
-        return result
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
