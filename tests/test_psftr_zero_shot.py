@@ -152,3 +152,32 @@ def test_the_zero_shot_example_trains_evaluates_and_reevaluates_its_checkpoints(
                                          "--checkpoints_dir", str(tmp_path / "run")])
     for k in (0, 4):
         assert again["75_25"][k]["average_mAP"] == pytest.approx(trained["75_25"][k]["average_mAP"], abs=1e-9)
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("ratio", ["75_25", "50_50"])
+def test_zero_shot_data_on_real_thumos14_and_the_shipped_lists(real_data, tmp_path, ratio):
+    """The protocol's data on the real THUMOS14 annotations: for every split, training keeps all and only the
+    seen-class segments of the val videos, evaluation all and only the unseen-class segments of the test videos."""
+    import warnings
+
+    from momentzoo.data import Thumos14Builder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        builder = Thumos14Builder(annotation_file=str(real_data / "thumos14/thumos14_annotations.json"),
+                                  invalid_segments="drop", cache_dir=str(tmp_path))
+        builder.download_and_prepare()
+    data = builder.as_dataset()
+    names = data["val"].features["labels"].feature.names
+
+    def segments(rows, labels):
+        return {(r["video_id"], tuple(s), labels[k]) for r in rows for s, k in zip(r["segments"], r["labels"])}
+
+    every = {split: segments(data[split], names) for split in ("val", "test")}
+    for index in range(10):
+        train, test, classes = zero_shot_data(data, "THUMOS14", ratio, index, train_split="val", eval_split="test")
+        assert not set(classes["seen"]) & set(classes["unseen"]) and len(classes["seen"] + classes["unseen"]) == 20
+        assert segments(train, classes["seen"]) == {x for x in every["val"] if x[2] in classes["seen"]}
+        assert segments(test, classes["unseen"]) == {x for x in every["test"] if x[2] in classes["unseen"]}
+        assert all(len(r["labels"]) for r in test)  # no video without an unseen action is evaluated
