@@ -2,9 +2,11 @@
 official code on top of its global defaults)."""
 
 import math
-from numbers import Integral, Real
+from numbers import Integral
 
 from transformers import PreTrainedConfig
+
+from ..validation import ConfigFieldChecks
 
 __all__ = ["ActionFormerConfig", "THUMOS14_CLASSES", "tiny_actionformer_config"]
 
@@ -18,36 +20,8 @@ THUMOS14_CLASSES = (
 DEFAULT_REGRESSION_RANGES = ((0, 4), (4, 8), (8, 16), (16, 32), (32, 64), (64, 10000))
 
 
-def _fail(field: str, allowed: str, value) -> None:
-    raise ValueError(f"ActionFormerConfig.{field} must be {allowed}, got {value!r}")
-
-
-def _int(field: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        _fail(field, f"an integer >= {minimum}", value)
-    return int(value)
-
-
-def _float(field: str, value, low: float, high: float, low_open: bool = False, high_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        _fail(field, "a finite number", value)
-    bad_low = value <= low if low_open else value < low
-    bad_high = value >= high if high_open else value > high
-    if bad_low or bad_high:
-        _fail(field, f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}", value)
-    return float(value)
-
-
-def _choice(field: str, value, allowed: tuple) -> str:
-    if value not in allowed:
-        _fail(field, f"one of {list(allowed)}", value)
-    return value
-
-
-def _bool(field: str, value) -> bool:
-    if not isinstance(value, bool):
-        _fail(field, "True or False", value)
-    return value
+_checks = ConfigFieldChecks("ActionFormerConfig")
+_fail, _int, _float, _choice, _bool = _checks.fail, _checks.integer, _checks.number, _checks.choice, _checks.boolean
 
 
 class ActionFormerConfig(PreTrainedConfig):

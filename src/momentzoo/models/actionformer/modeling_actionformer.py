@@ -24,6 +24,7 @@ from ...layers.losses import offset_diou_loss, sigmoid_focal_loss
 from ...layers.masked_conv import MaskedConv1d, apply_mask
 from ...layers.transformer_block import AffineDropPath, MaskedTransformerBlock
 from ...segments import batched_nms, feature_grid_to_seconds
+from ..validation import validate_feature_inputs
 from .configuration_actionformer import ActionFormerConfig
 
 __all__ = [
@@ -176,34 +177,6 @@ class ActionFormerBackbone(nn.Module):
         return features, masks
 
 
-def _validate_inputs(
-    config: ActionFormerConfig, input_features: torch.Tensor, attention_mask: torch.Tensor | None
-) -> torch.Tensor:
-    if not isinstance(input_features, torch.Tensor) or input_features.ndim != 3:
-        shape = tuple(input_features.shape) if isinstance(input_features, torch.Tensor) else type(input_features)
-        raise ValueError(f"input_features must be a (batch, time, {config.input_dim}) tensor, got {shape}")
-    batch, length, dim = input_features.shape
-    if dim != config.input_dim:
-        raise ValueError(f"input_features has {dim} channels per step but config.input_dim is {config.input_dim}")
-    if length == 0 or batch == 0:
-        raise ValueError(f"input_features is empty: shape {tuple(input_features.shape)}")
-    if not input_features.is_floating_point():
-        raise ValueError(f"input_features must be floating point, got {input_features.dtype}")
-    if attention_mask is None:
-        mask = torch.ones(batch, length, dtype=torch.bool, device=input_features.device)
-    else:
-        if attention_mask.shape != (batch, length):
-            raise ValueError(f"attention_mask must be (batch, time) = {(batch, length)}, got {tuple(attention_mask.shape)}")
-        mask = attention_mask.to(device=input_features.device, dtype=torch.bool)
-    empty = (~mask.any(dim=1)).nonzero().flatten()
-    if empty.numel():
-        raise ValueError(f"attention_mask has no real step for batch index(es) {empty.tolist()}")
-    bad = (~torch.isfinite(input_features) & mask[..., None]).any(dim=(1, 2)).nonzero().flatten()
-    if bad.numel():
-        raise ValueError(f"input_features has NaN or infinite values at real steps of batch index(es) {bad.tolist()}")
-    return mask
-
-
 class ActionFormerModel(ActionFormerPreTrainedModel):
     """Backbone + identity FPN: clip features `(B, T, input_dim)` -> a pyramid of `(B, T_l, hidden_size)` maps."""
 
@@ -218,7 +191,7 @@ class ActionFormerModel(ActionFormerPreTrainedModel):
     ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
         """The pyramid as the heads take it: lists of `(B, T_l, C)` features and `(B, T_l)` bool masks, the masks
         all None when no step of the batch is padding."""
-        mask = _validate_inputs(self.config, input_features, attention_mask)
+        mask = validate_feature_inputs(input_features, attention_mask, self.config.input_dim)
         features, masks = self.backbone(input_features, None if bool(mask.all()) else mask)
         return self.neck(features, masks)
 

@@ -3,12 +3,13 @@
 
 import copy
 import math
-from numbers import Integral, Real
+from numbers import Real
 
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
 from ..actionformer.configuration_actionformer import ActionFormerConfig
+from ..validation import ConfigFieldChecks
 from .processing_actionvlm import (
     DEFAULT_ACTION_TEMPLATE,
     DEFAULT_ANSWER_TEMPLATE,
@@ -28,14 +29,8 @@ SPECIAL_TOKEN_LAYOUTS = ("blocked", "interleaved")
 PROMPT_POSITIONS = ("after_special_tokens", "before_visual")
 
 
-def _fail(field: str, allowed: str, value) -> None:
-    raise ValueError(f"ActionVLMConfig.{field} must be {allowed}, got {value!r}")
-
-
-def _int(field: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        _fail(field, f"an integer >= {minimum}", value)
-    return int(value)
+_checks = ConfigFieldChecks("ActionVLMConfig")
+_fail, _int = _checks.fail, _checks.integer
 
 
 def _weight(field: str, value) -> float:
@@ -44,10 +39,7 @@ def _weight(field: str, value) -> float:
     return float(value)
 
 
-def _choice(field: str, value, allowed: tuple) -> str:
-    if value not in allowed:
-        _fail(field, f"one of {list(allowed)}", value)
-    return value
+_choice = _checks.choice
 
 
 def _template(field: str, value, placeholders: tuple[str, ...]) -> str:

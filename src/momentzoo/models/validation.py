@@ -1,0 +1,72 @@
+"""Checks shared by every model: config fields (a `ValueError` naming the config, the field and the allowed
+values) and the `(batch, time, dim)` feature inputs of the TAL models."""
+
+import math
+from numbers import Integral, Real
+
+import torch
+
+__all__ = ["ConfigFieldChecks", "validate_feature_inputs"]
+
+
+class ConfigFieldChecks:
+    """Field validators whose errors name `owner` (the config class), e.g. `ActionFormerConfig.window_size`."""
+
+    def __init__(self, owner: str):
+        self.owner = owner
+
+    def fail(self, field: str, allowed: str, value) -> None:
+        raise ValueError(f"{self.owner}.{field} must be {allowed}, got {value!r}")
+
+    def integer(self, field: str, value, minimum: int = 1) -> int:
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+            self.fail(field, f"an integer >= {minimum}", value)
+        return int(value)
+
+    def number(self, field: str, value, low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+            self.fail(field, "a finite number", value)
+        if (value <= low if low_open else value < low) or (value >= high if high_open else value > high):
+            self.fail(field, f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}", value)
+        return float(value)
+
+    def choice(self, field: str, value, allowed: tuple):
+        if value not in allowed:
+            self.fail(field, f"one of {list(allowed)}", value)
+        return value
+
+    def boolean(self, field: str, value) -> bool:
+        if not isinstance(value, bool):
+            self.fail(field, "True or False", value)
+        return value
+
+
+def validate_feature_inputs(
+    input_features: torch.Tensor, attention_mask: torch.Tensor | None, input_dim: int
+) -> torch.Tensor:
+    """Check `(batch, time, input_dim)` features and their `(batch, time)` mask; return the mask as bool.
+
+    NaN or infinite values are an error at real steps only: what padding holds never reaches the outputs."""
+    if not isinstance(input_features, torch.Tensor) or input_features.ndim != 3:
+        shape = tuple(input_features.shape) if isinstance(input_features, torch.Tensor) else type(input_features)
+        raise ValueError(f"input_features must be a (batch, time, {input_dim}) tensor, got {shape}")
+    batch, length, dim = input_features.shape
+    if dim != input_dim:
+        raise ValueError(f"input_features has {dim} channels per step but config.input_dim is {input_dim}")
+    if length == 0 or batch == 0:
+        raise ValueError(f"input_features is empty: shape {tuple(input_features.shape)}")
+    if not input_features.is_floating_point():
+        raise ValueError(f"input_features must be floating point, got {input_features.dtype}")
+    if attention_mask is None:
+        mask = torch.ones(batch, length, dtype=torch.bool, device=input_features.device)
+    else:
+        if attention_mask.shape != (batch, length):
+            raise ValueError(f"attention_mask must be (batch, time) = {(batch, length)}, got {tuple(attention_mask.shape)}")
+        mask = attention_mask.to(device=input_features.device, dtype=torch.bool)
+    empty = (~mask.any(dim=1)).nonzero().flatten()
+    if empty.numel():
+        raise ValueError(f"attention_mask has no real step for batch index(es) {empty.tolist()}")
+    bad = (~torch.isfinite(input_features) & mask[..., None]).any(dim=(1, 2)).nonzero().flatten()
+    if bad.numel():
+        raise ValueError(f"input_features has NaN or infinite values at real steps of batch index(es) {bad.tolist()}")
+    return mask
