@@ -181,3 +181,31 @@ def test_zero_shot_data_on_real_thumos14_and_the_shipped_lists(real_data, tmp_pa
         assert segments(train, classes["seen"]) == {x for x in every["val"] if x[2] in classes["seen"]}
         assert segments(test, classes["unseen"]) == {x for x in every["test"] if x[2] in classes["unseen"]}
         assert all(len(r["labels"]) for r in test)  # no video without an unseen action is evaluated
+
+
+@pytest.mark.parametrize("name", ["psftr_thumos14.yaml", "psftr_activitynet.yaml", "psftr_synthetic.yaml"])
+def test_psftr_example_configs_parse_and_hold_valid_model_configs(name, monkeypatch):
+    import importlib
+    from pathlib import Path
+
+    from transformers import TrainingArguments
+
+    from momentzoo.models.psftr import PSFTRConfig
+    from momentzoo.training.arguments import as_dict, parse_args_with_config
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    monkeypatch.syspath_prepend(str(examples))
+    train_psftr = importlib.import_module("train_psftr")
+    model_args, data_args, training_args = parse_args_with_config(
+        (train_psftr.ModelArguments, train_psftr.ZeroShotDataArguments, TrainingArguments),
+        ["--config", str(examples / "configs" / name)])
+    config = PSFTRConfig(**as_dict(model_args.model_config, "model_config"))
+    assert data_args.benchmark in ZERO_SHOT_IOU_THRESHOLDS and data_args.split_ratio in ("75_25", "50_50")
+    assert list(data_args.iou_thresholds) == list(ZERO_SHOT_IOU_THRESHOLDS[data_args.benchmark])
+    if name == "psftr_activitynet.yaml":  # the paper's ActivityNet differences
+        assert (config.num_decoder_layers, config.num_queries, config.saliency_loss_coefficient) == (2, 30, 2.0)
+        assert training_args.learning_rate == 5e-5 and training_args.num_train_epochs == 20
+    if name == "psftr_thumos14.yaml":
+        assert (config.num_decoder_layers, config.num_queries) == (5, 40)
+        assert training_args.learning_rate == 1e-4 and training_args.num_train_epochs == 30
+        assert training_args.per_device_train_batch_size == 16 and training_args.weight_decay == 1e-4
