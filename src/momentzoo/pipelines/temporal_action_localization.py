@@ -40,7 +40,6 @@ import inspect
 import math
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch

@@ -1,10 +1,9 @@
 """PSFTR configuration. Defaults are the paper's THUMOS14 setting (CLIP ViT-B/16 features and text encoder,
 2 encoder / 5 decoder layers, 40 queries, 8 heads, d = 512, its Table 5 loss coefficients)."""
 
-import math
-from numbers import Integral, Real
-
 from transformers import AutoConfig, CLIPTextConfig, PreTrainedConfig
+
+from ..validation import ConfigFieldChecks
 
 __all__ = ["PSFTRConfig", "THUMOS14_CLASSES", "CLIP_TEXT_MODEL_ID", "DEFAULT_PROMPT_TEMPLATE", "tiny_psftr_config"]
 
@@ -25,34 +24,8 @@ _CLIP_VIT_B16_TEXT = dict(
 _TEXT_MODEL_TYPES = ("clip_text_model",)
 
 
-def _fail(field: str, allowed: str, value) -> None:
-    raise ValueError(f"PSFTRConfig.{field} must be {allowed}, got {value!r}")
-
-
-def _int(field: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        _fail(field, f"an integer >= {minimum}", value)
-    return int(value)
-
-
-def _float(field: str, value, low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False):
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        _fail(field, "a finite number", value)
-    if (value <= low if low_open else value < low) or (value >= high if high_open else value > high):
-        _fail(field, f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}", value)
-    return float(value)
-
-
-def _bool(field: str, value) -> bool:
-    if not isinstance(value, bool):
-        _fail(field, "True or False", value)
-    return value
-
-
-def _choice(field: str, value, allowed: tuple):
-    if value not in allowed:
-        _fail(field, f"one of {list(allowed)}", value)
-    return value
+_checks = ConfigFieldChecks("PSFTRConfig")
+_fail, _int, _float, _bool, _choice = _checks.fail, _checks.integer, _checks.number, _checks.boolean, _checks.choice
 
 
 def _text_config(value) -> PreTrainedConfig:

@@ -46,6 +46,7 @@ from ...layers.masked_conv import MaskedConv1d
 from ...layers.matcher import HungarianSegmentMatcher
 from ...layers.roi_align import roi_align_1d
 from ...segments import batched_nms, center_width_to_start_end, feature_grid_to_seconds, start_end_to_center_width
+from ..validation import validate_feature_inputs
 from .configuration_psftr import CLIP_TEXT_MODEL_ID, PSFTRConfig
 
 __all__ = [
@@ -392,32 +393,6 @@ class PSFTRPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
             init.constant_(module.logit_scale, module.logit_scale_init)
 
 
-def _validate_inputs(config: PSFTRConfig, features, attention_mask) -> torch.Tensor:
-    if not isinstance(features, torch.Tensor) or features.ndim != 3:
-        shape = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features).__name__
-        raise ValueError(f"input_features must be a (batch, time, {config.input_dim}) tensor, got {shape}")
-    batch, length, dim = features.shape
-    if dim != config.input_dim:
-        raise ValueError(f"input_features has {dim} channels per step but config.input_dim is {config.input_dim}")
-    if batch == 0 or length == 0:
-        raise ValueError(f"input_features is empty: shape {tuple(features.shape)}")
-    if not features.is_floating_point():
-        raise ValueError(f"input_features must be floating point, got {features.dtype}")
-    if attention_mask is None:
-        mask = torch.ones(batch, length, dtype=torch.bool, device=features.device)
-    else:
-        if tuple(attention_mask.shape) != (batch, length):
-            raise ValueError(f"attention_mask must be (batch, time) = {(batch, length)}, got {tuple(attention_mask.shape)}")
-        mask = attention_mask.to(device=features.device, dtype=torch.bool)
-    empty = (~mask.any(1)).nonzero().flatten()
-    if empty.numel():
-        raise ValueError(f"attention_mask has no real step for batch index(es) {empty.tolist()}")
-    bad = (~torch.isfinite(features) & mask[..., None]).any(dim=(1, 2)).nonzero().flatten()
-    if bad.numel():
-        raise ValueError(f"input_features has NaN or infinite values at real steps of batch index(es) {bad.tolist()}")
-    return mask
-
-
 def _load_clip_text_model(name_or_path: str, **kwargs) -> CLIPTextModelWithProjection:
     """CLIP's text tower with its projection, from a full CLIP checkpoint or a text-only one. A full checkpoint's
     `projection_dim` lives on the outer config, so it is copied into the text config before loading."""
@@ -675,7 +650,7 @@ class PSFTRModel(PSFTRPreTrainedModel):
                 else the training classes `config.id2label`).
             text_embeds (`torch.FloatTensor` of shape `(K, D)`, optional): their CLIP text embeddings instead.
         """
-        mask = _validate_inputs(self.config, input_features, attention_mask)
+        mask = validate_feature_inputs(input_features, attention_mask, self.config.input_dim)
         text = self.class_text_embeddings(class_names, text_embeds).to(input_features.dtype)
         batch, num_classes = input_features.shape[0], text.shape[0]
         lengths = mask.sum(1)
