@@ -65,7 +65,7 @@ _CORPUS = [
 
 
 @lru_cache(maxsize=4)
-def _trained_tokenizer_json(vocab_size: int, extra_tokens: tuple) -> str:
+def _trained_tokenizer_json(vocab_size: int, extra_tokens: tuple, corpus: tuple) -> str:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -75,14 +75,16 @@ def _trained_tokenizer_json(vocab_size: int, extra_tokens: tuple) -> str:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tokenizer.train_from_iterator(_CORPUS * 4, trainer)
+    tokenizer.train_from_iterator(corpus, trainer)
     return tokenizer.to_str()  # cached as JSON so every caller gets an independent copy
 
 
-def tiny_tokenizer(vocab_size: int = 512, extra_tokens: tuple = ()) -> PreTrainedTokenizerFast:
-    """A byte-level BPE tokenizer trained locally, with Qwen's special tokens and chat template."""
+def tiny_tokenizer(vocab_size: int = 512, extra_tokens: tuple = (), corpus=None) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer trained locally on `corpus` (a generic one by default), with Qwen's special
+    tokens and chat template."""
+    corpus = tuple(_CORPUS * 4 if corpus is None else corpus)
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=Tokenizer.from_str(_trained_tokenizer_json(vocab_size, tuple(extra_tokens))),
+        tokenizer_object=Tokenizer.from_str(_trained_tokenizer_json(vocab_size, tuple(extra_tokens), corpus)),
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
     )

@@ -9,14 +9,11 @@ supervised warm start teaches the format in a few dozen steps on a CPU.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from ..data.synthetic_video_grounding import SYNTHETIC_VIDEO_QUERIES
-from ..testing import QWEN_CHAT_TEMPLATE, QWEN_SPECIAL_TOKENS, tiny_qwen2_5_vl
+from ..testing import tiny_qwen2_5_vl, tiny_tokenizer
 from .invert4tvg_prompts import reference_answer, task_prompt
 
 __all__ = ["tiny_invert4tvg_tokenizer", "tiny_invert4tvg_model"]
@@ -43,23 +40,9 @@ def _corpus(seed: int = 0) -> list[str]:
     return lines * 3
 
 
-@lru_cache(maxsize=2)
-def _tokenizer_json(vocab_size: int) -> str:
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(QWEN_SPECIAL_TOKENS),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tokenizer.train_from_iterator(_corpus(), trainer)
-    return tokenizer.to_str()
-
-
 def tiny_invert4tvg_tokenizer(vocab_size: int = 1024) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer trained on Invert4TVG prompts and answers, with Qwen's special tokens and chat template."""
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(_tokenizer_json(vocab_size)),
-                                        eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    tokenizer.chat_template = QWEN_CHAT_TEMPLATE
-    return tokenizer
+    return tiny_tokenizer(vocab_size, corpus=_corpus())
 
 
 def tiny_invert4tvg_model(hidden_size: int = 64, num_layers: int = 2, vision_hidden_size: int = 32, vocab_size: int = 1024):
