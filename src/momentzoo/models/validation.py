@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 import torch
 
-__all__ = ["ConfigFieldChecks", "validate_feature_inputs"]
+__all__ = ["ConfigFieldChecks", "validate_feature_inputs", "window_geometry"]
 
 
 class ConfigFieldChecks:
@@ -40,6 +40,27 @@ class ConfigFieldChecks:
             self.fail(field, "True or False", value)
         return value
 
+    def label_map(self, id2label, num_classes, default_names) -> dict[int, str]:
+        """`id2label` checked (ids 0..K-1, distinct non-empty names, agreeing with `num_classes`), else
+        `LABEL_i` names for `num_classes`, else `default_names`."""
+        if id2label is not None:
+            if not isinstance(id2label, dict) or not id2label:
+                self.fail("id2label", "a non-empty {id: name} dict", id2label)
+            try:
+                id2label = {int(key): str(value) for key, value in id2label.items()}
+            except (TypeError, ValueError):
+                self.fail("id2label", "a dict with integer ids", id2label)
+            if sorted(id2label) != list(range(len(id2label))):
+                self.fail("id2label", f"a dict with ids 0..{len(id2label) - 1}", sorted(id2label))
+            if len(set(id2label.values())) != len(id2label) or any(not v.strip() for v in id2label.values()):
+                self.fail("id2label", "a dict with distinct, non-empty names", id2label)
+            if num_classes is not None and self.integer("num_classes", num_classes) != len(id2label):
+                self.fail("num_classes", f"len(id2label) = {len(id2label)}", num_classes)
+            return id2label
+        if num_classes is None:
+            return dict(enumerate(default_names))
+        return {i: f"LABEL_{i}" for i in range(self.integer("num_classes", num_classes))}
+
 
 def validate_feature_inputs(
     input_features: torch.Tensor, attention_mask: torch.Tensor | None, input_dim: int
@@ -70,3 +91,20 @@ def validate_feature_inputs(
     if bad.numel():
         raise ValueError(f"input_features has NaN or infinite values at real steps of batch index(es) {bad.tolist()}")
     return mask
+
+
+def window_geometry(meta, index: int, config) -> tuple[float, float, int, int, float]:
+    """`(duration, fps, feature_stride, num_frames, window_start)` of `post_process` metadata entry `index`;
+    geometry missing from the entry comes from `config`."""
+    if not isinstance(meta, dict) or "duration" not in meta:
+        raise ValueError(f"metadata[{index}] must be a dict with at least 'duration' (seconds)")
+    duration = float(meta["duration"])
+    if not math.isfinite(duration) or duration <= 0:
+        raise ValueError(f"metadata[{index}]['duration'] must be a positive number, got {meta['duration']!r}")
+    return (
+        duration,
+        float(meta.get("fps") or config.fps),
+        int(meta.get("feature_stride") or config.feature_stride),
+        int(meta.get("num_frames") or config.num_frames),
+        float(meta.get("window_start") or 0),
+    )

@@ -24,7 +24,7 @@ from ...layers.losses import offset_diou_loss, sigmoid_focal_loss
 from ...layers.masked_conv import MaskedConv1d, apply_mask
 from ...layers.transformer_block import AffineDropPath, MaskedTransformerBlock
 from ...segments import batched_nms, feature_grid_to_seconds
-from ..validation import validate_feature_inputs
+from ..validation import validate_feature_inputs, window_geometry
 from .configuration_actionformer import ActionFormerConfig
 
 __all__ = [
@@ -475,15 +475,7 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
             raise ValueError(f"metadata has {len(metadata)} entries but the outputs hold {cls_logits.shape[0]} videos")
         results = []
         for index, meta in enumerate(metadata):
-            if not isinstance(meta, dict) or "duration" not in meta:
-                raise ValueError(f"metadata[{index}] must be a dict with at least 'duration' (seconds)")
-            duration = float(meta["duration"])
-            if not math.isfinite(duration) or duration <= 0:
-                raise ValueError(f"metadata[{index}]['duration'] must be a positive number, got {meta['duration']!r}")
-            fps = float(meta.get("fps") or config.fps)
-            feature_stride = int(meta.get("feature_stride") or config.feature_stride)
-            num_frames = int(meta.get("num_frames") or config.num_frames)
-            window_start = float(meta.get("window_start") or 0)
+            duration, fps, feature_stride, num_frames, window_start = window_geometry(meta, index, config)
 
             segments, scores, classes = self.decode_candidates(
                 cls_logits[index], offsets[index], points, masks[index]

@@ -213,26 +213,9 @@ class PSFTRConfig(PreTrainedConfig):
         self.nms_sigma = _float("nms_sigma", nms_sigma, 0.0, low_open=True)
         self.max_segments = _int("max_segments", max_segments)
 
-        id2label = kwargs.pop("id2label", None)
         kwargs.pop("label2id", None)  # always rebuilt from id2label
         kwargs.pop("num_labels", None)
-        if id2label is not None:
-            if not isinstance(id2label, dict) or not id2label:
-                _fail("id2label", "a non-empty {id: name} dict", id2label)
-            try:
-                id2label = {int(key): str(value) for key, value in id2label.items()}
-            except (TypeError, ValueError):
-                _fail("id2label", "a dict with integer ids", id2label)
-            if sorted(id2label) != list(range(len(id2label))):
-                _fail("id2label", f"a dict with ids 0..{len(id2label) - 1}", sorted(id2label))
-            if len(set(id2label.values())) != len(id2label) or any(not v.strip() for v in id2label.values()):
-                _fail("id2label", "a dict with distinct, non-empty names", id2label)
-            if num_classes is not None and _int("num_classes", num_classes) != len(id2label):
-                _fail("num_classes", f"len(id2label) = {len(id2label)}", num_classes)
-        elif num_classes is None:
-            id2label = dict(enumerate(THUMOS14_CLASSES))
-        else:
-            id2label = {i: f"LABEL_{i}" for i in range(_int("num_classes", num_classes))}
+        id2label = _checks.label_map(kwargs.pop("id2label", None), num_classes, THUMOS14_CLASSES)
         self.num_classes = len(id2label)
         super().__init__(id2label=id2label, label2id={name: i for i, name in id2label.items()}, **kwargs)
 

@@ -46,7 +46,7 @@ from ...layers.masked_conv import MaskedConv1d
 from ...layers.matcher import HungarianSegmentMatcher
 from ...layers.roi_align import roi_align_1d
 from ...segments import batched_nms, center_width_to_start_end, feature_grid_to_seconds, start_end_to_center_width
-from ..validation import validate_feature_inputs
+from ..validation import validate_feature_inputs, window_geometry
 from .configuration_psftr import CLIP_TEXT_MODEL_ID, PSFTRConfig
 
 __all__ = [
@@ -792,15 +792,7 @@ class PSFTRModel(PSFTRPreTrainedModel):
         scores = logits.float().softmax(-1) * actionness.float().sigmoid()[..., None]
         results = []
         for index, meta in enumerate(metadata):
-            if not isinstance(meta, dict) or "duration" not in meta:
-                raise ValueError(f"metadata[{index}] must be a dict with at least 'duration' (seconds)")
-            duration = float(meta["duration"])
-            if not math.isfinite(duration) or duration <= 0:
-                raise ValueError(f"metadata[{index}]['duration'] must be a positive number, got {meta['duration']!r}")
-            fps = float(meta.get("fps") or config.fps)
-            feature_stride = int(meta.get("feature_stride") or config.feature_stride)
-            num_frames = int(meta.get("num_frames") or config.num_frames)
-            window_start = float(meta.get("window_start") or 0)
+            duration, fps, feature_stride, num_frames, window_start = window_geometry(meta, index, config)
 
             flat = scores[index].flatten().cpu()
             top, order = flat.topk(min(config.max_segments_per_window, flat.numel()))
