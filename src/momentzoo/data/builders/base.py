@@ -9,6 +9,7 @@ their feature files and writes the rows.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import os
 import warnings
@@ -159,7 +160,7 @@ def _fingerprint(value, h) -> None:
         h.update(repr(value).encode())
 
 
-class _MomentZooBuilder(datasets.GeneratorBasedBuilder):
+class _MomentZooBuilder(datasets.GeneratorBasedBuilder, metaclass=abc.ABCMeta):
     BUILDER_CONFIG_CLASS = MomentZooBuilderConfig
 
     def __init__(self, *args, **kwargs):
@@ -183,9 +184,9 @@ class _MomentZooBuilder(datasets.GeneratorBasedBuilder):
 
     ROW_KEY = "video_id"  # the column that keys a row
 
+    @abc.abstractmethod
     def _records(self) -> list:
         """Every parsed record (VideoAnnotation or QueryAnnotation) of every split."""
-        raise NotImplementedError
 
     def _dataset_info(self, features: dict) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
@@ -326,11 +327,13 @@ class TemporalLocalizationBuilder(_MomentZooBuilder):
     EXTRA_SEGMENT_COLUMNS: tuple[str, ...] = ()
     EXTRA_LABEL_COLUMNS: tuple[str, ...] = ()
 
+    @abc.abstractmethod
     def _read_annotations(self) -> dict[str, list[VideoAnnotation]]:
-        raise NotImplementedError
+        """{split: [VideoAnnotation]} parsed from the dataset's raw files."""
 
+    @abc.abstractmethod
     def _class_names(self) -> list[str]:
-        raise NotImplementedError
+        """The dataset's class names, in label-id order."""
 
     def _extra_features(self) -> dict:
         return {}
@@ -431,8 +434,9 @@ class TemporalGroundingBuilder(_MomentZooBuilder):
 
     ROW_KEY = "qid"
 
+    @abc.abstractmethod
     def _read_queries(self) -> dict[str, list[QueryAnnotation]]:
-        raise NotImplementedError
+        """{split: [QueryAnnotation]} parsed from the dataset's raw files."""
 
     def _extra_features(self) -> dict:
         return {}
