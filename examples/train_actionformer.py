@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from transformers import Trainer, TrainingArguments, set_seed
 
 import momentzoo
-from momentzoo.data import TemporalFeatureDataset, TemporalLocalizationCollator
+from momentzoo.data import TemporalFeatureDataset
 from momentzoo.models.actionformer import ActionFormerConfig, ActionFormerForTemporalLocalization
 from momentzoo.training.arguments import as_dict, parse_args_with_config
 from momentzoo.training.tal_arguments import TALDataArguments as DataArguments
 from momentzoo.training.tal_models import check_model_matches_dataset, dataset_config_fields
-from momentzoo.training.tal_script import finish_tal_training, load_splits, setup_script
+from momentzoo.training.tal_script import finish_tal_training, load_splits, setup_script, training_collator
 
 logger = logging.getLogger("train_actionformer")
 
@@ -61,13 +61,7 @@ def main(argv=None) -> dict:
     _, train, evaluation = load_splits(data_args)
 
     model = build_model(model_args, train)
-    collator = TemporalLocalizationCollator(
-        max_seq_len=data_args.max_seq_len or model.config.max_seq_len,
-        training=True,
-        trunc_thresh=data_args.trunc_thresh,
-        crop_ratio=tuple(data_args.crop_ratio) if data_args.crop_ratio else None,
-        padding=data_args.padding,
-    )
+    collator = training_collator(data_args, model.config)
     trainer = Trainer(model=model, args=training_args, train_dataset=TemporalFeatureDataset(train),
                       data_collator=collator)
     train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from transformers import set_seed
 
 import momentzoo
-from momentzoo.data import TemporalFeatureDataset, TemporalLocalizationCollator, synthetic_tal_metadata
+from momentzoo.data import TemporalFeatureDataset, synthetic_tal_metadata
 from momentzoo.models.actionvlm import ActionVLMForTemporalLocalization
 from momentzoo.training.actionvlm import LanguageAdvantageTrainer, LanguageAdvantageTrainingArguments
 from momentzoo.training.arguments import as_dict, parse_args_with_config
@@ -37,7 +37,7 @@ from momentzoo.training.modality_bias import mean_language_advantage, predict_wi
 from momentzoo.training.tal_arguments import TALDataArguments as DataArguments
 from momentzoo.training.tal_evaluation import class_names_of
 from momentzoo.training.tal_models import check_model_matches_dataset, dataset_config_fields
-from momentzoo.training.tal_script import finish_tal_training, load_splits, setup_script
+from momentzoo.training.tal_script import finish_tal_training, load_splits, setup_script, training_collator
 
 logger = logging.getLogger("train_actionvlm")
 
@@ -123,13 +123,7 @@ def main(argv=None) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="actionvlm-backbone-") as work:
         model = build_model(model_args, data, train, work)
-    collator = TemporalLocalizationCollator(
-        max_seq_len=data_args.max_seq_len or model.config.max_seq_len,
-        training=True,
-        trunc_thresh=data_args.trunc_thresh,
-        crop_ratio=tuple(data_args.crop_ratio) if data_args.crop_ratio else None,
-        padding=data_args.padding,
-    )
+    collator = training_collator(data_args, model.config)
     trainer = LanguageAdvantageTrainer(model=model, args=training_args, train_dataset=TemporalFeatureDataset(train),
                                        data_collator=collator)
     train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import transformers
 
+from ..data.collators import TemporalLocalizationCollator
 from ..hub import push_to_hub, save_model_card
 from .arguments import as_dict
 from .tal_arguments import TALDataArguments
 from .tal_datasets import load_tal_dataset
 from .tal_evaluation import evaluate_tal, format_map_table, write_predictions_json, write_references_json
 
-__all__ = ["setup_script", "load_splits", "finish_tal_training"]
+__all__ = ["setup_script", "load_splits", "training_collator", "finish_tal_training"]
 
 
 def setup_script(training_args, logger: logging.Logger) -> bool:
@@ -50,6 +51,18 @@ def load_splits(data_args: TALDataArguments):
         if data_args.max_eval_videos is not None:
             evaluation = evaluation.select(range(min(data_args.max_eval_videos, len(evaluation))))
     return data, train, evaluation
+
+
+def training_collator(data_args: TALDataArguments, config) -> TemporalLocalizationCollator:
+    """The training collator of the TAL examples: ActionFormer's random truncation to the data arguments' window
+    (the model's `max_seq_len` unless set)."""
+    return TemporalLocalizationCollator(
+        max_seq_len=data_args.max_seq_len or config.max_seq_len,
+        training=True,
+        trunc_thresh=data_args.trunc_thresh,
+        crop_ratio=tuple(data_args.crop_ratio) if data_args.crop_ratio else None,
+        padding=data_args.padding,
+    )
 
 
 def finish_tal_training(trainer, data_args: TALDataArguments, training_args, evaluation, push: bool, name: str,
