@@ -25,6 +25,7 @@ import torch
 
 from ..segments import seconds_to_feature_grid
 from .memory import empty_batch, release_mapped_pages
+from .shared_batches import collate_into_shared_slots, reusable_buffer
 
 __all__ = ["TemporalLocalizationCollator", "TemporalGroundingCollator", "random_truncation"]
 
@@ -84,15 +85,10 @@ def _segments_of(row: dict, key: str, where: str) -> np.ndarray:
 
 
 def _new_batch(shape, dtype) -> torch.Tensor:
-    # In a DataLoader worker, write the batch straight into shared memory (as torch's default_collate does),
-    # saving the copy the worker would otherwise make to send it to the main process.
-    if torch.utils.data.get_worker_info() is not None:
-        try:
-            nbytes = math.prod(shape) * torch.empty(0, dtype=dtype).element_size()
-            return torch.empty(0, dtype=dtype).set_(torch.UntypedStorage._new_shared(nbytes), 0, shape)
-        except (AttributeError, RuntimeError, TypeError):
-            pass
-    return empty_batch(shape, dtype)
+    # In a DataLoader worker, write the batch straight into one of the worker's reusable shared-memory slots
+    # (see `momentzoo.data.shared_batches`): no copy to send it, and no fresh pages to fault in and free.
+    reused = reusable_buffer(shape, dtype)
+    return reused if reused is not None else empty_batch(shape, dtype)
 
 
 def _copy_features(dst: torch.Tensor, src, where: str, release: bool):
@@ -302,6 +298,9 @@ class TemporalLocalizationCollator:
         }
 
     def __call__(self, rows: Sequence[dict]) -> Dict[str, Any]:
+        return collate_into_shared_slots(self._collate, rows)
+
+    def _collate(self, rows: Sequence[dict]) -> Dict[str, Any]:
         if len(rows) == 0:
             raise ValueError("TemporalLocalizationCollator: empty batch")
         items = [self._prepare(row, i) for i, row in enumerate(rows)]
@@ -382,6 +381,9 @@ class TemporalGroundingCollator:
             raise ValueError(f"TemporalGroundingCollator.dtype must be a floating dtype, got {self.dtype}")
 
     def __call__(self, rows: Sequence[dict]) -> Dict[str, Any]:
+        return collate_into_shared_slots(self._collate, rows)
+
+    def _collate(self, rows: Sequence[dict]) -> Dict[str, Any]:
         if len(rows) == 0:
             raise ValueError("TemporalGroundingCollator: empty batch")
         wheres = [_where(row, i) for i, row in enumerate(rows)]
