@@ -13,9 +13,11 @@ Peak memory is sampled every 50 ms over the main process and its workers: summed
 together; summed RSS counts the copy-on-write pages every forked worker shares with the main process once
 per process) split into anon / file-backed / shared-memory parts, summed RSS, and the largest single RSS.
 The same is run on the first `--small-videos` videos (memory must not grow with the dataset's size), in
-the main process (`num_workers=0`: what the DataLoader's shared-memory hand-off of 18.9 MB windows from the
-workers costs) and, for comparison, through the plain `datasets` path (`dataset.with_format("numpy")`, which
-copies every row out of the mapping). "CPU ms/w" is the CPU time of the main process and the workers per
+the main process (`num_workers=0`: no hand-off between processes at all) and, for comparison, through the
+plain `datasets` path (`dataset.with_format("numpy")`, which copies every row out of the mapping). With
+workers the collator writes each batch into one of the worker's reusable shared-memory slots
+(`momentzoo.data.shared_batches`); "windows/s" includes the workers' start-up and first slots, "steady"
+starts after the first batches. "CPU ms/w" is the CPU time of the main process and the workers per
 window, which a loaded machine inflates much less than wall time.
 
     python benchmarks/bench_data.py [--num-videos 200] [--length 2304] [--dim 2048] [--tmp-dir /tmp]
@@ -207,7 +209,7 @@ def main():
         labels = {
             "small": f"TemporalFeatureDataset, {len(small)} videos ({_gb(size * len(small) / len(full))})",
             "full": f"TemporalFeatureDataset, {len(full)} videos ({_gb(size)})",
-            "in_process": "same, num_workers=0 (no shared-memory hand-off)",
+            "in_process": "same, num_workers=0 (batches built in the main process)",
             "hf_numpy": f"dataset.with_format('numpy'), {len(full)} videos (comparison)",
         }
         print(f"\nbatch {args.batch_size}, {args.num_workers} workers unless noted, windows of <= "

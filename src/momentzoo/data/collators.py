@@ -13,7 +13,9 @@ window rows of `sliding_windows`) returns
 (normalised to [0, 1] of the duration, or in feature-grid units) and the tokenized queries.
 
 Rows may come from a `datasets.Dataset` in any format (python, numpy, torch), from `TemporalFeatureDataset`
-(zero-copy, memory-mapped features) or from `sliding_windows`; features are copied once, into the batch.
+(zero-copy, memory-mapped features) or from `sliding_windows`; features are copied once, into the batch. In a
+DataLoader worker that batch is one of the worker's reusable shared-memory slots (`shared_batches`), so the
+main process receives it without another copy and without fresh shared memory per batch.
 """
 
 import math
