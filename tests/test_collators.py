@@ -273,7 +273,8 @@ def test_batch_buffers_and_low_precision():
         TemporalLocalizationCollator(training=False, dtype=torch.bfloat16)(rows)
 
 
-def test_trainer_passes_the_collated_batch_straight_to_forward(tmp_path, synthetic):
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_trainer_passes_the_collated_batch_straight_to_forward(tmp_path, synthetic, num_workers):
     from transformers import PretrainedConfig, PreTrainedModel, Trainer, TrainingArguments
     from transformers.utils import ModelOutput
 
@@ -294,7 +295,8 @@ def test_trainer_passes_the_collated_batch_straight_to_forward(tmp_path, synthet
             return ModelOutput(loss=scores.pow(2).mean())
 
     args = TrainingArguments(str(tmp_path), max_steps=2, per_device_train_batch_size=2, use_cpu=True, report_to=[],
-                             remove_unused_columns=False, save_strategy="no", disable_tqdm=True)
+                             remove_unused_columns=False, save_strategy="no", disable_tqdm=True,
+                             dataloader_num_workers=num_workers)  # workers send batches in shared slots
     collator = TemporalLocalizationCollator(max_seq_len=64, pad_to_multiple_of=32)
     for train in (synthetic, TemporalFeatureDataset(synthetic)):
         Trainer(model=_Probe(PretrainedConfig()), args=args, train_dataset=train, data_collator=collator).train()
