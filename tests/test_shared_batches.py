@@ -238,3 +238,16 @@ def test_dataloader_workers_deliver_the_same_batches_as_the_main_process(collato
         assert a["metadata"] == b["metadata"]
         count += 1
     assert count == len(expected) == 6 * epochs
+
+
+def test_spawned_workers_use_their_own_slots():
+    # spawn is the default start method on macOS and Windows: the collator and the slots' storages are
+    # pickled to fresh interpreters, and the main process maps the slots from their file descriptors
+    collator = TemporalLocalizationCollator(max_seq_len=None, training=False)
+    rows = [_row(f"v{i}", 40, seed=i) for i in range(8)]
+    loader = torch.utils.data.DataLoader(rows, batch_size=2, num_workers=2, collate_fn=collator, timeout=120,
+                                         multiprocessing_context="spawn")
+    for b, batch in enumerate(loader):
+        for i in range(2):
+            np.testing.assert_array_equal(batch["input_features"][i].numpy(), rows[2 * b + i]["features"])
+    assert b == 3

@@ -167,7 +167,7 @@ class SharedBatch(dict):
         # leaving the main process waiting for it forever: whatever fails here, send a plain copy instead.
         try:
             return self._reduce_with_slots(pool)
-        except Exception as err:  # noqa: BLE001 (reported, and the batch still arrives)
+        except Exception as err:  # reported, and the batch still arrives
             warnings.warn(f"momentzoo shared batches: sending a batch as a plain copy ({type(err).__name__}: {err})")
             copy = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in self.items()}
             for value in self.values():
