@@ -24,6 +24,7 @@ from .feature_extraction import (
 )
 from .synthetic_video import SYNTHETIC_VIDEO_CLASSES, make_synthetic_video_dataset
 from .collators import TemporalGroundingCollator, TemporalLocalizationCollator, random_truncation
+from .video_collator import FramePreprocessor, TemporalVideoCollator
 from .synthetic import (
     SyntheticTALConfig,
     make_synthetic_grounding_dataset,
@@ -67,6 +68,8 @@ __all__ = [
     "make_synthetic_video_dataset",
     "TemporalLocalizationCollator",
     "TemporalGroundingCollator",
+    "TemporalVideoCollator",
+    "FramePreprocessor",
     "random_truncation",
     "SyntheticTALConfig",
     "make_synthetic_tal_dataset",

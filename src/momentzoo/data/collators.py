@@ -192,6 +192,41 @@ def _window_ground_truth(segs_grid: np.ndarray, start: int, length: int, cut_lef
     return np.stack([lo, hi], axis=1) - start, keep, int(clipped.sum())
 
 
+def _ground_truth_of(row: dict, where: str, geometry: dict):
+    """(segments in feature-grid units of the whole video (n, 2), class ids (n,), whether the row has any)."""
+    if "segments" not in row:
+        return np.zeros((0, 2)), np.zeros(0, dtype=np.int64), False
+    segs = _segments_of(row, "segments", where)
+    labels = row.get("labels")
+    labels = labels.tolist() if isinstance(labels, (torch.Tensor, np.ndarray)) else labels
+    labels = np.asarray([] if labels is None else labels, dtype=np.int64).reshape(-1)
+    if labels.shape != (len(segs),):
+        raise ValueError(f"{where}: {len(segs)} segments but labels of shape {labels.shape}")
+    if (labels < 0).any():
+        raise ValueError(f"{where}: negative class id in labels {labels.tolist()}")
+    segs_grid = seconds_to_feature_grid(segs, geometry["fps"], geometry["feature_stride"], geometry["num_frames"])
+    return segs_grid, labels, True
+
+
+def _add_targets(batch: dict, items: List[dict], stats: Dict[str, int], return_metadata: bool) -> dict:
+    """Add the windows' `labels` (and `metadata`) to a batch and count the clipped and dropped segments."""
+    if items[0]["has_gt"]:
+        batch["labels"] = [
+            {"class_labels": torch.from_numpy(np.ascontiguousarray(it["labels"])).long(),
+             "segments": torch.from_numpy(np.ascontiguousarray(it["segments"])).float().reshape(-1, 2)}
+            for it in items
+        ]
+    stats["windows"] += len(items)
+    for it in items:
+        stats["segments"] += len(it["labels"]) + it["dropped"]
+        stats["segments_clipped"] += it["clipped"]
+        stats["segments_dropped"] += it["dropped"]
+    if return_metadata:
+        batch["metadata"] = [{**it["metadata"], "segments_clipped": it["clipped"],
+                              "segments_dropped": it["dropped"]} for it in items]
+    return batch
+
+
 @dataclass
 class TemporalLocalizationCollator:
     """Batches TAL rows (see the module docstring for the output).
@@ -263,20 +298,7 @@ class TemporalLocalizationCollator:
         where = _where(row, index)
         feats = _features_of(row, self.features_column, where)
         geometry = _geometry_of(row, where)
-        has_gt = "segments" in row
-        if has_gt:
-            segs = _segments_of(row, "segments", where)
-            labels = row.get("labels")
-            labels = labels.tolist() if isinstance(labels, (torch.Tensor, np.ndarray)) else labels
-            labels = np.asarray([] if labels is None else labels, dtype=np.int64).reshape(-1)
-            if labels.shape != (len(segs),):
-                raise ValueError(f"{where}: {len(segs)} segments but labels of shape {labels.shape}")
-            if (labels < 0).any():
-                raise ValueError(f"{where}: negative class id in labels {labels.tolist()}")
-            segs_grid = seconds_to_feature_grid(segs, geometry["fps"], geometry["feature_stride"],
-                                                geometry["num_frames"])
-        else:
-            segs_grid, labels = np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+        segs_grid, labels, has_gt = _ground_truth_of(row, where, geometry)
 
         num_steps = feats.shape[0]
         offset = int(row.get("window_start", 0) or 0)  # window rows: feats already start at `offset`
@@ -332,21 +354,7 @@ class TemporalLocalizationCollator:
             attention_mask[b, :n] = 1
 
         batch = {"input_features": features, "attention_mask": attention_mask}
-        if items[0]["has_gt"]:
-            batch["labels"] = [
-                {"class_labels": torch.from_numpy(np.ascontiguousarray(it["labels"])).long(),
-                 "segments": torch.from_numpy(np.ascontiguousarray(it["segments"])).float().reshape(-1, 2)}
-                for it in items
-            ]
-        self.stats["windows"] += len(items)
-        for it in items:
-            self.stats["segments"] += len(it["labels"]) + it["dropped"]
-            self.stats["segments_clipped"] += it["clipped"]
-            self.stats["segments_dropped"] += it["dropped"]
-        if self.return_metadata:
-            batch["metadata"] = [{**it["metadata"], "segments_clipped": it["clipped"],
-                                  "segments_dropped": it["dropped"]} for it in items]
-        return batch
+        return _add_targets(batch, items, self.stats, self.return_metadata)
 
 
 @dataclass

@@ -80,7 +80,7 @@ class ModelVideoEncoder:
         vision = getattr(model.config, "vision_config", None)
         if vision is None or not callable(getattr(model, "encode_video", None)):
             raise ValueError(f"{type(model).__name__} has no video encoder of its own (no vision_config/encode_video)")
-        from ..data.feature_extraction import _processor_class_defaults
+        from ..data.video_collator import FramePreprocessor
 
         self.model = model
         self.fps = None if fps is None else _positive("fps", fps)
@@ -90,24 +90,7 @@ class ModelVideoEncoder:
         geometry = model.video_feature_geometry()
         self.feature_stride, self.num_frames = int(geometry["feature_stride"]), int(geometry["num_frames"])
         self.feature_dim = int(model.config.input_dim)
-        stats = _processor_class_defaults(vision.model_type) or {}
-        mean = image_mean if image_mean is not None else stats.get("image_mean")
-        std = image_std if image_std is not None else stats.get("image_std")
-        if mean is None or std is None:
-            raise ValueError(f"no image statistics known for encoder type {vision.model_type!r}: pass image_mean and "
-                             "image_std in feature_extractor_kwargs")
-        self._mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
-        self._std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
-
-    def _pixels(self, frames: list[np.ndarray]) -> torch.Tensor:
-        size = self.image_size
-        crops = []
-        for frame in frames:
-            height, width = frame.shape[:2]
-            top, left = (height - size) // 2, (width - size) // 2
-            crops.append(frame[top : top + size, left : left + size])
-        pixels = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()
-        return (pixels - self._mean) / self._std
+        self.preprocessor = FramePreprocessor.for_model(model, image_mean, image_std)
 
     @torch.no_grad()
     def extract(self, video, root=None) -> tuple[np.ndarray, float, float]:
@@ -124,7 +107,7 @@ class ModelVideoEncoder:
         device = next(self.model.parameters()).device
         tokens = []
         for first in range(0, len(frames), chunk):
-            pixels = self._pixels(frames[first : first + chunk]).to(device)
+            pixels = self.preprocessor(frames[first : first + chunk]).to(device)
             tokens.append(self.model.encode_video(pixels[None])[0].float().cpu())
         features = torch.cat(tokens)
         # keep the tokens that cover at least one real frame
