@@ -14,8 +14,9 @@ Every key of the YAML file is an argument of `ModelArguments`, `TALDataArguments
 tokenizer, for the synthetic set and tests). The class descriptions T_desc come from the synthetic set's metadata,
 from `class_descriptions_file` (JSON `{class name: description}`), or are left out (names only).
 
-The model reads pre-extracted features (`features` rows); end-to-end training from raw videos (`vision_model`, a
-VideoMAE) needs pixel batches, which momentzoo's TAL collator does not build yet. Training runs
+This script reads pre-extracted features (`features` rows). To train a model with its own video encoder
+(`vision_model`, a VideoMAE) from raw videos, use `momentzoo.data.TemporalVideoCollator.from_model(model, fps=...)`
+as the data collator of a dataset with a `video` column (see the model card). Training runs
 `LanguageAdvantageTrainer`; at the end the main process writes `eval_results.json` (with mLA per class),
 `predictions.json`, `ground_truth.json` and the model card, and `--push_to_hub` uploads the folder.
 """
