@@ -69,10 +69,11 @@ class TestActionVLMCommon(ModelTesterMixin):
     padding_atol = 1e-4
     non_default_config_kwargs = {"special_token_layout": "interleaved", "prompt_position": "before_visual",
                                  "text_loss_weight": 0.5, "advantage_loss_weight": 0.2, "proposal_order": "length",
-                                 "lora_rank": 8}
+                                 "lora_rank": 8, "image_mean": [0.485, 0.456, 0.406]}
     invalid_config_kwargs = [({"special_token_layout": "mixed"}, "special_token_layout"),
                              ({"language_tuning": "qlora"}, "language_tuning"),
                              ({"advantage_loss_weight": -0.1}, "advantage_loss_weight"),
+                             ({"image_mean": [0.5, 0.5]}, "image_mean"), ({"image_std": [0.2, 0.0, 0.2]}, "image_std"),
                              ({"class_descriptions": ["only one"]}, "class_descriptions")]
 
     def get_config(self, **overrides):

@@ -1,6 +1,7 @@
 """`TemporalVideoCollator`: synthetic mp4s into the pixel_values of an ActionVLM with a tiny VideoMAE, and one
 training step through the model from the frames themselves."""
 
+import json
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ from momentzoo.segments import seconds_to_feature_grid
 from momentzoo.testing import tiny_qwen2, tiny_videomae
 
 FPS = 8  # the synthetic videos' own rate: every frame is sampled
+IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +32,9 @@ def model(tmp_path_factory):
     root = tmp_path_factory.mktemp("backbones")
     torch.manual_seed(0)
     tiny_videomae(image_size=32, num_frames=4, hidden_size=32).save_pretrained(root / "videomae")
+    # as MCG-NJU's VideoMAE checkpoints: ImageNet statistics, not the image processor class's 0.5 defaults
+    (root / "videomae" / "preprocessor_config.json").write_text(json.dumps(
+        {"image_processor_type": "VideoMAEImageProcessor", "image_mean": IMAGENET_MEAN, "image_std": IMAGENET_STD}))
     lm, tokenizer = tiny_qwen2(hidden_size=32, num_layers=2)
     lm.save_pretrained(root / "qwen2")
     tokenizer.save_pretrained(root / "qwen2")
@@ -66,9 +71,12 @@ def test_whole_videos_in_evaluation(model, videos):
         assert batch["metadata"][b] == {"video_id": row["video_id"], "duration": row["duration"], "fps": FPS,
                                         "feature_stride": 2, "num_frames": 2, "window_start": 0,
                                         "segments_clipped": 0, "segments_dropped": 0}
-    # the crop is the encoder's and the statistics are the defaults of the VideoMAE image processor class
+    # the crop is the encoder's; the statistics its checkpoint's, kept in the model's config by from_backbones
     assert preprocessor.image_size == 32
-    assert preprocessor.image_mean == pytest.approx(_processor_class_defaults("videomae")["image_mean"])
+    assert (model.config.image_mean, model.config.image_std) == (IMAGENET_MEAN, IMAGENET_STD)
+    assert (preprocessor.image_mean, preprocessor.image_std) == (IMAGENET_MEAN, IMAGENET_STD)
+    assert _processor_class_defaults("videomae")["image_mean"] != IMAGENET_MEAN  # what would have been used
+    assert FramePreprocessor.for_model(model, image_mean=[0.5] * 3).image_mean == [0.5] * 3  # an explicit choice wins
 
 
 def test_training_decodes_only_a_random_window_of_whole_tokens(model, videos):

@@ -50,14 +50,18 @@ class FramePreprocessor:
 
     @classmethod
     def for_model(cls, model, image_mean=None, image_std=None) -> "FramePreprocessor":
-        """The preprocessing of `model.config.vision_config`: its `image_size`, and the class defaults of the
-        image processor transformers maps its `model_type` to (unless given)."""
+        """The preprocessing of `model.config.vision_config`: its `image_size`, and the statistics given here,
+        else those of the model's config (`image_mean`, `image_std`: the encoder checkpoint's), else the class
+        defaults of the image processor transformers maps the encoder's `model_type` to."""
         from .feature_extraction import _processor_class_defaults
 
         vision = getattr(model.config, "vision_config", None)
         if vision is None:
             raise ValueError(f"{type(model).__name__} has no video encoder of its own (no vision_config)")
-        stats = _processor_class_defaults(vision.model_type) or {}
+        stats = dict(_processor_class_defaults(vision.model_type) or {})
+        for key in ("image_mean", "image_std"):
+            if getattr(model.config, key, None) is not None:
+                stats[key] = getattr(model.config, key)
         mean = image_mean if image_mean is not None else stats.get("image_mean")
         std = image_std if image_std is not None else stats.get("image_std")
         if mean is None or std is None:

@@ -86,6 +86,10 @@ class ActionVLMConfig(ActionFormerConfig):
             and the kernel of its depthwise temporal convolution.
         upsample_video_tokens (`bool`, False): linearly interpolate the per-patch tokens to one per input frame
             (the official code does, so that the detector sees the frame rate).
+        image_mean, image_std (`list[float]` of 3, optional): the frame normalisation the encoder was trained
+            with (`from_backbones` copies them from its checkpoint's `preprocessor_config.json`; MCG-NJU's VideoMAE
+            checkpoints use ImageNet's, not the 0.5 defaults of transformers' VideoMAE image processor class).
+            `None`: those class defaults.
     Language:
         text_config (`PreTrainedConfig` or dict): the decoder LM (any `AutoModelForCausalLM`), built with
             `AutoConfig`; its `vocab_size` must cover `special_token_ids`.
@@ -129,6 +133,8 @@ class ActionVLMConfig(ActionFormerConfig):
         adapter_reduction: int = 4,
         adapter_kernel_size: int = 3,
         upsample_video_tokens: bool = False,
+        image_mean: list[float] | None = None,
+        image_std: list[float] | None = None,
         language_tuning: str = "lora",
         lora_rank: int = 128,
         lora_alpha: int = 256,
@@ -166,6 +172,14 @@ class ActionVLMConfig(ActionFormerConfig):
         if not isinstance(upsample_video_tokens, bool):
             _fail("upsample_video_tokens", "True or False", upsample_video_tokens)
         self.upsample_video_tokens = upsample_video_tokens
+        for name, value in (("image_mean", image_mean), ("image_std", image_std)):
+            if value is not None and (not isinstance(value, (list, tuple)) or len(value) != 3
+                                      or not all(isinstance(v, Real) and not isinstance(v, bool) for v in value)):
+                _fail(name, "None or 3 numbers (RGB)", value)
+        if image_std is not None and min(image_std) <= 0:
+            _fail("image_std", "3 numbers > 0", image_std)
+        self.image_mean = None if image_mean is None else [float(v) for v in image_mean]
+        self.image_std = None if image_std is None else [float(v) for v in image_std]
 
         self.language_tuning = _choice("language_tuning", language_tuning, LANGUAGE_TUNINGS)
         self.lora_rank = _int("lora_rank", lora_rank)

@@ -373,6 +373,13 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
             else:
                 extra = {"image_size": vision_image_size} if vision_image_size is not None else {}
                 vm = AutoModel.from_pretrained(vision_model, **extra, **({"dtype": dtype} if dtype else {}))
+                # the frame statistics the encoder was trained with (its processor class's defaults may differ)
+                from ...data.feature_extraction import _preprocessor_dict
+
+                processor = _preprocessor_dict(str(vision_model)) or {}
+                for key in ("image_mean", "image_std"):
+                    if config_kwargs.get(key) is None and processor.get(key) is not None:
+                        config_kwargs[key] = list(processor[key])
             if vm.config.model_type != "videomae":
                 raise ValueError(f"vision_model must be a VideoMAE model, got model type {vm.config.model_type!r}")
             if hasattr(vm, "videomae"):  # a VideoMAEForVideoClassification instance: keep the encoder
