@@ -155,3 +155,5 @@ def test_bad_rows_are_errors_naming_the_video(model, videos, tmp_path):
         TemporalVideoCollator.from_model(model, fps=FPS, max_frames=10)
     with pytest.raises(ValueError, match="fps must be a finite number > 0"):
         TemporalVideoCollator.from_model(model, fps=0)
+    with pytest.raises(ValueError, match="TemporalVideoCollator.crop_ratio must be None or"):
+        TemporalVideoCollator.from_model(model, fps=FPS, crop_ratio=(0.9,))

@@ -192,6 +192,19 @@ def _window_ground_truth(segs_grid: np.ndarray, start: int, length: int, cut_lef
     return np.stack([lo, hi], axis=1) - start, keep, int(clipped.sum())
 
 
+def _check_truncation(collator):
+    """Check the random-truncation arguments a collator shares with ActionFormer's `truncate_feats`."""
+    name = type(collator).__name__
+    if not 0 <= collator.trunc_thresh <= 1:
+        raise ValueError(f"{name}.trunc_thresh must be in [0, 1], got {collator.trunc_thresh!r}")
+    crop = collator.crop_ratio
+    if crop is not None and (len(crop) != 2 or not 0 < crop[0] <= crop[1] <= 1):
+        raise ValueError(f"{name}.crop_ratio must be None or (lo, hi) with 0 < lo <= hi <= 1, got {crop!r}")
+    trials = collator.max_num_trials
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"{name}.max_num_trials must be a positive int, got {trials!r}")
+
+
 def _ground_truth_of(row: dict, where: str, geometry: dict):
     """(segments in feature-grid units of the whole video (n, 2), class ids (n,), whether the row has any)."""
     if "segments" not in row:
@@ -272,15 +285,7 @@ class TemporalLocalizationCollator:
                                              or self.max_seq_len < 1):
             raise ValueError(f"TemporalLocalizationCollator.max_seq_len must be None or a positive int, "
                              f"got {self.max_seq_len!r}")
-        if not 0 <= self.trunc_thresh <= 1:
-            raise ValueError(f"TemporalLocalizationCollator.trunc_thresh must be in [0, 1], got {self.trunc_thresh!r}")
-        if self.crop_ratio is not None:
-            if len(self.crop_ratio) != 2 or not 0 < self.crop_ratio[0] <= self.crop_ratio[1] <= 1:
-                raise ValueError(f"TemporalLocalizationCollator.crop_ratio must be None or (lo, hi) with "
-                                 f"0 < lo <= hi <= 1, got {self.crop_ratio!r}")
-        if isinstance(self.max_num_trials, bool) or not isinstance(self.max_num_trials, int) or self.max_num_trials < 1:
-            raise ValueError(f"TemporalLocalizationCollator.max_num_trials must be a positive int, "
-                             f"got {self.max_num_trials!r}")
+        _check_truncation(self)
         if self.padding not in ("longest", "max_length"):
             raise ValueError(f"TemporalLocalizationCollator.padding must be 'longest' or 'max_length', "
                              f"got {self.padding!r}")

@@ -24,7 +24,15 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .collators import _add_targets, _ground_truth_of, _new_batch, _where, _window_ground_truth, random_truncation
+from .collators import (
+    _add_targets,
+    _check_truncation,
+    _ground_truth_of,
+    _new_batch,
+    _where,
+    _window_ground_truth,
+    random_truncation,
+)
 from .shared_batches import collate_into_shared_slots
 from .video import iter_video_frames, probe_video
 
@@ -137,12 +145,7 @@ class TemporalVideoCollator:
                                             or self.max_frames < 1 or self.max_frames % self.clip_length):
             raise ValueError(f"{name}.max_frames must be None or a positive multiple of clip_length "
                              f"{self.clip_length}, got {self.max_frames!r}")
-        if not 0 <= self.trunc_thresh <= 1:
-            raise ValueError(f"{name}.trunc_thresh must be in [0, 1], got {self.trunc_thresh!r}")
-        if self.crop_ratio is not None and (len(self.crop_ratio) != 2
-                                            or not 0 < self.crop_ratio[0] <= self.crop_ratio[1] <= 1):
-            raise ValueError(f"{name}.crop_ratio must be None or (lo, hi) with 0 < lo <= hi <= 1, "
-                             f"got {self.crop_ratio!r}")
+        _check_truncation(self)
 
     @classmethod
     def from_model(cls, model, fps: float, max_frames: Optional[int] = None, image_mean=None, image_std=None,
