@@ -14,9 +14,14 @@ Every key of the YAML file is an argument of `ModelArguments`, `TALDataArguments
 tokenizer, for the synthetic set and tests). The class descriptions T_desc come from the synthetic set's metadata,
 from `class_descriptions_file` (JSON `{class name: description}`), or are left out (names only).
 
-This script reads pre-extracted features (`features` rows). To train a model with its own video encoder
-(`vision_model`, a VideoMAE) from raw videos, use `momentzoo.data.TemporalVideoCollator.from_model(model, fps=...)`
-as the data collator of a dataset with a `video` column (see the model card). Training runs
+The dataset carries pre-extracted features (`features` rows), or videos (a `video` column): then the model gets
+its own video encoder (`--vision_model`, a VideoMAE, with temporal adapters by default) and trains end to end from
+the frames, sampled at `--video_fps` (`TemporalVideoCollator`, ActionFormer's random truncation in tokens); the
+evaluation split is encoded once by the trained encoder and scored in windows of tokens:
+
+    python examples/train_actionvlm.py --config examples/configs/actionvlm_synthetic_video.yaml
+
+Training runs
 `LanguageAdvantageTrainer`; at the end the main process writes `eval_results.json` (with mLA per class),
 `predictions.json`, `ground_truth.json` and the model card, and `--push_to_hub` uploads the folder.
 """
@@ -30,14 +35,14 @@ from dataclasses import dataclass, field
 from transformers import set_seed
 
 import momentzoo
-from momentzoo.data import TemporalFeatureDataset, synthetic_tal_metadata
+from momentzoo.data import TemporalFeatureDataset, TemporalVideoCollator, synthetic_tal_metadata
 from momentzoo.models.actionvlm import ActionVLMForTemporalLocalization
 from momentzoo.training.actionvlm import LanguageAdvantageTrainer, LanguageAdvantageTrainingArguments
 from momentzoo.training.arguments import as_dict, parse_args_with_config
 from momentzoo.training.modality_bias import mean_language_advantage, predict_with_language_weights
 from momentzoo.training.tal_arguments import TALDataArguments as DataArguments
-from momentzoo.training.tal_evaluation import class_names_of
-from momentzoo.training.tal_models import check_model_matches_dataset, dataset_config_fields
+from momentzoo.training.tal_evaluation import class_names_of, encode_video_dataset
+from momentzoo.training.tal_models import check_model_matches_dataset, dataset_class_fields, dataset_config_fields
 from momentzoo.training.tal_script import finish_tal_training, load_splits, setup_script, training_collator
 
 logger = logging.getLogger("train_actionvlm")
@@ -62,6 +67,13 @@ class ModelArguments:
     class_descriptions_file: str | None = field(
         default=None, metadata={"help": "JSON {class name: description} for T_desc (synthetic: from its metadata)."}
     )
+    vision_model: str | None = field(
+        default=None, metadata={"help": "VideoMAE encoder (hub id or path) for a dataset of videos, e.g. "
+                                        "MCG-NJU/videomae-base; 'tiny': a random 1-layer VideoMAE (tests)."}
+    )
+    vision_tuning: str = field(default="adapter", metadata={"help": "'adapter', 'full' or 'frozen' encoder."})
+    video_fps: float | None = field(default=None, metadata={"help": "Frames per second sampled from the videos."})
+    video_root: str | None = field(default=None, metadata={"help": "Folder that relative video paths are under."})
 
 
 def class_descriptions(model_args: ModelArguments, data, names: list[str]) -> list[str] | None:
@@ -84,7 +96,18 @@ def build_model(model_args: ModelArguments, data, train, work: str) -> ActionVLM
         model = momentzoo.AutoModelForTemporalLocalization.from_pretrained(model_args.model_name_or_path)
         check_model_matches_dataset(model, train)
         return model
-    fields = dataset_config_fields(train, as_dict(model_args.model_config, "model_config"))
+    model_config = as_dict(model_args.model_config, "model_config")
+    vision_model = model_args.vision_model
+    if vision_model is None:
+        fields = dataset_config_fields(train, model_config)
+    else:  # the features are the encoder's: only the classes come from the data
+        fields = dict(dataset_class_fields(train, model_config), vision_tuning=model_args.vision_tuning)
+        if vision_model == "tiny":
+            from momentzoo.testing import tiny_videomae
+
+            vision_model = os.path.join(work, "tiny-videomae")
+            tiny_videomae(image_size=32, num_frames=4, hidden_size=32).save_pretrained(vision_model)
+        fields["vision_model"] = vision_model
     language_model, tokenizer = model_args.language_model, model_args.tokenizer
     if language_model == "tiny":
         from momentzoo.testing import tiny_qwen2
@@ -97,6 +120,17 @@ def build_model(model_args: ModelArguments, data, train, work: str) -> ActionVLM
     return ActionVLMForTemporalLocalization.from_backbones(
         language_model, tokenizer=tokenizer, class_descriptions=class_descriptions(model_args, data,
                                                                                    class_names_of(train)), **fields,
+    )
+
+
+def video_training_collator(model, model_args: ModelArguments, data_args) -> TemporalVideoCollator:
+    """ActionFormer's random truncation to `max_seq_len` tokens, in whole encoder clips of frames."""
+    clip = model.config.vision_config.num_frames
+    tokens = data_args.max_seq_len or model.config.max_seq_len
+    max_frames = tokens * model.video_feature_geometry()["feature_stride"] // clip * clip
+    return TemporalVideoCollator.from_model(
+        model, fps=model_args.video_fps, max_frames=max_frames or clip, video_root=model_args.video_root,
+        trunc_thresh=data_args.trunc_thresh, crop_ratio=tuple(data_args.crop_ratio) if data_args.crop_ratio else None,
     )
 
 
@@ -118,18 +152,32 @@ def main(argv=None) -> dict:
     push = setup_script(training_args, logger)
     set_seed(training_args.seed)
     data, train, evaluation = load_splits(data_args)
-    if "features" not in train.column_names:
-        raise ValueError("examples/train_actionvlm.py trains on pre-extracted features: the dataset has no "
-                         f"'features' column (columns: {train.column_names})")
+    videos = "features" not in train.column_names
+    if videos and "video" not in train.column_names:
+        raise ValueError("examples/train_actionvlm.py needs pre-extracted features or videos: the dataset has neither "
+                         f"a 'features' nor a 'video' column (columns: {train.column_names})")
+    if videos and (model_args.video_fps is None or not (model_args.vision_model or model_args.model_name_or_path)):
+        raise ValueError("a dataset of videos needs --video_fps and a model with a video encoder (--vision_model, "
+                         "or --model_name_or_path of one)")
 
     with tempfile.TemporaryDirectory(prefix="actionvlm-backbone-") as work:
         model = build_model(model_args, data, train, work)
-    collator = training_collator(data_args, model.config)
-    trainer = LanguageAdvantageTrainer(model=model, args=training_args, train_dataset=TemporalFeatureDataset(train),
+    if videos:
+        collator = video_training_collator(model, model_args, data_args)
+        train_dataset = train
+        training_args.remove_unused_columns = False  # the collator reads the rows' video and ground truth
+    else:
+        collator, train_dataset = training_collator(data_args, model.config), TemporalFeatureDataset(train)
+    trainer = LanguageAdvantageTrainer(model=model, args=training_args, train_dataset=train_dataset,
                                        data_collator=collator)
     train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.log_metrics("train", train_result.metrics)
     logger.info("epoch schedule: %s", ", ".join(trainer.epoch_history))
+    if videos and evaluation is not None and trainer.is_world_process_zero():
+        # encoded once by the trained encoder, then scored as features (windows of tokens)
+        evaluation = encode_video_dataset(trainer.accelerator.unwrap_model(trainer.model), evaluation,
+                                          fps=model_args.video_fps, video_root=model_args.video_root,
+                                          progress=not training_args.disable_tqdm)
     evaluation_results = finish_tal_training(trainer, data_args, training_args, evaluation, push, "ActionVLM",
                                              script="examples/train_actionvlm.py", extra=language_weights)
     return {"train": train_result.metrics, "schedule": trainer.epoch_history, "eval": evaluation_results}

@@ -22,12 +22,24 @@ TAL_BUILDERS = {
 }
 
 
+def _synthetic_video_splits(output_dir: str, num_videos: dict | None = None, seed: int = 0, **kwargs):
+    """The synthetic mp4s of `make_synthetic_video_dataset`, one folder and seed per split."""
+    from ..data.synthetic_video import make_synthetic_video_dataset
+
+    num_videos = dict(num_videos or {"train": 8, "test": 4})
+    return datasets.DatasetDict({
+        split: make_synthetic_video_dataset(Path(output_dir) / split, num_videos=count, seed=seed + i, **kwargs)
+        for i, (split, count) in enumerate(num_videos.items())
+    })
+
+
 def load_tal_dataset(name: str, kwargs: dict | None = None, cache_dir: str | None = None) -> datasets.DatasetDict:
     """A `DatasetDict` of TAL rows.
 
     Args:
         name: `"synthetic"` (`momentzoo.data.make_synthetic_tal_dataset`, `kwargs` are `SyntheticTALConfig`
-            fields), a builder name in `TAL_BUILDERS` (`kwargs` are its config fields: `annotation_file`,
+            fields), `"synthetic_video"` (the mp4s of `make_synthetic_video_dataset` written under
+            `kwargs["output_dir"]`, `num_videos` per split), a builder name in `TAL_BUILDERS` (`kwargs` are its config fields: `annotation_file`,
             `features_dir`, ...), a folder saved with `save_to_disk`, or a folder / Hub id `datasets.load_dataset`
             reads (the Parquet folders of `dataset_scripts/`; `kwargs` go to `load_dataset`).
         cache_dir: where builders and `load_dataset` cache their Arrow files.
@@ -39,6 +51,8 @@ def load_tal_dataset(name: str, kwargs: dict | None = None, cache_dir: str | Non
         from ..data.synthetic import make_synthetic_tal_dataset
 
         return make_synthetic_tal_dataset(**kwargs)
+    if name == "synthetic_video":
+        return _synthetic_video_splits(**kwargs)
     if name in TAL_BUILDERS:
         from ..data import builders
 

@@ -27,6 +27,7 @@ __all__ = [
     "predict_tal",
     "tal_references",
     "evaluate_tal",
+    "encode_video_dataset",
     "write_predictions_json",
     "write_references_json",
     "format_map_table",
@@ -162,6 +163,50 @@ def _write_json(data, path) -> Path:
     tmp.write_text(json.dumps(data))
     os.replace(tmp, path)
     return path
+
+
+@torch.no_grad()
+def encode_video_dataset(model, dataset, fps: float | None = None, video_root=None, progress: bool = False):
+    """A TAL dataset of videos (a `video` column) as the same rows with the features of `model`'s own video encoder
+    (`ModelVideoEncoder`, as the pipeline encodes a video): `features` (tokens x D) and the token geometry (`fps`,
+    `feature_stride`, `num_frames`), so `evaluate_tal` scores an end-to-end model in sliding windows of tokens.
+    `fps`: frames sampled per second (default: each video's own rate)."""
+    import datasets
+
+    from ..data.synthetic import tal_features
+    from ..pipelines.temporal_action_localization import ModelVideoEncoder
+
+    if "video" not in dataset.column_names:
+        raise ValueError(f"encode_video_dataset: the dataset has no 'video' column (columns: {dataset.column_names})")
+    encoder = ModelVideoEncoder(model, fps=fps)
+    was_training = model.training
+    model.eval()
+    rows = dataset.remove_columns([c for c in ("features", "fps", "feature_stride", "num_frames")
+                                   if c in dataset.column_names])
+    if progress:
+        from tqdm.auto import tqdm
+
+        rows = tqdm(rows, desc="encode videos", unit="video", leave=False)
+    columns = {key: [] for key in ("video_id", "duration", "fps", "feature_stride", "num_frames", "features",
+                                   "segments", "labels")}
+    try:
+        for index, row in enumerate(rows):
+            try:
+                features, video_fps, video_duration = encoder.extract(row["video"], video_root)
+            except (OSError, ValueError) as err:
+                raise ValueError(f"encode_video_dataset: row {index} (video_id={row.get('video_id')!r}): "
+                                 f"{err}") from err
+            columns["video_id"].append(row["video_id"])
+            columns["duration"].append(float(row.get("duration") or video_duration))
+            columns["fps"].append(video_fps)
+            columns["feature_stride"].append(encoder.feature_stride)
+            columns["num_frames"].append(encoder.num_frames)
+            columns["features"].append(features)
+            columns["segments"].append(row.get("segments") or [])
+            columns["labels"].append(row.get("labels") or [])
+    finally:
+        model.train(was_training)
+    return datasets.Dataset.from_dict(columns, features=tal_features(class_names_of(dataset), encoder.feature_dim))
 
 
 def write_predictions_json(predictions: dict[str, list[dict]], path, version: str = "momentzoo") -> Path:
