@@ -113,7 +113,8 @@ class _Pool:
 
     def slot_of(self, tensor: torch.Tensor) -> Optional[_Slot]:
         ptr = tensor.untyped_storage().data_ptr()
-        for slot in itertools.chain(self.slots, self.one_off.values()):
+        # snapshots: the queue's feeder thread pickles one batch while the worker collates the next
+        for slot in list(self.slots) + list(self.one_off.values()):
             if slot.storage.data_ptr() == ptr:
                 return slot
         return None
@@ -195,7 +196,8 @@ class SharedBatch(dict):
             for slot in taken:
                 slot.sent = True
                 pool.one_off.pop(slot.storage.data_ptr(), None)  # the main process owns a one-off slot from now on
-            retired, pool.retired = pool.retired, []
+            retired = pool.retired[:]  # the worker's thread may retire another slot meanwhile: it goes next time
+            del pool.retired[: len(retired)]
         return _rebuild_batch, (plain, leased, retired, pool.pid if pool is not None else None)
 
 
@@ -251,11 +253,12 @@ def _process_exited(pid: int) -> bool:
 def _forget_exited_pools():
     """Drop the mappings of pools whose worker has exited (their slots can no longer be sent; batches still
     held keep their own reference)."""
+    # snapshots and pops: a lease may die in any thread (the pin-memory thread unpickles batches too)
     for token, pid in list(_POOL_PIDS.items()):
         if _process_exited(pid):
-            del _POOL_PIDS[token]
-            for key in [k for k in _MAPPED_SLOTS if k[0] == token]:
-                del _MAPPED_SLOTS[key]
+            _POOL_PIDS.pop(token, None)
+            for key in [k for k in list(_MAPPED_SLOTS) if k[0] == token]:
+                _MAPPED_SLOTS.pop(key, None)
 
 
 class _Lease:
