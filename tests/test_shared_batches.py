@@ -251,3 +251,20 @@ def test_spawned_workers_use_their_own_slots():
         for i in range(2):
             np.testing.assert_array_equal(batch["input_features"][i].numpy(), rows[2 * b + i]["features"])
     assert b == 3
+
+
+def test_persistent_workers_keep_their_slots_across_epochs(monkeypatch):
+    monkeypatch.setattr(shared_batches, "_MAPPED_SLOTS", {})
+    monkeypatch.setattr(shared_batches, "_POOL_PIDS", {})
+    collator = TemporalLocalizationCollator(max_seq_len=None, training=False)
+    rows = [_row(f"v{i}", 30, seed=i) for i in range(8)]
+    loader = torch.utils.data.DataLoader(rows, batch_size=2, num_workers=2, collate_fn=collator, timeout=60,
+                                         persistent_workers=True)
+    pools = set()
+    for _ in range(3):
+        for b, batch in enumerate(loader):
+            for i in range(2):
+                np.testing.assert_array_equal(batch["input_features"][i].numpy(), rows[2 * b + i]["features"])
+        pools |= set(shared_batches._POOL_PIDS)
+    assert len(pools) == 2  # the same two workers, each with one pool, for all three epochs
+    assert 2 <= len(shared_batches._MAPPED_SLOTS) <= 2 * shared_batches.MAX_SLOTS
