@@ -186,9 +186,12 @@ class TemporalVideoCollator:
                                                  trunc_thresh=self.trunc_thresh)
         first_frame = start * self.feature_stride
         count = min(length * self.feature_stride, total_frames - first_frame)
-        frames = [frame for frame, _, _ in iter_video_frames(
-            video, start=first_frame / self.fps, end=(first_frame + count) / self.fps, fps=self.fps,
-            size=self.preprocessor.image_size, root=self.video_root, info=info)][:count]
+        try:
+            frames = [frame for frame, _, _ in iter_video_frames(
+                video, start=first_frame / self.fps, end=(first_frame + count) / self.fps, fps=self.fps,
+                size=self.preprocessor.image_size, root=self.video_root, info=info)][:count]
+        except (OSError, ValueError) as err:  # e.g. a file corrupt after its header
+            raise ValueError(f"{where}: {err}") from err
         if not frames:
             raise ValueError(f"{where}: no frames decoded from {first_frame / self.fps:.3f} s of video {video!r}")
         return {"where": where, "frames": frames, "tokens": length, "has_gt": has_gt, "segments": gt[keep],
