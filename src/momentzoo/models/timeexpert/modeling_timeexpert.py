@@ -32,6 +32,7 @@ from transformers.generation import LogitsProcessor, LogitsProcessorList
 from transformers.utils import ModelOutput
 
 from ...hub import MomentzooModelCardMixin
+from ..actionvlm.modeling_actionvlm import _load_causal_lm
 from .configuration_timeexpert import TimeExpertConfig
 from .processing_timeexpert import SYNC_TOKEN, TASK_TYPES, TIME_VOCABULARY, VIDEO_PLACEHOLDER, TimeExpertTokenLayout
 
@@ -759,8 +760,8 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
         or None for pre-extracted `frame_features`). `tokenizer` (default: the LM's) gets `<sync>` and a video
         placeholder added. `config_kwargs` go to `TimeExpertConfig`."""
         load = {"dtype": dtype} if dtype is not None else {}
-        lm = language_model if isinstance(language_model, PreTrainedModel) else \
-            AutoModelForCausalLM.from_pretrained(language_model, **load)
+        # A vision-language checkpoint (e.g. rhymes-ai/Aria) gives its text model.
+        lm = _load_causal_lm(language_model, dtype=dtype)
         if tokenizer is None:
             if not isinstance(language_model, (str, os.PathLike)):
                 raise ValueError("pass tokenizer= when language_model is a model instance")
