@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from transformers import Pipeline
+from transformers import Pipeline, PreTrainedModel
 
 # Video reading, prompts and parsing are imported when a pipeline is built, not when `import momentzoo`
 # registers this class (they pull in `datasets` and PyAV).
@@ -58,6 +58,16 @@ class TemporalVideoGroundingPipeline(Pipeline):
     _load_image_processor = False
     _load_video_processor = False
     _load_feature_extractor = False
+
+    def __new__(cls, *args, **kwargs):
+        # A TimeExpert checkpoint is served by its own subclass (pipelines/timeexpert_grounding.py).
+        model = kwargs["model"] if "model" in kwargs else (args[0] if args else None)
+        if cls is TemporalVideoGroundingPipeline and isinstance(model, PreTrainedModel) \
+                and model.config.model_type == "timeexpert":
+            from .timeexpert_grounding import TimeExpertGroundingPipeline
+
+            cls = TimeExpertGroundingPipeline
+        return super().__new__(cls)
 
     def __init__(self, *args, frame_processor=None, system_prompt: str | None = None, **kwargs):
         from ..data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor

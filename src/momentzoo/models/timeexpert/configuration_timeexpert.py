@@ -52,6 +52,8 @@ class TimeExpertConfig(PreTrainedConfig):
         vision_feature_dim (`int`, optional): the width of the vision tokens (the encoder's `hidden_size` when there
             is one).
         freeze_vision (`bool`, True): the paper trains the LLM and the projector, not the ViT.
+        image_mean, image_std (`list[float]` of 3, SigLIP's 0.5s): the frame normalisation of the vision encoder
+            (the pipeline uses them for raw video).
         num_visual_tokens_per_frame (`int`, 8): patch tokens are average-pooled to this many per frame.
     MoE (the decoder's FFNs):
         num_experts (`int`, 64) and expert_intermediate_size (`int`, 1664): ARIA's routed experts.
@@ -88,6 +90,8 @@ class TimeExpertConfig(PreTrainedConfig):
         vision_config: PreTrainedConfig | dict | None = None,
         vision_feature_dim: int | None = None,
         freeze_vision: bool = True,
+        image_mean: list[float] | None = None,
+        image_std: list[float] | None = None,
         num_visual_tokens_per_frame: int = 8,
         num_experts: int = 64,
         expert_intermediate_size: int = 1664,
@@ -118,6 +122,11 @@ class TimeExpertConfig(PreTrainedConfig):
             vision_feature_dim = hidden
         self.vision_feature_dim = _int("vision_feature_dim", 1024 if vision_feature_dim is None else vision_feature_dim)
         self.freeze_vision = _bool("freeze_vision", freeze_vision)
+        for name, value in (("image_mean", image_mean), ("image_std", image_std)):
+            value = [0.5, 0.5, 0.5] if value is None else value
+            if not isinstance(value, (list, tuple)) or len(value) != 3:
+                _fail(name, "3 numbers (RGB)", value)
+            setattr(self, name, [_number(name, v, 0.0, low_open=name == "image_std") for v in value])
         self.num_visual_tokens_per_frame = _int("num_visual_tokens_per_frame", num_visual_tokens_per_frame)
         self.num_experts = _int("num_experts", num_experts)
         self.expert_intermediate_size = _int("expert_intermediate_size", expert_intermediate_size)
