@@ -23,12 +23,11 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
 
-from momentzoo.models.timeexpert import TASK_TYPES, TimeExpertMoE, TimeExpertProcessor  # noqa: E402
-from momentzoo.models.timeexpert.modeling_timeexpert import TimeExpertRouting, TimeExpertSharedExperts  # noqa: E402
-from momentzoo.testing.timeexpert import tiny_timeexpert, tiny_timeexpert_config, tiny_timeexpert_tokenizer  # noqa: E402
+from momentzoo.models.timeexpert import TASK_TYPES, TimeExpertMoE, TimeExpertProcessor
+from momentzoo.models.timeexpert.modeling_timeexpert import TimeExpertRouting, TimeExpertSharedExperts
+from momentzoo.testing.timeexpert import tiny_timeexpert, tiny_timeexpert_config, tiny_timeexpert_tokenizer
 
 
 def timed(fn, repeats: int) -> tuple[float, float]:
@@ -44,15 +43,24 @@ def timed(fn, repeats: int) -> tuple[float, float]:
 
 def speed(args):
     tokenizer = tiny_timeexpert_tokenizer()
-    config = tiny_timeexpert_config(tokenizer, hidden_size=args.hidden, num_layers=1, num_experts=args.experts,
-                                    expert_intermediate_size=args.intermediate, num_shared_experts=1,
-                                    max_experts_per_layer=args.experts)
+    config = tiny_timeexpert_config(
+        tokenizer,
+        hidden_size=args.hidden,
+        num_layers=1,
+        num_experts=args.experts,
+        expert_intermediate_size=args.intermediate,
+        num_shared_experts=1,
+        max_experts_per_layer=args.experts,
+    )
     torch.manual_seed(0)
     layer = TimeExpertMoE(config).moe_layers[0].train()
     x = torch.randn(1, args.tokens, args.hidden, requires_grad=True)
-    layer.routing = TimeExpertRouting(torch.randint(len(TASK_TYPES), (args.tokens,)),
-                                      torch.ones(args.tokens, dtype=torch.bool),
-                                      [layer.gate.activation_rate.clone()], [layer.gate.expert_counts.clone()])
+    layer.routing = TimeExpertRouting(
+        torch.randint(len(TASK_TYPES), (args.tokens,)),
+        torch.ones(args.tokens, dtype=torch.bool),
+        [layer.gate.activation_rate.clone()],
+        [layer.gate.expert_counts.clone()],
+    )
     with torch.no_grad():
         layer(x)
     active = float(layer.active_experts.float().mean())
@@ -61,11 +69,13 @@ def speed(args):
     rows = []
     for name, module in (("MoE (dynamic gating)", layer), (f"dense FFN, width {width}", dense)):
         with torch.no_grad():
-            fwd = timed(lambda: module(x), args.repeats)
-        both = timed(lambda: module(x).sum().backward(), args.repeats)
+            fwd = timed(lambda module=module: module(x), args.repeats)
+        both = timed(lambda module=module: module(x).sum().backward(), args.repeats)
         rows.append((name, fwd, both))
-    print(f"\nMoE layer: hidden {args.hidden}, {args.experts} routed experts x {args.intermediate} + 1 shared, "
-          f"{args.tokens} tokens; mean active routed experts per token {active:.2f} (random gates)")
+    print(
+        f"\nMoE layer: hidden {args.hidden}, {args.experts} routed experts x {args.intermediate} + 1 shared, "
+        f"{args.tokens} tokens; mean active routed experts per token {active:.2f} (random gates)"
+    )
     print(f"{'':28s} {'fwd tok/s':>12s} {'fwd cpu ms':>11s} {'fwd+bwd tok/s':>14s} {'fwd+bwd cpu ms':>15s}")
     for name, (fw, fc), (bw, bc) in rows:
         print(f"{name:28s} {args.tokens / fw:12,.0f} {1000 * fc:11.1f} {args.tokens / bw:14,.0f} {1000 * bc:15.1f}")
@@ -93,10 +103,19 @@ def active_experts_by_task(args):
     from momentzoo.data.synthetic import make_synthetic_grounding_dataset
     from momentzoo.training.timeexpert import TimeExpertCollator
 
-    data = make_synthetic_grounding_dataset(num_classes=2, num_confusable_pairs=0, feature_dim=16,
-                                            num_videos={"train": 128, "test": 32}, min_length=40, max_length=48,
-                                            min_action_length=12, max_action_length=24, max_actions_per_video=1,
-                                            noise=0.5, distractor_rate=0.0).with_format("numpy")
+    data = make_synthetic_grounding_dataset(
+        num_classes=2,
+        num_confusable_pairs=0,
+        feature_dim=16,
+        num_videos={"train": 128, "test": 32},
+        min_length=40,
+        max_length=48,
+        min_action_length=12,
+        max_action_length=24,
+        max_actions_per_video=1,
+        noise=0.5,
+        distractor_rate=0.0,
+    ).with_format("numpy")
     torch.manual_seed(0)
     model, tokenizer = tiny_timeexpert(vision_feature_dim=16, num_experts=8, max_experts_per_layer=8)
     processor = TimeExpertProcessor.from_config(tokenizer, model.config)
@@ -120,8 +139,10 @@ def active_experts_by_task(args):
             for row, task_id in enumerate(batch["task_ids"].tolist()):
                 totals[TASK_TYPES[task_id]][0] += float(out.active_experts[row][answer[row]].sum())
                 totals[TASK_TYPES[task_id]][1] += int(answer[row].sum())
-    print(f"\nMean active routed experts per answer token (tiny upcycled TimeExpert, 8 experts/layer, "
-          f"{args.train_steps} mixed-task steps):")
+    print(
+        f"\nMean active routed experts per answer token (tiny upcycled TimeExpert, 8 experts/layer, "
+        f"{args.train_steps} mixed-task steps):"
+    )
     for task, (total, count) in totals.items():
         print(f"  {task:22s} {total / max(count, 1):.2f}  ({count} tokens)")
     rates = torch.stack([layer.gate.activation_rate for layer in model.moe_layers]).mean(dim=0)

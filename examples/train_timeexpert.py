@@ -41,23 +41,33 @@ logger = logging.getLogger("train_timeexpert")
 @dataclass
 class ModelArguments:
     model_name_or_path: str | None = field(default=None, metadata={"help": "Continue from this TimeExpert checkpoint."})
-    language_model: str = field(default="Qwen/Qwen2.5-7B-Instruct",
-                                metadata={"help": "Dense causal LM to upcycle or ARIA text model (hub id or path), or "
-                                                  "'tiny' (offline tiny Qwen2, random weights)."})
-    vision_model: str | None = field(default=None, metadata={"help": "Frame encoder (hub id or path); none: the rows "
-                                                                     "hold pre-extracted frame features."})
-    model_config: dict | str | None = field(default=None, metadata={"help": "TimeExpertConfig fields (JSON on the CLI)."})
+    language_model: str = field(
+        default="Qwen/Qwen2.5-7B-Instruct",
+        metadata={
+            "help": "Dense causal LM to upcycle or ARIA text model (hub id or path), or "
+            "'tiny' (offline tiny Qwen2, random weights)."
+        },
+    )
+    vision_model: str | None = field(
+        default=None,
+        metadata={"help": "Frame encoder (hub id or path); none: the rows hold pre-extracted frame features."},
+    )
+    model_config: dict | str | None = field(
+        default=None, metadata={"help": "TimeExpertConfig fields (JSON on the CLI)."}
+    )
     stage: str = field(default="sft", metadata={"help": f"One of {list(TIMEEXPERT_STAGES)}."})
-    expert_lifecycle: bool = field(default=True, metadata={"help": "Add/remove experts every expert_update_interval "
-                                                                   "steps (moe and sft stages)."})
+    expert_lifecycle: bool = field(
+        default=True, metadata={"help": "Add/remove experts every expert_update_interval steps (moe and sft stages)."}
+    )
 
 
 @dataclass
 class TimeExpertDataArguments:
     dataset: str = field(default="synthetic", metadata={"help": "'synthetic' or a dataset folder (save_to_disk)."})
     dataset_kwargs: dict | str | None = field(default=None, metadata={"help": "Synthetic grounding set arguments."})
-    task: str | None = field(default="moment_retrieval", metadata={"help": f"One of {list(TASK_TYPES)}, or none: "
-                                                                           "each row's `task` column."})
+    task: str | None = field(
+        default="moment_retrieval", metadata={"help": f"One of {list(TASK_TYPES)}, or none: each row's `task` column."}
+    )
     num_frames: int = field(default=8, metadata={"help": "Frames sampled per video."})
     max_length: int = field(default=2048, metadata={"help": "Longest token sequence (Table 1: 2048)."})
     train_split: str = field(default="train", metadata={"help": "Split to train on."})
@@ -93,7 +103,8 @@ def build_model(args: ModelArguments, resume_from_checkpoint: str | None):
 
 def main(argv=None):
     model_args, data_args, training_args = parse_args_with_config(
-        (ModelArguments, TimeExpertDataArguments, TrainingArguments), argv)
+        (ModelArguments, TimeExpertDataArguments, TrainingArguments), argv
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     set_seed(training_args.seed)
     training_args.remove_unused_columns = False
@@ -102,21 +113,34 @@ def main(argv=None):
     logger.info("stage %s: %s trainable, %s frozen parameters", model_args.stage, counts["trainable"], counts["frozen"])
     processor = TimeExpertProcessor.from_config(tokenizer, model.config)
     splits = load_splits(data_args)
-    collator = TimeExpertCollator(processor, task=data_args.task, num_frames=data_args.num_frames,
-                                  max_length=data_args.max_length)
+    collator = TimeExpertCollator(
+        processor, task=data_args.task, num_frames=data_args.num_frames, max_length=data_args.max_length
+    )
     callbacks = []
     if model_args.expert_lifecycle and model_args.stage != "task_modules":
         callbacks.append(TimeExpertLifecycleCallback())
-    trainer = Trainer(model=model, args=training_args, train_dataset=splits[data_args.train_split],
-                      data_collator=collator, callbacks=callbacks)
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=splits[data_args.train_split],
+        data_collator=collator,
+        callbacks=callbacks,
+    )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model()
     result = {"experts_per_layer": model.config.experts_per_layer}
     if data_args.eval_split and data_args.task == "moment_retrieval" and trainer.is_world_process_zero():
         rows = [dict(row) for row in splits[data_args.eval_split]]
-        result.update(evaluate_moment_retrieval(model, processor, rows, num_frames=data_args.num_frames,
-                                                batch_size=training_args.per_device_eval_batch_size,
-                                                max_new_tokens=data_args.max_new_tokens))
+        result.update(
+            evaluate_moment_retrieval(
+                model,
+                processor,
+                rows,
+                num_frames=data_args.num_frames,
+                batch_size=training_args.per_device_eval_batch_size,
+                max_new_tokens=data_args.max_new_tokens,
+            )
+        )
     if trainer.is_world_process_zero():
         print(json.dumps(result, indent=2))
     return result

@@ -7,14 +7,23 @@ import momentzoo.metrics
 from momentzoo.metrics.highlight_detection import compute_highlight_detection
 
 PREDICTIONS = [
-    {"windows": [{"segment": [21.0, 30.0], "score": 0.8}, {"segment": [0.0, 10.0], "score": 0.9},
-                 {"segment": [40.0, 50.0], "score": 0.7}],
-     "saliency": [0.1, 0.5, 0.9, 0.2]},
+    {
+        "windows": [
+            {"segment": [21.0, 30.0], "score": 0.8},
+            {"segment": [0.0, 10.0], "score": 0.9},
+            {"segment": [40.0, 50.0], "score": 0.7},
+        ],
+        "saliency": [0.1, 0.5, 0.9, 0.2],
+    },
     {"windows": [], "saliency": [0.9, 0.1]},
 ]
 REFERENCES = [
-    {"windows": [[0.0, 10.0], [20.0, 30.0]], "relevant_clip_ids": [0, 2, 3],
-     "saliency_scores": [[4, 4, 4], [1, 2, 4], [0, 0, 0]], "duration": 8.0},
+    {
+        "windows": [[0.0, 10.0], [20.0, 30.0]],
+        "relevant_clip_ids": [0, 2, 3],
+        "saliency_scores": [[4, 4, 4], [1, 2, 4], [0, 0, 0]],
+        "duration": 8.0,
+    },
     {"windows": [[5.0, 7.0]], "relevant_clip_ids": [1], "saliency_scores": [[4, 4, 4]], "duration": 4.0},
 ]
 
@@ -32,14 +41,18 @@ def test_values_by_hand():
 
 def test_evaluate_load_gives_the_same_numbers():
     metric = evaluate.load(momentzoo.metrics.path("highlight_detection"))
-    assert metric.compute(predictions=PREDICTIONS, references=REFERENCES) == \
-        pytest.approx(compute_highlight_detection(PREDICTIONS, REFERENCES))
+    assert metric.compute(predictions=PREDICTIONS, references=REFERENCES) == pytest.approx(
+        compute_highlight_detection(PREDICTIONS, REFERENCES)
+    )
 
 
-@pytest.mark.parametrize("change, match", [
-    ({"relevant_clip_ids": [0, 2, 9]}, "relevant_clip_ids"),
-    ({"duration": 0}, "duration"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"relevant_clip_ids": [0, 2, 9]}, "relevant_clip_ids"),
+        ({"duration": 0}, "duration"),
+    ],
+)
 def test_bad_references(change, match):
     with pytest.raises(ValueError, match=f"query 0: .*{match}"):
         compute_highlight_detection(PREDICTIONS, [{**REFERENCES[0], **change}, REFERENCES[1]])

@@ -66,7 +66,7 @@ class TemporalVideoGroundingPipeline(Pipeline):
                 and model.config.model_type == "timeexpert":
             from .timeexpert_grounding import TimeExpertGroundingPipeline
 
-            cls = TimeExpertGroundingPipeline
+            return super().__new__(TimeExpertGroundingPipeline)
         return super().__new__(cls)
 
     def __init__(self, *args, frame_processor=None, system_prompt: str | None = None, **kwargs):

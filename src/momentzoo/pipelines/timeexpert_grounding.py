@@ -44,16 +44,39 @@ class TimeExpertGroundingPipeline(TemporalVideoGroundingPipeline):
         self.num_frames = num_frames
         self.processor = TimeExpertProcessor.from_config(self.tokenizer, self.model.config)
 
-    def _sanitize_parameters(self, query=None, task=None, start=None, end=None, fps=None, num_frames=None,
-                             max_new_tokens=None, generate_kwargs=None, return_answer=None, **kwargs):
+    def _sanitize_parameters(
+        self,
+        query=None,
+        task=None,
+        start=None,
+        end=None,
+        fps=None,
+        num_frames=None,
+        max_new_tokens=None,
+        generate_kwargs=None,
+        return_answer=None,
+        **kwargs,
+    ):
         if kwargs:
             raise ValueError(f"unknown argument(s) for temporal-video-grounding: {sorted(kwargs)}")
         if task is not None and task not in TASK_TYPES:
             raise ValueError(f"unknown TimeExpert task type {task!r}; known: {list(TASK_TYPES)}")
-        preprocess = {k: v for k, v in (("query", query), ("task", task), ("start", start), ("end", end),
-                                        ("fps", fps), ("num_frames", num_frames)) if v is not None}
-        forward = {"max_new_tokens": 256 if max_new_tokens is None else int(max_new_tokens),
-                   "generate_kwargs": dict(generate_kwargs or {})}
+        preprocess = {
+            k: v
+            for k, v in (
+                ("query", query),
+                ("task", task),
+                ("start", start),
+                ("end", end),
+                ("fps", fps),
+                ("num_frames", num_frames),
+            )
+            if v is not None
+        }
+        forward = {
+            "max_new_tokens": 256 if max_new_tokens is None else int(max_new_tokens),
+            "generate_kwargs": dict(generate_kwargs or {}),
+        }
         return preprocess, forward, {"return_answer": bool(return_answer)}
 
     def _frames(self, inputs, start, end, fps, num_frames):
@@ -65,8 +88,11 @@ class TimeExpertGroundingPipeline(TemporalVideoGroundingPipeline):
             if features.ndim != 3 or not math.isfinite(duration) or duration <= 0:
                 raise ValueError("frame_features must be (frames, patches, dim) with a positive 'duration' in seconds")
             times = inputs.get("frame_times")
-            times = [(i + 0.5) * duration / len(features) for i in range(len(features))] if times is None else \
-                [float(t) for t in times]
+            times = (
+                [(i + 0.5) * duration / len(features) for i in range(len(features))]
+                if times is None
+                else [float(t) for t in times]
+            )
             return {"frame_features": features[None]}, times, 0.0, duration
         if config.vision_config is None:
             raise ValueError("this TimeExpert reads pre-extracted frame features: pass {'frame_features', 'duration'}")
@@ -83,15 +109,17 @@ class TimeExpertGroundingPipeline(TemporalVideoGroundingPipeline):
             span = len(frames) / float(fps)
             pick = torch.linspace(0, len(frames) - 1, min(num_frames, len(frames))).round().long()
             frames, times = frames[pick], [(float(i) + 0.5) / float(fps) for i in pick]
-            frames = torch.nn.functional.interpolate(frames.permute(0, 3, 1, 2).float(), size=(size, size),
-                                                     mode="bilinear", align_corners=False)
+            frames = torch.nn.functional.interpolate(
+                frames.permute(0, 3, 1, 2).float(), size=(size, size), mode="bilinear", align_corners=False
+            )
         else:
             video_end = probe_video(inputs).duration if end is None else float(end)
             span = video_end - offset
             if not (math.isfinite(span) and span > 0):
                 raise ValueError(f"the video part to ground in is empty: [{offset}, {video_end})")
-            clip = read_video_frames(inputs, offset, video_end, fps=num_frames / span, size=(size, size),
-                                     return_tensors="pt")
+            clip = read_video_frames(
+                inputs, offset, video_end, fps=num_frames / span, size=(size, size), return_tensors="pt"
+            )
             frames = clip.frames.permute(0, 3, 1, 2).float()
             times = [float(t) - offset for t in clip.timestamps]
         mean = torch.tensor(config.image_mean)[:, None, None]
@@ -115,7 +143,10 @@ class TimeExpertGroundingPipeline(TemporalVideoGroundingPipeline):
         frames, times, offset, span = self._frames(inputs, start, end, fps, num_frames or self.num_frames)
         prompt = TIMEEXPERT_TASK_PROMPTS[task].format(query=query, question=query)
         sample = self.processor(times, prompt, task=task, duration=span)
-        model_inputs = {"input_ids": torch.tensor([sample["input_ids"]]), "task_ids": torch.tensor([sample["task_ids"]])}
+        model_inputs = {
+            "input_ids": torch.tensor([sample["input_ids"]]),
+            "task_ids": torch.tensor([sample["task_ids"]]),
+        }
         return {**model_inputs, **frames, "task": task, "clip_start": offset, "clip_duration": span}
 
     def _forward(self, model_inputs, max_new_tokens=256, generate_kwargs=None):
@@ -137,8 +168,11 @@ class TimeExpertGroundingPipeline(TemporalVideoGroundingPipeline):
                 s, e = event.timestamps
                 if s <= e:
                     item = {"segment": [offset + s, offset + e]}
-                    item.update({"caption": event.caption} if task == "dense_captioning" else
-                                {"score": event.scores[0] if event.scores else 1.0})
+                    item.update(
+                        {"caption": event.caption}
+                        if task == "dense_captioning"
+                        else {"score": event.scores[0] if event.scores else 1.0}
+                    )
                     results.append(item)
             elif task == "highlight_detection" and len(event.timestamps) == len(event.scores):
                 results += [{"timestamp": offset + t, "score": s} for t, s in zip(event.timestamps, event.scores)]

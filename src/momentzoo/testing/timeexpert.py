@@ -8,7 +8,7 @@ from ..models.timeexpert import TimeExpertConfig, TimeExpertMoE
 from ..models.timeexpert.processing_timeexpert import SYNC_TOKEN, VIDEO_PLACEHOLDER
 from . import _qwen2_text_kwargs, tiny_clip, tiny_tokenizer
 
-__all__ = ["tiny_timeexpert_tokenizer", "tiny_timeexpert_config", "tiny_timeexpert"]
+__all__ = ["tiny_timeexpert", "tiny_timeexpert_config", "tiny_timeexpert_tokenizer"]
 
 _CORPUS = [
     "find the moment: a person opens the door.",
@@ -24,16 +24,23 @@ def tiny_timeexpert_tokenizer(corpus=None):
     return tiny_tokenizer(vocab_size=384, extra_tokens=(SYNC_TOKEN,), corpus=(corpus or _CORPUS) * 4)
 
 
-def tiny_timeexpert_config(tokenizer=None, hidden_size: int = 32, num_layers: int = 2, vision: bool = False,
-                           **overrides) -> TimeExpertConfig:
+def tiny_timeexpert_config(
+    tokenizer=None, hidden_size: int = 32, num_layers: int = 2, vision: bool = False, **overrides
+) -> TimeExpertConfig:
     """A small TimeExpert config: `num_layers` Qwen2 layers of width `hidden_size`, 4 routed experts of width 32 and
     one shared expert per layer, 2 visual tokens per frame from 16-d patch features (or a tiny CLIP vision tower
     with `vision=True`). `overrides` replace any field."""
     tokenizer = tokenizer if tokenizer is not None else tiny_timeexpert_tokenizer()
     text = dict(model_type="qwen2", **_qwen2_text_kwargs(tokenizer, hidden_size, num_layers))
     values = dict(
-        text_config=text, vision_feature_dim=16, num_visual_tokens_per_frame=2, num_experts=4,
-        expert_intermediate_size=32, num_shared_experts=1, max_experts_per_layer=8, expert_update_interval=10,
+        text_config=text,
+        vision_feature_dim=16,
+        num_visual_tokens_per_frame=2,
+        num_experts=4,
+        expert_intermediate_size=32,
+        num_shared_experts=1,
+        max_experts_per_layer=8,
+        expert_update_interval=10,
         video_token_id=tokenizer.convert_tokens_to_ids(VIDEO_PLACEHOLDER),
         sync_token_id=tokenizer.convert_tokens_to_ids(SYNC_TOKEN),
     )
@@ -54,12 +61,19 @@ def tiny_timeexpert(hidden_size: int = 32, num_layers: int = 2, upcycle: bool = 
         model.tokenizer = tokenizer
         return model, tokenizer
     config = tiny_timeexpert_config(tokenizer, hidden_size, num_layers, **overrides)
-    text = dict(_qwen2_text_kwargs(tokenizer, hidden_size, num_layers), intermediate_size=config.expert_intermediate_size)
+    text = dict(
+        _qwen2_text_kwargs(tokenizer, hidden_size, num_layers), intermediate_size=config.expert_intermediate_size
+    )
     dense = Qwen2ForCausalLM(Qwen2Config(**text))
     keep = {k: v for k, v in overrides.items() if k not in ("text_config", "video_token_id", "sync_token_id")}
     keep.setdefault("vision_feature_dim", config.vision_feature_dim)
-    for name in ("num_visual_tokens_per_frame", "num_experts", "num_shared_experts", "max_experts_per_layer",
-                 "expert_update_interval"):
+    for name in (
+        "num_visual_tokens_per_frame",
+        "num_experts",
+        "num_shared_experts",
+        "max_experts_per_layer",
+        "expert_update_interval",
+    ):
         keep.setdefault(name, getattr(config, name))
     model = TimeExpertMoE.from_backbones(dense, tokenizer=tokenizer, **keep)
     return model, tokenizer

@@ -2,13 +2,13 @@
 state follows, and save/reload is bit-exact; the Trainer callback does it every T_update steps."""
 
 import torch
+from common_model_tests import one_thread  # noqa: F401
+from test_timeexpert_modeling import TestTimeExpertCommon
 from transformers import AutoModel
 
-from common_model_tests import one_thread  # noqa: F401
 from momentzoo.models.timeexpert import TimeExpertMoE
 from momentzoo.testing.timeexpert import tiny_timeexpert_config, tiny_timeexpert_tokenizer
 from momentzoo.training.timeexpert import apply_expert_update, plan_expert_update
-from test_timeexpert_modeling import TestTimeExpertCommon
 
 TOKENIZER = tiny_timeexpert_tokenizer()
 
@@ -98,8 +98,17 @@ def test_callback_updates_every_interval_inside_trainer(tmp_path):
     rows = [{k: v[i % 2] for k, v in inputs.items()} for i in range(8)]
     dataset = Dataset.from_list([{k: v.tolist() for k, v in r.items()} for r in rows]).with_format("torch")
     callback = TimeExpertLifecycleCallback()
-    args = TrainingArguments(tmp_path, per_device_train_batch_size=2, max_steps=4, learning_rate=1e-3, use_cpu=True,
-                             report_to=[], save_strategy="no", logging_strategy="no", disable_tqdm=True)
+    args = TrainingArguments(
+        tmp_path,
+        per_device_train_batch_size=2,
+        max_steps=4,
+        learning_rate=1e-3,
+        use_cpu=True,
+        report_to=[],
+        save_strategy="no",
+        logging_strategy="no",
+        disable_tqdm=True,
+    )
     trainer = Trainer(model=model, args=args, train_dataset=dataset, callbacks=[callback])
     trainer.train()
     assert [h["step"] for h in callback.history] == [2, 4]

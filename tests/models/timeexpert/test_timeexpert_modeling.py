@@ -3,9 +3,9 @@ tests and bad input."""
 
 import pytest
 import torch
+from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401
 from transformers import AriaTextConfig, AriaTextForCausalLM, LogitsProcessor, Qwen2Config, Qwen2ForCausalLM
 
-from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401
 from momentzoo.models.timeexpert import TimeExpertEvent, TimeExpertMoE, TimeExpertProcessor
 from momentzoo.models.timeexpert.modeling_timeexpert import (
     balance_loss,
@@ -22,21 +22,33 @@ TOKENIZER = tiny_timeexpert_tokenizer()
 
 def _sample(processor, frames: int):
     times = [float(i) for i in range(frames)]
-    events = [TimeExpertEvent(timestamps=[1.0, frames - 1.0]), TimeExpertEvent(scores=[2.5], caption="a person opens the door")]
-    return processor(times, "find the moment: a person opens the door.", events, task="moment_retrieval",
-                     duration=float(frames))
+    events = [
+        TimeExpertEvent(timestamps=[1.0, frames - 1.0]),
+        TimeExpertEvent(scores=[2.5], caption="a person opens the door"),
+    ]
+    return processor(
+        times, "find the moment: a person opens the door.", events, task="moment_retrieval", duration=float(frames)
+    )
 
 
 class TestTimeExpertCommon(ModelTesterMixin):
     model_class = TimeExpertMoE
     task = "temporal-grounding"
     lengths = (5, 3)
-    non_default_config_kwargs = {"gate_alpha": 0.25, "num_experts": 3, "layer_num_experts": [3, 5],
-                                 "router_z_loss_coef": 1e-4, "num_shared_experts": 2}
-    invalid_config_kwargs = [({"num_experts": 0}, "num_experts"), ({"gate_alpha": -1.0}, "gate_alpha"),
-                             ({"layer_num_experts": [2]}, "layer_num_experts"),
-                             ({"activation_rate_momentum": 1.0}, "activation_rate_momentum"),
-                             ({"video_token_id": 10**6}, "video_token_id")]
+    non_default_config_kwargs = {
+        "gate_alpha": 0.25,
+        "num_experts": 3,
+        "layer_num_experts": [3, 5],
+        "router_z_loss_coef": 1e-4,
+        "num_shared_experts": 2,
+    }
+    invalid_config_kwargs = [
+        ({"num_experts": 0}, "num_experts"),
+        ({"gate_alpha": -1.0}, "gate_alpha"),
+        ({"layer_num_experts": [2]}, "layer_num_experts"),
+        ({"activation_rate_momentum": 1.0}, "activation_rate_momentum"),
+        ({"video_token_id": 10**6}, "video_token_id"),
+    ]
 
     def get_config(self, **overrides):
         return tiny_timeexpert_config(TOKENIZER, **overrides)
@@ -54,11 +66,19 @@ class TestTimeExpertCommon(ModelTesterMixin):
             ids[i, : len(s["input_ids"])] = torch.tensor(s["input_ids"])
             labels[i, : len(s["labels"])] = torch.tensor(s["labels"])
             mask[i, : len(s["input_ids"])] = 1
-            feats[i, :n] = torch.randn(n, 4, model.config.vision_feature_dim, generator=torch.Generator().manual_seed(n))
+            feats[i, :n] = torch.randn(
+                n, 4, model.config.vision_feature_dim, generator=torch.Generator().manual_seed(n)
+            )
             frame_mask[i, :n] = 1
         self._lengths = {n: len(s["input_ids"]) for s, n in zip(samples, lengths)}
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels, "frame_features": feats,
-                "frame_mask": frame_mask, "task_ids": torch.tensor([2, 1][: len(lengths)])}
+        return {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "labels": labels,
+            "frame_features": feats,
+            "frame_mask": frame_mask,
+            "task_ids": torch.tensor([2, 1][: len(lengths)]),
+        }
 
     def real_step_outputs(self, outputs, index, length):
         tokens = self._lengths[length]
@@ -75,7 +95,9 @@ class TestTimeExpertCommon(ModelTesterMixin):
                 alone_inputs["task_ids"] = padded_inputs["task_ids"][index : index + 1]
                 alone = model(**alone_inputs)
                 for key, value in self.real_step_outputs(alone, 0, length).items():
-                    torch.testing.assert_close(self.real_step_outputs(padded, index, length)[key], value, atol=1e-5, rtol=1e-4)
+                    torch.testing.assert_close(
+                        self.real_step_outputs(padded, index, length)[key], value, atol=1e-5, rtol=1e-4
+                    )
 
 
 # ------------------------------------------------------------------------------------------ gating equations
@@ -116,16 +138,18 @@ def test_empty_active_set_goes_to_the_least_utilised_expert():
         layer.gate.threshold.fill_(10.0)  # σ(z) < σ(10) for every expert: every active set is empty
     x = torch.randn(5, model.config.text_config.hidden_size)
     counts = torch.tensor([4, 1, 0, 2])
-    gates, active, _, empty = layer.route(x, torch.zeros(5, dtype=torch.long), torch.ones(5, dtype=torch.bool),
-                                          torch.zeros(6, 4), counts)
+    gates, active, _, empty = layer.route(
+        x, torch.zeros(5, dtype=torch.long), torch.ones(5, dtype=torch.bool), torch.zeros(6, 4), counts
+    )
     assert empty.all()
     assert active.sum(dim=-1).tolist() == [1] * 5
     # counts 4,1,0,2: e2 (->1); e1/e2 tie at 1 -> e1 (->2); e2 (->2); e1/e2/e3 tie at 2 -> e1; e2
     assert active.nonzero()[:, 1].tolist() == [2, 1, 2, 1, 2]
     assert (gates[active] == 1).all()
     layer.eval()  # inference: every empty token to the least-utilised expert, independent of the batch
-    _, active, _, _ = layer.route(x, torch.zeros(5, dtype=torch.long), torch.ones(5, dtype=torch.bool),
-                                  torch.zeros(6, 4), counts)
+    _, active, _, _ = layer.route(
+        x, torch.zeros(5, dtype=torch.long), torch.ones(5, dtype=torch.bool), torch.zeros(6, 4), counts
+    )
     assert active.nonzero()[:, 1].tolist() == [2] * 5
 
 
@@ -137,8 +161,13 @@ def test_moe_output_is_the_mean_over_the_active_set_plus_shared():
     layer.routing = model._routing(torch.zeros(1, 3, dtype=torch.long), None, torch.tensor([2]))
     with torch.no_grad():
         out = layer(x)
-        gates, active, _, _ = layer.route(x[0], torch.full((3,), 2), torch.ones(3, dtype=torch.bool),
-                                          layer.gate.activation_rate, layer.gate.expert_counts)
+        gates, active, _, _ = layer.route(
+            x[0],
+            torch.full((3,), 2),
+            torch.ones(3, dtype=torch.bool),
+            layer.gate.activation_rate,
+            layer.gate.expert_counts,
+        )
     for t in range(3):
         expected = layer.shared_experts(x[0, t])
         experts = active[t].nonzero().flatten().tolist()
@@ -160,8 +189,9 @@ def test_z_loss_and_balance_loss_by_hand():
 
 
 def test_total_loss_combines_heads_z_loss_and_aux():
-    model = TimeExpertMoE(tiny_timeexpert_config(TOKENIZER, router_z_loss_coef=0.5, balance_loss_coef=0.25,
-                                                 gate_norm_loss_coef=0.125)).eval()
+    model = TimeExpertMoE(
+        tiny_timeexpert_config(TOKENIZER, router_z_loss_coef=0.5, balance_loss_coef=0.25, gate_norm_loss_coef=0.125)
+    ).eval()
     inputs = TestTimeExpertCommon().make_inputs(model, (3,))
     with torch.no_grad():
         out = model(**inputs)
@@ -178,9 +208,17 @@ def test_total_loss_combines_heads_z_loss_and_aux():
     time_logits = out.logits[0, position, layout.time_offset : layout.score_offset]
     manual = -torch.log_softmax(time_logits, -1)[layout.time_sync_id - layout.time_offset]
     valid = targets != -100
-    flat = [-torch.log_softmax(out.logits[0, p, lo:hi], -1)[int(targets[p]) - lo] for p in valid.nonzero().flatten()
-            for lo, hi in [[(0, layout.time_offset), (layout.time_offset, layout.score_offset),
-                            (layout.score_offset, layout.vocab_size)][layout.head_of(int(targets[p]))]]]
+    flat = [
+        -torch.log_softmax(out.logits[0, p, lo:hi], -1)[int(targets[p]) - lo]
+        for p in valid.nonzero().flatten()
+        for lo, hi in [
+            [
+                (0, layout.time_offset),
+                (layout.time_offset, layout.score_offset),
+                (layout.score_offset, layout.vocab_size),
+            ][layout.head_of(int(targets[p]))]
+        ]
+    ]
     torch.testing.assert_close(out.lm_loss, torch.stack(flat).mean())
     assert manual in torch.stack(flat)
 
@@ -207,9 +245,14 @@ def test_generate_switches_heads_at_each_sync():
     sample = processor([0.0, 1.0, 2.0], "find the moment: a person opens the door.", task="moment_retrieval")
     ids = torch.tensor([sample["input_ids"]])
     steps = [2, 4, 6, 9, 10, 11]
-    out = model.generate(input_ids=ids, frame_features=torch.randn(1, 3, 4, 16), task_ids=torch.tensor([2]),
-                         max_new_tokens=14, do_sample=False,
-                         logits_processor=[_ForceSyncAt(layout.sync_ids, ids.shape[1], steps)])
+    out = model.generate(
+        input_ids=ids,
+        frame_features=torch.randn(1, 3, 4, 16),
+        task_ids=torch.tensor([2]),
+        max_new_tokens=14,
+        do_sample=False,
+        logits_processor=[_ForceSyncAt(layout.sync_ids, ids.shape[1], steps)],
+    )
     new = out[0, ids.shape[1] :].tolist()
     phase = 0
     for position, token in enumerate(new):
@@ -235,24 +278,42 @@ def test_sparse_upcycling_keeps_the_dense_function():
     ids = torch.tensor([tokenizer("a person opens the door")["input_ids"]])
     with torch.no_grad():
         expected = dense(input_ids=ids).logits
-    model = TimeExpertMoE.from_backbones(dense, tokenizer=tokenizer, num_experts=4, expert_intermediate_size=32,
-                                         num_shared_experts=1, vision_feature_dim=16).eval()
+    model = TimeExpertMoE.from_backbones(
+        dense,
+        tokenizer=tokenizer,
+        num_experts=4,
+        expert_intermediate_size=32,
+        num_shared_experts=1,
+        vision_feature_dim=16,
+    ).eval()
     layer = model.moe_layers[0]
     assert torch.equal(layer.experts.gate_up_proj[0], layer.experts.gate_up_proj[3])
     with torch.no_grad():
         out = model(input_ids=ids).logits[..., : model.config.text_config.vocab_size]
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-4)
     with pytest.raises(ValueError, match="expert_intermediate_size"):
-        TimeExpertMoE.from_backbones(Qwen2ForCausalLM(Qwen2Config(**text)), tokenizer=tokenizer, num_experts=2,
-                                     expert_intermediate_size=16)
+        TimeExpertMoE.from_backbones(
+            Qwen2ForCausalLM(Qwen2Config(**text)), tokenizer=tokenizer, num_experts=2, expert_intermediate_size=16
+        )
 
 
 def test_aria_moe_weights_load_into_the_routed_and_shared_experts():
     tokenizer = tiny_timeexpert_tokenizer()
-    aria = AriaTextForCausalLM(AriaTextConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=16, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, moe_num_experts=4, moe_topk=2, moe_num_shared_experts=2,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)).eval()
+    aria = AriaTextForCausalLM(
+        AriaTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            moe_num_experts=4,
+            moe_topk=2,
+            moe_num_shared_experts=2,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    ).eval()
     source = aria.model.layers[1].mlp  # from_backbones puts TimeExpert's layers into this LM
     model = TimeExpertMoE.from_backbones(aria, tokenizer=tokenizer, vision_feature_dim=16)
     assert model.config.experts_per_layer == [4, 4] and model.config.expert_intermediate_size == 16

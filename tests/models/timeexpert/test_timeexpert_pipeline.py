@@ -4,10 +4,10 @@ argument, and bad input."""
 import numpy as np
 import pytest
 import torch
+from common_model_tests import one_thread  # noqa: F401
 from transformers import LogitsProcessor, pipeline
 
 import momentzoo  # noqa: F401
-from common_model_tests import one_thread  # noqa: F401
 from momentzoo.pipelines.timeexpert_grounding import TimeExpertGroundingPipeline
 from momentzoo.testing.timeexpert import tiny_timeexpert
 
@@ -38,11 +38,19 @@ def test_timeexpert_checkpoint_gives_windows_in_seconds(checkpoint):
     grounder = pipeline("temporal-video-grounding", model=str(checkpoint))
     assert isinstance(grounder, TimeExpertGroundingPipeline)
     layout = grounder.model.config.token_layout
-    answer = layout.time_ids("0002.5<sep>0007.0") + [layout.time_sync_id, layout.score_sync_id, layout.text_sync_id,
-                                                     layout.eos_token_id]
+    answer = layout.time_ids("0002.5<sep>0007.0") + [
+        layout.time_sync_id,
+        layout.score_sync_id,
+        layout.text_sync_id,
+        layout.eos_token_id,
+    ]
     features = np.random.default_rng(0).normal(size=(6, 4, 16)).astype(np.float32)
-    result = grounder({"frame_features": features, "duration": 12.0}, query="a person opens the door",
-                      generate_kwargs={"logits_processor": [ForceAnswer(answer)]}, return_answer=True)
+    result = grounder(
+        {"frame_features": features, "duration": 12.0},
+        query="a person opens the door",
+        generate_kwargs={"logits_processor": [ForceAnswer(answer)]},
+        return_answer=True,
+    )
     assert result["predictions"] == [{"segment": [2.5, 7.0], "score": 1.0}]
     assert result["answer"] == "0002.5<sep>0007.0<sync><sync><sync>"
     free = grounder({"frame_features": features, "duration": 12.0}, query="a person opens the door", max_new_tokens=24)
@@ -55,11 +63,18 @@ def test_dense_captioning_through_the_task_argument(checkpoint):
     grounder = pipeline("temporal-video-grounding", model=str(checkpoint))
     layout = grounder.model.config.token_layout
     caption = grounder.tokenizer("a person opens the door", add_special_tokens=False)["input_ids"]
-    answer = layout.time_ids("0001.0<sep>0003.0") + [layout.time_sync_id, layout.score_sync_id] + caption + \
-        [layout.text_sync_id, layout.eos_token_id]
+    answer = (
+        layout.time_ids("0001.0<sep>0003.0")
+        + [layout.time_sync_id, layout.score_sync_id]
+        + caption
+        + [layout.text_sync_id, layout.eos_token_id]
+    )
     features = np.zeros((4, 4, 16), dtype=np.float32)
-    result = grounder({"frame_features": features, "duration": 8.0}, task="dense_captioning",
-                      generate_kwargs={"logits_processor": [ForceAnswer(answer)]})
+    result = grounder(
+        {"frame_features": features, "duration": 8.0},
+        task="dense_captioning",
+        generate_kwargs={"logits_processor": [ForceAnswer(answer)]},
+    )
     assert result == [{"segment": [1.0, 3.0], "caption": "a person opens the door"}]
 
 
@@ -87,9 +102,16 @@ def test_a_vision_encoder_checkpoint_reads_frames(tmp_path):
     model.save_pretrained(tmp_path)
     grounder = pipeline("temporal-video-grounding", model=str(tmp_path), num_frames=3)
     layout = grounder.model.config.token_layout
-    answer = layout.time_ids("0001.0<sep>0002.0") + [layout.time_sync_id, layout.score_sync_id, layout.text_sync_id,
-                                                     layout.eos_token_id]
+    answer = layout.time_ids("0001.0<sep>0002.0") + [
+        layout.time_sync_id,
+        layout.score_sync_id,
+        layout.text_sync_id,
+        layout.eos_token_id,
+    ]
     frames = np.random.default_rng(0).integers(0, 255, size=(8, 40, 40, 3), dtype=np.uint8)
-    result = grounder({"video": frames, "fps": 2.0, "start": 10.0}, query="a person opens the door",
-                      generate_kwargs={"logits_processor": [ForceAnswer(answer)]})
+    result = grounder(
+        {"video": frames, "fps": 2.0, "start": 10.0},
+        query="a person opens the door",
+        generate_kwargs={"logits_processor": [ForceAnswer(answer)]},
+    )
     assert result == [{"segment": [11.0, 12.0], "score": 1.0}]

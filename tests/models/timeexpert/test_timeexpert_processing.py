@@ -45,13 +45,16 @@ def test_events_encode_and_decode_with_their_heads():
     assert events_to_string(events) == text
 
 
-@pytest.mark.parametrize("text, match", [
-    ("0009.6<sep>0015.2<sync><sync>", "fields"),
-    ("9.6<sync><sync>x<sync>", "timestamp"),
-    ("0009.6<sync>abc<sync>x<sync>", "score"),
-    ("0009.6<sync><sync>x<sync>tail", "does not end"),
-    ("0009.6<sync><sync>a<sep>b<sync>", "caption"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("0009.6<sep>0015.2<sync><sync>", "fields"),
+        ("9.6<sync><sync>x<sync>", "timestamp"),
+        ("0009.6<sync>abc<sync>x<sync>", "score"),
+        ("0009.6<sync><sync>x<sync>tail", "does not end"),
+        ("0009.6<sync><sync>a<sep>b<sync>", "caption"),
+    ],
+)
 def test_malformed_event_strings_raise_and_score_zero_safely(text, match):
     with pytest.raises(TimeExpertFormatError, match=match):
         parse_event_string(text)

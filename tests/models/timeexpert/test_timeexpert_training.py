@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from common_model_tests import one_thread  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -25,8 +24,18 @@ def _script():
 @pytest.mark.slow
 def test_tiny_timeexpert_learns_to_ground_synthetic_queries(tmp_path):
     script = _script()
-    untrained = script.main(["--config", str(CONFIG), "--output_dir", str(tmp_path / "untrained"), "--max_steps", "1",
-                             "--learning_rate", "1e-12"])
+    untrained = script.main(
+        [
+            "--config",
+            str(CONFIG),
+            "--output_dir",
+            str(tmp_path / "untrained"),
+            "--max_steps",
+            "1",
+            "--learning_rate",
+            "1e-12",
+        ]
+    )
     trained = script.main(["--config", str(CONFIG), "--output_dir", str(tmp_path / "trained")])
     assert untrained["R1@0.5"] <= 0.1
     assert trained["R1@0.5"] >= untrained["R1@0.5"] + 0.25, json.dumps(trained)
@@ -51,4 +60,6 @@ def test_stage_selects_what_trains_and_bad_arguments_fail(tmp_path):
     with pytest.raises(ValueError, match="unknown TimeExpert stage"):
         set_stage_trainable(model, "pretrain")
     with pytest.raises(ValueError, match="unknown TimeExpert task type"):
-        _script().main(["--config", str(CONFIG), "--output_dir", str(tmp_path), "--task", "grounding", "--max_steps", "1"])
+        _script().main(
+            ["--config", str(CONFIG), "--output_dir", str(tmp_path), "--task", "grounding", "--max_steps", "1"]
+        )

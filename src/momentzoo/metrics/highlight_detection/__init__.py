@@ -2,4 +2,4 @@
 
 from .highlight_detection import MR_IOU_THRESHOLDS, SALIENCY_THRESHOLDS, QVHighlightsMetric, compute_highlight_detection
 
-__all__ = ["QVHighlightsMetric", "compute_highlight_detection", "MR_IOU_THRESHOLDS", "SALIENCY_THRESHOLDS"]
+__all__ = ["MR_IOU_THRESHOLDS", "SALIENCY_THRESHOLDS", "QVHighlightsMetric", "compute_highlight_detection"]

@@ -11,7 +11,7 @@ import torch
 
 from momentzoo.metrics._common import check_iou_thresholds, is_number, paired_segment_iou
 
-__all__ = ["QVHighlightsMetric", "compute_highlight_detection", "MR_IOU_THRESHOLDS", "SALIENCY_THRESHOLDS"]
+__all__ = ["MR_IOU_THRESHOLDS", "SALIENCY_THRESHOLDS", "QVHighlightsMetric", "compute_highlight_detection"]
 
 MR_IOU_THRESHOLDS = tuple(np.round(np.linspace(0.5, 0.95, 10), 2).tolist())
 # Minimum annotator score (0-4) for a clip to count as a highlight, as named by QVHighlights.
@@ -102,13 +102,17 @@ def _check(predictions, references, clip_length):
     queries = []
     for i, (p, r) in enumerate(zip(predictions, references)):
         where = f"query {i}"
-        for name, entry, keys in (("predictions", p, ("windows", "saliency")),
-                                  ("references", r, ("windows", "relevant_clip_ids", "saliency_scores", "duration"))):
+        for name, entry, keys in (
+            ("predictions", p, ("windows", "saliency")),
+            ("references", r, ("windows", "relevant_clip_ids", "saliency_scores", "duration")),
+        ):
             if not isinstance(entry, dict) or any(k not in entry for k in keys):
                 raise ValueError(f"{where}: {name} entry must be a dict with {list(keys)}")
         windows = [w["segment"] if isinstance(w, dict) else None for w in p["windows"]]
         if any(w is None or len(w) != 2 or not all(map(is_number, w)) or w[1] < w[0] for w in windows):
-            raise ValueError(f"{where}: predicted windows must be {{'segment': [start, end], 'score'}} with end >= start")
+            raise ValueError(
+                f"{where}: predicted windows must be {{'segment': [start, end], 'score'}} with end >= start"
+            )
         scores = [w.get("score") for w in p["windows"]]
         if not all(map(is_number, scores)):
             raise ValueError(f"{where}: every predicted window needs a numeric score")
@@ -117,22 +121,41 @@ def _check(predictions, references, clip_length):
             raise ValueError(f"{where}: references duration must be a positive number, got {duration!r}")
         num_clips = int(np.ceil(duration / clip_length))
         clips, saliency = list(r["relevant_clip_ids"]), [list(s) for s in r["saliency_scores"]]
-        if len(clips) != len(saliency) or any(not 0 <= c < num_clips for c in clips) or \
-                any(len(s) != 3 for s in saliency):
-            raise ValueError(f"{where}: relevant_clip_ids must be clip indices below {num_clips} with one "
-                             f"[a, b, c] saliency_scores entry each")
+        if (
+            len(clips) != len(saliency)
+            or any(not 0 <= c < num_clips for c in clips)
+            or any(len(s) != 3 for s in saliency)
+        ):
+            raise ValueError(
+                f"{where}: relevant_clip_ids must be clip indices below {num_clips} with one "
+                f"[a, b, c] saliency_scores entry each"
+            )
         pred_saliency = np.asarray(p["saliency"], dtype=np.float64)
         if len(pred_saliency) and len(pred_saliency) != num_clips:
             raise ValueError(f"{where}: saliency has {len(pred_saliency)} scores but the video has {num_clips} clips")
         gt_windows = np.asarray(r["windows"], dtype=np.float64).reshape(-1, 2)
-        queries.append((np.asarray(windows, dtype=np.float64).reshape(-1, 2), np.asarray(scores, dtype=np.float64),
-                        gt_windows, num_clips, clips, np.asarray(saliency).reshape(-1, 3), pred_saliency))
+        queries.append(
+            (
+                np.asarray(windows, dtype=np.float64).reshape(-1, 2),
+                np.asarray(scores, dtype=np.float64),
+                gt_windows,
+                num_clips,
+                clips,
+                np.asarray(saliency).reshape(-1, 3),
+                pred_saliency,
+            )
+        )
     return queries
 
 
-def compute_highlight_detection(predictions, references, iou_thresholds=MR_IOU_THRESHOLDS,
-                                saliency_threshold: str = "VeryGood", clip_length: float = 2.0,
-                                max_pred_windows: int = 10) -> dict:
+def compute_highlight_detection(
+    predictions,
+    references,
+    iou_thresholds=MR_IOU_THRESHOLDS,
+    saliency_threshold: str = "VeryGood",
+    clip_length: float = 2.0,
+    max_pred_windows: int = 10,
+) -> dict:
     """The `highlight_detection` metric as a function (inputs and outputs of `QVHighlightsMetric.compute`)."""
     thresholds = check_iou_thresholds(iou_thresholds)
     if saliency_threshold not in SALIENCY_THRESHOLDS:
@@ -159,15 +182,17 @@ def compute_highlight_detection(predictions, references, iou_thresholds=MR_IOU_T
 
 
 _WINDOW = {"segment": datasets.List(datasets.Value("float64")), "score": datasets.Value("float64")}
-_FEATURES = datasets.Features({
-    "predictions": {"windows": datasets.List(_WINDOW), "saliency": datasets.List(datasets.Value("float64"))},
-    "references": {
-        "windows": datasets.List(datasets.List(datasets.Value("float64"))),
-        "relevant_clip_ids": datasets.List(datasets.Value("int64")),
-        "saliency_scores": datasets.List(datasets.List(datasets.Value("int64"))),
-        "duration": datasets.Value("float64"),
-    },
-})
+_FEATURES = datasets.Features(
+    {
+        "predictions": {"windows": datasets.List(_WINDOW), "saliency": datasets.List(datasets.Value("float64"))},
+        "references": {
+            "windows": datasets.List(datasets.List(datasets.Value("float64"))),
+            "relevant_clip_ids": datasets.List(datasets.Value("int64")),
+            "saliency_scores": datasets.List(datasets.List(datasets.Value("int64"))),
+            "duration": datasets.Value("float64"),
+        },
+    }
+)
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
@@ -175,8 +200,13 @@ class QVHighlightsMetric(evaluate.Metric):
     """MR mAP, HL mAP and HIT@1 of QVHighlights (see README.md)."""
 
     def _info(self):
-        return evaluate.MetricInfo(description=_DESCRIPTION, citation=_CITATION, inputs_description=_KWARGS_DESCRIPTION,
-                                   features=_FEATURES, reference_urls=["https://arxiv.org/abs/2107.09609"])
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=_FEATURES,
+            reference_urls=["https://arxiv.org/abs/2107.09609"],
+        )
 
     def add_batch(self, *, predictions=None, references=None, **kwargs):
         """Validate a batch of queries (a clear `ValueError` naming the query and field), then add it.\n"""
@@ -188,7 +218,15 @@ class QVHighlightsMetric(evaluate.Metric):
         _check([prediction], [reference], 2.0)
         super().add(prediction=prediction, reference=reference, **kwargs)
 
-    def _compute(self, predictions, references, iou_thresholds=MR_IOU_THRESHOLDS, saliency_threshold="VeryGood",
-                 clip_length=2.0, max_pred_windows=10):
-        return compute_highlight_detection(predictions, references, iou_thresholds, saliency_threshold, clip_length,
-                                           max_pred_windows)
+    def _compute(
+        self,
+        predictions,
+        references,
+        iou_thresholds=MR_IOU_THRESHOLDS,
+        saliency_threshold="VeryGood",
+        clip_length=2.0,
+        max_pred_windows=10,
+    ):
+        return compute_highlight_detection(
+            predictions, references, iou_thresholds, saliency_threshold, clip_length, max_pred_windows
+        )

@@ -113,7 +113,9 @@ class TimeExpertConfig(PreTrainedConfig):
         score_loss_weight: float = 1.0,
         **kwargs,
     ):
-        self.text_config = _sub_config("text_config", text_config if text_config is not None else {"model_type": "qwen2"})
+        self.text_config = _sub_config(
+            "text_config", text_config if text_config is not None else {"model_type": "qwen2"}
+        )
         self.vision_config = _sub_config("vision_config", vision_config)
         if self.vision_config is not None:
             hidden = getattr(self.vision_config, "hidden_size", None)
@@ -134,21 +136,36 @@ class TimeExpertConfig(PreTrainedConfig):
         self.max_experts_per_layer = _int("max_experts_per_layer", max_experts_per_layer)
         layers = self.text_config.num_hidden_layers
         if layer_num_experts is not None:
-            if isinstance(layer_num_experts, (str, bytes)) or not isinstance(layer_num_experts, (list, tuple)) \
-                    or len(layer_num_experts) != layers:
-                _fail("layer_num_experts", f"None or a list of {layers} expert counts (one per decoder layer)",
-                      layer_num_experts)
+            if (
+                isinstance(layer_num_experts, (str, bytes))
+                or not isinstance(layer_num_experts, (list, tuple))
+                or len(layer_num_experts) != layers
+            ):
+                _fail(
+                    "layer_num_experts",
+                    f"None or a list of {layers} expert counts (one per decoder layer)",
+                    layer_num_experts,
+                )
             layer_num_experts = [_int("layer_num_experts", n) for n in layer_num_experts]
             if max(layer_num_experts) > self.max_experts_per_layer:
-                _fail("layer_num_experts", f"counts <= max_experts_per_layer = {self.max_experts_per_layer}",
-                      layer_num_experts)
+                _fail(
+                    "layer_num_experts",
+                    f"counts <= max_experts_per_layer = {self.max_experts_per_layer}",
+                    layer_num_experts,
+                )
         self.layer_num_experts = layer_num_experts
         self.gate_alpha = _number("gate_alpha", gate_alpha, 0.0)
-        self.activation_rate_momentum = _number("activation_rate_momentum", activation_rate_momentum, 0.0, 1.0,
-                                                high_open=True)
-        for name, value in (("router_z_loss_coef", router_z_loss_coef), ("balance_loss_coef", balance_loss_coef),
-                            ("gate_norm_loss_coef", gate_norm_loss_coef), ("text_loss_weight", text_loss_weight),
-                            ("time_loss_weight", time_loss_weight), ("score_loss_weight", score_loss_weight)):
+        self.activation_rate_momentum = _number(
+            "activation_rate_momentum", activation_rate_momentum, 0.0, 1.0, high_open=True
+        )
+        for name, value in (
+            ("router_z_loss_coef", router_z_loss_coef),
+            ("balance_loss_coef", balance_loss_coef),
+            ("gate_norm_loss_coef", gate_norm_loss_coef),
+            ("text_loss_weight", text_loss_weight),
+            ("time_loss_weight", time_loss_weight),
+            ("score_loss_weight", score_loss_weight),
+        ):
             setattr(self, name, _number(name, value, 0.0))
         self.expert_update_interval = _int("expert_update_interval", expert_update_interval)
         self.min_activation_rate = _number("min_activation_rate", min_activation_rate, 0.0, 1.0)
@@ -174,8 +191,10 @@ class TimeExpertConfig(PreTrainedConfig):
     def token_layout(self) -> TimeExpertTokenLayout:
         """The unified vocabulary: text ids, then the 13 time ids, then the 13 score ids."""
         if self.sync_token_id is None:
-            raise ValueError("TimeExpertConfig.sync_token_id is not set: build the model with from_backbones (which "
-                             "adds <sync> to the tokenizer) or set it to the tokenizer's <sync> id")
+            raise ValueError(
+                "TimeExpertConfig.sync_token_id is not set: build the model with from_backbones (which "
+                "adds <sync> to the tokenizer) or set it to the tokenizer's <sync> id"
+            )
         eos = self.text_config.eos_token_id
         eos = eos[0] if isinstance(eos, (list, tuple)) else eos
         if eos is None:

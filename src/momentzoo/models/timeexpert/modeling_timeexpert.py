@@ -14,7 +14,6 @@ weights load as they are. Dispatch sorts the (token, expert) pairs by expert and
 tokens (a loop over experts, never over tokens).
 """
 
-
 from __future__ import annotations
 
 import os
@@ -38,21 +37,21 @@ from .processing_timeexpert import SYNC_TOKEN, TASK_TYPES, TIME_VOCABULARY, VIDE
 
 __all__ = [
     "TIMEEXPERT_CITATION",
-    "TimeExpertOutput",
-    "TimeExpertVisionProjector",
-    "TimeExpertHeadSwitchLogitsProcessor",
-    "TimeExpertPreTrainedModel",
-    "TimeExpertMoE",
-    "TimeExpertRouting",
     "TimeExpertDynamicGate",
     "TimeExpertExperts",
-    "TimeExpertSharedExperts",
+    "TimeExpertHeadSwitchLogitsProcessor",
+    "TimeExpertMoE",
     "TimeExpertMoELayer",
+    "TimeExpertOutput",
+    "TimeExpertPreTrainedModel",
+    "TimeExpertRouting",
+    "TimeExpertSharedExperts",
+    "TimeExpertVisionProjector",
+    "balance_loss",
     "dynamic_gate_logits",
-    "straight_through_sign_gate",
     "least_utilised_assignment",
     "router_z_loss",
-    "balance_loss",
+    "straight_through_sign_gate",
 ]
 
 TIMEEXPERT_CITATION = """@misc{timeexpert,
@@ -185,9 +184,14 @@ class TimeExpertMoELayer(nn.Module):
         self.gate = TimeExpertDynamicGate(text.hidden_size, num_experts, len(config.task_types))
         self.experts = TimeExpertExperts(text.hidden_size, config.expert_intermediate_size, num_experts)
         self.shared_experts = (
-            TimeExpertSharedExperts(text.hidden_size, config.num_shared_experts * config.expert_intermediate_size,
-                                    text.hidden_act, bias=getattr(text, "mlp_bias", False))
-            if config.num_shared_experts else None
+            TimeExpertSharedExperts(
+                text.hidden_size,
+                config.num_shared_experts * config.expert_intermediate_size,
+                text.hidden_act,
+                bias=getattr(text, "mlp_bias", False),
+            )
+            if config.num_shared_experts
+            else None
         )
         self.routing: TimeExpertRouting | None = None
         self.losses: dict | None = None
@@ -198,8 +202,14 @@ class TimeExpertMoELayer(nn.Module):
     def num_experts(self) -> int:
         return self.gate.num_experts
 
-    def route(self, x: torch.Tensor, token_tasks: torch.Tensor, token_mask: torch.Tensor, rates: torch.Tensor,
-              counts: torch.Tensor):
+    def route(
+        self,
+        x: torch.Tensor,
+        token_tasks: torch.Tensor,
+        token_mask: torch.Tensor,
+        rates: torch.Tensor,
+        counts: torch.Tensor,
+    ):
         """(gates (N, E) in {-1, 0, 1} with straight-through gradient, active (N, E) bool after the fallback,
         logits z (N, E), fallback (N,) bool: tokens whose active set was empty)."""
         logits = dynamic_gate_logits(x, self.gate.weight, rates[token_tasks], self.alpha)
@@ -250,7 +260,9 @@ class TimeExpertMoELayer(nn.Module):
             with torch.no_grad():
                 tasks = routing.token_tasks[mask]
                 num_tasks = self.gate.activation_rate.shape[0]
-                per_task = torch.zeros(num_tasks, self.num_experts, device=x.device).index_add_(0, tasks, routed.float())
+                per_task = torch.zeros(num_tasks, self.num_experts, device=x.device).index_add_(
+                    0, tasks, routed.float()
+                )
                 tokens = torch.bincount(tasks, minlength=num_tasks)
                 unrouted = empty & mask
                 self.pending_statistics = {
@@ -271,7 +283,7 @@ class TimeExpertMoELayer(nn.Module):
         gate = self.gate
         present = stats["task_present"]
         rate = gate.activation_rate
-        rate[present] = (momentum * rate[present] + (1 - momentum) * stats["task_rate"][present].to(rate.dtype))
+        rate[present] = momentum * rate[present] + (1 - momentum) * stats["task_rate"][present].to(rate.dtype)
         gate.expert_counts += stats["counts"]
         gate.unrouted_sum += stats["unrouted_sum"]
         gate.unrouted_count += stats["unrouted_count"]
@@ -300,12 +312,16 @@ class TimeExpertMoELayer(nn.Module):
         gate = self.gate
         rebuild(gate, "weight", F.normalize(new_gate_rows.float(), dim=-1))
         rebuild(gate, "threshold", torch.zeros(added))
-        mean = (lambda p: p.data[keep].mean(dim=0, keepdim=True).expand(added, *p.shape[1:])) if keep.numel() else \
-            (lambda p: p.data.mean(dim=0, keepdim=True).expand(added, *p.shape[1:]))
+        mean = (
+            (lambda p: p.data[keep].mean(dim=0, keepdim=True).expand(added, *p.shape[1:]))
+            if keep.numel()
+            else (lambda p: p.data.mean(dim=0, keepdim=True).expand(added, *p.shape[1:]))
+        )
         rebuild(self.experts, "gate_up_proj", mean(self.experts.gate_up_proj))
         rebuild(self.experts, "down_proj", mean(self.experts.down_proj))
-        gate.activation_rate = torch.cat([gate.activation_rate[:, keep],
-                                          gate.activation_rate.new_zeros(gate.activation_rate.shape[0], added)], dim=1)
+        gate.activation_rate = torch.cat(
+            [gate.activation_rate[:, keep], gate.activation_rate.new_zeros(gate.activation_rate.shape[0], added)], dim=1
+        )
         # A new expert starts at the least count of the kept ones, so it is not flooded by every empty set.
         base = gate.expert_counts[keep].min() if keep.numel() else gate.expert_counts.new_zeros(())
         gate.expert_counts = torch.cat([gate.expert_counts[keep], base.expand(added).clone()])
@@ -434,9 +450,13 @@ def _upcycle_dense_ffn(moe: TimeExpertMoELayer, dense: nn.Module) -> None:
     projection starts at zero, so y = (1/|E|) Σ g_e·FFN(x) = FFN(x) at the start."""
     for name in ("gate_proj", "up_proj", "down_proj"):
         if not isinstance(getattr(dense, name, None), nn.Linear):
-            raise ValueError(f"sparse upcycling needs a gated FFN with gate_proj/up_proj/down_proj, got {type(dense).__name__}")
-    if dense.down_proj.weight.shape[0] != moe.experts.down_proj.shape[2] or \
-            dense.gate_proj.weight.shape[0] != moe.experts.down_proj.shape[1]:
+            raise ValueError(
+                f"sparse upcycling needs a gated FFN with gate_proj/up_proj/down_proj, got {type(dense).__name__}"
+            )
+    if (
+        dense.down_proj.weight.shape[0] != moe.experts.down_proj.shape[2]
+        or dense.gate_proj.weight.shape[0] != moe.experts.down_proj.shape[1]
+    ):
         raise ValueError("expert_intermediate_size must equal the dense FFN's intermediate size for upcycling")
     gate_up = torch.cat([dense.gate_proj.weight.T, dense.up_proj.weight.T], dim=-1)
     moe.experts.gate_up_proj.copy_(gate_up.expand_as(moe.experts.gate_up_proj))
@@ -478,12 +498,18 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
 
     accepts_loss_kwargs = False
 
-    def __init__(self, config: TimeExpertConfig, language_model: PreTrainedModel | None = None,
-                 vision_model: PreTrainedModel | None = None):
+    def __init__(
+        self,
+        config: TimeExpertConfig,
+        language_model: PreTrainedModel | None = None,
+        vision_model: PreTrainedModel | None = None,
+    ):
         super().__init__(config)
         self.vision_model = None
         if config.vision_config is not None:
-            self.vision_model = vision_model if vision_model is not None else AutoModel.from_config(config.vision_config)
+            self.vision_model = (
+                vision_model if vision_model is not None else AutoModel.from_config(config.vision_config)
+            )
         elif vision_model is not None:
             raise ValueError("a vision_model was given but config.vision_config is None")
         self.language_model = (
@@ -493,7 +519,9 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
         layers = _decoder_layers(self.language_model)
         for index, (layer, experts) in enumerate(zip(layers, config.experts_per_layer)):
             layer.mlp = TimeExpertMoELayer(config, index, experts)
-        self.projector = TimeExpertVisionProjector(config.vision_feature_dim, hidden, config.num_visual_tokens_per_frame)
+        self.projector = TimeExpertVisionProjector(
+            config.vision_feature_dim, hidden, config.num_visual_tokens_per_frame
+        )
         self.time_encoder = nn.Embedding(len(TIME_VOCABULARY), hidden)
         self.score_encoder = nn.Embedding(len(TIME_VOCABULARY), hidden)
         self.time_head = nn.Linear(hidden, len(TIME_VOCABULARY), bias=False)
@@ -529,8 +557,11 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
             ids = []
             for f in range(frames):
                 ids += layout.timestamp_ids(float(f)) + [config.video_token_id] * k
-            ids += [1, 2, 3] + layout.time_ids("0001.0<sep>0002.0") + [layout.time_sync_id, layout.score_sync_id,
-                                                                       layout.text_sync_id, layout.eos_token_id]
+            ids += (
+                [1, 2, 3]
+                + layout.time_ids("0001.0<sep>0002.0")
+                + [layout.time_sync_id, layout.score_sync_id, layout.text_sync_id, layout.eos_token_id]
+            )
             rows.append(ids)
         length = max(map(len, rows))
         input_ids = torch.full((2, length), config.text_config.pad_token_id or 0, dtype=torch.long)
@@ -538,8 +569,11 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
         for i, ids in enumerate(rows):
             input_ids[i, : len(ids)] = torch.tensor(ids)
             mask[i, : len(ids)] = 1
-        inputs = {"input_ids": input_ids.to(self.device), "attention_mask": mask.to(self.device),
-                  "task_ids": torch.tensor([2, 0], device=self.device)}
+        inputs = {
+            "input_ids": input_ids.to(self.device),
+            "attention_mask": mask.to(self.device),
+            "task_ids": torch.tensor([2, 0], device=self.device),
+        }
         frame_mask = torch.tensor([[1, 1, 1], [1, 1, 0]], device=self.device)
         if self.vision_model is None:
             features = torch.randn(2, 3, 4, config.vision_feature_dim, generator=generator)
@@ -559,13 +593,17 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
             if self.vision_model is None:
                 raise ValueError("pixel_values needs a vision encoder (config.vision_config); pass frame_features")
             if pixel_values.ndim != 5:
-                raise ValueError(f"pixel_values must be (batch, frames, channels, height, width), got {tuple(pixel_values.shape)}")
+                raise ValueError(
+                    f"pixel_values must be (batch, frames, channels, height, width), got {tuple(pixel_values.shape)}"
+                )
             batch, frames = pixel_values.shape[:2]
             flat = pixel_values.flatten(0, 1)
         else:
             if frame_features.ndim != 4 or frame_features.shape[-1] != self.config.vision_feature_dim:
-                raise ValueError(f"frame_features must be (batch, frames, patches, {self.config.vision_feature_dim}), "
-                                 f"got {tuple(frame_features.shape)}")
+                raise ValueError(
+                    f"frame_features must be (batch, frames, patches, {self.config.vision_feature_dim}), "
+                    f"got {tuple(frame_features.shape)}"
+                )
             batch, frames = frame_features.shape[:2]
             flat = frame_features.flatten(0, 1)
         if frame_mask is None:
@@ -591,8 +629,14 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
         is_score = input_ids >= layout_offset + n
         text_ids = input_ids.masked_fill(is_time | is_score, 0)
         embeds = self.get_input_embeddings()(text_ids)
-        embeds = torch.where(is_time[..., None], self.time_encoder((input_ids - layout_offset).clamp(0, n - 1)).to(embeds.dtype), embeds)
-        embeds = torch.where(is_score[..., None], self.score_encoder((input_ids - layout_offset - n).clamp(0, n - 1)).to(embeds.dtype), embeds)
+        embeds = torch.where(
+            is_time[..., None], self.time_encoder((input_ids - layout_offset).clamp(0, n - 1)).to(embeds.dtype), embeds
+        )
+        embeds = torch.where(
+            is_score[..., None],
+            self.score_encoder((input_ids - layout_offset - n).clamp(0, n - 1)).to(embeds.dtype),
+            embeds,
+        )
         placeholders = input_ids == self.config.video_token_id
         count = int(placeholders.sum())
         if visual_tokens is None:
@@ -601,8 +645,10 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
             return embeds
         if count != visual_tokens.shape[0]:
             k = self.config.num_visual_tokens_per_frame
-            raise ValueError(f"input_ids hold {count} video placeholder tokens but the frames give "
-                             f"{visual_tokens.shape[0]} ({visual_tokens.shape[0] // k} frames x {k} tokens)")
+            raise ValueError(
+                f"input_ids hold {count} video placeholder tokens but the frames give "
+                f"{visual_tokens.shape[0]} ({visual_tokens.shape[0] // k} frames x {k} tokens)"
+            )
         return embeds.masked_scatter(placeholders[..., None], visual_tokens.to(embeds.dtype))
 
     def _routing(self, input_ids, attention_mask, task_ids) -> TimeExpertRouting:
@@ -615,8 +661,11 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
             raise ValueError(f"task_ids must hold one task type per sample ({batch}), got {task_ids.shape[0]}")
         if ((task_ids < 0) | (task_ids >= len(TASK_TYPES))).any():
             raise ValueError(f"task_ids must be indices into {list(TASK_TYPES)}, got {task_ids.tolist()}")
-        mask = torch.ones(batch, length, dtype=torch.bool, device=device) if attention_mask is None else \
-            attention_mask[:, -length:].to(device=device, dtype=torch.bool)
+        mask = (
+            torch.ones(batch, length, dtype=torch.bool, device=device)
+            if attention_mask is None
+            else attention_mask[:, -length:].to(device=device, dtype=torch.bool)
+        )
         layers = self.moe_layers
         return TimeExpertRouting(
             token_tasks=task_ids[:, None].expand(batch, length).reshape(-1),
@@ -650,8 +699,12 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
         for layer in layers:
             layer.routing = routing
         outputs = self.language_model.get_decoder()(
-            inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids, cache=cache,
-            use_cache=use_cache, **kwargs,
+            inputs_embeds=embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            use_cache=use_cache,
+            **kwargs,
         )
         if self.training:
             for layer in layers:
@@ -659,11 +712,14 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
         hidden = outputs.last_hidden_state
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:]
-        logits = torch.cat([
-            self.language_model.get_output_embeddings()(hidden).float(),
-            self.time_head(hidden).float(),
-            self.score_head(hidden).float(),
-        ], dim=-1)
+        logits = torch.cat(
+            [
+                self.language_model.get_output_embeddings()(hidden).float(),
+                self.time_head(hidden).float(),
+                self.score_head(hidden).float(),
+            ],
+            dim=-1,
+        )
         active = torch.stack([layer.active_experts for layer in layers]).float().mean(dim=0)
 
         loss = lm_loss = z_loss = aux = None
@@ -675,8 +731,15 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
             norm = torch.stack([layer.losses["gate_norm_loss"] for layer in layers]).mean()
             aux = config.balance_loss_coef * balance + config.gate_norm_loss_coef * norm
             loss = lm_loss + config.router_z_loss_coef * z_loss + aux
-        return TimeExpertOutput(loss=loss, logits=logits, cache=outputs.cache if use_cache else None,
-                                lm_loss=lm_loss, router_z_loss=z_loss, aux_loss=aux, active_experts=active)
+        return TimeExpertOutput(
+            loss=loss,
+            logits=logits,
+            cache=outputs.cache if use_cache else None,
+            lm_loss=lm_loss,
+            router_z_loss=z_loss,
+            aux_loss=aux,
+            active_experts=active,
+        )
 
     def head_losses(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Next-token cross-entropy where each target is scored by its own head only (text over the text
@@ -696,8 +759,9 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
         vocab = torch.arange(logits.shape[-1], device=logits.device)
         inside = (vocab[None] >= low[:, None]) & (vocab[None] < high[:, None])
         per_token = F.cross_entropy(logits.masked_fill(~inside, float("-inf")), targets, reduction="none")
-        weights = torch.tensor([config.text_loss_weight, config.time_loss_weight, config.score_loss_weight],
-                               device=logits.device)[head]
+        weights = torch.tensor(
+            [config.text_loss_weight, config.time_loss_weight, config.score_loss_weight], device=logits.device
+        )[head]
         return (per_token * weights).mean()
 
     # --------------------------------------------------------------------------------- generation
@@ -723,8 +787,9 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
 
     # ------------------------------------------------------------------------------ expert lifecycle
     @torch.no_grad()
-    def update_experts(self, remove: dict[int, list[int]] | None = None,
-                       add: dict[int, torch.Tensor] | None = None) -> dict:
+    def update_experts(
+        self, remove: dict[int, list[int]] | None = None, add: dict[int, torch.Tensor] | None = None
+    ) -> dict:
         """Remove experts (`{layer: [expert indices]}`) and add experts (`{layer: (n, hidden) gate rows}`), record
         the live expert set in `config.layer_num_experts` and return `{old parameter: (new parameter, row index)}`
         for the optimizer (see `TimeExpertMoELayer.resize_experts`)."""
@@ -732,7 +797,7 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
         changes = {}
         counts = self.config.experts_per_layer
         for index, layer in enumerate(self.moe_layers):
-            drop = set(int(e) for e in remove.get(index, ()))
+            drop = {int(e) for e in remove.get(index, ())}
             new_rows = add.get(index)
             if not drop and (new_rows is None or len(new_rows) == 0):
                 continue
@@ -742,8 +807,9 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
             new_rows = layer.gate.weight.new_zeros(0, layer.gate.weight.shape[1]) if new_rows is None else new_rows
             total = keep.numel() + len(new_rows)
             if total > self.config.max_experts_per_layer:
-                raise ValueError(f"layer {index}: {total} experts exceed max_experts_per_layer = "
-                                 f"{self.config.max_experts_per_layer}")
+                raise ValueError(
+                    f"layer {index}: {total} experts exceed max_experts_per_layer = {self.config.max_experts_per_layer}"
+                )
             changes.update(layer.resize_experts(keep, new_rows.to(layer.gate.weight.device)))
             counts[index] = layer.num_experts
         self.config.layer_num_experts = counts
@@ -751,8 +817,9 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
 
     # -------------------------------------------------------------------------------------- loading
     @classmethod
-    def from_backbones(cls, language_model, vision_model=None, tokenizer=None, *, dtype: torch.dtype | None = None,
-                       **config_kwargs) -> "TimeExpertMoE":
+    def from_backbones(
+        cls, language_model, vision_model=None, tokenizer=None, *, dtype: torch.dtype | None = None, **config_kwargs
+    ) -> TimeExpertMoE:
         """TimeExpert on real backbones. `language_model` (hub id, path or instance): a dense causal LM is sparsely
         upcycled (its FFN copied into every routed expert; the shared experts start with a zero output projection,
         so the upcycled model computes the dense LM's function), an ARIA text model (`aria_text`) gives its router,
@@ -774,7 +841,11 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
             lm.resize_token_embeddings(max(sync_id, video_id) + 1, mean_resizing=True)
         vm = None
         if vision_model is not None:
-            vm = vision_model if isinstance(vision_model, PreTrainedModel) else AutoModel.from_pretrained(vision_model, **load)
+            vm = (
+                vision_model
+                if isinstance(vision_model, PreTrainedModel)
+                else AutoModel.from_pretrained(vision_model, **load)
+            )
         is_aria = lm.config.model_type == "aria_text"
         if is_aria:  # ARIA's MoE geometry, unless overridden
             config_kwargs.setdefault("num_experts", lm.config.moe_num_experts)
@@ -784,8 +855,13 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
             config_kwargs.setdefault("expert_intermediate_size", lm.config.intermediate_size)
         dense_ffns = [layer.mlp for layer in _decoder_layers(lm)]
         attention = {id(m): m.config._attn_implementation for m in (lm, vm) if m is not None}
-        config = TimeExpertConfig(text_config=lm.config, vision_config=vm.config if vm is not None else None,
-                                  video_token_id=video_id, sync_token_id=sync_id, **config_kwargs)
+        config = TimeExpertConfig(
+            text_config=lm.config,
+            vision_config=vm.config if vm is not None else None,
+            video_token_id=video_id,
+            sync_token_id=sync_id,
+            **config_kwargs,
+        )
         for m in (lm, vm):
             if m is not None:
                 m.config._attn_implementation = attention[id(m)]
@@ -812,8 +888,16 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
 
     def model_card_kwargs(self) -> dict:
         config = self.config
-        names = [c._name_or_path for c in (config.vision_config, config.text_config)
-                 if c is not None and re.fullmatch(r"[\w.-]+/[\w.-]+", getattr(c, "_name_or_path", "") or "")
-                 and not os.path.exists(c._name_or_path)]
-        return {"base_model": names or None, "citation": TIMEEXPERT_CITATION,
-                "experts_per_layer": config.experts_per_layer, "num_shared_experts": config.num_shared_experts}
+        names = [
+            c._name_or_path
+            for c in (config.vision_config, config.text_config)
+            if c is not None
+            and re.fullmatch(r"[\w.-]+/[\w.-]+", getattr(c, "_name_or_path", "") or "")
+            and not os.path.exists(c._name_or_path)
+        ]
+        return {
+            "base_model": names or None,
+            "citation": TIMEEXPERT_CITATION,
+            "experts_per_layer": config.experts_per_layer,
+            "num_shared_experts": config.num_shared_experts,
+        }

@@ -22,23 +22,23 @@ from dataclasses import dataclass, field
 from numbers import Real
 
 __all__ = [
-    "TIME_VOCABULARY",
-    "SYNC_TOKEN",
+    "MAX_TIMESTAMP",
     "SEP_TOKEN",
+    "SYNC_TOKEN",
     "TASK_TYPES",
     "TIME_TOKENS_PER_TIMESTAMP",
-    "MAX_TIMESTAMP",
+    "TIME_VOCABULARY",
+    "VIDEO_PLACEHOLDER",
     "TimeExpertEvent",
     "TimeExpertFormatError",
-    "TimeExpertTokenLayout",
     "TimeExpertProcessor",
-    "VIDEO_PLACEHOLDER",
-    "format_timestamp",
-    "format_score",
-    "parse_timestamp",
-    "parse_score",
+    "TimeExpertTokenLayout",
     "events_to_string",
+    "format_score",
+    "format_timestamp",
     "parse_event_string",
+    "parse_score",
+    "parse_timestamp",
     "safe_parse_events",
     "task_index",
 ]
@@ -123,7 +123,9 @@ class TimeExpertEvent:
         if not isinstance(self.caption, str):
             raise TimeExpertFormatError(f"{where}.caption must be a string, got {type(self.caption).__name__}")
         if SYNC_TOKEN in self.caption or SEP_TOKEN in self.caption:
-            raise TimeExpertFormatError(f"{where}.caption must not contain {SYNC_TOKEN} or {SEP_TOKEN}: {self.caption!r}")
+            raise TimeExpertFormatError(
+                f"{where}.caption must not contain {SYNC_TOKEN} or {SEP_TOKEN}: {self.caption!r}"
+            )
 
 
 def events_to_string(events, duration: float | None = None) -> str:
@@ -287,7 +289,7 @@ class TimeExpertProcessor:
         self.num_visual_tokens = num_visual_tokens
 
     @classmethod
-    def from_config(cls, tokenizer, config) -> "TimeExpertProcessor":
+    def from_config(cls, tokenizer, config) -> TimeExpertProcessor:
         if config.video_token_id is None:
             raise ValueError("TimeExpertConfig.video_token_id is not set (from_backbones sets it)")
         return cls(tokenizer, config.token_layout, config.video_token_id, config.num_visual_tokens_per_frame)
@@ -302,8 +304,9 @@ class TimeExpertProcessor:
             ids += [self.video_token_id] * self.num_visual_tokens
         return ids
 
-    def __call__(self, frame_times, prompt: str, events=None, task: str = "moment_retrieval",
-                 duration: float | None = None) -> dict:
+    def __call__(
+        self, frame_times, prompt: str, events=None, task: str = "moment_retrieval", duration: float | None = None
+    ) -> dict:
         """`{"input_ids", "labels", "task_ids"}` (lists) of one sample; `events` None gives the prompt alone (for
         `generate`). Timestamps beyond `duration` (frames' or events') are an error."""
         task_id = task_index(task)

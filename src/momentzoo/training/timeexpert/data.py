@@ -22,7 +22,7 @@ import torch
 
 from ...models.timeexpert.processing_timeexpert import TASK_TYPES, TimeExpertEvent, TimeExpertFormatError, task_index
 
-__all__ = ["TIMEEXPERT_TASK_PROMPTS", "format_timeexpert_example", "sample_frames", "TimeExpertCollator"]
+__all__ = ["TIMEEXPERT_TASK_PROMPTS", "TimeExpertCollator", "format_timeexpert_example", "sample_frames"]
 
 TIMEEXPERT_TASK_PROMPTS = {
     "general": "{question}",
@@ -67,8 +67,10 @@ def format_timeexpert_example(row: dict, task: str, where: str = "row", clip_len
         segments, captions = _field(row, "segments", where), _field(row, "captions", where)
         if len(segments) != len(captions):
             raise ValueError(f"{where}: {len(segments)} segments but {len(captions)} captions")
-        events = [TimeExpertEvent(timestamps=_window(s, duration, f"{where}.segments[{i}]"), caption=str(c).strip())
-                  for i, (s, c) in enumerate(zip(segments, captions))]
+        events = [
+            TimeExpertEvent(timestamps=_window(s, duration, f"{where}.segments[{i}]"), caption=str(c).strip())
+            for i, (s, c) in enumerate(zip(segments, captions))
+        ]
         return template, sorted(events, key=lambda e: e.timestamps)
     query = str(_field(row, "query", where)).strip()
     if not query:
@@ -77,7 +79,9 @@ def format_timeexpert_example(row: dict, task: str, where: str = "row", clip_len
         windows = _field(row, "windows", where)
         if not len(windows):
             raise ValueError(f"{where}: no windows")
-        events = [TimeExpertEvent(timestamps=_window(w, duration, f"{where}.windows[{i}]")) for i, w in enumerate(windows)]
+        events = [
+            TimeExpertEvent(timestamps=_window(w, duration, f"{where}.windows[{i}]")) for i, w in enumerate(windows)
+        ]
         return template.format(query=query), sorted(events, key=lambda e: e.timestamps)
     clips, scores = _field(row, "relevant_clip_ids", where), _field(row, "saliency_scores", where)
     if len(clips) != len(scores):
@@ -109,11 +113,18 @@ class TimeExpertCollator:
     `task_ids`). `task` fixes the task type, else each row's `task` column names it. With `train=False` the answer
     is left out (prompts for `generate`, left-padded) and `duration`/`frame_times` come back for decoding."""
 
-    def __init__(self, processor, task: str | None = None, num_frames: int = 8, train: bool = True,
-                 max_length: int | None = None):
+    def __init__(
+        self, processor, task: str | None = None, num_frames: int = 8, train: bool = True, max_length: int | None = None
+    ):
         if task is not None:
             task_index(task)
-        self.processor, self.task, self.num_frames, self.train, self.max_length = processor, task, num_frames, train, max_length
+        self.processor, self.task, self.num_frames, self.train, self.max_length = (
+            processor,
+            task,
+            num_frames,
+            train,
+            max_length,
+        )
 
     def _frames(self, row: dict, where: str):
         if "frame_features" in row:
@@ -162,8 +173,13 @@ class TimeExpertCollator:
                 raise ValueError(f"row {i}: frame features of shape {tuple(f.shape[1:])}, expected {(patches, dim)}")
             frame_features[i, : f.shape[0]] = f
             frame_mask[i, : f.shape[0]] = 1
-        out = {"input_ids": input_ids, "attention_mask": mask, "frame_features": frame_features,
-               "frame_mask": frame_mask, "task_ids": torch.tensor([s["task_ids"] for s in samples])}
+        out = {
+            "input_ids": input_ids,
+            "attention_mask": mask,
+            "frame_features": frame_features,
+            "frame_mask": frame_mask,
+            "task_ids": torch.tensor([s["task_ids"] for s in samples]),
+        }
         if self.train:
             out["labels"] = labels
         else:

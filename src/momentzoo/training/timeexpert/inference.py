@@ -6,7 +6,7 @@ import torch
 
 from ...models.timeexpert.processing_timeexpert import safe_parse_events
 
-__all__ = ["generate_events", "events_to_windows", "evaluate_moment_retrieval"]
+__all__ = ["evaluate_moment_retrieval", "events_to_windows", "generate_events"]
 
 
 @torch.no_grad()
@@ -21,8 +21,10 @@ def generate_events(model, processor, batch: dict, max_new_tokens: int = 64, **g
     out = model.generate(**inputs, max_new_tokens=max_new_tokens, **generate_kwargs)
     prompt = inputs["input_ids"].shape[1]
     metadata = batch.get("metadata") or [{}] * out.shape[0]
-    return [safe_parse_events(processor.decode(row[prompt:].tolist()), meta.get("duration"))
-            for row, meta in zip(out, metadata)]
+    return [
+        safe_parse_events(processor.decode(row[prompt:].tolist()), meta.get("duration"))
+        for row, meta in zip(out, metadata)
+    ]
 
 
 def events_to_windows(events) -> list[dict]:
@@ -35,8 +37,15 @@ def events_to_windows(events) -> list[dict]:
     return windows
 
 
-def evaluate_moment_retrieval(model, processor, rows, num_frames: int = 8, batch_size: int = 8,
-                              max_new_tokens: int = 64, iou_thresholds=(0.3, 0.5, 0.7)) -> dict:
+def evaluate_moment_retrieval(
+    model,
+    processor,
+    rows,
+    num_frames: int = 8,
+    batch_size: int = 8,
+    max_new_tokens: int = 64,
+    iou_thresholds=(0.3, 0.5, 0.7),
+) -> dict:
     """Charades-STA-style R1@m and mIoU of the model's first window per query (a malformed answer is a miss)."""
     from ...metrics.grounding_recall import compute_grounding_recall
     from .data import TimeExpertCollator

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from transformers import TrainerCallback
 
-__all__ = ["plan_expert_update", "apply_expert_update", "remap_optimizer_state", "TimeExpertLifecycleCallback"]
+__all__ = ["TimeExpertLifecycleCallback", "apply_expert_update", "plan_expert_update", "remap_optimizer_state"]
 
 
 @torch.no_grad()
@@ -42,8 +42,10 @@ def _inner_optimizer(optimizer):
     from accelerate.optimizer import AcceleratedOptimizer
 
     if type(optimizer).__module__.startswith("deepspeed"):
-        raise ValueError("the TimeExpert expert lifecycle cannot resize parameters under DeepSpeed ZeRO; run the "
-                         "MoE stages with expert_update_interval larger than the run or without DeepSpeed")
+        raise ValueError(
+            "the TimeExpert expert lifecycle cannot resize parameters under DeepSpeed ZeRO; run the "
+            "MoE stages with expert_update_interval larger than the run or without DeepSpeed"
+        )
     return optimizer.optimizer if isinstance(optimizer, AcceleratedOptimizer) else optimizer
 
 
