@@ -11,23 +11,7 @@ __all__ = ["TimeExpertConfig"]
 
 _checks = ConfigFieldChecks("TimeExpertConfig")
 _fail, _int, _number, _bool = _checks.fail, _checks.integer, _checks.number, _checks.boolean
-
-
-def _sub_config(field: str, value) -> PreTrainedConfig | None:
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        value = dict(value)
-        model_type = value.pop("model_type", None)
-        if not model_type:
-            _fail(field, "a config or a dict with a 'model_type'", value)
-        try:
-            value = AutoConfig.for_model(model_type, **value)
-        except ValueError as error:
-            raise ValueError(f"TimeExpertConfig.{field}: {error}") from None
-    if not isinstance(value, PreTrainedConfig):
-        _fail(field, "None, a PreTrainedConfig or a dict", value)
-    return value
+_sub_config = _checks.sub_config
 
 
 def _optional_id(field: str, value, vocab: int | None) -> int | None:
