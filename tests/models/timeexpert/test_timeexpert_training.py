@@ -63,3 +63,40 @@ def test_stage_selects_what_trains_and_bad_arguments_fail(tmp_path):
         _script().main(
             ["--config", str(CONFIG), "--output_dir", str(tmp_path), "--task", "grounding", "--max_steps", "1"]
         )
+
+
+def test_resume_from_a_checkpoint_keeps_the_grown_or_pruned_expert_set(tmp_path):
+    """A checkpoint saved after the lifecycle changed the experts resumes (model rebuilt from its config, optimizer
+    state matching) and ends where the uninterrupted run ends."""
+    import torch
+    from safetensors.torch import load_file
+
+    script = _script()
+    common = [
+        "--config",
+        str(CONFIG),
+        "--max_steps",
+        "4",
+        "--save_steps",
+        "2",
+        "--save_strategy",
+        "steps",
+        "--eval_split",
+        "",
+        "--model_config",
+        '{"hidden_size": 32, "vision_feature_dim": 16, "expert_update_interval": 2, "min_activation_rate": 0.9}',
+        "--dataset_kwargs",
+        '{"num_classes": 2, "num_confusable_pairs": 0, "feature_dim": 16, "num_videos": {"train": 16}, '
+        '"min_length": 40, "max_length": 48, "min_action_length": 12, "max_action_length": 24}',
+    ]
+    straight = script.main([*common, "--output_dir", str(tmp_path / "a")])
+    assert straight["experts_per_layer"] != [4, 4]  # the lifecycle changed the expert set
+    script.main([*common, "--output_dir", str(tmp_path / "b"), "--max_steps", "2"])
+    resumed = script.main(
+        [*common, "--output_dir", str(tmp_path / "b"), "--resume_from_checkpoint", str(tmp_path / "b" / "checkpoint-2")]
+    )
+    assert resumed["experts_per_layer"] == straight["experts_per_layer"]
+    a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=1e-5, msg=key)
