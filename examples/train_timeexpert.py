@@ -11,7 +11,7 @@ Every key of the YAML file is an argument of `ModelArguments`, `TimeExpertDataAr
 its MoE weights; `--language_model tiny`: momentzoo's offline tiny Qwen2); later stages start from the previous
 stage's output (`--model_name_or_path`). `--stage` picks what trains (`momentzoo.training.timeexpert.stages`); the
 expert lifecycle callback grows and prunes experts every `expert_update_interval` steps in the `moe` and `sft` stages
-(single process or DDP without DeepSpeed: ZeRO cannot resize parameters). Rows hold pre-extracted per-step
+(single process only: DDP and DeepSpeed cannot follow parameters that change shape). Rows hold pre-extracted per-step
 `features` (or `frame_features` + `frame_times`), `duration`, and the task's columns (`query` + `windows` for
 moment retrieval; see `momentzoo.training.timeexpert.data`). To resume, pass `--resume_from_checkpoint DIR`: the
 model is rebuilt from that checkpoint's config, so its grown or pruned expert set matches the saved optimizer.

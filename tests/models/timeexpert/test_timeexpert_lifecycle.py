@@ -115,3 +115,16 @@ def test_callback_updates_every_interval_inside_trainer(tmp_path):
     assert model.config.layer_num_experts is not None and min(model.config.layer_num_experts) >= 1
     trainer.save_model(tmp_path / "final")
     assert AutoModel.from_pretrained(tmp_path / "final").config.layer_num_experts == model.config.layer_num_experts
+
+
+def test_callback_refuses_multi_process_runs():
+    from types import SimpleNamespace
+
+    import pytest
+
+    from momentzoo.training.timeexpert import TimeExpertLifecycleCallback
+
+    with pytest.raises(ValueError, match="single process.*2 processes"):
+        TimeExpertLifecycleCallback().on_train_begin(SimpleNamespace(world_size=2), None, None)
+    with pytest.raises(ValueError, match="update_interval"):
+        TimeExpertLifecycleCallback(update_interval=0)

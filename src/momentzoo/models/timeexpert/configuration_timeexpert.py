@@ -66,7 +66,7 @@ class TimeExpertConfig(PreTrainedConfig):
         "text_config": SubConfigSpec(config_class=AutoConfig, model_type="qwen2", optional=True),
         "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="siglip_vision_model", optional=True),
     }
-    keys_to_ignore_at_inference = ["past_key_values", "active_experts"]
+    keys_to_ignore_at_inference = ["cache", "active_experts"]
 
     def __init__(
         self,

@@ -637,6 +637,10 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
             self.score_encoder((input_ids - layout_offset - n).clamp(0, n - 1)).to(embeds.dtype),
             embeds,
         )
+        if self.config.video_token_id is None:
+            if visual_tokens is not None:
+                raise ValueError("TimeExpertConfig.video_token_id is not set: frames cannot be placed in input_ids")
+            return embeds
         placeholders = input_ids == self.config.video_token_id
         count = int(placeholders.sum())
         if visual_tokens is None:

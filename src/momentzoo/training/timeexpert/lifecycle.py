@@ -3,8 +3,9 @@ the experts whose activation rate A_e stays below τ_min and add one expert per 
 took, with W_g,new = R_S/‖R_S‖ (R_S the mean of those tokens) and G_new = 0. The model records the live expert set
 in its config (so checkpoints reload grown or pruned); the optimizer's state follows the rows that were kept.
 
-Single-process (or one model per process) optimizers only: DeepSpeed ZeRO partitions parameters in flat buffers
-that cannot be resized in place, so the callback refuses them with a clear error.
+Single process only: DistributedDataParallel registers the parameters it synchronises when it wraps the model (new
+expert tensors would silently train per process) and DeepSpeed ZeRO keeps them in flat buffers that cannot be
+resized, so the callback refuses both with a clear error. Multi-GPU stages run with `expert_lifecycle: false`.
 """
 
 from __future__ import annotations
@@ -92,6 +93,14 @@ class TimeExpertLifecycleCallback(TrainerCallback):
             raise ValueError(f"update_interval must be a positive integer, got {update_interval!r}")
         self.update_interval = update_interval
         self.history: list[dict] = []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if args.world_size > 1:
+            raise ValueError(
+                f"TimeExpertLifecycleCallback runs in a single process (the experts' parameters change "
+                f"shape, which DDP/DeepSpeed cannot follow); this run has {args.world_size} processes: "
+                "turn the expert lifecycle off for multi-process stages"
+            )
 
     def on_step_end(self, args, state, control, model=None, optimizer=None, **kwargs):
         interval = self.update_interval or model.config.expert_update_interval
