@@ -193,11 +193,16 @@ def test_total_loss_combines_heads_z_loss_and_aux():
         tiny_timeexpert_config(TOKENIZER, router_z_loss_coef=0.5, balance_loss_coef=0.25, gate_norm_loss_coef=0.125)
     ).eval()
     inputs = TestTimeExpertCommon().make_inputs(model, (3,))
+    layers = model.moe_layers
+    seen = []
+    hooks = [layer.register_forward_hook(lambda module, args, output: seen.append(module.losses)) for layer in layers]
     with torch.no_grad():
         out = model(**inputs)
-    layers = model.moe_layers
-    z = torch.stack([layer.losses["z_loss"] for layer in layers]).mean()
-    bal = torch.stack([layer.losses["balance_loss"] for layer in layers]).mean()
+    for hook in hooks:
+        hook.remove()
+    assert all(layer.losses is None for layer in layers)  # nothing with a graph stays on the modules
+    z = torch.stack([losses["z_loss"] for losses in seen]).mean()
+    bal = torch.stack([losses["balance_loss"] for losses in seen]).mean()
     norm = torch.stack([layer.gate.weight.norm(dim=-1).sum() for layer in layers]).mean()
     torch.testing.assert_close(out.aux_loss, 0.25 * bal + 0.125 * norm)
     torch.testing.assert_close(out.loss, out.lm_loss + 0.5 * z + out.aux_loss)
@@ -338,3 +343,15 @@ def test_bad_inputs_raise_clear_errors():
         model(**{**inputs, "frame_features": bad})
     with pytest.raises(ValueError, match="pixel_values needs a vision encoder"):
         model(input_ids=inputs["input_ids"], pixel_values=torch.zeros(1, 3, 3, 8, 8))
+
+
+def test_model_pickles_and_deep_copies_after_a_training_step():
+    import copy
+    import pickle
+
+    model = TimeExpertMoE(tiny_timeexpert_config(TOKENIZER)).train()
+    inputs = TestTimeExpertCommon().make_inputs(model, (3,))
+    model(**inputs).loss.backward()
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        with torch.no_grad():
+            assert torch.equal(clone.eval()(**inputs).logits, model.eval()(**inputs).logits)

@@ -725,14 +725,17 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
             dim=-1,
         )
         active = torch.stack([layer.active_experts for layer in layers]).float().mean(dim=0)
+        moe_losses = [layer.losses for layer in layers]
+        for layer in layers:  # no autograd graph stays on the modules (they deep-copy and pickle)
+            layer.losses = layer.active_experts = None
 
         loss = lm_loss = z_loss = aux = None
         if labels is not None:
             lm_loss = self.head_losses(logits, labels)
             config = self.config
-            z_loss = torch.stack([layer.losses["z_loss"] for layer in layers]).mean()
-            balance = torch.stack([layer.losses["balance_loss"] for layer in layers]).mean()
-            norm = torch.stack([layer.losses["gate_norm_loss"] for layer in layers]).mean()
+            z_loss = torch.stack([losses["z_loss"] for losses in moe_losses]).mean()
+            balance = torch.stack([losses["balance_loss"] for losses in moe_losses]).mean()
+            norm = torch.stack([losses["gate_norm_loss"] for losses in moe_losses]).mean()
             aux = config.balance_loss_coef * balance + config.gate_norm_loss_coef * norm
             loss = lm_loss + config.router_z_loss_coef * z_loss + aux
         return TimeExpertOutput(
