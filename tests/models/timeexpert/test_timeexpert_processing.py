@@ -92,3 +92,34 @@ def test_task_formatters_and_their_errors():
     assert answer.timestamps == [] and answer.caption == "a door"
     with pytest.raises(ValueError, match="missing field 'captions'"):
         format_timeexpert_example({"duration": 10.0, "segments": []}, "dense_captioning")
+
+
+def test_answers_become_qvhighlights_predictions():
+    from momentzoo.testing.timeexpert import tiny_timeexpert
+    from momentzoo.training.timeexpert import evaluate_highlights, events_to_saliency, events_to_windows
+
+    events = [
+        TimeExpertEvent([1.0, 6.5], [0.5]),
+        TimeExpertEvent([4.0, 2.0]),
+        TimeExpertEvent([3.1, 5.9, 0.5], [2.0, 3.5, 1.0]),
+    ]
+    assert events_to_windows(events) == [{"segment": [1.0, 6.5], "score": 0.5}]
+    assert events_to_saliency(events, duration=7.0) == [1.0, 2.0, 3.5, 0.0]
+    model, tokenizer = tiny_timeexpert()
+    from momentzoo.models.timeexpert import TimeExpertProcessor
+
+    rows = [
+        {
+            "qid": "q0",
+            "duration": 8.0,
+            "query": "a person opens the door",
+            "windows": [[2.0, 6.0]],
+            "relevant_clip_ids": [1, 2],
+            "saliency_scores": [[4, 4, 3], [2, 4, 4]],
+            "features": [[0.0] * 16] * 12,
+        }
+    ]
+    result = evaluate_highlights(
+        model, TimeExpertProcessor.from_config(tokenizer, model.config), rows, num_frames=4, max_new_tokens=12
+    )
+    assert set(result) >= {"MR-mAP", "HL-mAP", "HL-HIT@1"} and all(0 <= v <= 1 for v in result.values())

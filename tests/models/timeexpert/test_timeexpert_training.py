@@ -86,8 +86,10 @@ def test_resume_from_a_checkpoint_keeps_the_grown_or_pruned_expert_set(tmp_path)
         "--model_config",
         '{"hidden_size": 32, "vision_feature_dim": 16, "expert_update_interval": 2, "min_activation_rate": 0.9}',
         "--dataset_kwargs",
-        '{"num_classes": 2, "num_confusable_pairs": 0, "feature_dim": 16, "num_videos": {"train": 16}, '
-        '"min_length": 40, "max_length": 48, "min_action_length": 12, "max_action_length": 24}',
+        (
+            '{"num_classes": 2, "num_confusable_pairs": 0, "feature_dim": 16, "num_videos": {"train": 16}, '
+            '"min_length": 40, "max_length": 48, "min_action_length": 12, "max_action_length": 24}'
+        ),
     ]
     straight = script.main([*common, "--output_dir", str(tmp_path / "a")])
     assert straight["experts_per_layer"] != [4, 4]  # the lifecycle changed the expert set

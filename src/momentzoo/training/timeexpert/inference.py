@@ -58,3 +58,59 @@ def evaluate_moment_retrieval(
             predictions.append([w["segment"] for w in events_to_windows(events)][:1])
     references = [[[float(s), float(e)] for s, e in row["windows"]] for row in rows]
     return compute_grounding_recall(predictions, references, ranks=[1], iou_thresholds=list(iou_thresholds))
+
+
+def events_to_saliency(events, duration: float, clip_length: float = 2.0) -> list[float]:
+    """Per clip of the video, the score a highlight-detection answer gives the clip its timestamp falls in (the
+    highest when several do; 0 for clips it does not name)."""
+    import math
+
+    saliency = [0.0] * math.ceil(duration / clip_length)
+    for event in events:
+        for t, s in zip(event.timestamps, event.scores):
+            clip = min(int(t // clip_length), len(saliency) - 1)
+            saliency[clip] = max(saliency[clip], float(s))
+    return saliency
+
+
+def evaluate_highlights(
+    model,
+    processor,
+    rows,
+    num_frames: int = 8,
+    batch_size: int = 8,
+    max_new_tokens: int = 128,
+    clip_length: float = 2.0,
+) -> dict:
+    """QVHighlights MR mAP, HL mAP and HIT@1: each query asked once as moment retrieval (its windows, in order, score
+    1 - rank/100 when the model gives none) and once as highlight detection (its per-clip scores)."""
+    from ...metrics.highlight_detection import compute_highlight_detection
+    from .data import TimeExpertCollator
+
+    answers = {}
+    for task in ("moment_retrieval", "highlight_detection"):
+        collator = TimeExpertCollator(processor, task=task, num_frames=num_frames, train=False)
+        answers[task] = []
+        for start in range(0, len(rows), batch_size):
+            answers[task] += generate_events(
+                model, processor, collator(rows[start : start + batch_size]), max_new_tokens=max_new_tokens
+            )
+    predictions, references = [], []
+    for row, windows_events, highlight_events in zip(rows, answers["moment_retrieval"], answers["highlight_detection"]):
+        duration = float(row["duration"])
+        windows = [
+            {"segment": w["segment"], "score": w["score"] if w["score"] != 1.0 else 1.0 - rank / 100}
+            for rank, w in enumerate(events_to_windows(windows_events))
+        ]
+        predictions.append(
+            {"windows": windows, "saliency": events_to_saliency(highlight_events, duration, clip_length)}
+        )
+        references.append(
+            {
+                "windows": [[float(s), float(e)] for s, e in row["windows"]],
+                "relevant_clip_ids": [int(c) for c in row["relevant_clip_ids"]],
+                "saliency_scores": [[int(v) for v in s] for s in row["saliency_scores"]],
+                "duration": duration,
+            }
+        )
+    return compute_highlight_detection(predictions, references, clip_length=clip_length)
