@@ -8,6 +8,7 @@ from common_model_tests import one_thread  # noqa: F401
 from transformers import LogitsProcessor, pipeline
 
 import momentzoo  # noqa: F401
+from momentzoo.models.timeexpert import TimeExpertEvent
 from momentzoo.pipelines.timeexpert_grounding import TimeExpertGroundingPipeline
 from momentzoo.testing.timeexpert import tiny_timeexpert
 
@@ -38,12 +39,7 @@ def test_timeexpert_checkpoint_gives_windows_in_seconds(checkpoint):
     grounder = pipeline("temporal-video-grounding", model=str(checkpoint))
     assert isinstance(grounder, TimeExpertGroundingPipeline)
     layout = grounder.model.config.token_layout
-    answer = layout.time_ids("0002.5<sep>0007.0") + [
-        layout.time_sync_id,
-        layout.score_sync_id,
-        layout.text_sync_id,
-        layout.eos_token_id,
-    ]
+    answer = layout.encode_events([TimeExpertEvent([2.5, 7.0])], grounder.tokenizer)
     features = np.random.default_rng(0).normal(size=(6, 4, 16)).astype(np.float32)
     result = grounder(
         {"frame_features": features, "duration": 12.0},
@@ -102,12 +98,7 @@ def test_a_vision_encoder_checkpoint_reads_frames(tmp_path):
     model.save_pretrained(tmp_path)
     grounder = pipeline("temporal-video-grounding", model=str(tmp_path), num_frames=3)
     layout = grounder.model.config.token_layout
-    answer = layout.time_ids("0001.0<sep>0002.0") + [
-        layout.time_sync_id,
-        layout.score_sync_id,
-        layout.text_sync_id,
-        layout.eos_token_id,
-    ]
+    answer = layout.encode_events([TimeExpertEvent([1.0, 2.0])], grounder.tokenizer)
     frames = np.random.default_rng(0).integers(0, 255, size=(8, 40, 40, 3), dtype=np.uint8)
     result = grounder(
         {"video": frames, "fps": 2.0, "start": 10.0},
