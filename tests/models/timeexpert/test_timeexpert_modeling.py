@@ -355,3 +355,38 @@ def test_model_pickles_and_deep_copies_after_a_training_step():
     for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
         with torch.no_grad():
             assert torch.equal(clone.eval()(**inputs).logits, model.eval()(**inputs).logits)
+
+
+def test_from_backbones_takes_the_vision_tower_of_a_clip_checkpoint(tmp_path):
+    from momentzoo.testing import tiny_clip
+
+    clip, _ = tiny_clip(tokenizer=TOKENIZER)
+    clip.save_pretrained(tmp_path / "clip")
+    (tmp_path / "clip" / "preprocessor_config.json").write_text(
+        '{"image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711]}'
+    )
+    dense = Qwen2ForCausalLM(Qwen2Config(**dict(_qwen2_text_kwargs(TOKENIZER, 32, 2), intermediate_size=32)))
+    model = TimeExpertMoE.from_backbones(
+        dense,
+        vision_model=str(tmp_path / "clip"),
+        tokenizer=TOKENIZER,
+        num_experts=2,
+        expert_intermediate_size=32,
+        num_shared_experts=1,
+        num_visual_tokens_per_frame=2,
+    )
+    assert model.config.vision_config.model_type == "clip_vision_model"
+    assert model.config.image_mean == [0.48145466, 0.4578275, 0.40821073]  # from the checkpoint's preprocessor
+    assert model.config.vision_feature_dim == clip.config.vision_config.hidden_size
+    loaded = dict(model.vision_model.named_parameters())
+    key = next(k for k in loaded if k.endswith("patch_embedding.weight"))
+    assert torch.equal(loaded[key], clip.vision_model.embeddings.patch_embedding.weight)
+    processor = TimeExpertProcessor.from_config(TOKENIZER, model.config)
+    sample = processor([0.0, 1.0], "find the moment: a door.", [TimeExpertEvent([0.0, 1.0])], duration=2.0)
+    out = model(
+        input_ids=torch.tensor([sample["input_ids"]]),
+        labels=torch.tensor([sample["labels"]]),
+        pixel_values=torch.randn(1, 2, 3, 32, 32),
+        task_ids=torch.tensor([2]),
+    )
+    assert torch.isfinite(out.loss)

@@ -16,6 +16,7 @@ tokens (a loop over experts, never over tokens).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -23,12 +24,19 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, GenerationMixin, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationMixin,
+    PreTrainedModel,
+)
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache
 from transformers.generation import LogitsProcessor, LogitsProcessorList
-from transformers.utils import ModelOutput
+from transformers.utils import ModelOutput, cached_file
 
 from ...hub import MomentzooModelCardMixin
 from ..actionvlm.modeling_actionvlm import _load_causal_lm
@@ -847,12 +855,22 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
         if max(sync_id, video_id) >= lm.get_input_embeddings().weight.shape[0]:
             lm.resize_token_embeddings(max(sync_id, video_id) + 1, mean_resizing=True)
         vm = None
-        if vision_model is not None:
-            vm = (
-                vision_model
-                if isinstance(vision_model, PreTrainedModel)
-                else AutoModel.from_pretrained(vision_model, **load)
-            )
+        if isinstance(vision_model, PreTrainedModel):
+            vm = vision_model
+        elif vision_model is not None:
+            # A CLIP/SigLIP checkpoint holds a text tower too: load its vision tower alone.
+            vision_config = AutoConfig.from_pretrained(vision_model)
+            if "vision_config" in vision_config.sub_configs:
+                vision_config = vision_config.vision_config
+            vm = AutoModel.from_pretrained(vision_model, config=vision_config, **load)
+            # the frame statistics the encoder was trained with, for the pipeline's raw-video path
+            stats = cached_file(vision_model, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False)
+            if stats is not None:
+                with open(stats) as file:
+                    stats = json.load(file)
+                for key in ("image_mean", "image_std"):
+                    if stats.get(key) is not None:
+                        config_kwargs.setdefault(key, list(stats[key]))
         is_aria = lm.config.model_type == "aria_text"
         if is_aria:  # ARIA's MoE geometry, unless overridden
             config_kwargs.setdefault("num_experts", lm.config.moe_num_experts)
