@@ -29,7 +29,7 @@ from train_psftr import ModelArguments, ZeroShotDataArguments, run_split  # noqa
 import momentzoo  # noqa: E402
 from momentzoo.data.zero_shot import NUM_ZERO_SHOT_SPLITS  # noqa: E402
 from momentzoo.training.arguments import as_dict, parse_args_with_config  # noqa: E402
-from momentzoo.training.tal_datasets import load_tal_dataset  # noqa: E402
+from momentzoo.training.tal_script import load_tal_dataset  # noqa: E402
 from momentzoo.training.zero_shot import (  # noqa: E402
     ZERO_SHOT_IOU_THRESHOLDS,
     evaluate_zero_shot,

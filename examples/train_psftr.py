@@ -30,7 +30,7 @@ from momentzoo.data.synthetic import SyntheticTALConfig
 from momentzoo.data.synthetic_zero_shot import make_synthetic_zero_shot_dataset
 from momentzoo.models.psftr import PSFTRModel
 from momentzoo.training.arguments import as_dict, parse_args_with_config
-from momentzoo.training.tal_datasets import load_tal_dataset
+from momentzoo.training.tal_script import load_tal_dataset
 from momentzoo.training.zero_shot import (
     ZERO_SHOT_IOU_THRESHOLDS,
     evaluate_zero_shot,

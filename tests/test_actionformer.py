@@ -14,7 +14,7 @@ from momentzoo.models.actionformer import (
     ActionFormerForTemporalLocalization,
     ActionFormerModel,
 )
-from momentzoo.models.actionformer.configuration_actionformer import tiny_actionformer_config
+from momentzoo.testing.actionformer import tiny_actionformer_config
 from momentzoo.segments import feature_grid_to_seconds
 
 

@@ -21,11 +21,11 @@ from momentzoo.models.actionvlm import (
     format_action_prompt,
     format_proposal_answer,
     language_advantage_weight,
-    tiny_actionvlm_config,
 )
 from momentzoo.testing import tiny_qwen2, tiny_tokenizer, tiny_videomae
+from momentzoo.testing.actionvlm import tiny_actionvlm_config
 from momentzoo.training.actionvlm import LanguageAdvantageTrainer, LanguageAdvantageTrainingArguments
-from momentzoo.training.modality_bias import derange_descriptions, evaluate_modality_bias
+from momentzoo.training.actionvlm.modality_bias import derange_descriptions, evaluate_modality_bias
 
 SPECIAL = ("[cls]", "[loc]", "[adv]")
 # A small ActionFormer head shared by the models built from backbones here.

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     from momentzoo.data.qwen2_5_vl_video import Qwen2_5_VLVideoProcessor
-    from momentzoo.training.invert4tvg_tiny import tiny_invert4tvg_model
+    from momentzoo.testing.invert4tvg import tiny_invert4tvg_model
 
     torch.manual_seed(0)
     model, tokenizer = tiny_invert4tvg_model()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from momentzoo.training.invert4tvg_tasks import Invert4TVGTaskSampler, build_task_rows
+from momentzoo.training.invert4tvg.tasks import Invert4TVGTaskSampler, build_task_rows
 from torch_threads import one_torch_thread  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def grounding(tmp_path_factory):
 
 
 def _tiny():
-    from momentzoo.training.invert4tvg_tiny import tiny_invert4tvg_model
+    from momentzoo.testing.invert4tvg import tiny_invert4tvg_model
 
     torch.manual_seed(0)
     return tiny_invert4tvg_model()
@@ -227,7 +227,7 @@ def test_save_writes_video_settings_and_card(grounding, tmp_path):
 
 
 def test_card_defaults_to_the_paper_recipe_and_reports_results():
-    from momentzoo.training.invert4tvg_card import render_invert4tvg_card
+    from momentzoo.training.invert4tvg.card import render_invert4tvg_card
 
     card = render_invert4tvg_card("user/invert4tvg-3b", datasets=["charades_sta"], results={"R1@0.5": 0.61, "mIoU": 0.52}).content
     assert "p = 0.8" in card and "| learning rate (AdamW) | 5e-05 |" in card and "| epochs | 2 |" in card
@@ -240,8 +240,8 @@ def test_card_defaults_to_the_paper_recipe_and_reports_results():
 # -- Invert-SFT --------------------------------------------------------------------------------------------
 def test_sft_collator_labels_only_the_answer(grounding):
     from momentzoo.data.qwen2_5_vl_video import Qwen2_5_VLVideoProcessor
-    from momentzoo.training.invert4tvg_prompts import reference_answer
-    from momentzoo.training.invert4tvg_sft import SFT_TASK_COLUMN, Invert4TVGSFTCollator, make_invert_sft_dataset
+    from momentzoo.training.invert4tvg.prompts import reference_answer
+    from momentzoo.training.invert4tvg.sft import SFT_TASK_COLUMN, Invert4TVGSFTCollator, make_invert_sft_dataset
 
     model, tokenizer = _tiny()
     processor = Qwen2_5_VLVideoProcessor.from_model_config(model.config, min_pixels=28 * 28, total_pixels=16 * 28 * 28)

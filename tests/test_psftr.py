@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from transformers import AutoModel
 
 import momentzoo  # noqa: F401  (registers psftr)
-from momentzoo.models.psftr import PSFTRConfig, PSFTRModel, format_class_prompt, tiny_psftr_config
+from momentzoo.models.psftr import PSFTRConfig, PSFTRModel, format_class_prompt
+from momentzoo.testing.psftr import tiny_psftr_config
 from momentzoo.models.psftr.modeling_psftr import sine_position_embedding
 from momentzoo.segments import center_width_to_start_end, feature_grid_to_seconds
 from momentzoo.testing import tiny_clip

@@ -13,7 +13,7 @@ from PIL import Image
 from momentzoo import AutoModelForTemporalLocalization, cli
 from momentzoo.commands.evaluate import evaluate_files
 from momentzoo.data import TemporalLocalizationCollator, make_synthetic_tal_dataset
-from momentzoo.training.quickstart import FAST_DATA, QuickstartConfig
+from momentzoo.commands.quickstart import FAST_DATA, QuickstartConfig
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from momentzoo.data.windows import window_starts
 from momentzoo.data.feature_extraction import VideoFeatureExtractor
 from momentzoo.data.video import probe_video
 from momentzoo.models.actionformer import ActionFormerForTemporalLocalization
-from momentzoo.models.actionformer.configuration_actionformer import tiny_actionformer_config
+from momentzoo.testing.actionformer import tiny_actionformer_config
 from momentzoo.pipelines import TemporalActionLocalizationPipeline
 from momentzoo.pipelines.temporal_action_localization import ModelVideoEncoder
 from momentzoo.testing import tiny_qwen2, tiny_videomae

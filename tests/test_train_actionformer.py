@@ -184,7 +184,7 @@ def test_example_configs_parse_and_their_model_configs_are_valid(config, tmp_pat
 def test_thumos14_config_builds_its_dataset_with_the_builder(tmp_path):
     import numpy as np
 
-    from momentzoo.training.tal_datasets import load_tal_dataset
+    from momentzoo.training.tal_script import load_tal_dataset
 
     values = yaml.safe_load((ROOT / "examples" / "configs" / "actionformer_thumos14_i3d.yaml").read_text())
     mini = ROOT / "tests" / "fixtures" / "data" / "thumos14" / "thumos14_mini.json"

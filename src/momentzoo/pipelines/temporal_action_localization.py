@@ -362,7 +362,7 @@ class TemporalActionLocalizationPipeline(Pipeline):
     # ----------------------------------------------------------------------------------- postprocess
     def postprocess(self, model_outputs, threshold: float = 0.0, top_k: int | None = None, candidate_labels=None):
         from ..data.windows import merge_window_predictions
-        from ..training.tal_evaluation import window_merge_nms_kwargs
+        from ..training.tal import window_merge_nms_kwargs
 
         predictions, metadata = [], []
         extra = {}

@@ -88,7 +88,7 @@ class TemporalVideoGroundingPipeline(Pipeline):
         return super().__call__(video, query=query, **kwargs)
 
     def preprocess(self, inputs, query=None, start=None, end=None, fps=None):
-        from ..training.invert4tvg_prompts import task_messages
+        from ..training.invert4tvg.prompts import task_messages
 
         if isinstance(inputs, dict) and "video" in inputs:
             query = inputs.get("query", query)
@@ -127,7 +127,7 @@ class TemporalVideoGroundingPipeline(Pipeline):
         return {"prompt": messages, "video_inputs": video, "clip_start": clip_start, "clip_duration": duration}
 
     def _forward(self, model_inputs, max_new_tokens=256, generate_kwargs=None):
-        from ..training.invert4tvg_inference import generate_answers
+        from ..training.invert4tvg.inference import generate_answers
 
         answers, scores = generate_answers(self.model, self.chat, [{"prompt": model_inputs["prompt"]}], [model_inputs["video_inputs"]],
                                            batch_size=1, max_new_tokens=max_new_tokens, **(generate_kwargs or {}))

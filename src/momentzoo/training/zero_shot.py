@@ -18,7 +18,7 @@ import numpy as np
 from ..data.class_splits import random_class_split, select_classes
 from ..data.zero_shot import ZERO_SHOT_BENCHMARKS, ZERO_SHOT_RATIOS, apply_zero_shot_split
 from ..metrics.tal_map.tal_map import compute_tal_map
-from .tal_evaluation import predict_tal, tal_references
+from .tal import predict_tal, tal_references
 
 __all__ = [
     "ZERO_SHOT_IOU_THRESHOLDS",

@@ -17,15 +17,15 @@ from typing import Any
 
 import torch
 
-from ..data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor, Qwen2_5_VLVideoProcessor, concat_video_inputs
-from ..rewards import (
+from ...data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor, Qwen2_5_VLVideoProcessor, concat_video_inputs
+from ...rewards import (
     action_recognition_reward,
     format_reward,
     iou_reward,
     verb_completion_reward,
     video_description_reward,
 )
-from .invert4tvg_tasks import row_name
+from .tasks import row_name
 
 __all__ = ["load_clip_video_inputs", "generate_answers", "evaluate_task_answers", "TASK_ACCURACY_REWARDS"]
 
@@ -142,7 +142,7 @@ def evaluate_task_answers(rows: Sequence[dict], answers: Sequence[str], recall_m
         if task == "tvg":
             references = [[list(w) for w in rows[i]["windows"]] for i in picked]
             if recall_metric is None:
-                from ..metrics.grounding_recall.grounding_recall import compute_grounding_recall
+                from ...metrics.grounding_recall.grounding_recall import compute_grounding_recall
 
                 recall = compute_grounding_recall(completions, references, ranks=[1], strict=strict)
             else:

@@ -14,7 +14,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 __all__ = ["INVERT4TVG_TEMPLATE", "render_invert4tvg_card"]
 
-INVERT4TVG_TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "invert4tvg.md"
+INVERT4TVG_TEMPLATE = Path(__file__).resolve().parents[2] / "model_cards" / "invert4tvg.md"
 _HYPERPARAMETERS = (
     ("learning_rate", "learning rate (AdamW)"),
     ("adam_beta1", "AdamW beta1"),
@@ -69,7 +69,7 @@ def render_invert4tvg_card(
     `args` is the run's `Invert4TVGConfig` (its recipe goes in the card; the paper's defaults without it);
     `results` maps metric names (`R1@0.5`, `mIoU`, ...) to values measured on `datasets[0]`.
     """
-    from .. import __version__
+    from ... import __version__
 
     if not isinstance(model_id, str) or not model_id.strip():
         raise ValueError(f"model_id must be a non-empty string, got {model_id!r}")

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 import torch
 
-from ..data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor, Qwen2_5_VLVideoProcessor, concat_video_inputs
-from ..rewards import TASKS, build_inversion_examples, default_lemmatizer, select_target_verb
-from .invert4tvg_prompts import reference_answer, task_messages
+from ...data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor, Qwen2_5_VLVideoProcessor, concat_video_inputs
+from ...rewards import TASKS, build_inversion_examples, default_lemmatizer, select_target_verb
+from .prompts import reference_answer, task_messages
 
 __all__ = ["make_invert_sft_dataset", "Invert4TVGSFTCollator", "SFT_TASK_COLUMN"]
 

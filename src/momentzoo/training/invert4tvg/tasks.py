@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..rewards import build_inversion_examples, default_lemmatizer, select_target_verb
-from .invert4tvg_prompts import task_messages
+from ...rewards import build_inversion_examples, default_lemmatizer, select_target_verb
+from .prompts import task_messages
 
 __all__ = ["TASK_MIXING", "INVERSION_TASKS", "INVERSION_COLUMNS", "Invert4TVGTaskSampler", "build_task_rows", "row_name"]
 

@@ -16,8 +16,8 @@ import random
 
 import torch
 
-from ..data.collators import TemporalLocalizationCollator
-from ..metrics.tal_map.tal_map import DEFAULT_IOU_THRESHOLDS, compute_tal_map
+from ...data.collators import TemporalLocalizationCollator
+from ...metrics.tal_map.tal_map import DEFAULT_IOU_THRESHOLDS, compute_tal_map
 
 __all__ = [
     "derange_descriptions",
