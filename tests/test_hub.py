@@ -18,7 +18,7 @@ import yaml
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
-from momentzoo import hub
+from momentzoo import hub, model_cards
 from momentzoo.hub import model_card_template, push_to_hub, render_model_card, save_model_card
 from hub_server import TOKEN, HubServer
 from tiny_models import (
@@ -48,7 +48,7 @@ def _front_matter(text: str) -> dict:
 
 # --- templates and rendering ------------------------------------------------------------------------------------
 def test_templates_ship_inside_the_package():
-    assert hub.MODEL_CARDS_DIR == Path(hub.__file__).resolve().parent / "model_cards"
+    assert hub.MODEL_CARDS_DIR == model_cards.MODEL_CARDS_DIR == Path(hub.__file__).resolve().parent / "model_cards"
     assert model_card_template("tiny_detector") == hub.MODEL_CARDS_DIR / "default.md"
     for bad in ("../setup", "a/b", "", ".hidden"):
         with pytest.raises(ValueError, match="model_type"):
@@ -59,7 +59,7 @@ def test_a_model_specific_template_wins_over_the_default(tmp_path, monkeypatch):
     (tmp_path / "default.md").write_text("---\n{{ card_data }}\n---\nDEFAULT {{ model_id }}\n")
     (tmp_path / "tiny_detector.md").write_text(
         "---\n{{ card_data }}\n---\n# {{ model_class }} on {{ results_dataset }}\n{{ results_table }}\n{{ paper }}\n")
-    monkeypatch.setattr(hub, "MODEL_CARDS_DIR", tmp_path)
+    monkeypatch.setattr(model_cards, "MODEL_CARDS_DIR", tmp_path)
     model = TinyDetectorForTemporalLocalization(TinyDetectorConfig())
     card = render_model_card(model, model_id="org/x", datasets="thumos14", results={"average_mAP": 0.5},
                              paper="Zhang et al., 2022")

@@ -1,6 +1,6 @@
 """momentzoo: a Hugging Face-native model zoo for finding moments in video."""
 
-__version__ = "0.1.0"
+from .version import __version__
 
 from .auto import AutoModelForTemporalGrounding, AutoModelForTemporalLocalization, register_all, register_model
 from .models import MODELS

@@ -29,6 +29,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from ..models.backbone_utils import saved_preprocessor_dict
 from .video import VideoSource, iter_video_frames, probe_video
 
 __all__ = [
@@ -67,17 +68,6 @@ def _pair(value) -> Tuple[int, int]:
     if isinstance(value, int):
         return value, value
     return int(value[0]), int(value[1])
-
-
-def _preprocessor_dict(name_or_path: str) -> Optional[dict]:
-    """The checkpoint's saved `preprocessor_config.json` as a dict, read as JSON (no processor is built)."""
-    from transformers.image_processing_utils import ImageProcessingMixin
-
-    try:
-        config, _ = ImageProcessingMixin.get_image_processor_dict(name_or_path)
-    except OSError:
-        return None
-    return config
 
 
 def _processor_class_defaults(model_type: str) -> Optional[dict]:
@@ -241,7 +231,7 @@ class VideoFeatureExtractor:
 
         name_or_path = os.fspath(name_or_path)
         model = AutoModel.from_pretrained(name_or_path, dtype=dtype, trust_remote_code=False)
-        processor = _preprocessor_dict(name_or_path) or {}
+        processor = saved_preprocessor_dict(name_or_path) or {}
         rescale_factor = processor.get("rescale_factor", 1 / 255) if processor.get("do_rescale", True) else 1.0
         if processor and resize is None and crop_size is None:
             size = processor.get("size") or {}

@@ -174,7 +174,7 @@ def encode_video_dataset(model, dataset, fps: float | None = None, video_root=No
     import datasets
 
     from ..data.synthetic import tal_features
-    from ..pipelines.temporal_action_localization import ModelVideoEncoder
+    from ..data.model_video_encoder import ModelVideoEncoder
 
     if "video" not in dataset.column_names:
         raise ValueError(f"encode_video_dataset: the dataset has no 'video' column (columns: {dataset.column_names})")

@@ -34,6 +34,7 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrai
 from transformers.utils import ModelOutput
 
 from ...hub import MomentzooModelCardMixin
+from ..backbone_utils import saved_preprocessor_dict
 from ...layers.losses import offset_diou_loss, sigmoid_focal_loss
 from ..actionformer.modeling_actionformer import ActionFormerForTemporalLocalization
 from .configuration_actionvlm import ACTIONVLM_PRESETS, DEFAULT_SPECIAL_TOKENS, ActionVLMConfig
@@ -374,9 +375,7 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
                 extra = {"image_size": vision_image_size} if vision_image_size is not None else {}
                 vm = AutoModel.from_pretrained(vision_model, **extra, **({"dtype": dtype} if dtype else {}))
                 # the frame statistics the encoder was trained with (its processor class's defaults may differ)
-                from ...data.feature_extraction import _preprocessor_dict
-
-                processor = _preprocessor_dict(str(vision_model)) or {}
+                processor = saved_preprocessor_dict(str(vision_model)) or {}
                 for key in ("image_mean", "image_std"):
                     if config_kwargs.get(key) is None and processor.get(key) is not None:
                         config_kwargs[key] = list(processor[key])

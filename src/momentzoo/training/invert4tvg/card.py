@@ -1,20 +1,23 @@
 """The model card of an Invert4TVG checkpoint, rendered from `momentzoo/model_cards/invert4tvg.md`.
 
 An Invert4TVG checkpoint is a stock Qwen2.5-VL model (not a momentzoo model type), so its card is rendered here
-rather than by `momentzoo.hub.render_model_card`, which needs a config registered with a momentzoo task.
+rather than by `momentzoo.model_cards.render_model_card`, which needs a config registered with a momentzoo task;
+the helpers (results table, model-index entries, parameter count) are shared with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import ModelCard, ModelCardData
+
+from ...model_cards import MODEL_CARDS_DIR, eval_results, human_count, results_table
+from ...version import __version__
 
 __all__ = ["INVERT4TVG_TEMPLATE", "render_invert4tvg_card"]
 
-INVERT4TVG_TEMPLATE = Path(__file__).resolve().parents[2] / "model_cards" / "invert4tvg.md"
+INVERT4TVG_TEMPLATE = MODEL_CARDS_DIR / "invert4tvg.md"
 _HYPERPARAMETERS = (
     ("learning_rate", "learning rate (AdamW)"),
     ("adam_beta1", "AdamW beta1"),
@@ -42,15 +45,6 @@ _PAPER_DEFAULTS = {
 }
 
 
-def _human(n: int | None) -> str | None:
-    if n is None:
-        return None
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f}{unit}"
-    return str(n)
-
-
 def render_invert4tvg_card(
     model_id: str,
     *,
@@ -69,8 +63,6 @@ def render_invert4tvg_card(
     `args` is the run's `Invert4TVGConfig` (its recipe goes in the card; the paper's defaults without it);
     `results` maps metric names (`R1@0.5`, `mIoU`, ...) to values measured on `datasets[0]`.
     """
-    from ... import __version__
-
     if not isinstance(model_id, str) or not model_id.strip():
         raise ValueError(f"model_id must be a non-empty string, got {model_id!r}")
     base = [base_model] if isinstance(base_model, str) else list(base_model or [])
@@ -80,17 +72,7 @@ def render_invert4tvg_card(
         values.update({name: getattr(args, name) for name, _ in _HYPERPARAMETERS if hasattr(args, name)})
         if hasattr(args, "inversion_tasks"):
             values["inversion_tasks"] = list(args.inversion_tasks)
-    eval_results = None
-    if results:
-        bad = {k: v for k, v in results.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
-        if bad:
-            raise ValueError(f"results must map metric names to numbers, got {bad}")
-        if datasets:
-            eval_results = [
-                EvalResult(task_type="temporal-video-grounding", dataset_type=datasets[0], dataset_name=datasets[0],
-                           metric_type=name, metric_name=name, metric_value=float(value))
-                for name, value in results.items()
-            ]
+    evaluated = eval_results(results, datasets, "temporal-video-grounding")
     card_data = ModelCardData(
         license=license,
         library_name="transformers",
@@ -98,8 +80,8 @@ def render_invert4tvg_card(
         tags=list(dict.fromkeys(["momentzoo", "invert4tvg", "temporal-video-grounding", "grpo", *(tags or [])])),
         datasets=datasets or None,
         base_model=base or None,
-        model_name=model_id if eval_results else None,
-        eval_results=eval_results,
+        model_name=model_id if evaluated else None,
+        eval_results=evaluated,
     )
     variables = dict(
         model_id=model_id,
@@ -108,14 +90,14 @@ def render_invert4tvg_card(
         datasets=datasets,
         license=license,
         momentzoo_version=__version__,
-        num_parameters_human=_human(num_parameters),
+        num_parameters_human=human_count(num_parameters),
         hyperparameters=[(label, values[name]) for name, label in _HYPERPARAMETERS if name in values],
         tvg_probability=values["tvg_probability"],
         task_mixing=values["task_mixing"],
         inversion_tasks=[t.upper() for t in values["inversion_tasks"]],
         video_fps=values["video_fps"],
         video_total_pixels=f"{values['video_total_pixels']:,}" if values["video_total_pixels"] else "unbounded",
-        results_table="| metric | value |\n|---|---|\n" + "\n".join(f"| {k} | {float(v):.4f} |" for k, v in results.items()) if results else "",
+        results_table=results_table(results),
         results_dataset=datasets[0] if datasets else None,
     )
     variables.update(template_kwargs)
