@@ -69,6 +69,9 @@ class ActionFormerOutput(ModelOutput):
             feature steps from the window start.
         masks (`torch.BoolTensor` of shape `(B, P)`): True at points over real (unpadded) steps.
         pyramid_features (`tuple` of `torch.FloatTensor`): the neck's `(B, T_l, hidden_size)` per level.
+        point_losses (`torch.FloatTensor` of shape `(B, P)`, with `labels` and `output_point_losses`): each point's
+            loss without the positive-count normaliser (focal summed over classes + `regression_loss_weight` x DIoU
+            at positives), zero at padded points; no gradient.
     """
 
     loss: torch.FloatTensor | None = None
@@ -79,6 +82,7 @@ class ActionFormerOutput(ModelOutput):
     points: torch.FloatTensor | None = None
     masks: torch.BoolTensor | None = None
     pyramid_features: tuple[torch.FloatTensor, ...] | None = None
+    point_losses: torch.FloatTensor | None = None
 
 
 class ActionFormerPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
@@ -352,22 +356,28 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
         return cls_targets, reg_targets / stride[0]
 
     # --------------------------------------------------------------------------------------------- losses
-    def compute_detection_loss(
+    def _smoothed_targets(self, cls_targets: torch.Tensor) -> torch.Tensor:
+        smoothing = self.config.label_smoothing
+        if smoothing > 0:
+            return cls_targets * (1.0 - smoothing) + smoothing / (self.config.num_classes + 1)
+        return cls_targets
+
+    def _detection_loss(
         self,
         cls_logits: torch.Tensor,
         offsets: torch.Tensor,
         masks: torch.Tensor,
-        points: torch.Tensor,
-        labels: list[dict],
+        cls_targets: torch.Tensor,
+        reg_targets: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """`(loss, cls_loss, reg_loss)` of `ActionFormerOutput` from flattened head outputs. In training mode it
-        first updates the EMA of the number of positives (`loss_normalizer`), as the official code does.
+        """`(loss, cls_loss, reg_loss)` of `ActionFormerOutput` from flattened head outputs and point targets. In
+        training mode it first updates the EMA of the number of positives (`loss_normalizer`), as the official code
+        does.
 
         Data parallel training (DDP, DeepSpeed; a torch.distributed process group in training mode) counts the
         positives of the *global* batch (summed over processes) and scales each process's loss by the number of
         processes, which cancels the gradient averaging: N processes with batch b take exactly the step of one
         process with batch N * b (the summed losses over the EMA of the global positive count)."""
-        cls_targets, reg_targets = self.label_points(points, labels, batch_size=cls_logits.shape[0])
         positive = (cls_targets.sum(-1) > 0) & masks
         world_size = 1
         if self.training:
@@ -381,18 +391,79 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
                 self.loss_normalizer.mul_(momentum).add_((1.0 - momentum) * count.clamp(min=1))
         normalizer = self.loss_normalizer.detach().clone().float() / world_size
 
-        targets = cls_targets[masks]
-        if self.config.label_smoothing > 0:
-            targets = targets * (1.0 - self.config.label_smoothing) + self.config.label_smoothing / (
-                self.config.num_classes + 1
-            )
+        targets = self._smoothed_targets(cls_targets[masks])
         cls_loss = sigmoid_focal_loss(
             cls_logits[masks], targets, self.config.focal_alpha, self.config.focal_gamma, reduction="sum"
         ) / normalizer
         reg_loss = offset_diou_loss(offsets[positive], reg_targets[positive], reduction="sum") / normalizer
         return cls_loss + self.config.regression_loss_weight * reg_loss, cls_loss, reg_loss
 
+    @torch.no_grad()
+    def _point_losses(self, cls_logits, offsets, masks, cls_targets, reg_targets) -> torch.Tensor:
+        config = self.config
+        point_loss = sigmoid_focal_loss(
+            cls_logits, self._smoothed_targets(cls_targets), config.focal_alpha, config.focal_gamma
+        ).sum(-1)
+        point_loss = point_loss * masks
+        positive = (cls_targets.sum(-1) > 0) & masks
+        regression = torch.zeros_like(point_loss)
+        regression[positive] = offset_diou_loss(offsets[positive], reg_targets[positive])
+        return point_loss + config.regression_loss_weight * regression
+
     # -------------------------------------------------------------------------------------------- forward
+    def pyramid(
+        self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+        """The neck's pyramid of clip features `(B, T, input_dim)`: lists of `(B, T_l, hidden_size)` features and
+        `(B, T_l)` bool masks (all None when no step of the batch is padding), as `detect` takes them."""
+        return self.model.pyramid(input_features, attention_mask)
+
+    def detect(
+        self,
+        cls_pyramid: list[torch.Tensor],
+        loc_pyramid: list[torch.Tensor] | None = None,
+        pyramid_masks: list[torch.Tensor | None] | None = None,
+        labels: list[dict] | None = None,
+        output_point_losses: bool = False,
+    ) -> ActionFormerOutput:
+        """The heads, label assignment and losses on a feature pyramid: what `forward` runs after the backbone, and
+        what models that build their own pyramids on ActionFormer's (ActionVLM) call.
+
+        Args:
+            cls_pyramid (`list` of `(B, T_l, hidden_size)`): the features the classification head reads.
+            loc_pyramid (`list` of `(B, T_l, hidden_size)`, optional): the features the regression head reads
+                (default: `cls_pyramid`).
+            pyramid_masks (`list` of `(B, T_l)` bool or None, optional): True at real steps; None (per level or
+                altogether) when no step is padding.
+            labels (`list` of `B` dicts, optional): as in `forward`; the losses are computed when given.
+            output_point_losses (`bool`): with `labels`, also return each point's unnormalised loss.
+
+        Returns an [`ActionFormerOutput`] (`pyramid_features` is `cls_pyramid`).
+        """
+        loc_pyramid = cls_pyramid if loc_pyramid is None else loc_pyramid
+        pyramid_masks = [None] * len(cls_pyramid) if pyramid_masks is None else pyramid_masks
+        cls_logits = torch.cat(self.cls_head(cls_pyramid, pyramid_masks), dim=1)
+        offsets = torch.cat(self.reg_head(loc_pyramid, pyramid_masks), dim=1)
+        flat_masks = torch.cat(self.model.full_masks(cls_pyramid, pyramid_masks), dim=1)
+        points = self.generate_points([level.shape[1] for level in cls_pyramid], device=cls_logits.device)
+        loss = cls_loss = reg_loss = point_losses = None
+        if labels is not None:
+            cls_targets, reg_targets = self.label_points(points, labels, batch_size=cls_logits.shape[0])
+            loss, cls_loss, reg_loss = self._detection_loss(cls_logits, offsets, flat_masks, cls_targets, reg_targets)
+            if output_point_losses:
+                point_losses = self._point_losses(cls_logits, offsets, flat_masks, cls_targets, reg_targets)
+        return ActionFormerOutput(
+            loss=loss,
+            cls_loss=cls_loss,
+            reg_loss=reg_loss,
+            cls_logits=cls_logits,
+            offsets=offsets,
+            points=points,
+            masks=flat_masks,
+            pyramid_features=tuple(cls_pyramid),
+            point_losses=point_losses,
+        )
+
     def forward(
         self,
         input_features: torch.Tensor,
@@ -407,24 +478,8 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
             labels (`list` of `B` dicts, optional): `{"class_labels": LongTensor (n,), "segments": FloatTensor
                 (n, 2)}`, segments in feature steps from the window start. When given, the loss is computed.
         """
-        features, masks = self.model.pyramid(input_features, attention_mask)
-        cls_logits = torch.cat(self.cls_head(features, masks), dim=1)
-        offsets = torch.cat(self.reg_head(features, masks), dim=1)
-        flat_masks = torch.cat(self.model.full_masks(features, masks), dim=1)
-        points = self.generate_points([f.shape[1] for f in features], device=cls_logits.device)
-        loss = cls_loss = reg_loss = None
-        if labels is not None:
-            loss, cls_loss, reg_loss = self.compute_detection_loss(cls_logits, offsets, flat_masks, points, labels)
-        output = ActionFormerOutput(
-            loss=loss,
-            cls_loss=cls_loss,
-            reg_loss=reg_loss,
-            cls_logits=cls_logits,
-            offsets=offsets,
-            points=points,
-            masks=flat_masks,
-            pyramid_features=tuple(features),
-        )
+        features, masks = self.pyramid(input_features, attention_mask)
+        output = self.detect(features, pyramid_masks=masks, labels=labels)
         return output if return_dict is not False else output.to_tuple()
 
     # ------------------------------------------------------------------------------------ post-processing

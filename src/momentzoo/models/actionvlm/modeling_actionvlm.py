@@ -35,7 +35,6 @@ from transformers.utils import ModelOutput
 
 from ...hub import MomentzooModelCardMixin
 from ..backbone_utils import saved_preprocessor_dict
-from ...layers.losses import offset_diou_loss, sigmoid_focal_loss
 from ..actionformer.modeling_actionformer import ActionFormerForTemporalLocalization
 from .configuration_actionvlm import ACTIONVLM_PRESETS, DEFAULT_SPECIAL_TOKENS, ActionVLMConfig
 from .processing_actionvlm import format_action_prompt, format_proposal_answer
@@ -648,27 +647,18 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
             result = result.masked_fill(~mask, -1)
         return result
 
+    @staticmethod
     @torch.no_grad()
-    def frame_losses(self, cls_logits, offsets, masks, points, labels, length: int) -> torch.Tensor:
-        """Per-frame detection loss `(B, length)`: each pyramid point's loss (focal summed over classes + weighted
-        DIoU at positives, without the positive-count normaliser) spread evenly over the frames it covers."""
-        config = self.config
-        cls_targets, reg_targets = self.detector.label_points(points, labels, batch_size=cls_logits.shape[0])
-        targets = cls_targets
-        if config.label_smoothing > 0:
-            targets = targets * (1.0 - config.label_smoothing) + config.label_smoothing / (config.num_classes + 1)
-        point_loss = sigmoid_focal_loss(cls_logits, targets, config.focal_alpha, config.focal_gamma).sum(-1)
-        point_loss = point_loss * masks
-        positive = (cls_targets.sum(-1) > 0) & masks
-        regression = torch.zeros_like(point_loss)
-        regression[positive] = offset_diou_loss(offsets[positive], reg_targets[positive])
-        point_loss = point_loss + config.regression_loss_weight * regression
+    def frame_losses(point_losses: torch.Tensor, points: torch.Tensor, length: int) -> torch.Tensor:
+        """Per-frame detection loss `(B, length)`: each pyramid point's loss (`ActionFormerOutput.point_losses`:
+        focal summed over classes + weighted DIoU at positives, without the positive-count normaliser) spread
+        evenly over the frames it covers."""
         strides, counts = torch.unique_consecutive(points[:, 3], return_counts=True)
-        result = point_loss.new_zeros(point_loss.shape[0], length)
+        result = point_losses.new_zeros(point_losses.shape[0], length)
         start = 0
         for stride, count in zip(strides.tolist(), counts.tolist()):
             stride = int(stride)
-            spread = point_loss[:, start : start + count].repeat_interleave(stride, dim=1)[:, :length] / stride
+            spread = point_losses[:, start : start + count].repeat_interleave(stride, dim=1)[:, :length] / stride
             result[:, : spread.shape[1]] += spread
             start += count
         return result
@@ -736,24 +726,20 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
             cls_stream = features + weight[..., None] * lang_cls
             loc_stream = features + weight[..., None] * lang_loc
             # One detector pass over both streams (shared weights): classify from F_cls, regress from F_loc.
-            pyramid, pyramid_masks = detector.model.pyramid(torch.cat([cls_stream, loc_stream]), torch.cat([mask, mask]))
+            pyramid, pyramid_masks = detector.pyramid(torch.cat([cls_stream, loc_stream]), torch.cat([mask, mask]))
             cls_pyramid = [level[:batch] for level in pyramid]
             loc_pyramid = [level[batch:] for level in pyramid]
             level_masks = [m[:batch] if m is not None else None for m in pyramid_masks]
         else:  # vision-only: F_cls = F_loc = F_vis, the LM is never called
-            cls_pyramid, level_masks = detector.model.pyramid(features, mask)
+            cls_pyramid, level_masks = detector.pyramid(features, mask)
             loc_pyramid = cls_pyramid
-        cls_logits = torch.cat(detector.cls_head(cls_pyramid, level_masks), dim=1)
-        offsets = torch.cat(detector.reg_head(loc_pyramid, level_masks), dim=1)
-        flat_masks = torch.cat(detector.model.full_masks(cls_pyramid, level_masks), dim=1)
-        points = detector.generate_points([level.shape[1] for level in cls_pyramid], device=cls_logits.device)
+        detection = detector.detect(cls_pyramid, loc_pyramid, level_masks, labels=labels, output_point_losses=True)
+        cls_logits, offsets, flat_masks, points = detection.cls_logits, detection.offsets, detection.masks, detection.points
 
         loss = detection_loss = cls_loss = reg_loss = advantage_loss = frame_losses = frame_classes = None
         if labels is not None:
-            detection_loss, cls_loss, reg_loss = detector.compute_detection_loss(
-                cls_logits, offsets, flat_masks, points, labels
-            )
-            frame_losses = self.frame_losses(cls_logits, offsets, flat_masks, points, labels, length) * mask
+            detection_loss, cls_loss, reg_loss = detection.loss, detection.cls_loss, detection.reg_loss
+            frame_losses = self.frame_losses(detection.point_losses, points, length) * mask
             frame_classes = self.frame_classes(labels, length, mask)
             loss = detection_loss
             if use_language:
