@@ -135,3 +135,29 @@ def test_reload_detects_a_changed_weight(tmp_path):
         loaded.classifier.bias.add_(1e-3)
         with pytest.raises(AssertionError, match="differ after reload"):
             assert_same_outputs(loaded(**model.dummy_inputs), model(**model.dummy_inputs))
+
+
+@pytest.mark.parametrize(
+    "entry", [e for e in MODELS if e.task == "temporal-localization"], ids=lambda entry: entry.model_type
+)
+def test_temporal_localization_configs_declare_the_interface(entry):
+    """Pipelines and evaluation read these declarations instead of probing the model (see
+    momentzoo.models.temporal_localization)."""
+    from momentzoo.models.temporal_localization import TemporalLocalizationConfigMixin
+    from momentzoo.segments import batched_nms
+
+    config = small_config(entry)
+    assert isinstance(config, TemporalLocalizationConfigMixin)
+    size, overlap = config.inference_window
+    assert size is None or (isinstance(size, int) and size > 0)
+    assert 0 <= overlap < 1
+    kwargs = config.window_merge_nms_kwargs()
+    segments, scores, labels = torch.tensor([[0.0, 4.0], [0.0, 4.0], [1.0, 5.0]]), torch.tensor([0.9, 0.9, 0.5]), \
+        torch.tensor([0, 0, 0])
+    kept, kept_scores, _ = batched_nms(segments, scores, labels, **kwargs)  # the declared kwargs are batched_nms's
+    duplicates = kept_scores[(kept == torch.tensor([0.0, 4.0])).all(-1)]
+    assert len(duplicates) == 1 or duplicates.min() < 0.9, "merging windows must suppress an exact duplicate"
+    assert isinstance(config.takes_class_names, bool) and isinstance(config.has_video_encoder, bool)
+    for key in config.keys_to_ignore_at_inference:
+        assert isinstance(key, str)
+    assert config.input_dim > 0 and config.fps > 0 and config.feature_stride > 0 and config.num_frames > 0

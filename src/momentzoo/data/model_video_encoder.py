@@ -8,6 +8,8 @@ import math
 import numpy as np
 import torch
 
+from ..models.temporal_localization import TemporalLocalizationConfigMixin
+
 __all__ = ["ModelVideoEncoder"]
 
 
@@ -30,9 +32,9 @@ class ModelVideoEncoder:
     `feature_stride`, `num_frames` (from `model.video_feature_geometry()`), `feature_dim`."""
 
     def __init__(self, model, fps: float | None = None, clips_per_batch: int = 8, image_mean=None, image_std=None):
-        vision = getattr(model.config, "vision_config", None)
-        if vision is None or not callable(getattr(model, "encode_video", None)):
-            raise ValueError(f"{type(model).__name__} has no video encoder of its own (no vision_config/encode_video)")
+        if not isinstance(model.config, TemporalLocalizationConfigMixin) or not model.config.has_video_encoder:
+            raise ValueError(f"{type(model).__name__} has no video encoder of its own (config.has_video_encoder)")
+        vision = model.config.vision_config
         from .video_collator import FramePreprocessor
 
         self.model = model

@@ -15,11 +15,13 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import datasets
 import torch
 
 from ..data.collators import TemporalLocalizationCollator
 from ..data.windows import TemporalFeatureDataset, merge_window_predictions, sliding_windows
 from ..metrics.tal_map.tal_map import DEFAULT_IOU_THRESHOLDS, compute_tal_map
+from ..models.temporal_localization import TemporalLocalizationConfigMixin
 
 __all__ = [
     "class_names_of",
@@ -45,18 +47,11 @@ def class_names_of(dataset) -> list[str]:
 
 
 def window_merge_nms_kwargs(config) -> dict:
-    """`batched_nms` keyword arguments from a model config's own NMS settings, used to merge the detections of
-    overlapping windows of one video: the config's own `merge_nms_kwargs()` when it has one (PSFTR), else its
-    ActionFormer-style fields (absent fields keep `batched_nms`'s defaults)."""
-    if callable(getattr(config, "merge_nms_kwargs", None)):
-        return dict(config.merge_nms_kwargs() or {})
-    mapping = {"nms_sigma": "sigma", "nms_iou_threshold": "iou_threshold", "voting_threshold": "voting_threshold",
-               "min_score": "min_score", "max_segments": "max_segments"}
-    kwargs = {new: getattr(config, old) for old, new in mapping.items() if getattr(config, old, None) is not None}
-    method = getattr(config, "nms_method", None)
-    kwargs["method"] = method if method in ("soft", "hard", "linear") else "soft"
-    kwargs["class_agnostic"] = bool(getattr(config, "class_agnostic_nms", False))
-    return kwargs
+    """`batched_nms` keyword arguments that merge the detections of a video's overlapping windows: the config's
+    declared `window_merge_nms_kwargs()` (`momentzoo.models.temporal_localization`)."""
+    if not isinstance(config, TemporalLocalizationConfigMixin):
+        raise ValueError(f"{type(config).__name__} is not a temporal-localization config (TemporalLocalizationConfigMixin)")
+    return dict(config.window_merge_nms_kwargs())
 
 
 def _check_classes(model, dataset) -> list[str]:
@@ -88,7 +83,7 @@ def predict_tal(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    rows = TemporalFeatureDataset(dataset) if hasattr(dataset, "data") and hasattr(dataset, "features") else dataset
+    rows = TemporalFeatureDataset(dataset) if isinstance(dataset, datasets.Dataset) else dataset
     source = sliding_windows(rows, window_size, window_overlap) if window_size is not None else rows
     collator = TemporalLocalizationCollator(max_seq_len=None, training=False, return_metadata=True)
     loader = torch.utils.data.DataLoader(source, batch_size=batch_size, shuffle=False, collate_fn=collator)
@@ -171,7 +166,6 @@ def encode_video_dataset(model, dataset, fps: float | None = None, video_root=No
     (`ModelVideoEncoder`, as the pipeline encodes a video): `features` (tokens x D) and the token geometry (`fps`,
     `feature_stride`, `num_frames`), so `evaluate_tal` scores an end-to-end model in sliding windows of tokens.
     `fps`: frames sampled per second (default: each video's own rate)."""
-    import datasets
 
     from ..data.synthetic import tal_features
     from ..data.model_video_encoder import ModelVideoEncoder

@@ -187,8 +187,8 @@ def check_model_matches_dataset(model, dataset) -> None:
         raise ValueError(f"the model's classes {model_names} differ from the dataset's {names}")
     feature = dataset.features.get("features")
     width = getattr(feature, "shape", (None, None))[-1]
-    input_dim = getattr(model.config, "input_dim", None)
-    if width is not None and input_dim is not None and int(width) != int(input_dim):
+    input_dim = model.config.input_dim
+    if width is not None and int(width) != int(input_dim):
         raise ValueError(f"the model takes {input_dim}-d features but the dataset's are {width}-d")
 
 
@@ -275,5 +275,4 @@ def finish_tal_training(trainer, data_args: TALDataArguments, training_args, eva
 
 
 def model_card_kwargs(model) -> dict:
-    method = getattr(model, "model_card_kwargs", None)
-    return dict(method() or {}) if callable(method) else {}
+    return dict(model.model_card_kwargs() or {})

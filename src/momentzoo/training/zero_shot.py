@@ -85,8 +85,8 @@ def evaluate_zero_shot(
     names = list(dataset.features["labels"].feature.names)
     if names != list(class_names):
         raise ValueError(f"the dataset's classes {names} are not the class names to score {list(class_names)}")
-    if not callable(getattr(model, "candidate_classes", None)):
-        raise ValueError(f"{type(model).__name__} is not an open-vocabulary model (no candidate_classes)")
+    if not model.config.takes_class_names:
+        raise ValueError(f"{type(model).__name__} is not an open-vocabulary model (config.takes_class_names is False)")
     with model.candidate_classes(list(class_names)):
         predictions = predict_tal(model, dataset, window_size=window_size, window_overlap=window_overlap,
                                   batch_size=batch_size, label_names=True, progress=progress)

@@ -6,6 +6,7 @@ from numbers import Integral
 
 from transformers import PreTrainedConfig
 
+from ..temporal_localization import TemporalLocalizationConfigMixin
 from ..validation import ConfigFieldChecks
 
 __all__ = ["ActionFormerConfig", "THUMOS14_CLASSES"]
@@ -24,7 +25,7 @@ _checks = ConfigFieldChecks("ActionFormerConfig")
 _fail, _int, _float, _choice, _bool = _checks.fail, _checks.integer, _checks.number, _checks.choice, _checks.boolean
 
 
-class ActionFormerConfig(PreTrainedConfig):
+class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
     r"""Configuration of [`ActionFormerForTemporalLocalization`] (Zhang et al., "ActionFormer: Localizing Moments of
     Actions with Transformers", ECCV 2022). Every field is validated; a bad value raises a `ValueError` naming it.
 
@@ -207,6 +208,21 @@ class ActionFormerConfig(PreTrainedConfig):
         id2label = _checks.label_map(kwargs.pop("id2label", None), num_classes, THUMOS14_CLASSES)
         self.num_classes = len(id2label)
         super().__init__(id2label=id2label, label2id={name: i for i, name in id2label.items()}, **kwargs)
+
+    # Not in the paper (ActionFormer runs whole videos at inference): long videos in the pipeline and `predict_tal`
+    # run in windows of the training length, overlapping by a quarter.
+    inference_window_overlap = 0.25
+
+    @property
+    def inference_window(self) -> tuple[int | None, float]:
+        return self.max_seq_len, self.inference_window_overlap
+
+    def window_merge_nms_kwargs(self) -> dict:
+        common = {"min_score": self.min_score, "max_segments": self.max_segments}
+        if self.nms_method == "none":
+            return {"method": "hard", "iou_threshold": 1.0, **common}
+        return {"method": self.nms_method, "iou_threshold": self.nms_iou_threshold, "sigma": self.nms_sigma,
+                "voting_threshold": self.voting_threshold, "class_agnostic": self.class_agnostic_nms, **common}
 
     @property
     def num_levels(self) -> int:

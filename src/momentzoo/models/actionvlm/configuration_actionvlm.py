@@ -235,6 +235,10 @@ class ActionVLMConfig(ActionFormerConfig):
         self.class_descriptions = class_descriptions
 
     @property
+    def has_video_encoder(self) -> bool:
+        return self.vision_config is not None
+
+    @property
     def class_names(self) -> list[str]:
         return [str(self.id2label[i]) for i in range(self.num_classes)]
 

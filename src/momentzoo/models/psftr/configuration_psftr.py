@@ -3,6 +3,7 @@
 
 from transformers import AutoConfig, CLIPTextConfig, PreTrainedConfig
 
+from ..temporal_localization import TemporalLocalizationConfigMixin
 from ..validation import ConfigFieldChecks
 
 __all__ = ["PSFTRConfig", "THUMOS14_CLASSES", "CLIP_TEXT_MODEL_ID", "DEFAULT_PROMPT_TEMPLATE"]
@@ -44,7 +45,7 @@ def _text_config(value) -> PreTrainedConfig:
     return config
 
 
-class PSFTRConfig(PreTrainedConfig):
+class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
     r"""Configuration of [`PSFTRModel`] ("Progressive Semantic Fusion Transformer for Zero-Shot Temporal Action
     Localization", ICLR 2026 submission). Every field is validated; a bad value raises a `ValueError` naming it.
 
@@ -228,11 +229,21 @@ class PSFTRConfig(PreTrainedConfig):
     def text_embed_dim(self) -> int:
         return self.text_config.projection_dim
 
-    def merge_nms_kwargs(self) -> dict | None:
+    takes_class_names = True  # forward / post_process(class_names=[...]): the zero-shot candidate classes
+
+    @property
+    def inference_window(self) -> tuple[int | None, float]:
+        return self.slice_size, self.inference_slice_overlap
+
+    def window_merge_nms_kwargs(self) -> dict:
         """Keyword arguments of `momentzoo.segments.batched_nms` for merging overlapping windows
-        (`momentzoo.data.merge_window_predictions(..., nms_kwargs=config.merge_nms_kwargs())`)."""
+        (`momentzoo.data.merge_window_predictions(..., nms_kwargs=config.window_merge_nms_kwargs())`)."""
         if self.nms_method == "none":
             return {"method": "hard", "iou_threshold": 1.0, "min_score": self.min_score,
                     "max_segments": self.max_segments}
         return {"method": self.nms_method, "iou_threshold": self.nms_iou_threshold, "sigma": self.nms_sigma,
                 "min_score": self.min_score, "max_segments": self.max_segments}
+
+    def merge_nms_kwargs(self) -> dict:
+        """The former name of `window_merge_nms_kwargs`."""
+        return self.window_merge_nms_kwargs()

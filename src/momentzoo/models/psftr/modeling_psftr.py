@@ -765,7 +765,7 @@ class PSFTRModel(PSFTRPreTrainedModel):
         `max_segments_per_window` above `min_score` are converted to seconds of the whole video (the window's
         `window_start` added), clipped to `[0, duration]`, and passed through per-class NMS (`nms_method`).
         Merge the windows of a video with `momentzoo.data.merge_window_predictions(predictions, metadata,
-        nms_kwargs=model.config.merge_nms_kwargs())`.
+        nms_kwargs=model.config.window_merge_nms_kwargs())`.
 
         Args:
             outputs: a [`PSFTROutput`] (or a dict with `logits`, `pred_segments`, `actionness_logits`,

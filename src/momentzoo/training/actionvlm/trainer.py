@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
+from ...models.actionvlm.modeling_actionvlm import ActionVLMForTemporalLocalization
+
 __all__ = ["LanguageAdvantageTrainingArguments", "LanguageAdvantageTrainer", "LanguageAdvantageCallback"]
 
 
@@ -157,7 +159,7 @@ class LanguageAdvantageTrainer(Trainer):
     # ---------------------------------------------------------------------------------------- optimizer
     def create_optimizer(self, model=None):
         opt_model = self.model if model is None else model
-        if self.optimizer is None and hasattr(opt_model, "parameter_groups"):
+        if self.optimizer is None and isinstance(opt_model, ActionVLMForTemporalLocalization):
             args = self.args
             rates = {
                 "head": args.learning_rate,
