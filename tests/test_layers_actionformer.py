@@ -10,12 +10,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from common_model_tests import one_thread  # noqa: F401 (autouse fixture)
-from momentzoo.layers.fpn import IdentityFPN
-from momentzoo.layers.heads import Scale, TemporalClassificationHead, TemporalRegressionHead, prior_bias
-from momentzoo.layers.local_attention import LocalMaskedMultiHeadConvAttention, local_masked_attention
 from momentzoo.layers.losses import offset_diou_loss, offset_iou_loss, sigmoid_focal_loss
 from momentzoo.layers.masked_conv import MaskedConv1d, apply_mask, downsample_mask
-from momentzoo.layers.transformer_block import AffineDropPath, MaskedTransformerBlock, drop_path
+from momentzoo.models.actionformer.modeling_actionformer import (
+    ActionFormerAffineDropPath,
+    ActionFormerClassificationHead,
+    ActionFormerIdentityFPN,
+    ActionFormerLocalAttention,
+    ActionFormerRegressionHead,
+    ActionFormerScale,
+    ActionFormerTransformerBlock,
+    drop_path,
+    local_masked_attention,
+    prior_bias,
+)
 
 
 def padded_mask(lengths, total):
@@ -65,7 +73,7 @@ def test_local_attention_rejects_bad_arguments():
     with pytest.raises(ValueError, match="key_mask must be"):
         local_masked_attention(x, x, x, torch.ones(1, 4, dtype=torch.bool), 3)
     with pytest.raises(ValueError, match="divisible by num_heads"):
-        LocalMaskedMultiHeadConvAttention(10, 3, 5)
+        ActionFormerLocalAttention(10, 3, 5)
 
 
 # ------------------------------------------------------------------------------------------ masked conv
@@ -107,7 +115,7 @@ def test_masked_conv_zeroes_padding_on_both_sides():
 @pytest.mark.parametrize("stride", [1, 2])
 def test_transformer_block_padding_invariance(stride):
     torch.manual_seed(0)
-    block = MaskedTransformerBlock(16, 2, window_size=5, stride=stride, layer_scale_init_value=0.5).eval()
+    block = ActionFormerTransformerBlock(16, 2, window_size=5, stride=stride, layer_scale_init_value=0.5).eval()
     lengths = [12, 7]  # odd length: the last real pooling window of video 1 reaches a padded step
     x = torch.randn(2, 12, 16)  # signed values: a max-pool that counted padding as 0 would show
     mask = padded_mask(lengths, 12)
@@ -125,7 +133,7 @@ def test_transformer_block_padding_invariance(stride):
 
 def test_transformer_block_residual_structure():
     # With zero layer scale both residual branches vanish: the block is its skip path (identity or max-pool).
-    block = MaskedTransformerBlock(8, 2, window_size=3, stride=2, layer_scale_init_value=1e-4).eval()
+    block = ActionFormerTransformerBlock(8, 2, window_size=3, stride=2, layer_scale_init_value=1e-4).eval()
     nn.init.zeros_(block.drop_path_attn.scale)
     nn.init.zeros_(block.drop_path_mlp.scale)
     x = torch.randn(1, 7, 8)
@@ -141,13 +149,13 @@ def test_drop_path_and_layer_scale():
     # each sample is dropped whole or kept and rescaled by 1 / keep
     assert torch.all((per_sample == 0).all(1) | torch.isclose(per_sample, torch.tensor(1 / 0.7)).all(1))
     assert 0.2 < float((per_sample[:, 0] == 0).float().mean()) < 0.4
-    layer = AffineDropPath(2, drop_prob=0.0, init_value=1e-4)
+    layer = ActionFormerAffineDropPath(2, drop_prob=0.0, init_value=1e-4)
     torch.testing.assert_close(layer(x), x * 1e-4)
-    assert AffineDropPath(2, init_value=None).scale is None
+    assert ActionFormerAffineDropPath(2, init_value=None).scale is None
 
 
 def test_block_gradient_checkpointing_flag():
-    block = MaskedTransformerBlock(8, 2, window_size=3).train()
+    block = ActionFormerTransformerBlock(8, 2, window_size=3).train()
     x = torch.randn(1, 9, 8, requires_grad=True)
     reference = torch.autograd.grad(block(x)[0].sum(), x)[0]
     block.gradient_checkpointing = True
@@ -164,7 +172,7 @@ def test_block_gradient_checkpointing_flag():
 
 # --------------------------------------------------------------------------------------------- FPN, heads
 def test_identity_fpn_normalises_each_level_and_keeps_padding_zero():
-    fpn = IdentityFPN(2, 4)
+    fpn = ActionFormerIdentityFPN(2, 4)
     features = [torch.randn(1, 6, 4) * 5 + 2, torch.randn(1, 3, 4)]
     masks = [padded_mask([4], 6), padded_mask([2], 3)]
     out, out_masks = fpn(features, masks)
@@ -176,7 +184,7 @@ def test_identity_fpn_normalises_each_level_and_keeps_padding_zero():
 
 
 def test_classification_head_prior_and_shapes():
-    head = TemporalClassificationHead(8, 8, num_classes=3, prior_prob=0.01, empty_classes=(2,))
+    head = ActionFormerClassificationHead(8, 8, num_classes=3, prior_prob=0.01, empty_classes=(2,))
     assert prior_bias(0.01) == pytest.approx(-math.log(99))
     torch.testing.assert_close(torch.sigmoid(head.classifier.bias), torch.tensor([0.01, 0.01, 1e-6]))
     logits = head([torch.randn(2, 5, 8), torch.randn(2, 3, 8)], [None, padded_mask([3, 1], 3)])
@@ -188,7 +196,7 @@ def test_classification_head_prior_and_shapes():
 
 def test_regression_head_is_non_negative_with_a_scale_per_level():
     torch.manual_seed(0)
-    head = TemporalRegressionHead(8, 8, num_levels=2)
+    head = ActionFormerRegressionHead(8, 8, num_levels=2)
     features = [torch.randn(1, 6, 8), torch.randn(1, 3, 8)]
     before = head(features, [None, None])
     assert all(x.shape[-1] == 2 and torch.all(x >= 0) for x in before)
@@ -197,7 +205,11 @@ def test_regression_head_is_non_negative_with_a_scale_per_level():
     after = head(features, [None, None])
     assert torch.equal(after[0], before[0])
     torch.testing.assert_close(after[1], 2 * before[1])
-    assert Scale(0.5)(torch.tensor(4.0)).item() == 2.0
+    scale = ActionFormerScale()
+    assert scale(torch.tensor(4.0)).item() == 4.0  # starts at 1
+    with torch.no_grad():
+        scale.scale.fill_(0.5)
+    assert scale(torch.tensor(4.0)).item() == 2.0
     with pytest.raises(ValueError, match="has 2 levels"):
         head(features[:1], [None])
 

@@ -133,7 +133,7 @@ class ActionVLMPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
     supports_gradient_checkpointing = True
     # The detector shares this config, so the top-level attention setting stays eager (ActionFormer's own local
     # attention); the LM picks its own implementation (SDPA) from text_config.
-    _no_split_modules = ["MaskedTransformerBlock"]
+    _no_split_modules = ["ActionFormerTransformerBlock"]
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
