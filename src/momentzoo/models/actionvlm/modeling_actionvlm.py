@@ -99,6 +99,17 @@ class ActionVLMOutput(ModelOutput):
     text_logits: torch.FloatTensor | None = None
 
 
+class _TemporalAdapterHook:
+    """Forward hook running a temporal adapter on a vision layer's output (an object, not a closure, so that the
+    model pickles)."""
+
+    def __init__(self, adapter: nn.Module, num_temporal: int):
+        self.adapter, self.num_temporal = adapter, num_temporal
+
+    def __call__(self, module, args, output):
+        return self.adapter(output[0] if isinstance(output, tuple) else output, self.num_temporal)
+
+
 class ActionVLMTemporalAdapter(nn.Module):
     """AdaTAD-style temporal adapter added after a frozen ViT block: down-projection, depthwise convolution over
     time (per spatial position), GELU, up-projection, residual. The up-projection starts at zero, so the adapted
@@ -258,11 +269,8 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         vision = self.config.vision_config
         num_temporal = vision.num_frames // vision.tubelet_size
 
-        def hook(adapter):
-            return lambda module, args, output: adapter(output[0] if isinstance(output, tuple) else output, num_temporal)
-
         for layer, adapter in zip(self._vision_layers(), self.temporal_adapters):
-            self._adapter_hooks.append(layer.register_forward_hook(hook(adapter)))
+            self._adapter_hooks.append(layer.register_forward_hook(_TemporalAdapterHook(adapter, num_temporal)))
 
     def _inject_lora(self) -> None:
         from peft import LoraConfig, inject_adapter_in_model

@@ -40,7 +40,7 @@ from transformers.utils import ModelOutput, cached_file
 from transformers.utils import logging as hf_logging
 
 from ...hub import MomentzooModelCardMixin
-from ...layers.deformable_attention import DeformableAttention1d
+from ...layers.deformable_attention import DeformableAttention1d, DeformableAttentionWeights, DeformableSamplingOffsets
 from ...layers.losses import sigmoid_focal_loss
 from ...layers.masked_conv import MaskedConv1d
 from ...layers.matcher import HungarianSegmentMatcher
@@ -253,12 +253,19 @@ class _ScalarLinear(nn.Linear):
         return (x * self.weight[0]).sum(-1, keepdim=True) + self.bias
 
 
+class PSFTRSegmentDelta(nn.Linear):
+    """The last layer of a decoder segment head: the `(center, width)` refinement in logit space. It starts near
+    zero (weights ~ N(0, 1e-3), zero bias), so each decoder layer first keeps its reference segment."""
+
+
 class _MLP(nn.Module):
-    def __init__(self, input_dim: int, hidden_dim: int, output_dim: int, num_layers: int):
+    def __init__(self, input_dim: int, hidden_dim: int, output_dim: int, num_layers: int, output_layer=None):
         super().__init__()
-        dims = [input_dim] + [hidden_dim] * (num_layers - 1)
+        dims = list(zip([input_dim] + [hidden_dim] * (num_layers - 1), [hidden_dim] * (num_layers - 1) + [output_dim]))
         self.layers = nn.ModuleList(
-            _ScalarLinear(i) if o == 1 else nn.Linear(i, o) for i, o in zip(dims, dims[1:] + [output_dim])
+            output_layer(i, o) if output_layer is not None and k == num_layers - 1
+            else _ScalarLinear(i) if o == 1 else nn.Linear(i, o)
+            for k, (i, o) in enumerate(dims)
         )
 
     def forward(self, x):
@@ -279,7 +286,8 @@ class PSFTRSemanticGuidedDecoder(nn.Module):
         self.reference_points = nn.Linear(config.hidden_size, 2)
         self.layers = nn.ModuleList(PSFTRDecoderLayer(config) for _ in range(config.num_decoder_layers))
         self.segment_heads = nn.ModuleList(
-            _MLP(config.hidden_size, config.hidden_size, 2, 3) for _ in range(config.num_decoder_layers)
+            _MLP(config.hidden_size, config.hidden_size, 2, 3, output_layer=PSFTRSegmentDelta)
+            for _ in range(config.num_decoder_layers)
         )
 
     def forward(self, visual, text, mask):
@@ -305,10 +313,9 @@ class PSFTRPrototypeClassifier(nn.Module):
     def __init__(self, config: PSFTRConfig):
         super().__init__()
         self.prototype_scale = config.prototype_logit_scale
-        self.logit_scale_init = math.log(config.class_logit_scale_init)
         self.prototype_proj = nn.Linear(config.input_dim, config.hidden_size)
         self.query_proj = nn.Linear(config.hidden_size, config.text_embed_dim)
-        self.logit_scale = nn.Parameter(torch.tensor(self.logit_scale_init))
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(config.class_logit_scale_init)))
 
     def prototypes(self, frames: torch.Tensor, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """`V̂` `(B, K, D)` from CLIP-normalised frames `(B, T, D)`, class texts `(K, D)` and the `(B, T)` mask."""
@@ -353,27 +360,20 @@ class PSFTRPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
     main_input_name = "input_features"
     _no_split_modules = ["PSFTREncoderLayer", "PSFTRDecoderLayer", "CLIPEncoderLayer"]
 
-    def _tag_special_inits(self) -> None:
-        """Mark the linear layers whose start is not Xavier's. transformers initialises module by module and skips
-        containers without parameters of their own, so the rule has to sit on the layer itself."""
-        for module in self.modules():
-            if isinstance(module, DeformableAttention1d):
-                module.sampling_offsets.psftr_initial_bias = module.initial_offset_bias  # Deformable DETR's grid
-                module.attention_weights.psftr_initial_bias = lambda m=module: torch.zeros(m.num_heads * m.num_points)
-            elif isinstance(module, PSFTRSemanticGuidedDecoder):
-                for head in module.segment_heads:  # start near the reference segment: almost no refinement
-                    head.layers[-1].psftr_initial_bias = lambda: torch.zeros(2)
-                    head.layers[-1].psftr_initial_weight_std = 1e-3
-
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            initial_bias = getattr(module, "psftr_initial_bias", None)
-            if initial_bias is not None:  # a (near-)zero map plus a fixed bias (see _tag_special_inits)
-                std = getattr(module, "psftr_initial_weight_std", 0.0)
-                init.normal_(module.weight, std=std) if std else init.zeros_(module.weight)
-                init.copy_(module.bias, initial_bias())
-                return
+        # By module class; subclasses of nn.Linear first. (transformers skips modules without parameters of their
+        # own, so a rule has to name the layer that holds the weights.)
+        if isinstance(module, DeformableSamplingOffsets):  # Deformable DETR's grid
+            init.zeros_(module.weight)
+            init.copy_(module.bias, module.initial_bias())
+        elif isinstance(module, DeformableAttentionWeights):  # uniform weights over the sampling points
+            init.zeros_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, PSFTRSegmentDelta):  # start near the reference segment: almost no refinement
+            init.normal_(module.weight, std=1e-3)
+            init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
             init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 init.zeros_(module.bias)
@@ -390,7 +390,7 @@ class PSFTRPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
             init.xavier_uniform_(module.in_proj_weight)
             init.zeros_(module.in_proj_bias)
         elif isinstance(module, PSFTRPrototypeClassifier):
-            init.constant_(module.logit_scale, module.logit_scale_init)
+            init.constant_(module.logit_scale, math.log(self.config.class_logit_scale_init))
 
 
 def _load_clip_text_model(name_or_path: str, **kwargs) -> CLIPTextModelWithProjection:
@@ -448,7 +448,6 @@ class PSFTRModel(PSFTRPreTrainedModel):
         self.text_tokenizer = None
         self._text_cache: OrderedDict = OrderedDict()
         self._candidate_names = None
-        self._tag_special_inits()
         self.post_init()
         if config.freeze_text_encoder:
             self.text_model.requires_grad_(False)
