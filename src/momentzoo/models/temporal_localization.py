@@ -18,7 +18,16 @@ The config holds `input_dim`, `fps`, `feature_stride`, `num_frames` (the default
 
 from __future__ import annotations
 
-__all__ = ["TemporalLocalizationConfigMixin"]
+import torch
+
+__all__ = ["THUMOS14_CLASSES", "TemporalLocalizationConfigMixin", "dummy_feature_inputs"]
+
+# The default classes of the TAL configs: THUMOS14's 20, the benchmark every TAL paper reports.
+THUMOS14_CLASSES = (
+    "BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving", "CricketBowling", "CricketShot",
+    "Diving", "FrisbeeCatch", "GolfSwing", "HammerThrow", "HighJump", "JavelinThrow", "LongJump", "PoleVault",
+    "Shotput", "SoccerPenalty", "TennisSwing", "ThrowDiscus", "VolleyballSpiking",
+)  # fmt: skip
 
 
 class TemporalLocalizationConfigMixin:
@@ -47,3 +56,12 @@ class TemporalLocalizationConfigMixin:
         windows (`momentzoo.data.merge_window_predictions`): the model's own NMS settings. A model without NMS
         (`nms_method="none"`) still removes exact duplicates: hard NMS at IoU 1."""
         raise NotImplementedError(f"{type(self).__name__} must declare its window_merge_nms_kwargs()")
+
+
+def dummy_feature_inputs(model, length: int, real_length: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """`dummy_inputs` of a feature-input TAL model: two `(length, input_dim)` videos drawn from `generator`, the
+    second padded after `real_length` steps, on the model's device and dtype."""
+    features = torch.randn(2, length, model.config.input_dim, generator=generator)
+    mask = torch.ones(2, length, dtype=torch.long)
+    mask[1, real_length:] = 0
+    return {"input_features": features.to(model.device, model.dtype), "attention_mask": mask.to(model.device)}

@@ -6,16 +6,10 @@ from numbers import Integral
 
 from transformers import PreTrainedConfig
 
-from ..temporal_localization import TemporalLocalizationConfigMixin
+from ..temporal_localization import THUMOS14_CLASSES, TemporalLocalizationConfigMixin
 from ..validation import ConfigFieldChecks
 
 __all__ = ["ActionFormerConfig", "THUMOS14_CLASSES"]
-
-THUMOS14_CLASSES = (
-    "BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving", "CricketBowling", "CricketShot",
-    "Diving", "FrisbeeCatch", "GolfSwing", "HammerThrow", "HighJump", "JavelinThrow", "LongJump", "PoleVault",
-    "Shotput", "SoccerPenalty", "TennisSwing", "ThrowDiscus", "VolleyballSpiking",
-)  # fmt: skip
 
 # Upper bound 10,000 feature steps stands for "unbounded" (kept finite so the config stays strict JSON).
 DEFAULT_REGRESSION_RANGES = ((0, 4), (4, 8), (8, 16), (16, 32), (32, 64), (64, 10000))

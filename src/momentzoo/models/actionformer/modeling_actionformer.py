@@ -28,7 +28,8 @@ from ...hub import MomentzooModelCardMixin
 from ...layers.losses import offset_diou_loss, sigmoid_focal_loss
 from ...layers.masked_conv import MaskedConv1d, apply_mask, conv1d_time_major, downsample_mask
 from ...segments import batched_nms, feature_grid_to_seconds
-from ..validation import validate_feature_inputs, window_geometry
+from ..temporal_localization import dummy_feature_inputs
+from ..validation import pad_segment_labels, validate_feature_inputs, validate_segment_labels, window_geometry
 from .configuration_actionformer import ActionFormerConfig
 
 __all__ = [
@@ -472,12 +473,8 @@ class ActionFormerPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
     @property
     def dummy_inputs(self) -> dict[str, torch.Tensor]:
         """Two short videos, the second padded: enough to run every level of a small config."""
-        generator = torch.Generator().manual_seed(0)
         length = 2 * self.config.scale_factor**self.config.num_downsample_layers + 3
-        features = torch.randn(2, length, self.config.input_dim, generator=generator)
-        mask = torch.ones(2, length, dtype=torch.long)
-        mask[1, length // 2 :] = 0
-        return {"input_features": features.to(self.device, self.dtype), "attention_mask": mask.to(self.device)}
+        return dummy_feature_inputs(self, length, length // 2, torch.Generator().manual_seed(0))
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -658,42 +655,6 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
         return torch.cat(rows)
 
     # ----------------------------------------------------------------------------------- label assignment
-    def _pad_labels(self, labels: list[dict], batch: int | None, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if not isinstance(labels, (list, tuple)) or (batch is not None and len(labels) != batch):
-            raise ValueError(f"labels must be a list of {batch} dicts (one per video), got {type(labels).__name__} "
-                             f"of length {len(labels) if isinstance(labels, (list, tuple)) else 'n/a'}")
-        segments, classes = [], []
-        for i, item in enumerate(labels):
-            if not isinstance(item, dict) or "segments" not in item or "class_labels" not in item:
-                raise ValueError(f"labels[{i}] must be a dict with 'segments' and 'class_labels'")
-            seg = torch.as_tensor(item["segments"], dtype=torch.float32, device=device)
-            if seg.numel() == 0:
-                seg = seg.reshape(0, 2)
-            cls = torch.as_tensor(item["class_labels"], device=device).reshape(-1)
-            if seg.ndim != 2 or seg.shape[-1] != 2:
-                raise ValueError(f"labels[{i}]['segments'] must be (n, 2), got {tuple(seg.shape)}")
-            if cls.shape[0] != seg.shape[0]:
-                raise ValueError(f"labels[{i}] has {seg.shape[0]} segments but {cls.shape[0]} class_labels")
-            if cls.numel() and (cls.is_floating_point() or cls.min() < 0 or cls.max() >= self.config.num_classes):
-                raise ValueError(
-                    f"labels[{i}]['class_labels'] must be integer ids in [0, {self.config.num_classes}), got {cls.tolist()}"
-                )
-            if not torch.isfinite(seg).all():
-                raise ValueError(f"labels[{i}]['segments'] has NaN or infinite values")
-            if (seg[:, 1] < seg[:, 0]).any():
-                row = int((seg[:, 1] < seg[:, 0]).nonzero()[0])
-                raise ValueError(f"labels[{i}]['segments'][{row}] ends before it starts: {seg[row].tolist()}")
-            segments.append(seg)
-            classes.append(cls.long())
-        batch = len(segments)
-        most = max([1] + [s.shape[0] for s in segments])
-        seg_pad = torch.zeros(batch, most, 2, device=device)
-        cls_pad = torch.zeros(batch, most, dtype=torch.long, device=device)
-        valid = torch.zeros(batch, most, dtype=torch.bool, device=device)
-        for i, (seg, cls) in enumerate(zip(segments, classes)):
-            seg_pad[i, : len(seg)], cls_pad[i, : len(cls)], valid[i, : len(seg)] = seg, cls, True
-        return seg_pad, cls_pad, valid
-
     @torch.no_grad()
     def label_points(
         self, points: torch.Tensor, labels: list[dict], batch_size: int | None = None
@@ -709,7 +670,8 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
         Returns `cls_targets (B, P, num_classes)` in {0, 1} and `reg_targets (B, P, 2)`: the distances
         `(t - a, b - t) / s` to the chosen action (meaningful only where `cls_targets` has a 1).
         """
-        segments, classes, valid = self._pad_labels(labels, batch_size, points.device)
+        pairs = validate_segment_labels(labels, batch_size, self.config.num_classes, points.device)
+        segments, classes, valid = pad_segment_labels(pairs, points.device)
         t, low, high, stride = (points[:, i][None, :, None] for i in range(4))  # (1, P, 1)
         start, end = segments[..., 0][:, None, :], segments[..., 1][:, None, :]  # (B, 1, N)
         left, right = t - start, end - t  # (B, P, N)

@@ -34,7 +34,8 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrai
 from transformers.utils import ModelOutput
 
 from ...hub import MomentzooModelCardMixin
-from ..backbone_utils import saved_preprocessor_dict
+from ..backbone_utils import load_saved_tokenizer, save_tokenizer, saved_preprocessor_dict
+from ..validation import pad_segment_labels, validate_segment_labels
 from ..actionformer.modeling_actionformer import ActionFormerForTemporalLocalization
 from .configuration_actionvlm import ACTIONVLM_PRESETS, DEFAULT_SPECIAL_TOKENS, ActionVLMConfig
 from .processing_actionvlm import format_action_prompt, format_proposal_answer
@@ -415,21 +416,16 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         return cls.from_backbones(preset["language_model"], preset["vision_model"], **values)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        if self.tokenizer is not None and kwargs.get("is_main_process", True):
-            os.makedirs(save_directory, exist_ok=True)
-            self.tokenizer.save_pretrained(save_directory)
+        save_tokenizer(self.tokenizer, save_directory, args, kwargs)
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         model._set_trainable()
-        path = os.fspath(pretrained_model_name_or_path)
-        if not os.path.isdir(path) or os.path.isfile(os.path.join(path, "tokenizer_config.json")):
-            try:
-                model.set_tokenizer(AutoTokenizer.from_pretrained(path))
-            except (OSError, ValueError, TypeError):
-                pass  # a checkpoint saved without a tokenizer still predicts; only L_tg needs one
+        tokenizer = load_saved_tokenizer(pretrained_model_name_or_path, kwargs)
+        if tokenizer is not None:  # a checkpoint saved without a tokenizer still predicts; only L_tg needs one
+            model.set_tokenizer(tokenizer)
         return model
 
     def model_card_kwargs(self) -> dict:
@@ -454,15 +450,10 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
     @property
     def dummy_inputs(self) -> dict[str, torch.Tensor]:
         """Two short videos, the second padded."""
-        generator = torch.Generator().manual_seed(0)
-        config = self.config
         if self.vision_model is None:
-            length = 2 * config.scale_factor**config.num_downsample_layers + 3
-            features = torch.randn(2, length, config.input_dim, generator=generator)
-            mask = torch.ones(2, length, dtype=torch.long)
-            mask[1, length // 2 :] = 0
-            return {"input_features": features.to(self.device, self.dtype), "attention_mask": mask.to(self.device)}
-        vision = config.vision_config
+            return self.detector.dummy_inputs  # ActionFormer's: the detector reads the same features
+        generator = torch.Generator().manual_seed(0)
+        vision = self.config.vision_config
         frames = 2 * vision.num_frames
         pixels = torch.randn(2, frames, vision.num_channels, vision.image_size, vision.image_size, generator=generator)
         mask = torch.ones(2, frames, dtype=torch.long)
@@ -625,27 +616,12 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         return lang_cls * mask[..., None], lang_loc * mask[..., None], lang_adv, text_loss, text_logits
 
     # ------------------------------------------------------------------------------- per-frame losses
-    @staticmethod
-    def _padded_labels(labels: list[dict], batch: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if not isinstance(labels, (list, tuple)) or len(labels) != batch:
-            raise ValueError(f"labels must be a list of {batch} dicts (one per video)")
-        most = max([1] + [int(torch.as_tensor(item["class_labels"]).numel()) for item in labels])
-        segments = torch.zeros(batch, most, 2, device=device)
-        classes = torch.zeros(batch, most, dtype=torch.long, device=device)
-        valid = torch.zeros(batch, most, dtype=torch.bool, device=device)
-        for b, item in enumerate(labels):
-            seg = torch.as_tensor(item["segments"], dtype=torch.float32, device=device).reshape(-1, 2)
-            cls = torch.as_tensor(item["class_labels"], device=device).reshape(-1).long()
-            if seg.shape[0] != cls.shape[0]:
-                raise ValueError(f"labels[{b}] has {seg.shape[0]} segments but {cls.shape[0]} class_labels")
-            segments[b, : len(cls)], classes[b, : len(cls)], valid[b, : len(cls)] = seg, cls, True
-        return segments, classes, valid
-
     def frame_classes(self, labels: list[dict], length: int, mask: torch.Tensor | None = None) -> torch.Tensor:
         """`(B, length)` ground-truth class of each frame (feature step `l` is inside `[start, end]`), −1 outside
         actions and at padding; where actions overlap the shortest wins."""
         device = mask.device if mask is not None else self.device
-        segments, classes, valid = self._padded_labels(labels, len(labels), device)
+        pairs = validate_segment_labels(labels, None, self.config.num_classes, device)
+        segments, classes, valid = pad_segment_labels(pairs, device)
         t = torch.arange(length, device=device, dtype=torch.float32)[None, None, :]
         inside = (t >= segments[..., :1]) & (t <= segments[..., 1:]) & valid[..., None]  # (B, N, L)
         widths = (segments[..., 1] - segments[..., 0])[..., None].expand_as(inside).masked_fill(~inside, float("inf"))

@@ -3,16 +3,10 @@
 
 from transformers import AutoConfig, CLIPTextConfig, PreTrainedConfig
 
-from ..temporal_localization import TemporalLocalizationConfigMixin
+from ..temporal_localization import THUMOS14_CLASSES, TemporalLocalizationConfigMixin
 from ..validation import ConfigFieldChecks
 
 __all__ = ["PSFTRConfig", "THUMOS14_CLASSES", "CLIP_TEXT_MODEL_ID", "DEFAULT_PROMPT_TEMPLATE"]
-
-THUMOS14_CLASSES = (
-    "BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving", "CricketBowling", "CricketShot",
-    "Diving", "FrisbeeCatch", "GolfSwing", "HammerThrow", "HighJump", "JavelinThrow", "LongJump", "PoleVault",
-    "Shotput", "SoccerPenalty", "TennisSwing", "ThrowDiscus", "VolleyballSpiking",
-)  # fmt: skip
 
 CLIP_TEXT_MODEL_ID = "openai/clip-vit-base-patch16"
 DEFAULT_PROMPT_TEMPLATE = "a video of a person doing {label}"

@@ -36,7 +36,7 @@ from transformers import (
     PreTrainedModel,
 )
 from transformers import initialization as init
-from transformers.utils import ModelOutput, cached_file
+from transformers.utils import ModelOutput
 from transformers.utils import logging as hf_logging
 
 from ...hub import MomentzooModelCardMixin
@@ -46,7 +46,9 @@ from ...layers.masked_conv import MaskedConv1d
 from ...layers.matcher import HungarianSegmentMatcher
 from ...layers.roi_align import roi_align_1d
 from ...segments import batched_nms, center_width_to_start_end, feature_grid_to_seconds, start_end_to_center_width
-from ..validation import validate_feature_inputs, window_geometry
+from ..backbone_utils import load_saved_tokenizer, save_tokenizer
+from ..temporal_localization import dummy_feature_inputs
+from ..validation import validate_feature_inputs, validate_segment_labels, window_geometry
 from .configuration_psftr import CLIP_TEXT_MODEL_ID, PSFTRConfig
 
 __all__ = [
@@ -456,12 +458,9 @@ class PSFTRModel(PSFTRPreTrainedModel):
     def dummy_inputs(self) -> dict[str, torch.Tensor]:
         """Two short windows, the second padded, and random text embeddings of the training classes."""
         generator = torch.Generator().manual_seed(0)
-        features = torch.randn(2, 12, self.config.input_dim, generator=generator)
-        mask = torch.ones(2, 12, dtype=torch.long)
-        mask[1, 8:] = 0
+        inputs = dummy_feature_inputs(self, 12, 8, generator)
         text = torch.randn(self.config.num_classes, self.config.text_embed_dim, generator=generator)
-        return {"input_features": features.to(self.device, self.dtype), "attention_mask": mask.to(self.device),
-                "text_embeds": text.to(self.device, self.dtype)}
+        return {**inputs, "text_embeds": text.to(self.device, self.dtype)}
 
     # ------------------------------------------------------------------------------------------ backbones
     @classmethod
@@ -519,21 +518,15 @@ class PSFTRModel(PSFTRPreTrainedModel):
         self._text_cache.clear()
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        # The tokenizer is written first: with push_to_hub=True the folder is uploaded inside super()'s call.
-        if self.text_tokenizer is not None and kwargs.get("is_main_process", args[0] if args else True):
-            os.makedirs(save_directory, exist_ok=True)
-            self.text_tokenizer.save_pretrained(save_directory)
+        save_tokenizer(self.text_tokenizer, save_directory, args, kwargs)
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        hub = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only", "subfolder") if k in kwargs}
-        if pretrained_model_name_or_path is not None and cached_file(
-            str(pretrained_model_name_or_path), "tokenizer_config.json",
-            _raise_exceptions_for_missing_entries=False, _raise_exceptions_for_connection_errors=False, **hub,
-        ):
-            model.set_text_tokenizer(AutoTokenizer.from_pretrained(str(pretrained_model_name_or_path), **hub))
+        tokenizer = load_saved_tokenizer(pretrained_model_name_or_path, kwargs)
+        if tokenizer is not None:
+            model.set_text_tokenizer(tokenizer)
         return model
 
     # ---------------------------------------------------------------------------------------- text side
@@ -683,27 +676,12 @@ class PSFTRModel(PSFTRPreTrainedModel):
     # --------------------------------------------------------------------------------------------- losses
     def normalised_targets(self, labels: list[dict], lengths: torch.Tensor, num_classes: int) -> list[dict]:
         """Validated targets with `segments` as normalised `(center, width)` of each window (clipped to it)."""
-        if not isinstance(labels, (list, tuple)) or len(labels) != len(lengths):
-            raise ValueError(f"labels must be a list of {len(lengths)} dicts (one per window), got "
-                             f"{type(labels).__name__} of length {len(labels) if isinstance(labels, (list, tuple)) else 'n/a'}")
+        pairs = validate_segment_labels(labels, len(lengths), num_classes, lengths.device,
+                                        classes=f"ids of the {num_classes} candidate classes")
         targets = []
-        for i, (item, length) in enumerate(zip(labels, lengths.tolist())):
-            if not isinstance(item, dict) or "segments" not in item or "class_labels" not in item:
-                raise ValueError(f"labels[{i}] must be a dict with 'segments' and 'class_labels'")
-            seg = torch.as_tensor(item["segments"], dtype=torch.float32, device=lengths.device).reshape(-1, 2)
-            cls = torch.as_tensor(item["class_labels"], device=lengths.device).reshape(-1)
-            if cls.shape[0] != seg.shape[0]:
-                raise ValueError(f"labels[{i}] has {seg.shape[0]} segments but {cls.shape[0]} class_labels")
-            if cls.numel() and (cls.is_floating_point() or cls.min() < 0 or cls.max() >= num_classes):
-                raise ValueError(f"labels[{i}]['class_labels'] must be ids of the {num_classes} candidate classes, "
-                                 f"got {cls.tolist()}")
-            if not torch.isfinite(seg).all():
-                raise ValueError(f"labels[{i}]['segments'] has NaN or infinite values")
-            if (seg[:, 1] < seg[:, 0]).any():
-                row = int((seg[:, 1] < seg[:, 0]).nonzero()[0])
-                raise ValueError(f"labels[{i}]['segments'][{row}] ends before it starts: {seg[row].tolist()}")
+        for (seg, cls), length in zip(pairs, lengths.tolist()):
             normalised = ((seg + 0.5) / length).clamp(0.0, 1.0)
-            targets.append({"class_labels": cls.long(), "segments": start_end_to_center_width(normalised),
+            targets.append({"class_labels": cls, "segments": start_end_to_center_width(normalised),
                             "steps": seg})
         return targets
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
+from ...rewards import INVERSION_TASKS
 from ...model_cards import MODEL_CARDS_DIR, eval_results, human_count, results_table
 from ...version import __version__
 
@@ -41,7 +42,7 @@ _HYPERPARAMETERS = (
 _PAPER_DEFAULTS = {
     "learning_rate": 5e-5, "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": 1e-8, "weight_decay": 0.0,
     "num_train_epochs": 2, "per_device_train_batch_size": 4, "tvg_probability": 0.8, "task_mixing": "per_iteration",
-    "video_fps": 2.0, "video_total_pixels": 3584 * 28 * 28, "inversion_tasks": ["vc", "ar", "vd"],
+    "video_fps": 2.0, "video_total_pixels": 3584 * 28 * 28, "inversion_tasks": list(INVERSION_TASKS),
 }
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from trl import GRPOConfig
 
 from ...data.qwen2_5_vl_video import Qwen2_5_VLVideoProcessor
-from ...rewards import TASKS
-from .tasks import INVERSION_TASKS, TASK_MIXING, Invert4TVGTaskSampler
+from ...rewards import INVERSION_TASKS, TASKS
+from .tasks import TASK_MIXING, Invert4TVGTaskSampler
 
 __all__ = ["Invert4TVGConfig"]
 

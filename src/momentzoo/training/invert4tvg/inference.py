@@ -19,6 +19,7 @@ import torch
 
 from ...data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor, Qwen2_5_VLVideoProcessor, concat_video_inputs
 from ...rewards import (
+    TASKS,
     action_recognition_reward,
     format_reward,
     iou_reward,
@@ -27,7 +28,7 @@ from ...rewards import (
 )
 from .tasks import row_name
 
-__all__ = ["load_clip_video_inputs", "generate_answers", "evaluate_task_answers", "TASK_ACCURACY_REWARDS"]
+__all__ = ["load_clip_video_inputs", "vision_token_ids", "generate_answers", "evaluate_task_answers", "TASK_ACCURACY_REWARDS"]
 
 TASK_ACCURACY_REWARDS = {
     "tvg": iou_reward,
@@ -64,6 +65,13 @@ def load_clip_video_inputs(video_processor: Qwen2_5_VLVideoProcessor, rows: Sequ
 
 
 @torch.no_grad()
+def vision_token_ids(config) -> list[int]:
+    """The vision placeholder tokens of a Qwen2.5-VL config (video, image, vision start). Generation suppresses them:
+    a sampled vision token would have no features behind it in the next forward pass."""
+    ids = (config.video_token_id, config.image_token_id, config.vision_start_token_id)
+    return [t for t in ids if t is not None]
+
+
 def generate_answers(
     model,
     video_chat: Qwen2_5_VLVideoChatProcessor,
@@ -84,9 +92,8 @@ def generate_answers(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     tokenizer = video_chat.tokenizer
     config = model.config
-    suppress = [t for t in (config.video_token_id, getattr(config, "image_token_id", None), getattr(config, "vision_start_token_id", None)) if t is not None]
     generate_kwargs.setdefault("do_sample", False)
-    generate_kwargs.setdefault("suppress_tokens", suppress)
+    generate_kwargs.setdefault("suppress_tokens", vision_token_ids(config))
     eos = [tokenizer.eos_token_id] + ([tokenizer.pad_token_id] if tokenizer.pad_token_id is not None else [])
     device = next(model.parameters()).device
     answers, scores = [], []
@@ -128,7 +135,7 @@ def evaluate_task_answers(rows: Sequence[dict], answers: Sequence[str], recall_m
     if len(rows) != len(answers):
         raise ValueError(f"got {len(rows)} rows but {len(answers)} answers")
     results: dict[str, float] = {}
-    for task in ("tvg", "vc", "ar", "vd"):
+    for task in TASKS:
         picked = [i for i, row in enumerate(rows) if row["task"] == task]
         if not picked:
             continue

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 
 from ...data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor, Qwen2_5_VLVideoProcessor, concat_video_inputs
-from ...rewards import TASKS, build_inversion_examples, default_lemmatizer, select_target_verb
+from ...rewards import INVERSION_TASKS, TASKS, build_inversion_examples, default_lemmatizer, select_target_verb
 from .prompts import reference_answer, task_messages
 
 __all__ = ["make_invert_sft_dataset", "Invert4TVGSFTCollator", "SFT_TASK_COLUMN"]
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 SFT_TASK_COLUMN = "sft_task"
 
 
-def make_invert_sft_dataset(dataset, tasks: Sequence[str] = ("vc", "ar", "vd"), lemmatizer=None):
+def make_invert_sft_dataset(dataset, tasks: Sequence[str] = INVERSION_TASKS, lemmatizer=None):
     """`dataset` (grounding rows) repeated once per task of `tasks`, with the task in column `sft_task`.
 
     Inversion tasks need a verb in the query: rows without one are left out of those tasks, and their number is

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ...rewards import build_inversion_examples, default_lemmatizer, select_target_verb
+from ...rewards import INVERSION_TASKS, build_inversion_examples, default_lemmatizer, select_target_verb
 from .prompts import task_messages
 
 __all__ = ["TASK_MIXING", "INVERSION_TASKS", "INVERSION_COLUMNS", "Invert4TVGTaskSampler", "build_task_rows", "row_name"]
@@ -26,7 +26,6 @@ __all__ = ["TASK_MIXING", "INVERSION_TASKS", "INVERSION_COLUMNS", "Invert4TVGTas
 logger = logging.getLogger(__name__)
 
 TASK_MIXING = ("per_iteration", "per_example")
-INVERSION_TASKS = ("vc", "ar", "vd")
 INVERSION_COLUMNS = ("masked_query", "verb", "verb_lemma", "query_verbs", "target")
 
 

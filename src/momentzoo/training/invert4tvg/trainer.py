@@ -39,7 +39,7 @@ from trl import GRPOTrainer
 from ...data.qwen2_5_vl_video import VIDEO_PROCESSOR_FILE, Qwen2_5_VLVideoChatProcessor, Qwen2_5_VLVideoProcessor
 from ...rewards import MIXED_REWARD_FUNCS, TASKS, default_lemmatizer
 from .config import Invert4TVGConfig
-from .inference import load_clip_video_inputs
+from .inference import load_clip_video_inputs, vision_token_ids
 from .tasks import Invert4TVGTaskSampler, build_task_rows
 
 __all__ = ["Invert4TVGTrainer"]
@@ -110,11 +110,9 @@ class Invert4TVGTrainer(GRPOTrainer):
             clash = [c for c in _RESERVED_COLUMNS if c in columns]
             if clash:
                 raise ValueError(f"{name} has column(s) {clash}, which Invert4TVGTrainer writes itself; rename or remove them")
-        # A sampled vision token would have no features behind it in the next forward pass.
-        suppress = [t for t in (config.video_token_id, getattr(config, "image_token_id", None),
-                                getattr(config, "vision_start_token_id", None)) if t is not None]
         generation_kwargs = dict(args.generation_kwargs or {})
-        generation_kwargs["suppress_tokens"] = sorted(set(generation_kwargs.get("suppress_tokens", []) or []) | set(suppress))
+        suppress = set(generation_kwargs.get("suppress_tokens", []) or []) | set(vision_token_ids(config))
+        generation_kwargs["suppress_tokens"] = sorted(suppress)
         args.generation_kwargs = generation_kwargs
 
         reference_dir, original_name = None, config._name_or_path
