@@ -112,11 +112,17 @@ _push_folder = push_to_hub  # the mixin's methods shadow the name `push_to_hub`
 class MomentzooModelCardMixin:
     """Mixed into a momentzoo `PreTrainedModel` (before it in the bases): `save_pretrained` also writes the model
     card as `README.md`, and `push_to_hub` uploads the saved folder with that card (rather than transformers'
-    generic one). A model supplies card fields (base models, citation...) by overriding `model_card_kwargs`."""
+    generic one). A model supplies card fields (base models, citation...) by overriding `card_kwargs_from_config`."""
+
+    @classmethod
+    def card_kwargs_from_config(cls, config) -> dict[str, Any]:
+        """Extra keyword arguments for `render_model_card` (e.g. `base_model` from a backbone's config), from the
+        config alone, so that a preset's card renders without building the model (`momentzoo cards`)."""
+        return {}
 
     def model_card_kwargs(self) -> dict[str, Any]:
-        """Extra keyword arguments for `render_model_card` (e.g. `base_model` from a backbone's config)."""
-        return {}
+        """`card_kwargs_from_config(self.config)`."""
+        return self.card_kwargs_from_config(self.config)
 
     def save_pretrained(self, save_directory, is_main_process: bool = True, *args, push_to_hub: bool = False,
                         **kwargs):

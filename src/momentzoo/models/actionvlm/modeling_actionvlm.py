@@ -428,11 +428,11 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
             model.set_tokenizer(tokenizer)
         return model
 
-    def model_card_kwargs(self) -> dict:
-        names = [c._name_or_path for c in (self.config.vision_config, self.config.text_config)
-                 if c is not None and getattr(c, "_name_or_path", "") and "/" in c._name_or_path
+    @classmethod
+    def card_kwargs_from_config(cls, config) -> dict:
+        names = [c._name_or_path for c in (config.vision_config, config.text_config)
+                 if c is not None and c._name_or_path and "/" in c._name_or_path
                  and not os.path.isabs(c._name_or_path) and " " not in c._name_or_path]
-        config = self.config
         vision = config.vision_config
         rows = [
             ("video encoder", f"{vision.model_type} {vision.hidden_size}-d x {vision.num_hidden_layers} layers, "

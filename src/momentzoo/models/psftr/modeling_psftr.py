@@ -505,11 +505,12 @@ class PSFTRModel(PSFTRPreTrainedModel):
         model.set_text_tokenizer(tokenizer)
         return model
 
-    def model_card_kwargs(self) -> dict:
+    @classmethod
+    def card_kwargs_from_config(cls, config) -> dict:
         """The card names the CLIP text encoder as the base model (when it is a Hub id) and the prompt."""
-        name = self.config.text_model_name_or_path
+        name = config.text_model_name_or_path
         hub_id = isinstance(name, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", name) and not os.path.exists(name)
-        return {"base_model": [name] if hub_id else None, "prompt_template": self.config.prompt_template,
+        return {"base_model": [name] if hub_id else None, "prompt_template": config.prompt_template,
                 "citation": PSFTR_CITATION}
 
     def set_text_tokenizer(self, tokenizer) -> None:
