@@ -1,6 +1,5 @@
 """The answer parser shared by rewards, the grounding metric and the pipeline."""
 
-import time
 
 import pytest
 
@@ -170,11 +169,9 @@ def test_adversarial_inputs_are_linear():
         "s" * size,
         "<answer>" * (size // 8),
     ]
-    start = time.perf_counter()
     for text in adversarial:
         _WINDOW_RE.search(text)
         assert parse_window(text) is None and not parse_format(text)
         assert parse_window(f"<answer>{text}</answer>") is None
     big = "<think>" + "1 to 2 " * (MAX_COMPLETION_CHARS // 8) + "</think> <answer>3 to 4</answer>"
-    assert parse_format(big) and parse_window(big) == (3.0, 4.0)
-    assert time.perf_counter() - start < 10.0  # each input takes milliseconds; this only catches blow-ups
+    assert parse_format(big) and parse_window(big) == (3.0, 4.0)  # (benchmarks/bench_rewards.py times these)

@@ -8,6 +8,7 @@ from transformers import AutoConfig, AutoModel
 
 import momentzoo
 from momentzoo.auto import TASK_AUTO_CLASSES, _resolve
+from common_model_tests import assert_same_outputs, small_config
 from momentzoo.models import MODELS, ModelEntry
 from tiny_models import (
     TinyDetectorConfig,
@@ -24,30 +25,6 @@ TINY_ENTRIES = [
     ModelEntry("tiny_grounder", config="tiny_models.TinyGrounderConfig",
                model="tiny_models.TinyGrounderForTemporalGrounding", task="temporal-grounding"),
 ]
-
-
-def small_config(entry: ModelEntry):
-    config_class = _resolve(entry.config)
-    config = _resolve(entry.tiny_config)() if entry.tiny_config else config_class()
-    assert isinstance(config, config_class), f"{entry.tiny_config} returned {type(config).__name__}"
-    return config
-
-
-def assert_same_outputs(actual, expected, where="outputs"):
-    """Every tensor of two (nested) model outputs is bit-identical."""
-    if isinstance(expected, torch.Tensor):
-        assert isinstance(actual, torch.Tensor) and actual.shape == expected.shape, where
-        assert torch.equal(actual, expected), f"{where} differ after reload"
-    elif isinstance(expected, dict):  # ModelOutput is an OrderedDict of its non-None fields
-        assert list(actual.keys()) == list(expected.keys()), where
-        for key in expected:
-            assert_same_outputs(actual[key], expected[key], f"{where}.{key}")
-    elif isinstance(expected, (list, tuple)):
-        assert len(actual) == len(expected), where
-        for i, (a, e) in enumerate(zip(actual, expected)):
-            assert_same_outputs(a, e, f"{where}[{i}]")
-    else:
-        assert actual == expected, where
 
 
 def check_registered_model(entry: ModelEntry, tmp_path) -> None:

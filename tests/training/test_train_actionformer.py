@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from momentzoo.training.arguments import parse_args_with_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "train_actionformer.py"
 
 TINY = {

@@ -41,15 +41,11 @@ def small_model(clip_dir, **overrides) -> PSFTRModel:
 
 # ------------------------------------------------------------------------------------------ common tests
 class TestPSFTRCommon(ModelTesterMixin):
-    model_class = PSFTRModel
-    task = "temporal-localization"
+    model_type = "psftr"
     non_default_config_kwargs = {"num_queries": 5, "prompt_template": "a video of {label}", "nms_method": "hard",
                                  "saliency_loss_coefficient": 2.0, "num_decoder_layers": 3}
     invalid_config_kwargs = [({"num_queries": 0}, "num_queries"), ({"prompt_template": "x"}, "prompt_template"),
                              ({"input_dim": 17}, "input_dim"), ({"focal_alpha": 2.0}, "focal_alpha")]
-
-    def get_config(self, **overrides):
-        return tiny_psftr_config(**overrides)
 
     def make_inputs(self, model, lengths):
         # a video's features and labels depend on its length only, so it is the same video alone or in a batch

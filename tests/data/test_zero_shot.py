@@ -36,7 +36,7 @@ def test_assets_are_declared_as_package_data():
     import configparser
 
     cfg = configparser.ConfigParser()
-    cfg.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    cfg.read(Path(__file__).resolve().parents[2] / "setup.cfg")
     assert "data/assets/**/*" in cfg["options.package_data"]["momentzoo"].split()
 
 

@@ -12,7 +12,7 @@ from data_builder_helpers import ANET_MINI, CHARADES, EPIC, QVH, THUMOS_MINI, wr
 
 from momentzoo.data import MomentZooDataWarning, save_dataset_folder
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "dataset_scripts"
+SCRIPTS = Path(__file__).resolve().parents[2] / "dataset_scripts"
 
 
 def _script(name):

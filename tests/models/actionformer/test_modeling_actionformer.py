@@ -42,8 +42,7 @@ def batch_inputs(config: ActionFormerConfig, lengths) -> dict:
 
 
 class TestActionFormerCommon(ModelTesterMixin):
-    model_class = ActionFormerForTemporalLocalization
-    task = "temporal-localization"
+    model_type = "actionformer"
     lengths = (40, 29)
     non_default_config_kwargs = {
         "attention_window_size": [5, 7, 3, 5],
@@ -67,9 +66,6 @@ class TestActionFormerCommon(ModelTesterMixin):
         ({"id2label": {1: "a"}}, "id2label"),
         ({"projection_with_ln": "yes"}, "projection_with_ln"),
     ]
-
-    def get_config(self, **overrides):
-        return tiny_actionformer_config(**overrides)
 
     def make_inputs(self, model, lengths):
         return batch_inputs(model.config, lengths)

@@ -135,7 +135,7 @@ def test_the_zero_shot_example_trains_evaluates_and_reevaluates_its_checkpoints(
     import json
     from pathlib import Path
 
-    examples = Path(__file__).resolve().parents[1] / "examples"
+    examples = Path(__file__).resolve().parents[3] / "examples"
     monkeypatch.syspath_prepend(str(examples))
     eval_zero_shot = importlib.import_module("eval_zero_shot")
     config = str(examples / "configs" / "psftr_synthetic.yaml")
@@ -193,7 +193,7 @@ def test_psftr_example_configs_parse_and_hold_valid_model_configs(name, monkeypa
     from momentzoo.models.psftr import PSFTRConfig
     from momentzoo.training.arguments import as_dict, parse_args_with_config
 
-    examples = Path(__file__).resolve().parents[1] / "examples"
+    examples = Path(__file__).resolve().parents[3] / "examples"
     monkeypatch.syspath_prepend(str(examples))
     train_psftr = importlib.import_module("train_psftr")
     model_args, data_args, training_args = parse_args_with_config(

@@ -32,7 +32,7 @@ from tiny_models import (
 # huggingface_hub's basic LFS upload passes the file as `data=`, which httpx deprecates: not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning")
 
-TESTS_DIR = Path(__file__).resolve().parent
+TESTS_DIR = Path(__file__).resolve().parents[1]
 LABELS = {0: "BaseballPitch", 1: "CliffDiving", 2: "LongJump"}
 
 

@@ -63,8 +63,7 @@ def batch(length=24, dim=12, pad=8, seed=0):
 
 
 class TestActionVLMCommon(ModelTesterMixin):
-    model_class = ActionVLMForTemporalLocalization
-    task = "temporal-localization"
+    model_type = "actionvlm"
     lengths = (40, 29)  # long enough for an action on every pyramid level
     padding_atol = 1e-4
     non_default_config_kwargs = {"special_token_layout": "interleaved", "prompt_position": "before_visual",

@@ -6,7 +6,7 @@ from pathlib import Path
 from momentzoo.cli import main
 from momentzoo.commands.cards import PRESETS, render_preset_cards, stale_cards
 
-MODEL_CARDS = Path(__file__).resolve().parents[1] / "model_cards"
+MODEL_CARDS = Path(__file__).resolve().parents[2] / "model_cards"
 
 
 def test_rendered_cards_are_up_to_date_with_the_templates():

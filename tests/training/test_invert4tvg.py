@@ -14,7 +14,7 @@ import torch
 from momentzoo.training.invert4tvg.tasks import Invert4TVGTaskSampler, build_task_rows
 from torch_threads import one_torch_thread  # noqa: F401  (fixture)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 VIDEO_KWARGS = dict(video_min_pixels=28 * 28, video_total_pixels=16 * 28 * 28)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
