@@ -25,8 +25,14 @@ from momentzoo.data import TemporalFeatureDataset
 from momentzoo.models.actionformer import ActionFormerConfig, ActionFormerForTemporalLocalization
 from momentzoo.training.arguments import as_dict, parse_args_with_config
 from momentzoo.training.tal_script import TALDataArguments as DataArguments
-from momentzoo.training.tal_script import check_model_matches_dataset, dataset_config_fields
-from momentzoo.training.tal_script import finish_tal_training, load_splits, setup_script, training_collator
+from momentzoo.training.tal_script import (
+    check_model_matches_dataset,
+    dataset_config_fields,
+    finish_tal_training,
+    load_splits,
+    setup_script,
+    training_collator,
+)
 
 logger = logging.getLogger("train_actionformer")
 

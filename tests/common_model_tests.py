@@ -81,7 +81,7 @@ def assert_close_outputs(actual: dict, expected: dict, atol: float, rtol: float 
     assert actual.keys() == expected.keys(), where
     for key in expected:
         assert actual[key].shape == expected[key].shape, f"{where}{key}: {actual[key].shape} vs {expected[key].shape}"
-        torch.testing.assert_close(actual[key], expected[key], atol=atol, rtol=rtol, msg=lambda m: f"{where}{key}: {m}")
+        torch.testing.assert_close(actual[key], expected[key], atol=atol, rtol=rtol, msg=lambda m, key=key: f"{where}{key}: {m}")
 
 
 class ModelTesterMixin:

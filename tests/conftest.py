@@ -20,7 +20,7 @@ def real_data_root() -> Path:
     return Path(os.environ.get("MOMENTZOO_REAL_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_data() -> Path:
     """The shared real-data folder; tests using it are marked `real_data` and skip when it is absent."""
     root = real_data_root()

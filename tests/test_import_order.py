@@ -63,7 +63,10 @@ def imported_modules(path: Path, source: str | None = None):
                 continue
             if target == "momentzoo" or node.module is None:  # `from momentzoo import x` / `from .. import x`
                 for alias in node.names:
-                    yield node.lineno, f"{target}.{alias.name}" if target != "momentzoo" or _is_module(alias.name) else target
+                    yield (
+                        node.lineno,
+                        f"{target}.{alias.name}" if target != "momentzoo" or _is_module(alias.name) else target,
+                    )
             else:
                 yield node.lineno, target
 
@@ -96,15 +99,20 @@ def violations():
 
 def test_imports_follow_the_tiers():
     found = violations()
-    assert not found, "imports against the order " + " -> ".join("/".join(sorted(t)) for t in TIERS) + ":\n" + "\n".join(found)
+    assert not found, (
+        "imports against the order " + " -> ".join("/".join(sorted(t)) for t in TIERS) + ":\n" + "\n".join(found)
+    )
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("from ...training.tal import predict_tal\n", "momentzoo.training.tal"),
-    ("def f():\n    from ... import __version__\n", "momentzoo"),
-    ("import momentzoo.data.video\n", "momentzoo.data.video"),
-    ("from momentzoo import data\n", "momentzoo.data"),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from ...training.tal import predict_tal\n", "momentzoo.training.tal"),
+        ("def f():\n    from ... import __version__\n", "momentzoo"),
+        ("import momentzoo.data.video\n", "momentzoo.data.video"),
+        ("from momentzoo import data\n", "momentzoo.data"),
+    ],
+)
 def test_the_parser_sees_relative_lazy_and_absolute_imports(source, expected):
     # As if the source were momentzoo/models/x/modeling_x.py: each of these imports is against the order there.
     targets = [t for _, t in imported_modules(PACKAGE / "models" / "x" / "modeling_x.py", source)]

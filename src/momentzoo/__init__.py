@@ -6,10 +6,11 @@ as transformers does (`from momentzoo import PSFTRModel, Invert4TVGTrainer`), so
 until a trainer is asked for.
 """
 
-from .auto import AutoModelForTemporalGrounding, AutoModelForTemporalLocalization, register_all, register_model
+# Re-exported names (listed in __all__ below, which ruff cannot read as it is built from two lists).
+from .auto import AutoModelForTemporalGrounding, AutoModelForTemporalLocalization, register_all, register_model  # noqa: F401
 from .lazy import lazy_exports
-from .models import MODELS, ModelEntry
-from .version import __version__
+from .models import MODELS, ModelEntry  # noqa: F401
+from .version import __version__  # noqa: F401
 
 register_all(MODELS)
 

@@ -12,8 +12,8 @@ from PIL import Image
 
 from momentzoo import AutoModelForTemporalLocalization, cli
 from momentzoo.commands.evaluate import evaluate_files
-from momentzoo.data import TemporalLocalizationCollator, make_synthetic_tal_dataset
 from momentzoo.commands.quickstart import FAST_DATA, QuickstartConfig
+from momentzoo.data import TemporalLocalizationCollator, make_synthetic_tal_dataset
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_outputs_are_well_formed(run):
                                                 "metrics.json", "timeline.png"}
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["models"]) == {"ActionFormer", "ActionVLM"}
-    for name, values in metrics["models"].items():
+    for values in metrics["models"].values():
         for key in ("mAP@0.3", "mAP@0.4", "mAP@0.5", "mAP@0.6", "mAP@0.7", "average_mAP"):
             assert 0.0 <= values[key] <= 1.0
         assert values["average_mAP"] == pytest.approx(sum(values[f"mAP@{t}"] for t in (0.3, 0.4, 0.5, 0.6, 0.7)) / 5)

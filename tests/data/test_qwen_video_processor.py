@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch_threads import one_torch_thread  # noqa: F401  (fixture)
 
 from momentzoo.data.qwen2_5_vl_video import (
     OPENAI_CLIP_MEAN,
@@ -14,7 +15,6 @@ from momentzoo.data.qwen2_5_vl_video import (
     VideoClip,
     smart_resize,
 )
-from torch_threads import one_torch_thread  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -15,12 +15,9 @@ import huggingface_hub
 import pytest
 import torch
 import yaml
+from hub_server import TOKEN, HubServer
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file
-
-from momentzoo import hub, model_cards
-from momentzoo.hub import model_card_template, push_to_hub, render_model_card, save_model_card
-from hub_server import TOKEN, HubServer
 from tiny_models import (
     TinyDetectorConfig,
     TinyDetectorForTemporalLocalization,
@@ -28,6 +25,9 @@ from tiny_models import (
     TinyGrounderForTemporalGrounding,
     register_tiny_models,
 )
+
+from momentzoo import hub, model_cards
+from momentzoo.hub import model_card_template, push_to_hub, render_model_card, save_model_card
 
 # huggingface_hub's basic LFS upload passes the file as `data=`, which httpx deprecates: not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning")

@@ -19,8 +19,11 @@ def common_test_classes() -> dict[str, list[str]]:
             if not any(isinstance(base, ast.Name) and base.id == "ModelTesterMixin" for base in node.bases):
                 continue
             for statement in node.body:
-                if (isinstance(statement, ast.Assign) and any(getattr(t, "id", None) == "model_type" for t in statement.targets)
-                        and isinstance(statement.value, ast.Constant)):
+                if (
+                    isinstance(statement, ast.Assign)
+                    and any(getattr(t, "id", None) == "model_type" for t in statement.targets)
+                    and isinstance(statement.value, ast.Constant)
+                ):
                     folder = path.relative_to(MODELS_TESTS).parts[0]
                     found.setdefault(statement.value.value, []).append(f"{folder}/{path.name}::{node.name}")
     return found
@@ -39,6 +42,8 @@ def test_every_registered_model_has_common_tests():
 
 def test_the_guard_reads_subclasses_from_source(tmp_path, monkeypatch):
     (tmp_path / "x").mkdir()
-    (tmp_path / "x" / "test_x.py").write_text("class TestX(ModelTesterMixin):\n    model_type = 'x'\n\n\nclass Other:\n    model_type = 'y'\n")
+    (tmp_path / "x" / "test_x.py").write_text(
+        "class TestX(ModelTesterMixin):\n    model_type = 'x'\n\n\nclass Other:\n    model_type = 'y'\n"
+    )
     monkeypatch.setitem(globals(), "MODELS_TESTS", tmp_path)
     assert common_test_classes() == {"x": ["x/test_x.py::TestX"]}

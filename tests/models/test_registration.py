@@ -4,12 +4,7 @@ the tests (tests/tiny_models.py), so the mechanism is proven whether or not the 
 
 import pytest
 import torch
-from transformers import AutoConfig, AutoModel
-
-import momentzoo
-from momentzoo.auto import TASK_AUTO_CLASSES, _resolve
 from common_model_tests import assert_same_outputs, small_config
-from momentzoo.models import MODELS, ModelEntry
 from tiny_models import (
     TinyDetectorConfig,
     TinyDetectorForTemporalLocalization,
@@ -17,6 +12,11 @@ from tiny_models import (
     TinyGrounderForTemporalGrounding,
     register_tiny_models,
 )
+from transformers import AutoConfig, AutoModel
+
+import momentzoo
+from momentzoo.auto import TASK_AUTO_CLASSES, _resolve
+from momentzoo.models import MODELS, ModelEntry
 
 TINY_ENTRIES = [
     ModelEntry("tiny_detector", config="tiny_models.TinyDetectorConfig",

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from torch_threads import one_torch_thread  # noqa: F401  (fixture)
 from transformers import LogitsProcessor, LogitsProcessorList, pipeline
 
 import momentzoo  # noqa: F401  (registers the pipeline)
 from momentzoo.pipelines import TemporalVideoGroundingPipeline
-from torch_threads import one_torch_thread  # noqa: F401  (fixture)
 
 REAL_QIDS = {14068, 14069, 14070, 14071, 14072, 14073}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

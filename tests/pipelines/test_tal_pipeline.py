@@ -10,14 +10,14 @@ from transformers import pipeline
 
 import momentzoo  # noqa: F401  (registers the pipeline)
 from momentzoo.data import make_synthetic_video_dataset
-from momentzoo.data.windows import window_starts
 from momentzoo.data.feature_extraction import VideoFeatureExtractor
 from momentzoo.data.video import probe_video
+from momentzoo.data.windows import window_starts
 from momentzoo.models.actionformer import ActionFormerForTemporalLocalization
-from momentzoo.testing.actionformer import tiny_actionformer_config
 from momentzoo.pipelines import TemporalActionLocalizationPipeline
 from momentzoo.pipelines.temporal_action_localization import ModelVideoEncoder
 from momentzoo.testing import tiny_qwen2, tiny_videomae
+from momentzoo.testing.actionformer import tiny_actionformer_config
 
 NAMES = ["jump", "run", "throw"]
 GEOMETRY = dict(fps=30.0, feature_stride=4, num_frames=16)

@@ -7,7 +7,6 @@ import pytest
 
 from momentzoo.rewards.lemmatizer import VerbLemmatizer, sentence_spans
 from momentzoo.rewards.verb_lexicon import ASSET_PATH, VerbLexicon
-from rewards_fixtures import lemmatizer, lookup_lemmatizer, spacy_lemmatizer  # noqa: F401
 
 
 def _charades_queries(root, n):

@@ -4,9 +4,9 @@
 import pytest
 
 from momentzoo.rewards.parsing import (
+    _WINDOW_RE,
     MAX_ANSWER_CHARS,
     MAX_COMPLETION_CHARS,
-    _WINDOW_RE,
     completion_text,
     extract_answer,
     parse_format,

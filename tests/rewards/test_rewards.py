@@ -23,7 +23,6 @@ from momentzoo.rewards import (
 )
 from momentzoo.rewards.parsing import MAX_COMPLETION_CHARS
 from momentzoo.segments import segment_iou
-from rewards_fixtures import lemmatizer, lookup_lemmatizer, spacy_lemmatizer  # noqa: F401
 
 # What TRL passes besides the dataset columns.
 TRL_KWARGS = {"completion_ids": None, "trainer_state": None, "log_extra": None, "log_metric": None}

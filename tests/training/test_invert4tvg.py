@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch_threads import one_torch_thread  # noqa: F401  (fixture)
 
 from momentzoo.training.invert4tvg.tasks import Invert4TVGTaskSampler, build_task_rows
-from torch_threads import one_torch_thread  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parents[2]
 VIDEO_KWARGS = dict(video_min_pixels=28 * 28, video_total_pixels=16 * 28 * 28)
@@ -292,9 +292,8 @@ def test_example_script_runs_on_the_synthetic_config(tmp_path):
 def test_lora_grpo_trains_only_the_adapters(grounding, tmp_path):
     from peft import LoraConfig
 
-    from momentzoo.training.invert4tvg import Invert4TVGTrainer
-
     from momentzoo.rewards import completion_text
+    from momentzoo.training.invert4tvg import Invert4TVGTrainer
 
     def answer_length(completions, **kwargs):  # any reward that varies within a group gives a gradient
         return [float(len(completion_text(c))) for c in completions]

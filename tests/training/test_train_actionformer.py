@@ -161,10 +161,11 @@ def _load_script(name):
 
 @pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "examples" / "configs").glob("action*.yaml")))
 def test_example_configs_parse_and_their_model_configs_are_valid(config, tmp_path):
+    from transformers import TrainingArguments
+
     from momentzoo.models.actionformer import ActionFormerConfig
     from momentzoo.models.actionvlm import ActionVLMConfig
     from momentzoo.training.actionvlm import LanguageAdvantageTrainingArguments
-    from transformers import TrainingArguments
 
     script = _load_script("train_actionvlm" if config.startswith("actionvlm") else "train_actionformer")
     arguments = LanguageAdvantageTrainingArguments if config.startswith("actionvlm") else TrainingArguments

@@ -60,8 +60,11 @@ def stale_cards(folder: str | Path) -> list[str]:
     `folder` that belong to no preset."""
     folder = Path(folder)
     cards = render_preset_cards()
-    stale = [name for name, text in cards.items() if not (folder / f"{name}.md").is_file()
-             or (folder / f"{name}.md").read_text() != text]
+    stale = [
+        name
+        for name, text in cards.items()
+        if not (folder / f"{name}.md").is_file() or (folder / f"{name}.md").read_text() != text
+    ]
     stale += [path.name for path in sorted(folder.glob("*.md")) if path.stem not in cards]
     return stale
 
@@ -72,7 +75,9 @@ def register(subparsers) -> None:
         help="render the model card of every published preset into model_cards/<preset>.md",
         description=__doc__.split("\n\n")[1],
     )
-    parser.add_argument("--output-dir", "--output_dir", default="model_cards", help="where to write (default: model_cards)")
+    parser.add_argument(
+        "--output-dir", "--output_dir", default="model_cards", help="where to write (default: model_cards)"
+    )
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a card is missing or stale")
     parser.set_defaults(func=run)
 
@@ -82,8 +87,10 @@ def run(args) -> int:
     if args.check:
         stale = stale_cards(folder)
         if stale:
-            print(f"momentzoo cards: stale or missing in {folder}: {', '.join(stale)} (run `momentzoo cards`)",
-                  file=sys.stderr)
+            print(
+                f"momentzoo cards: stale or missing in {folder}: {', '.join(stale)} (run `momentzoo cards`)",
+                file=sys.stderr,
+            )
             return 1
         print(f"{len(PRESETS)} cards in {folder} are up to date")
         return 0

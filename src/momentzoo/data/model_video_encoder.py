@@ -53,7 +53,9 @@ class ModelVideoEncoder:
 
         info = probe_video(video, root)
         fps = self.fps if self.fps is not None else info.fps
-        frames = [frame for frame, _, _ in iter_video_frames(video, fps=fps, size=self.image_size, root=root, info=info)]
+        frames = [
+            frame for frame, _, _ in iter_video_frames(video, fps=fps, size=self.image_size, root=root, info=info)
+        ]
         if not frames:
             raise ValueError(f"video {video} gave no frames to encode")
         count = len(frames)

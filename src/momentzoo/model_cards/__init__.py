@@ -59,7 +59,9 @@ _BASE_CONFIG_KEYS = frozenset(PreTrainedConfig().to_dict())
 def model_card_template(model_type: str) -> Path:
     """The template of `model_type`: `model_cards/<model_type>.md` when it exists, else `model_cards/default.md`."""
     if not isinstance(model_type, str) or not _MODEL_TYPE.fullmatch(model_type):
-        raise ValueError(f"model_type must be letters, digits, '_' or '-' (it names a template file), got {model_type!r}")
+        raise ValueError(
+            f"model_type must be letters, digits, '_' or '-' (it names a template file), got {model_type!r}"
+        )
     path = MODEL_CARDS_DIR / f"{model_type}.md"
     if path.is_file():
         return path
@@ -120,7 +122,9 @@ def as_list(value: str | Sequence[str] | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def eval_results(results: Mapping[str, float] | None, datasets: Sequence[str], task_tag: str) -> list[EvalResult] | None:
+def eval_results(
+    results: Mapping[str, float] | None, datasets: Sequence[str], task_tag: str
+) -> list[EvalResult] | None:
     """The card's `model-index` entries: `results` (metric name -> number) measured on `datasets[0]`; None when there
     are no results or no dataset. A value that is not a number is a ValueError."""
     if not results:
@@ -131,8 +135,14 @@ def eval_results(results: Mapping[str, float] | None, datasets: Sequence[str], t
     if not datasets:
         return None
     return [
-        EvalResult(task_type=task_tag, dataset_type=datasets[0], dataset_name=datasets[0], metric_type=name,
-                   metric_name=name, metric_value=float(value))
+        EvalResult(
+            task_type=task_tag,
+            dataset_type=datasets[0],
+            dataset_name=datasets[0],
+            metric_type=name,
+            metric_name=name,
+            metric_value=float(value),
+        )
         for name, value in results.items()
     ]
 
@@ -141,7 +151,9 @@ def results_table(results: Mapping[str, float] | None) -> str:
     """A Markdown table of `results` ("" when there are none)."""
     if not results:
         return ""
-    return "| metric | value |\n|---|---|\n" + "\n".join(f"| {name} | {float(value):.4f} |" for name, value in results.items())
+    return "| metric | value |\n|---|---|\n" + "\n".join(
+        f"| {name} | {float(value):.4f} |" for name, value in results.items()
+    )
 
 
 def render_model_card(

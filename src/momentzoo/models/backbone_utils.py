@@ -39,7 +39,12 @@ def load_saved_tokenizer(pretrained_model_name_or_path, kwargs: dict):
         return None
     hub = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only", "subfolder") if k in kwargs}
     path = str(pretrained_model_name_or_path)
-    if not cached_file(path, "tokenizer_config.json", _raise_exceptions_for_missing_entries=False,
-                       _raise_exceptions_for_connection_errors=False, **hub):
+    if not cached_file(
+        path,
+        "tokenizer_config.json",
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=False,
+        **hub,
+    ):
         return None
     return AutoTokenizer.from_pretrained(path, **hub)

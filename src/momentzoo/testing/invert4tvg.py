@@ -13,8 +13,8 @@ import numpy as np
 from transformers import PreTrainedTokenizerFast
 
 from ..data.synthetic_video_grounding import SYNTHETIC_VIDEO_QUERIES
-from .backbones import tiny_qwen2_5_vl, tiny_tokenizer
 from ..training.invert4tvg.prompts import reference_answer, task_prompt
+from .backbones import tiny_qwen2_5_vl, tiny_tokenizer
 
 __all__ = ["tiny_invert4tvg_tokenizer", "tiny_invert4tvg_model"]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import datasets
 import torch
@@ -167,8 +167,8 @@ def encode_video_dataset(model, dataset, fps: float | None = None, video_root=No
     `feature_stride`, `num_frames`), so `evaluate_tal` scores an end-to-end model in sliding windows of tokens.
     `fps`: frames sampled per second (default: each video's own rate)."""
 
-    from ..data.synthetic import tal_features
     from ..data.model_video_encoder import ModelVideoEncoder
+    from ..data.synthetic import tal_features
 
     if "video" not in dataset.column_names:
         raise ValueError(f"encode_video_dataset: the dataset has no 'video' column (columns: {dataset.column_names})")

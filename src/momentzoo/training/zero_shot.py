@@ -11,7 +11,7 @@ The model must be open-vocabulary: its `forward` and `post_process` take `class_
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from common_model_tests import one_thread  # noqa: F401 (autouse fixture)
 from torch import nn
 
-from common_model_tests import one_thread  # noqa: F401 (autouse fixture)
 from momentzoo.layers.losses import offset_diou_loss, offset_iou_loss, sigmoid_focal_loss
 from momentzoo.layers.masked_conv import MaskedConv1d, apply_mask, downsample_mask
 from momentzoo.models.actionformer.modeling_actionformer import (

@@ -5,17 +5,17 @@ import math
 
 import pytest
 import torch
+from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401 (autouse fixture)
 
 import momentzoo
-from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401 (autouse fixture)
 from momentzoo.models.actionformer import (
     THUMOS14_CLASSES,
     ActionFormerConfig,
     ActionFormerForTemporalLocalization,
     ActionFormerModel,
 )
-from momentzoo.testing.actionformer import tiny_actionformer_config
 from momentzoo.segments import feature_grid_to_seconds
+from momentzoo.testing.actionformer import tiny_actionformer_config
 
 
 def video_features(length: int, dim: int) -> torch.Tensor:

@@ -9,10 +9,10 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401 (autouse fixture: one torch thread)
 from transformers import AutoModel, TrainerCallback
 
 import momentzoo
-from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401 (autouse fixture: one torch thread)
 from momentzoo.data import TemporalLocalizationCollator, make_synthetic_tal_dataset, synthetic_tal_metadata
 from momentzoo.models.actionvlm import (
     ACTIONVLM_PRESETS,

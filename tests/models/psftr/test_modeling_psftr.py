@@ -6,16 +6,15 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401 (autouse fixture)
 from transformers import AutoModel
 
 import momentzoo  # noqa: F401  (registers psftr)
 from momentzoo.models.psftr import PSFTRConfig, PSFTRModel, format_class_prompt
-from momentzoo.testing.psftr import tiny_psftr_config
 from momentzoo.models.psftr.modeling_psftr import sine_position_embedding
 from momentzoo.segments import center_width_to_start_end, feature_grid_to_seconds
 from momentzoo.testing import tiny_clip
-
-from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401 (autouse fixture)
+from momentzoo.testing.psftr import tiny_psftr_config
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
-from transformers.utils import ModelOutput
-
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.utils import ModelOutput
 
 from ...hub import MomentzooModelCardMixin
 from ...layers.losses import offset_diou_loss, sigmoid_focal_loss

@@ -34,9 +34,9 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrai
 from transformers.utils import ModelOutput
 
 from ...hub import MomentzooModelCardMixin
+from ..actionformer.modeling_actionformer import ActionFormerForTemporalLocalization
 from ..backbone_utils import load_saved_tokenizer, save_tokenizer, saved_preprocessor_dict
 from ..validation import pad_segment_labels, validate_segment_labels
-from ..actionformer.modeling_actionformer import ActionFormerForTemporalLocalization
 from .configuration_actionvlm import ACTIONVLM_PRESETS, DEFAULT_SPECIAL_TOKENS, ActionVLMConfig
 from .processing_actionvlm import format_action_prompt, format_proposal_answer
 

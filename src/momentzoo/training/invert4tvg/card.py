@@ -12,8 +12,8 @@ from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
-from ...rewards import INVERSION_TASKS
 from ...model_cards import MODEL_CARDS_DIR, eval_results, human_count, results_table
+from ...rewards import INVERSION_TASKS
 from ...version import __version__
 
 __all__ = ["INVERT4TVG_TEMPLATE", "render_invert4tvg_card"]

@@ -26,8 +26,10 @@ class Invert4TVGConfig(GRPOConfig):
     num_train_epochs: float = field(default=2.0, metadata={"help": "Training epochs (the paper: 2)."})
     tvg_probability: float = field(
         default=0.8,
-        metadata={"help": "p: probability that an iteration (or example) is a TVG one; else an inversion task. "
-                          "The paper's ablation varies it from 0 to 1; 0.8 is its best."},
+        metadata={
+            "help": "p: probability that an iteration (or example) is a TVG one; else an inversion task. "
+            "The paper's ablation varies it from 0 to 1; 0.8 is its best."
+        },
     )
     task_mixing: str = field(
         default="per_iteration",
@@ -43,12 +45,15 @@ class Invert4TVGConfig(GRPOConfig):
     video_max_pixels: int = field(default=768 * 28 * 28, metadata={"help": "Maximum pixels of one frame."})
     video_total_pixels: int | None = field(
         default=3584 * 28 * 28,
-        metadata={"help": "Pixel budget of one video (3584 * 28 * 28 ~ 2.8 M as the paper): at most this / 784 video tokens."},
+        metadata={
+            "help": "Pixel budget of one video (3584 * 28 * 28 ~ 2.8 M as the paper): at most this / 784 video tokens."
+        },
     )
     video_min_frames: int = field(default=4, metadata={"help": "Minimum frames sampled from one clip."})
     video_max_frames: int = field(default=768, metadata={"help": "Maximum frames sampled from one clip."})
     video_root: str | None = field(
-        default=None, metadata={"help": "Folder that relative `video` paths of the dataset are resolved in (and may not leave)."}
+        default=None,
+        metadata={"help": "Folder that relative `video` paths of the dataset are resolved in (and may not leave)."},
     )
     system_prompt: str | None = field(default=None, metadata={"help": "Optional system message of every prompt."})
 
@@ -64,16 +69,26 @@ class Invert4TVGConfig(GRPOConfig):
             raise ValueError(f"eval_task must be one of {TASKS}, got {self.eval_task!r}")
         self.video_processor_kwargs()
         if self.use_vllm:
-            raise ValueError("Invert4TVGTrainer generates with transformers (use_vllm=False): video inputs are not wired to vLLM")
+            raise ValueError(
+                "Invert4TVGTrainer generates with transformers (use_vllm=False): video inputs are not wired to vLLM"
+            )
         if self.remove_unused_columns:
-            raise ValueError("Invert4TVGTrainer needs every dataset column (query, windows, video, ...): set remove_unused_columns=False")
+            raise ValueError(
+                "Invert4TVGTrainer needs every dataset column (query, windows, video, ...): set remove_unused_columns=False"
+            )
         if self.use_transformers_continuous_batching:
-            raise ValueError("Invert4TVGTrainer does not support use_transformers_continuous_batching (no multimodal inputs)")
+            raise ValueError(
+                "Invert4TVGTrainer does not support use_transformers_continuous_batching (no multimodal inputs)"
+            )
 
     def video_processor_kwargs(self) -> dict:
         kwargs = dict(
-            fps=self.video_fps, min_pixels=self.video_min_pixels, max_pixels=self.video_max_pixels,
-            total_pixels=self.video_total_pixels, min_frames=self.video_min_frames, max_frames=self.video_max_frames,
+            fps=self.video_fps,
+            min_pixels=self.video_min_pixels,
+            max_pixels=self.video_max_pixels,
+            total_pixels=self.video_total_pixels,
+            min_frames=self.video_min_frames,
+            max_frames=self.video_max_frames,
         )
         Qwen2_5_VLVideoProcessor(**kwargs)  # raises ValueError naming the bad field
         return kwargs

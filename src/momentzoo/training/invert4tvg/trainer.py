@@ -36,7 +36,7 @@ from accelerate.utils import gather_object
 from transformers import AutoModelForImageTextToText, AutoTokenizer, PreTrainedTokenizerBase, ProcessorMixin
 from trl import GRPOTrainer
 
-from ...data.qwen2_5_vl_video import VIDEO_PROCESSOR_FILE, Qwen2_5_VLVideoChatProcessor, Qwen2_5_VLVideoProcessor
+from ...data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor, Qwen2_5_VLVideoProcessor
 from ...rewards import MIXED_REWARD_FUNCS, TASKS, default_lemmatizer
 from .config import Invert4TVGConfig
 from .inference import load_clip_video_inputs, vision_token_ids
