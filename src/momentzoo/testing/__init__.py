@@ -16,6 +16,7 @@ _LAZY = {
     "tiny_qwen2_5_vl": "backbones",
     "tiny_videomae": "backbones",
     "tiny_clip": "backbones",
+    "TINY_ACTIONFORMER_HEAD": "actionformer",
     "tiny_actionformer_config": "actionformer",
     "TINY_CLASS_NAMES": "actionvlm",
     "TINY_CLASS_DESCRIPTIONS": "actionvlm",

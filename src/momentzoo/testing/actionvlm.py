@@ -2,7 +2,8 @@
 
 from ..models.actionvlm.configuration_actionvlm import DEFAULT_SPECIAL_TOKENS, ActionVLMConfig
 from ..models.actionvlm.processing_actionvlm import format_action_prompt
-from .backbones import tiny_tokenizer
+from .actionformer import TINY_ACTIONFORMER_HEAD
+from .backbones import _qwen2_text_kwargs, tiny_tokenizer
 
 __all__ = ["TINY_CLASS_NAMES", "TINY_CLASS_DESCRIPTIONS", "tiny_actionvlm_config"]
 
@@ -21,32 +22,9 @@ def tiny_actionvlm_config(tokenizer=None, hidden_size: int = 32, num_layers: int
     to share it with the caller."""
     special = tuple(overrides.get("special_tokens") or DEFAULT_SPECIAL_TOKENS)
     tokenizer = tokenizer if tokenizer is not None else tiny_tokenizer(extra_tokens=special)
-    text = dict(
-        model_type="qwen2",
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        intermediate_size=2 * hidden_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        bos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-    )
+    text = dict(model_type="qwen2", **_qwen2_text_kwargs(tokenizer, hidden_size, num_layers))
     values = dict(
-        input_dim=12,
-        max_seq_len=64,
-        hidden_size=16,
-        num_attention_heads=2,
-        attention_window_size=5,
-        num_stem_layers=1,
-        num_downsample_layers=3,
-        head_hidden_size=16,
-        regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
-        hidden_dropout=0.0,
-        drop_path_rate=0.0,
+        TINY_ACTIONFORMER_HEAD,
         id2label=dict(enumerate(TINY_CLASS_NAMES)),
         class_descriptions=list(TINY_CLASS_DESCRIPTIONS),
         text_config=text,
