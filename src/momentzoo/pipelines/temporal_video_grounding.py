@@ -37,7 +37,7 @@ def _saved_video_processor(model):
     """The video processor saved beside the checkpoint, else the defaults with the model's vision geometry."""
     from ..data.qwen2_5_vl_video import VIDEO_PROCESSOR_FILE, Qwen2_5_VLVideoProcessor
 
-    folder = getattr(model.config, "_name_or_path", None) or getattr(model, "name_or_path", None)
+    folder = model.config._name_or_path or model.name_or_path
     if folder and (Path(folder) / VIDEO_PROCESSOR_FILE).is_file():
         return Qwen2_5_VLVideoProcessor.from_pretrained(folder)
     return Qwen2_5_VLVideoProcessor.from_model_config(model.config)
@@ -61,10 +61,10 @@ class TemporalVideoGroundingPipeline(Pipeline):
 
     def __init__(self, *args, frame_processor=None, system_prompt: str | None = None, **kwargs):
         from ..data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor
+        from ..training.invert4tvg.inference import check_video_llm
 
         super().__init__(*args, **kwargs)
-        if getattr(self.model.config, "video_token_id", None) is None:
-            raise ValueError(f"temporal-video-grounding needs a Qwen2-VL/Qwen2.5-VL model with video input, got {type(self.model).__name__}")
+        check_video_llm(self.model.config, "temporal-video-grounding")
         if self.tokenizer is None:
             raise ValueError("temporal-video-grounding needs the model's tokenizer (pass tokenizer=...)")
         self.frame_processor = frame_processor if frame_processor is not None else _saved_video_processor(self.model)

@@ -28,7 +28,7 @@ from ...rewards import (
 )
 from .tasks import row_name
 
-__all__ = ["load_clip_video_inputs", "vision_token_ids", "generate_answers", "evaluate_task_answers", "TASK_ACCURACY_REWARDS"]
+__all__ = ["load_clip_video_inputs", "check_video_llm", "vision_token_ids", "generate_answers", "evaluate_task_answers", "TASK_ACCURACY_REWARDS"]
 
 TASK_ACCURACY_REWARDS = {
     "tvg": iou_reward,
@@ -65,6 +65,15 @@ def load_clip_video_inputs(video_processor: Qwen2_5_VLVideoProcessor, rows: Sequ
 
 
 @torch.no_grad()
+def check_video_llm(config, who: str) -> None:
+    """`who` (a trainer, a pipeline) runs on Qwen2-VL / Qwen2.5-VL checkpoints (video input, their vision tokens and
+    geometry): a ValueError naming the config otherwise."""
+    from transformers import Qwen2_5_VLConfig, Qwen2VLConfig
+
+    if not isinstance(config, (Qwen2VLConfig, Qwen2_5_VLConfig)):
+        raise ValueError(f"{who} needs a Qwen2-VL/Qwen2.5-VL model with video input; got a {type(config).__name__}")
+
+
 def vision_token_ids(config) -> list[int]:
     """The vision placeholder tokens of a Qwen2.5-VL config (video, image, vision start). Generation suppresses them:
     a sampled vision token would have no features behind it in the next forward pass."""

@@ -39,7 +39,7 @@ from trl import GRPOTrainer
 from ...data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor, Qwen2_5_VLVideoProcessor
 from ...rewards import MIXED_REWARD_FUNCS, TASKS, default_lemmatizer
 from .config import Invert4TVGConfig
-from .inference import load_clip_video_inputs, vision_token_ids
+from .inference import check_video_llm, load_clip_video_inputs, vision_token_ids
 from .tasks import Invert4TVGTaskSampler, build_task_rows
 
 __all__ = ["Invert4TVGTrainer"]
@@ -93,8 +93,7 @@ class Invert4TVGTrainer(GRPOTrainer):
             model = AutoModelForImageTextToText.from_pretrained(model, **init_kwargs)
             args.model_init_kwargs = None  # consumed here; TRL warns about them for instantiated models
         config = model.config
-        if getattr(config, "video_token_id", None) is None or getattr(config, "vision_config", None) is None:
-            raise ValueError(f"Invert4TVGTrainer needs a Qwen2-VL/Qwen2.5-VL model with video input; got a {type(config).__name__}")
+        check_video_llm(config, "Invert4TVGTrainer")
         if processing_class is None:
             processing_class = AutoTokenizer.from_pretrained(config._name_or_path)
         tokenizer = processing_class.tokenizer if isinstance(processing_class, ProcessorMixin) else processing_class
