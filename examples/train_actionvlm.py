@@ -39,15 +39,16 @@ from momentzoo.data import TemporalFeatureDataset, TemporalVideoCollator, synthe
 from momentzoo.models.actionvlm import ActionVLMForTemporalLocalization
 from momentzoo.training.actionvlm import LanguageAdvantageTrainer, LanguageAdvantageTrainingArguments
 from momentzoo.training.actionvlm.modality_bias import mean_language_advantage, predict_with_language_weights
-from momentzoo.training.arguments import as_dict, parse_args_with_config
 from momentzoo.training.tal import class_names_of, encode_video_dataset
 from momentzoo.training.tal_script import TALDataArguments as DataArguments
 from momentzoo.training.tal_script import (
+    as_dict,
     check_model_matches_dataset,
     dataset_class_fields,
     dataset_config_fields,
     finish_tal_training,
     load_splits,
+    parse_args_with_config,
     setup_script,
     training_collator,
 )

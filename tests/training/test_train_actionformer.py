@@ -15,7 +15,7 @@ import yaml
 from hub_server import TOKEN, HubServer
 from safetensors.torch import load_file
 
-from momentzoo.training.arguments import parse_args_with_config
+from momentzoo.training.tal_script import parse_args_with_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "train_actionformer.py"

@@ -1,7 +1,7 @@
 """Trainers (`Trainer` / `GRPOTrainer` subclasses), their recipes and the shared TAL evaluation.
 
-One folder per method recipe (`actionvlm/`, `invert4tvg/`), the TAL prediction and evaluation (`tal.py`), the
-example scripts' helpers (`tal_script.py`, `arguments.py`) and the zero-shot protocol (`zero_shot.py`). Names are
+One folder per method recipe (`actionvlm/`, `invert4tvg/`), the TAL prediction and evaluation, zero-shot protocol
+included (`tal.py`), and the example scripts' helpers (`tal_script.py`). Names are
 imported on first use: `import momentzoo.training` does not import TRL.
 """
 
@@ -27,9 +27,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "task_messages",
             "reference_answer",
         ],
-        "tal": ["evaluate_tal", "predict_tal"],
-        "tal_script": ["TALDataArguments", "load_tal_dataset"],
-        "zero_shot": ["evaluate_zero_shot"],
-        "arguments": ["parse_args_with_config"],
+        "tal": ["evaluate_tal", "predict_tal", "evaluate_zero_shot"],
+        "tal_script": ["TALDataArguments", "load_tal_dataset", "parse_args_with_config"],
     },
 )

@@ -12,7 +12,7 @@ from momentzoo.data.class_splits import random_class_split, select_classes
 from momentzoo.data.synthetic_zero_shot import make_synthetic_zero_shot_dataset
 from momentzoo.models.psftr import PSFTRModel
 from momentzoo.testing import tiny_clip
-from momentzoo.training.zero_shot import (
+from momentzoo.training.tal import (
     ZERO_SHOT_IOU_THRESHOLDS,
     evaluate_zero_shot,
     format_zero_shot_table,
@@ -191,7 +191,7 @@ def test_psftr_example_configs_parse_and_hold_valid_model_configs(name, monkeypa
     from transformers import TrainingArguments
 
     from momentzoo.models.psftr import PSFTRConfig
-    from momentzoo.training.arguments import as_dict, parse_args_with_config
+    from momentzoo.training.tal_script import as_dict, parse_args_with_config
 
     examples = Path(__file__).resolve().parents[3] / "examples"
     monkeypatch.syspath_prepend(str(examples))
