@@ -26,7 +26,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 import momentzoo  # noqa: F401  (registers TimeExpert with the Auto classes)
 from momentzoo.models.timeexpert import TASK_TYPES, TimeExpertMoE, TimeExpertProcessor
-from momentzoo.training.arguments import as_dict, parse_args_with_config
+from momentzoo.training.tal_script import as_dict, parse_args_with_config
 from momentzoo.training.timeexpert import (
     TIMEEXPERT_STAGES,
     TimeExpertCollator,

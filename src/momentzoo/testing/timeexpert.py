@@ -6,7 +6,7 @@ from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from ..models.timeexpert import TimeExpertConfig, TimeExpertMoE
 from ..models.timeexpert.processing_timeexpert import SYNC_TOKEN, VIDEO_PLACEHOLDER
-from . import _qwen2_text_kwargs, tiny_clip, tiny_tokenizer
+from .backbones import _qwen2_text_kwargs, tiny_clip, tiny_tokenizer
 
 __all__ = ["tiny_timeexpert", "tiny_timeexpert_config", "tiny_timeexpert_tokenizer"]
 

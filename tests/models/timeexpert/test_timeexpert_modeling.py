@@ -14,7 +14,7 @@ from momentzoo.models.timeexpert.modeling_timeexpert import (
     router_z_loss,
     straight_through_sign_gate,
 )
-from momentzoo.testing import _qwen2_text_kwargs
+from momentzoo.testing.backbones import _qwen2_text_kwargs
 from momentzoo.testing.timeexpert import tiny_timeexpert, tiny_timeexpert_config, tiny_timeexpert_tokenizer
 
 TOKENIZER = tiny_timeexpert_tokenizer()
@@ -32,8 +32,7 @@ def _sample(processor, frames: int):
 
 
 class TestTimeExpertCommon(ModelTesterMixin):
-    model_class = TimeExpertMoE
-    task = "temporal-grounding"
+    model_type = "timeexpert"
     lengths = (5, 3)
     non_default_config_kwargs = {
         "gate_alpha": 0.25,

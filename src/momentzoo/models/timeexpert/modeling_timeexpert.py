@@ -16,7 +16,6 @@ tokens (a loop over experts, never over tokens).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -36,10 +35,10 @@ from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache
 from transformers.generation import LogitsProcessor, LogitsProcessorList
-from transformers.utils import ModelOutput, cached_file
+from transformers.utils import ModelOutput
 
 from ...hub import MomentzooModelCardMixin
-from ..actionvlm.modeling_actionvlm import _load_causal_lm
+from ..backbone_utils import load_causal_lm, load_saved_tokenizer, save_tokenizer, saved_preprocessor_dict
 from .configuration_timeexpert import TimeExpertConfig
 from .processing_timeexpert import SYNC_TOKEN, TASK_TYPES, TIME_VOCABULARY, VIDEO_PLACEHOLDER, TimeExpertTokenLayout
 
@@ -843,7 +842,7 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
         placeholder added. `config_kwargs` go to `TimeExpertConfig`."""
         load = {"dtype": dtype} if dtype is not None else {}
         # A vision-language checkpoint (e.g. rhymes-ai/Aria) gives its text model.
-        lm = _load_causal_lm(language_model, dtype=dtype)
+        lm = load_causal_lm(language_model, dtype=dtype)
         if tokenizer is None:
             if not isinstance(language_model, (str, os.PathLike)):
                 raise ValueError("pass tokenizer= when language_model is a model instance")
@@ -864,13 +863,10 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
                 vision_config = vision_config.vision_config
             vm = AutoModel.from_pretrained(vision_model, config=vision_config, **load)
             # the frame statistics the encoder was trained with, for the pipeline's raw-video path
-            stats = cached_file(vision_model, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False)
-            if stats is not None:
-                with open(stats) as file:
-                    stats = json.load(file)
-                for key in ("image_mean", "image_std"):
-                    if stats.get(key) is not None:
-                        config_kwargs.setdefault(key, list(stats[key]))
+            stats = saved_preprocessor_dict(str(vision_model)) or {}
+            for key in ("image_mean", "image_std"):
+                if stats.get(key) is not None:
+                    config_kwargs.setdefault(key, list(stats[key]))
         is_aria = lm.config.model_type == "aria_text"
         if is_aria:  # ARIA's MoE geometry, unless overridden
             config_kwargs.setdefault("num_experts", lm.config.moe_num_experts)
@@ -897,18 +893,14 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
         return model
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        if self.tokenizer is not None and kwargs.get("is_main_process", True):
-            os.makedirs(save_directory, exist_ok=True)
-            self.tokenizer.save_pretrained(save_directory)
+        save_tokenizer(self.tokenizer, save_directory, args, kwargs)
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         model._set_trainable()
-        path = os.fspath(pretrained_model_name_or_path)
-        if os.path.isfile(os.path.join(path, "tokenizer_config.json")):
-            model.tokenizer = AutoTokenizer.from_pretrained(path)
+        model.tokenizer = load_saved_tokenizer(pretrained_model_name_or_path, kwargs)
         return model
 
     def model_card_kwargs(self) -> dict:

@@ -1,0 +1,77 @@
+"""Helpers for the pretrained backbones inside momentzoo models: their image statistics (shared with the feature
+extractor), the tokenizer a model keeps beside its weights (ActionVLM's and TimeExpert's LM tokenizers, PSFTR's CLIP
+tokenizer) and the causal LM that ActionVLM and TimeExpert are built on."""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["saved_preprocessor_dict", "save_tokenizer", "load_saved_tokenizer", "load_causal_lm"]
+
+
+def saved_preprocessor_dict(name_or_path: str) -> dict | None:
+    """The checkpoint's saved `preprocessor_config.json` as a dict, read as JSON (no processor is built); None when
+    it has none."""
+    from transformers.image_processing_utils import ImageProcessingMixin
+
+    try:
+        config, _ = ImageProcessingMixin.get_image_processor_dict(name_or_path)
+    except OSError:
+        return None
+    return config
+
+
+def save_tokenizer(tokenizer, save_directory, args: tuple, kwargs: dict) -> None:
+    """Write `tokenizer` (if any) into `save_directory` from the main process only; `args` / `kwargs` are those of
+    `save_pretrained(save_directory, is_main_process=True, ...)` (positional or keyword). Called before the weights
+    are saved: with `push_to_hub=True` the folder is uploaded inside transformers' `save_pretrained`."""
+    if tokenizer is not None and kwargs.get("is_main_process", args[0] if args else True):
+        os.makedirs(save_directory, exist_ok=True)
+        tokenizer.save_pretrained(save_directory)
+
+
+def load_saved_tokenizer(pretrained_model_name_or_path, kwargs: dict):
+    """The tokenizer saved beside a checkpoint (a local folder or a Hub repo; `kwargs` of `from_pretrained` give the
+    cache, revision, token...), or None when the checkpoint has none."""
+    from transformers import AutoTokenizer
+    from transformers.utils import cached_file
+
+    if pretrained_model_name_or_path is None:
+        return None
+    hub = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only", "subfolder") if k in kwargs}
+    path = str(pretrained_model_name_or_path)
+    if not cached_file(
+        path,
+        "tokenizer_config.json",
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=False,
+        **hub,
+    ):
+        return None
+    return AutoTokenizer.from_pretrained(path, **hub)
+
+
+def load_causal_lm(name_or_model, dtype=None, **kwargs):
+    """A causal LM from an instance, a hub id or a path. A vision-language checkpoint (e.g. InternVL3-hf) gives
+    its text model: decoder and LM head copied into the `AutoModelForCausalLM` of its text config."""
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, PreTrainedModel
+
+    if isinstance(name_or_model, PreTrainedModel):
+        return name_or_model
+    if not isinstance(name_or_model, (str, os.PathLike)):
+        raise ValueError(
+            f"language_model must be a PreTrainedModel, a hub id or a path, got {type(name_or_model).__name__}"
+        )
+    load_kwargs = dict(kwargs, **({"dtype": dtype} if dtype is not None else {}))
+    try:
+        return AutoModelForCausalLM.from_pretrained(name_or_model, **load_kwargs)
+    except ValueError as error:
+        if "Unrecognized configuration class" not in str(error):
+            raise
+    composite = AutoModelForImageTextToText.from_pretrained(name_or_model, **load_kwargs)
+    text_config = composite.config.get_text_config()
+    lm = AutoModelForCausalLM.from_config(text_config, dtype=dtype or composite.dtype)
+    lm.get_decoder().load_state_dict(composite.get_decoder().state_dict())
+    lm.get_output_embeddings().load_state_dict(composite.get_output_embeddings().state_dict())
+    lm.config._name_or_path = f"{name_or_model} (text model)"
+    return lm.eval()
