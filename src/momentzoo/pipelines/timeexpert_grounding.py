@@ -1,6 +1,7 @@
 """`pipeline("temporal-video-grounding", model=<a TimeExpert checkpoint>)`: TimeExpert behind the grounding task.
 
-`TemporalVideoGroundingPipeline` hands a TimeExpert model to this class. Inputs are a video (path, bytes or
+`TemporalVideoGroundingPipeline` hands its work to this class when the config declares the `"event_tokens"`
+interface (`TimeExpertConfig` does; `momentzoo.models.temporal_grounding`). Inputs are a video (path, bytes or
 `{"bytes", "path"}`; needs a checkpoint with a vision encoder), frames (`{"video": (T, H, W, 3) uint8, "fps"}`), or
 pre-extracted `{"frame_features": (T, P, D), "duration": s}` (optional `frame_times`, default the centres of T equal
 bins). `task` picks the answer (`moment_retrieval` by default):
@@ -20,32 +21,31 @@ import math
 
 import numpy as np
 import torch
-from transformers import Pipeline
 
 from ..models.timeexpert import TASK_TYPES, TimeExpertProcessor, safe_parse_events
-from .temporal_video_grounding import TemporalVideoGroundingPipeline
 
-__all__ = ["TimeExpertGroundingPipeline"]
+__all__ = ["TimeExpertGrounding"]
 
 logger = logging.getLogger(__name__)
 
 
-class TimeExpertGroundingPipeline(TemporalVideoGroundingPipeline):
-    """TimeExpert grounding, dense captioning and highlight detection (see the module doc)."""
+class TimeExpertGrounding:
+    """The `"event_tokens"` interface: TimeExpert grounding, dense captioning and highlight detection (see the module
+    doc). `num_frames` (default 64): the frames sampled from a video."""
 
-    def __init__(self, *args, num_frames: int = 64, **kwargs):
-        Pipeline.__init__(self, *args, **kwargs)  # the Qwen video set-up of the parent does not apply
-        if self.tokenizer is None:
-            self.tokenizer = self.model.tokenizer
-        if self.tokenizer is None:
+    init_options = ("num_frames",)
+
+    def __init__(self, model, tokenizer, num_frames: int = 64):
+        tokenizer = tokenizer if tokenizer is not None else model.tokenizer
+        if tokenizer is None:
             raise ValueError("temporal-video-grounding needs TimeExpert's tokenizer (pass tokenizer=...)")
         if not isinstance(num_frames, int) or num_frames < 1:
             raise ValueError(f"num_frames must be a positive integer, got {num_frames!r}")
-        self.num_frames = num_frames
-        self.processor = TimeExpertProcessor.from_config(self.tokenizer, self.model.config)
+        self.model, self.tokenizer, self.num_frames = model, tokenizer, num_frames
+        self.processor = TimeExpertProcessor.from_config(tokenizer, model.config)
 
-    def _sanitize_parameters(
-        self,
+    @staticmethod
+    def sanitize_parameters(
         query=None,
         task=None,
         start=None,
@@ -149,7 +149,7 @@ class TimeExpertGroundingPipeline(TemporalVideoGroundingPipeline):
         }
         return {**model_inputs, **frames, "task": task, "clip_start": offset, "clip_duration": span}
 
-    def _forward(self, model_inputs, max_new_tokens=256, generate_kwargs=None):
+    def forward(self, model_inputs, max_new_tokens=256, generate_kwargs=None):
         inputs = {k: v for k, v in model_inputs.items() if torch.is_tensor(v)}
         kwargs = {"do_sample": False, **(generate_kwargs or {})}
         out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, **kwargs)

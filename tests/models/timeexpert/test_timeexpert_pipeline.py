@@ -9,7 +9,8 @@ from transformers import LogitsProcessor, pipeline
 
 import momentzoo  # noqa: F401
 from momentzoo.models.timeexpert import TimeExpertEvent
-from momentzoo.pipelines.timeexpert_grounding import TimeExpertGroundingPipeline
+from momentzoo.pipelines import TemporalVideoGroundingPipeline
+from momentzoo.pipelines.timeexpert_grounding import TimeExpertGrounding
 from momentzoo.testing.timeexpert import tiny_timeexpert
 
 
@@ -37,7 +38,9 @@ class ForceAnswer(LogitsProcessor):
 
 def test_timeexpert_checkpoint_gives_windows_in_seconds(checkpoint):
     grounder = pipeline("temporal-video-grounding", model=str(checkpoint))
-    assert isinstance(grounder, TimeExpertGroundingPipeline)
+    # dispatched by the interface TimeExpertConfig declares, not by probing the model
+    assert grounder.model.config.grounding_interface == "event_tokens"
+    assert type(grounder) is TemporalVideoGroundingPipeline and isinstance(grounder.grounding, TimeExpertGrounding)
     layout = grounder.model.config.token_layout
     answer = layout.encode_events([TimeExpertEvent([2.5, 7.0])], grounder.tokenizer)
     features = np.random.default_rng(0).normal(size=(6, 4, 16)).astype(np.float32)

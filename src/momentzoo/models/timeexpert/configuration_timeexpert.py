@@ -4,6 +4,7 @@
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from ..temporal_grounding import TemporalGroundingConfigMixin
 from ..validation import ConfigFieldChecks
 from .processing_timeexpert import TASK_TYPES, TIME_VOCABULARY, TimeExpertTokenLayout
 
@@ -23,7 +24,7 @@ def _optional_id(field: str, value, vocab: int | None) -> int | None:
     return value
 
 
-class TimeExpertConfig(PreTrainedConfig):
+class TimeExpertConfig(TemporalGroundingConfigMixin, PreTrainedConfig):
     r"""Configuration of [`TimeExpertMoE`] ("TimeExpert: An Expert-Guided Video LLM for Video Temporal Grounding").
     Every field is validated; a bad value raises a `ValueError` naming it.
 

@@ -903,8 +903,8 @@ class TimeExpertMoE(TimeExpertPreTrainedModel, GenerationMixin):
         model.tokenizer = load_saved_tokenizer(pretrained_model_name_or_path, kwargs)
         return model
 
-    def model_card_kwargs(self) -> dict:
-        config = self.config
+    @classmethod
+    def card_kwargs_from_config(cls, config) -> dict:
         names = [
             c._name_or_path
             for c in (config.vision_config, config.text_config)
