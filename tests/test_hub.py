@@ -148,6 +148,8 @@ def online(monkeypatch, hub_server):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub_server.url)
+    monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        hub_server.url + "/{repo_id}/resolve/{revision}/{filename}")
     return hub_server
 
 
@@ -200,8 +202,8 @@ def test_push_then_pull_from_the_hub(online, tmp_path):
     commit = push_to_hub(tmp_path / "detector", "tester/tiny-detector", token=TOKEN, endpoint=server.url,
                          card_kwargs={"datasets": ["thumos14"], "results": {"average_mAP": 0.42}})
     assert commit.oid and commit.commit_url.startswith(server.url)
-    # 2. The mixin's model.push_to_hub (default endpoint), with a repo id without namespace.
-    grounder.push_to_hub("tiny-grounder", token=TOKEN, datasets="charades_sta")
+    # 2. The mixin's model.push_to_hub (default endpoint, PushToHubMixin's signature), a repo id without namespace.
+    grounder.push_to_hub("tiny-grounder", token=TOKEN, tags=["charades_sta"])
     # 3. save_pretrained(push_to_hub=True).
     detector.save_pretrained(tmp_path / "again", push_to_hub=True, repo_id="tester/tiny-detector-2", token=TOKEN)
 
@@ -244,7 +246,7 @@ def test_push_then_pull_from_the_hub(online, tmp_path):
     assert "| average_mAP | 0.4200 |" in card and "**Classes (3):** BaseballPitch, CliffDiving, LongJump" in card
     assert f"**Parameters:** {detector.num_parameters()}" in card  # counted from the safetensors header
     grounder_card = (tmp_path / "tiny-grounder.README.md").read_text()
-    assert "# tester/tiny-grounder\n" in grounder_card and _front_matter(grounder_card)["datasets"] == ["charades_sta"]
+    assert "# tester/tiny-grounder\n" in grounder_card and "charades_sta" in _front_matter(grounder_card)["tags"]
 
     dataset = json.loads((tmp_path / "dataset.json").read_text())
     assert "Array2D(shape=(None, 4)" in dataset["features"] and "ClassLabel" in dataset["features"]
