@@ -96,3 +96,102 @@ def test_honest_object_arrays_still_load(tmp_path):
     assert loaded[4] == [[1.0, 2.0]]
     with pytest.raises(ValueError, match=r"refusing to unpickle (posix|nt)\.system"):
         load_npy_restricted(_save_object_array(tmp_path / "evil.npy", _Reduce(os.system, ("true",))))
+
+
+# --- videos that lie about their length, names FFmpeg would read as URLs ---------------------------------------
+def _write_mkv(path, num_frames=5, fps=10, claim_seconds=None):
+    """A tiny Matroska video; `claim_seconds` overwrites the Duration element of its header (a forged claim)."""
+    import struct
+
+    import av
+
+    with av.open(str(path), "w", format="matroska") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width = stream.height = 16
+        stream.pix_fmt = "yuv420p"
+        for i in range(num_frames):
+            frame = av.VideoFrame.from_ndarray(np.full((16, 16, 3), 40 * i, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    if claim_seconds is not None:
+        data = bytearray(path.read_bytes())
+        at = data.find(b"\x44\x89\x88")  # Segment Info > Duration, an 8-byte float in milliseconds
+        data[at + 3:at + 11] = struct.pack(">d", claim_seconds * 1000.0)
+        path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_video_claiming_a_million_seconds_fails_fast_without_allocating(tmp_path):
+    import resource
+    import time
+
+    from momentzoo.data.video import probe_video, read_video_frames
+
+    liar = _write_mkv(tmp_path / "liar.mkv", claim_seconds=1_000_000)
+    assert liar.stat().st_size < 1000 and probe_video(liar).duration == pytest.approx(1_000_000)
+    before, started = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+    with pytest.raises(ValueError, match=r"liar.mkv claims 1000000.000 s but its frames end at 0.500 s"):
+        read_video_frames(liar, fps=0.1)
+    with pytest.raises(ValueError, match=r"liar.mkv: 30000000 frames at 30 fps .* exceed max_frames=500000"):
+        read_video_frames(liar, fps=30.0)
+    assert time.perf_counter() - started < 10
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: nothing near 22.9 GiB
+
+
+def test_max_frames_is_configurable_and_honest_videos_read_whole(tmp_path, monkeypatch):
+    from momentzoo.data.video import read_video_frames
+
+    honest = _write_mkv(tmp_path / "honest.mkv", num_frames=5)
+    assert read_video_frames(honest, fps=10.0).frames.shape == (5, 16, 16, 3)
+    with pytest.raises(ValueError, match="exceed max_frames=3"):
+        read_video_frames(honest, fps=10.0, max_frames=3)
+    with pytest.raises(ValueError, match="more than max_frames=3 frames"):
+        read_video_frames(honest, max_frames=3)
+    monkeypatch.setenv("MOMENTZOO_MAX_VIDEO_FRAMES", "4")
+    with pytest.raises(ValueError, match="exceed max_frames=4"):
+        read_video_frames(honest, fps=10.0)
+    monkeypatch.setenv("MOMENTZOO_MAX_VIDEO_FRAMES", "lots")
+    with pytest.raises(ValueError, match="MOMENTZOO_MAX_VIDEO_FRAMES must be a positive integer"):
+        read_video_frames(honest, fps=10.0)
+
+
+def test_extract_features_reports_the_lying_video_and_goes_on(tmp_path):
+    from momentzoo.data.feature_extraction import VideoFeatureExtractor, extract_features_to_folder
+    from momentzoo.testing import tiny_clip
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    _write_mkv(videos / "liar.mkv", claim_seconds=10_000)  # 100,000 frames at 10 fps: under max_frames
+    _write_mkv(videos / "honest.mkv")
+    model, _ = tiny_clip(image_size=16)
+    model.save_pretrained(tmp_path / "clip")
+    extractor = VideoFeatureExtractor.from_pretrained(str(tmp_path / "clip"), pooling="projection", fps=10.0,
+                                                      image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    report = extract_features_to_folder(extractor, videos, tmp_path / "out", progress=False)
+    assert report.processed == ["honest"] and list(report.failed) == [str(videos / "liar.mkv")]
+    assert "claims 10000.000 s but its frames end at 0.500 s" in report.failed[str(videos / "liar.mkv")]
+
+
+@pytest.mark.parametrize("name", ["concat:a.mkv|b.mkv", "http:evil.mkv", "subfile,,start,0,end,0,,:a.mkv"])
+def test_names_that_look_like_ffmpeg_urls_are_local_files(tmp_path, name):
+    from momentzoo.data.video import probe_video, read_video_frames
+
+    root = tmp_path / "root"
+    root.mkdir()
+    _write_mkv(root / "a.mkv", num_frames=3)
+    _write_mkv(root / "b.mkv", num_frames=3)
+    (root / name).write_bytes((root / "a.mkv").read_bytes())  # the file itself: 3 frames, not a concatenation
+    assert read_video_frames(name, root=root).frames.shape[0] == 3
+    assert probe_video(name, root=root).duration == pytest.approx(0.3)
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:  # a relative name without a root is opened as the local file too
+        assert read_video_frames(name).frames.shape[0] == 3
+        with pytest.raises(ValueError, match="video file not found: concat:b.mkv"):
+            read_video_frames("concat:b.mkv")
+    finally:
+        os.chdir(cwd)
