@@ -44,12 +44,12 @@ def loads_strict(text: str | bytes, source: str | os.PathLike = "<string>") -> A
         raise ValueError(f"{os.fspath(source)}: JSON nested too deeply") from None
 
 
-def load_json_strict(path: str | os.PathLike) -> Any:
-    """Read and parse a UTF-8 JSON file, refusing duplicate keys; every error names the file."""
+def load_json_strict(path: str | os.PathLike, what: str = "file") -> Any:
+    """Read and parse a UTF-8 JSON file, refusing duplicate keys; every error names the file (`what` it is)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise ValueError(f"{os.fspath(path)}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except OSError as err:
-        raise ValueError(f"{os.fspath(path)}: cannot read ({err.strerror or err})") from None
+        raise ValueError(f"{os.fspath(path)}: cannot read the {what} ({err.strerror or err})") from None
     return loads_strict(text, path)

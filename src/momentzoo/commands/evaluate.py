@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from ..strict_json import load_json_strict
+
 __all__ = ["register", "run", "load_ground_truth", "load_predictions", "evaluate_files", "EXAMPLE_DIR"]
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[1] / "metrics" / "tal_map" / "examples"
@@ -50,12 +52,7 @@ def register(subparsers) -> None:
 
 
 def _read_json(path, key: str, what: str) -> dict:
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as err:
-        raise ValueError(f"{path}: cannot read the {what} file ({err.strerror or err})") from None
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    data = load_json_strict(path, f"{what} file")  # a video listed twice is an error naming it, not a silently lost entry
     if not isinstance(data, dict) or not isinstance(data.get(key), dict):
         raise ValueError(f'{path}: expected a JSON object with a "{key}" object mapping video ids to {what}')
     return data[key]

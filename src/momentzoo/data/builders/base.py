@@ -380,6 +380,9 @@ class TemporalLocalizationBuilder(_MomentZooBuilder):
                 if self._bad_duration(rec.duration):
                     other_errors.append(f"{rec.source}: {name}: duration must be a positive number, got {rec.duration!r}")
                     continue
+                if self._has_features() and self.config.fps is None and rec.fps is not None and self._bad_duration(rec.fps):
+                    other_errors.append(f"{rec.source}: {name}: fps must be a positive finite number, got {rec.fps!r}")
+                    continue
                 if len(rec.segments) != len(rec.labels):
                     other_errors.append(
                         f"{rec.source}: {name}: {len(rec.segments)} segments but {len(rec.labels)} labels"

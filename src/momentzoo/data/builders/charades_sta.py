@@ -16,6 +16,7 @@ from pathlib import Path
 
 import datasets
 
+from ...strict_json import DuplicateKeyError, reject_duplicate_keys
 from ..annotations import format_problems
 from .base import MomentZooBuilderConfig, QueryAnnotation, TemporalGroundingBuilder
 
@@ -31,9 +32,12 @@ def read_jsonl(path: str) -> list[tuple[int, dict]]:
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line)
+                    obj = json.loads(line, object_pairs_hook=reject_duplicate_keys)
                 except json.JSONDecodeError as err:
                     errors.append(f"line {lineno}: invalid JSON ({err.msg})")
+                    continue
+                except (DuplicateKeyError, RecursionError) as err:
+                    errors.append(f"line {lineno}: {err if isinstance(err, ValueError) else 'JSON nested too deeply'}")
                     continue
                 if not isinstance(obj, dict):
                     errors.append(f"line {lineno}: expected a JSON object, got {type(obj).__name__}")
@@ -41,6 +45,8 @@ def read_jsonl(path: str) -> list[tuple[int, dict]]:
                 rows.append((lineno, obj))
     except OSError as err:
         raise ValueError(f"{path}: cannot read ({err})") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     if errors:
         raise ValueError(f"{path}: {len(errors)} malformed line(s):\n{format_problems(errors)}")
     return rows
@@ -52,6 +58,10 @@ def query_from_json(path: str, lineno: int, obj: dict, required: tuple[str, ...]
     if missing:
         errors.append(f"line {lineno}: missing key(s) {missing}")
         return None
+    for key in ("qid", "vid"):  # str(None) would make a video called "None"; str(1.5) a qid "1.5"
+        if not isinstance(obj[key], (str, int)) or isinstance(obj[key], bool):
+            errors.append(f"line {lineno}: {key!r} must be a string or an integer, got {obj[key]!r}")
+            return None
     windows = obj.get("relevant_windows")
     if windows is not None and not isinstance(windows, list):
         errors.append(f"line {lineno}: relevant_windows must be a list of [start, end], got {windows!r}")
