@@ -24,6 +24,7 @@ import momentzoo
 from momentzoo.data import TemporalFeatureDataset
 from momentzoo.models.actionformer import ActionFormerConfig, ActionFormerForTemporalLocalization
 from momentzoo.training.arguments import as_dict, parse_args_with_config
+from momentzoo.training.resume import resolve_resume_checkpoint
 from momentzoo.training.tal_arguments import TALDataArguments as DataArguments
 from momentzoo.training.tal_models import check_model_matches_dataset, dataset_config_fields
 from momentzoo.training.tal_script import finish_tal_training, load_splits, setup_script, training_collator
@@ -64,7 +65,8 @@ def main(argv=None) -> dict:
     collator = training_collator(data_args, model.config)
     trainer = Trainer(model=model, args=training_args, train_dataset=TemporalFeatureDataset(train),
                       data_collator=collator)
-    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    train_result = trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(
+        training_args.resume_from_checkpoint, training_args.output_dir))
     trainer.log_metrics("train", train_result.metrics)
     evaluation_results = finish_tal_training(trainer, data_args, training_args, evaluation, push, "ActionFormer",
                                              script="examples/train_actionformer.py")

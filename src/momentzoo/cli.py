@@ -5,6 +5,7 @@ import sys
 from importlib import import_module
 
 from . import __version__
+from .errors import user_error_message
 
 __all__ = ["main", "SUBCOMMANDS"]
 
@@ -33,9 +34,19 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 0
-    return int(args.func(args) or 0)
+        parser.print_help(sys.stderr)
+        return 2  # a usage error, as argparse exits for a missing argument
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"momentzoo {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        message = user_error_message(err)
+        if message is None:
+            raise
+        print(f"momentzoo {args.command}: error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

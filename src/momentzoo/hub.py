@@ -414,10 +414,48 @@ def push_to_hub(
 _push_folder = push_to_hub  # the mixin's methods shadow the name `push_to_hub`
 
 
+def _check_stored_dtypes(model, source: str) -> None:
+    """A floating weight stored as integers or booleans in a local checkpoint's safetensors is an error."""
+    from safetensors import safe_open
+
+    folder = Path(source)
+    if not folder.is_dir():
+        return
+    params = model.state_dict()
+    wrong = []
+    for file in sorted(folder.glob("*.safetensors")):
+        with safe_open(file, framework="pt") as f:
+            for key in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                dtype = f.get_slice(key).get_dtype()
+                if key in params and params[key].is_floating_point() and not dtype.startswith(("F", "BF")):
+                    wrong.append(f"{key} ({dtype})")
+    if wrong:
+        raise ValueError(f"{source}: floating weight(s) stored with a non-floating dtype: {wrong[:10]}")
+
+
 class MomentzooModelCardMixin:
     """Mixed into a momentzoo `PreTrainedModel` (before it in the bases): `save_pretrained` also writes the model
     card as `README.md`, and `push_to_hub` uploads the saved folder with that card (rather than transformers'
     generic one). A model supplies card fields (base models, citation...) by overriding `model_card_kwargs`."""
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """transformers' `from_pretrained`, strict about the weights: a checkpoint that lacks weights of the model
+        (they would stay randomly initialised), stores a floating weight as integers or booleans, or holds NaN or
+        infinite values is a `ValueError` naming the checkpoint and the weights, not a log line."""
+        want_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True, **kwargs)
+        source = os.fspath(pretrained_model_name_or_path)
+        missing = sorted(info.get("missing_keys") or ())
+        if missing:
+            raise ValueError(f"{source}: the checkpoint lacks {len(missing)} weight(s) of {cls.__name__} (they would "
+                             f"stay randomly initialised): {missing[:10]}{' ...' if len(missing) > 10 else ''}")
+        _check_stored_dtypes(model, source)
+        bad = [name for name, tensor in model.state_dict().items()
+               if tensor.is_floating_point() and not bool(tensor.isfinite().all())]
+        if bad:
+            raise ValueError(f"{source}: NaN or infinite values in {len(bad)} weight(s): {bad[:10]}")
+        return (model, info) if want_info else model
 
     def model_card_kwargs(self) -> dict[str, Any]:
         """Extra keyword arguments for `render_model_card` (e.g. `base_model` from a backbone's config)."""
