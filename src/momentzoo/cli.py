@@ -7,7 +7,7 @@ from importlib import import_module
 from . import __version__
 from .errors import user_error_message
 
-__all__ = ["main", "SUBCOMMANDS"]
+__all__ = ["SUBCOMMANDS", "main"]
 
 # One line per subcommand: the module under momentzoo.commands that registers it.
 SUBCOMMANDS = [

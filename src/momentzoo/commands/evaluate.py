@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..strict_json import load_json_strict
 
-__all__ = ["register", "run", "load_ground_truth", "load_predictions", "evaluate_files", "EXAMPLE_DIR"]
+__all__ = ["EXAMPLE_DIR", "evaluate_files", "load_ground_truth", "load_predictions", "register", "run"]
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[1] / "metrics" / "tal_map" / "examples"
 DEFAULT_IOU_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)

@@ -2,11 +2,10 @@
 
 import argparse
 import math
-from pathlib import Path
 
 from ..strict_json import load_json_strict
 
-__all__ = ["register", "run", "read_results"]
+__all__ = ["read_results", "register", "run"]
 
 
 def register(subparsers) -> None:

@@ -22,12 +22,12 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 __all__ = [
-    "save_dataset_folder",
-    "push_dataset_folder",
     "add_export_arguments",
     "add_feature_arguments",
     "builder_kwargs",
+    "push_dataset_folder",
     "run_dataset_script",
+    "save_dataset_folder",
     "script_main",
 ]
 
@@ -233,7 +233,10 @@ def run_dataset_script(builder_cls, args: argparse.Namespace, kwargs: dict, pret
                        script: str | None = None) -> datasets.DatasetDict:
     """Build with `builder_cls(**kwargs)`, save to `args.output_dir`, push if asked; prints what it did.
     `argv` and `script` (the script's `__file__`) are recorded in the card as the command that built it."""
-    inside = _paths_inside(kwargs, Path(args.output_dir).resolve())
+    output = Path(args.output_dir)
+    if output.exists() and (not output.is_dir() or any(output.iterdir())) and not args.overwrite:
+        raise ValueError(f"{output} exists and is not empty; pass --overwrite to replace it")
+    inside = _paths_inside(kwargs, output.resolve())
     if inside:
         raise ValueError(f"input(s) {inside} live inside output_dir {args.output_dir}: writing the dataset there would "
                          "replace them; choose an output folder outside the inputs")

@@ -130,8 +130,11 @@ class CharadesSTABuilder(TemporalGroundingBuilder):
     def _read_txt(self, path: str) -> list[QueryAnnotation]:
         durations = self._durations
         out, errors = [], []
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
         for index, line in enumerate(lines):
             if not line.strip():
                 continue
