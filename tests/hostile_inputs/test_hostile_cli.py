@@ -28,8 +28,9 @@ def _run(command, argv):
             if command == "momentzoo":
                 status = main([str(a) for a in argv])
             else:
-                status = script_main(runpy.run_path(str(REPO / "dataset_scripts" / f"{command}.py"))["main"],
-                                     [str(a) for a in argv])
+                status = script_main(
+                    runpy.run_path(str(REPO / "dataset_scripts" / f"{command}.py"))["main"], [str(a) for a in argv]
+                )
         except SystemExit as exit_:  # argparse's own usage errors
             status = exit_.code
     return status, err.getvalue()
@@ -74,17 +75,21 @@ def test_evaluate_user_errors(tmp_path, case):
 
 
 def test_evaluate_output_into_a_file_path_that_is_a_folder(tmp_path):
-    status, stderr = _run("momentzoo", ["evaluate", "--references", GT, "--predictions", PRED, "--subset", "test",
-                                        "--output", tmp_path])
+    status, stderr = _run(
+        "momentzoo", ["evaluate", "--references", GT, "--predictions", PRED, "--subset", "test", "--output", tmp_path]
+    )
     _one_line_error(status, stderr, tmp_path, "momentzoo evaluate: error")
 
 
-@pytest.mark.parametrize("argv, names", [
-    (["push", "{tmp}/nowhere", "org/name"], ["nowhere", "no such checkpoint folder"]),
-    (["push", "{ckpt}", "a/b/c"], ["invalid repo id 'a/b/c'"]),
-    (["push", "{ckpt}", "tester/offline"], ["momentzoo push: error", "offline"]),
-    (["push", "{ckpt}", "org/name", "--results", "{tmp}/missing.json"], ["--results", "missing.json"]),
-])
+@pytest.mark.parametrize(
+    "argv, names",
+    [
+        (["push", "{tmp}/nowhere", "org/name"], ["nowhere", "no such checkpoint folder"]),
+        (["push", "{ckpt}", "a/b/c"], ["invalid repo id 'a/b/c'"]),
+        (["push", "{ckpt}", "tester/offline"], ["momentzoo push: error", "offline"]),
+        (["push", "{ckpt}", "org/name", "--results", "{tmp}/missing.json"], ["--results", "missing.json"]),
+    ],
+)
 def test_push_user_errors(tmp_path, argv, names):
     from tiny_models import TinyDetectorConfig, TinyDetectorForTemporalLocalization, register_tiny_models
 
@@ -95,12 +100,23 @@ def test_push_user_errors(tmp_path, argv, names):
     _one_line_error(status, stderr, *names)
 
 
-@pytest.mark.parametrize("argv, names, code", [
-    (["extract-features", "{tmp}", "{tmp}/out", "--model", "m", "--device", "gpu9"], ["--device 'gpu9'"], 2),
-    (["extract-features", "{tmp}", "{tmp}/out", "--model", "m", "--device", "cuda:0"], ["CUDA is not available"], 2),
-    (["extract-features", "{tmp}/none", "{tmp}/out", "--model", "m", "--device", "cpu"], ["none: no such video"], 2),
-    (["extract-features", "{tmp}", "{tmp}/out", "--model", "{tmp}/no-model", "--device", "cpu"], ["no-model"], 1),
-])
+@pytest.mark.parametrize(
+    "argv, names, code",
+    [
+        (["extract-features", "{tmp}", "{tmp}/out", "--model", "m", "--device", "gpu9"], ["--device 'gpu9'"], 2),
+        (
+            ["extract-features", "{tmp}", "{tmp}/out", "--model", "m", "--device", "cuda:0"],
+            ["CUDA is not available"],
+            2,
+        ),
+        (
+            ["extract-features", "{tmp}/none", "{tmp}/out", "--model", "m", "--device", "cpu"],
+            ["none: no such video"],
+            2,
+        ),
+        (["extract-features", "{tmp}", "{tmp}/out", "--model", "{tmp}/no-model", "--device", "cpu"], ["no-model"], 1),
+    ],
+)
 def test_extract_features_user_errors(tmp_path, argv, names, code):
     import torch
 
@@ -110,19 +126,24 @@ def test_extract_features_user_errors(tmp_path, argv, names, code):
     _one_line_error(status, stderr, *names, code=code)
 
 
-@pytest.mark.parametrize("script, argv, names", [
-    ("thumos14", ["{tmp}/missing.json", "{tmp}/out"], ["missing.json"]),
-    ("thumos14", ["{bad}", "{tmp}/out"], ["bad.json", "not valid JSON"]),
-    ("thumos14", ["{mini}", "{tmp}/exists"], ["exists", "exists and is not empty"]),
-    ("activitynet", ["{tmp}/missing.json", "{tmp}/out"], ["missing.json"]),
-    ("charades_sta", ["--train", "{tmp}/missing.jsonl", "{tmp}/out"], ["missing.jsonl"]),
-    ("qvhighlights", ["--val", "{tmp}/missing.jsonl", "{tmp}/out"], ["missing.jsonl"]),
-    ("epic_kitchens", ["verb", "--train", "{tmp}/missing.csv", "--video_info", "{tmp}/missing.csv", "{tmp}/out"],
-     ["missing.csv"]),
-    ("thumos14_weak", ["{tmp}/no-layout", "{tmp}/out"], ["no-layout"]),
-    ("thumos14", ["{mini}", "{tmp}/out", "--push_to_hub", "tester/x", "--cache_dir", "{tmp}/c"],
-     ["offline"]),
-])
+@pytest.mark.parametrize(
+    "script, argv, names",
+    [
+        ("thumos14", ["{tmp}/missing.json", "{tmp}/out"], ["missing.json"]),
+        ("thumos14", ["{bad}", "{tmp}/out"], ["bad.json", "not valid JSON"]),
+        ("thumos14", ["{mini}", "{tmp}/exists"], ["exists", "exists and is not empty"]),
+        ("activitynet", ["{tmp}/missing.json", "{tmp}/out"], ["missing.json"]),
+        ("charades_sta", ["--train", "{tmp}/missing.jsonl", "{tmp}/out"], ["missing.jsonl"]),
+        ("qvhighlights", ["--val", "{tmp}/missing.jsonl", "{tmp}/out"], ["missing.jsonl"]),
+        (
+            "epic_kitchens",
+            ["verb", "--train", "{tmp}/missing.csv", "--video_info", "{tmp}/missing.csv", "{tmp}/out"],
+            ["missing.csv"],
+        ),
+        ("thumos14_weak", ["{tmp}/no-layout", "{tmp}/out"], ["no-layout"]),
+        ("thumos14", ["{mini}", "{tmp}/out", "--push_to_hub", "tester/x", "--cache_dir", "{tmp}/c"], ["offline"]),
+    ],
+)
 def test_dataset_scripts_user_errors(tmp_path, script, argv, names):
     (tmp_path / "bad.json").write_text("{")
     (tmp_path / "exists").mkdir()
@@ -147,15 +168,29 @@ def test_epic_short_and_long_csv_rows_name_the_line(tmp_path):
     info = tmp_path / "info.csv"
     info.write_text("video_id,duration,fps\nP01_01,329.48\nP01_02,10,30,extra\n")
     with pytest.raises(ValueError, match=r"(?s)info.csv: 2 row\(s\) with the wrong number of cells.*line 2.*line 3"):
-        build(EpicKitchensBuilder, tmp_path, config_name="verb", video_info_file=str(info),
-              data_files={"train": str(EPIC / "EPIC_100_train_mini.csv")})
+        build(
+            EpicKitchensBuilder,
+            tmp_path,
+            config_name="verb",
+            video_info_file=str(info),
+            data_files={"train": str(EPIC / "EPIC_100_train_mini.csv")},
+        )
 
 
-@pytest.mark.parametrize("builder, kwargs_of", [
-    (CharadesSTABuilder, lambda p: {"data_files": {"train": str(p)}}),
-    (CharadesSTABuilder, lambda p: {"config_name": "txt", "data_files": {"train": str(p)},
-                                    "durations_file": str(REPO / "tests/fixtures/data/charades_sta/Charades_v1_mini.csv")}),
-])
+@pytest.mark.parametrize(
+    "builder, kwargs_of",
+    [
+        (CharadesSTABuilder, lambda p: {"data_files": {"train": str(p)}}),
+        (
+            CharadesSTABuilder,
+            lambda p: {
+                "config_name": "txt",
+                "data_files": {"train": str(p)},
+                "durations_file": str(REPO / "tests/fixtures/data/charades_sta/Charades_v1_mini.csv"),
+            },
+        ),
+    ],
+)
 def test_non_utf8_annotation_files_are_named(tmp_path, builder, kwargs_of):
     path = tmp_path / "latin1.txt"
     path.write_bytes('{"qid": 1, "query": "caf\xe9"}\n'.encode("latin-1"))
@@ -174,6 +209,7 @@ def test_full_or_read_only_disk_is_one_line(tmp_path, monkeypatch, code):
 
     monkeypatch.setattr(Path, "write_text", refuse)  # where `momentzoo evaluate --output` writes
     out = tmp_path / "metrics.json"
-    status, stderr = _run("momentzoo", ["evaluate", "--references", GT, "--predictions", PRED, "--subset", "test",
-                                        "--output", out])
+    status, stderr = _run(
+        "momentzoo", ["evaluate", "--references", GT, "--predictions", PRED, "--subset", "test", "--output", out]
+    )
     _one_line_error(status, stderr, f"{out}: {os.strerror(number)}")

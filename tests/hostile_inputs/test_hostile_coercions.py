@@ -14,8 +14,12 @@ from momentzoo.data import TemporalGroundingCollator, TemporalLocalizationCollat
 from momentzoo.data.builders import ActivityNetBuilder, CharadesSTABuilder
 from momentzoo.data.feature_files import check_feature_array
 
-_OK_VAL = {"subset": "validation", "duration": 60.0, "fps": 30.0,
-           "annotations": [{"segment": [1, 2], "label": "Archery"}]}
+_OK_VAL = {
+    "subset": "validation",
+    "duration": 60.0,
+    "fps": 30.0,
+    "annotations": [{"segment": [1, 2], "label": "Archery"}],
+}
 
 
 def _anet(tmp_path, database, classes=("Archery", "Long jump")):
@@ -31,27 +35,40 @@ def _anet_text(data):
 
 
 def _video(segment, label="Archery", duration=60.0, fps=30.0):
-    return {"subset": "training", "duration": duration, "fps": fps, "annotations": [{"segment": segment, "label": label}]}
+    return {
+        "subset": "training",
+        "duration": duration,
+        "fps": fps,
+        "annotations": [{"segment": segment, "label": label}],
+    }
 
 
-@pytest.mark.parametrize("segment, shown", [
-    ("12", "'12'"),  # a string used to become [1.0, 2.0]
-    ([True, 5], "[True, 5]"),
-    ({"start": 1, "end": 2}, "{'start': 1, 'end': 2}"),
-    ([1, 2, 3, 4, 5, 6], "[1, 2, 3, 4, 5, 6]"),  # a flat row of three segments
-    (["1", "2"], "['1', '2']"),
-])
+@pytest.mark.parametrize(
+    "segment, shown",
+    [
+        ("12", "'12'"),  # a string used to become [1.0, 2.0]
+        ([True, 5], "[True, 5]"),
+        ({"start": 1, "end": 2}, "{'start': 1, 'end': 2}"),
+        ([1, 2, 3, 4, 5, 6], "[1, 2, 3, 4, 5, 6]"),  # a flat row of three segments
+        (["1", "2"], "['1', '2']"),
+    ],
+)
 def test_builder_segments_that_are_not_two_numbers(tmp_path, segment, shown):
     path = _anet(tmp_path, {"v": _video(segment)})
-    with pytest.raises(ValueError, match=r"(?s)anet.json: 1 invalid segment.*'v', segment 0: expected \[start, end\] "
-                                         r"seconds, got " + re.escape(shown)):
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)anet.json: 1 invalid segment.*'v', segment 0: expected \[start, end\] "
+        r"seconds, got " + re.escape(shown),
+    ):
         build(ActivityNetBuilder, tmp_path, annotation_file=path)
 
 
 @pytest.mark.parametrize("label", [1.7, True, ["Archery"]])
 def test_builder_labels_that_are_not_a_class(tmp_path, label):
     path = _anet(tmp_path, {"v": _video([1, 2], label=label)})
-    with pytest.raises(ValueError, match=r"'v'.*(unknown label|label must be a class name or id, got) " + re.escape(repr(label))):
+    with pytest.raises(
+        ValueError, match=r"'v'.*(unknown label|label must be a class name or id, got) " + re.escape(repr(label))
+    ):
         build(ActivityNetBuilder, tmp_path, annotation_file=path)
 
 
@@ -87,14 +104,23 @@ def test_grounding_vid_null_is_not_the_video_none(tmp_path):
 
 # --- collators: rows a user builds by hand ----------------------------------------------------------------------
 def _tal_row(**overrides):
-    row = {"video_id": "v", "duration": 10.0, "fps": 4.0, "feature_stride": 1, "num_frames": 1,
-           "features": np.ones((40, 3), np.float32), "segments": [[1.0, 2.0]], "labels": [0]}
+    row = {
+        "video_id": "v",
+        "duration": 10.0,
+        "fps": 4.0,
+        "feature_stride": 1,
+        "num_frames": 1,
+        "features": np.ones((40, 3), np.float32),
+        "segments": [[1.0, 2.0]],
+        "labels": [0],
+    }
     row.update(overrides)
     return row
 
 
-@pytest.mark.parametrize("segments", [[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [["1", "2"]], [[True, 5]], "12",
-                                      [{"start": 1, "end": 2}]])
+@pytest.mark.parametrize(
+    "segments", [[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [["1", "2"]], [[True, 5]], "12", [{"start": 1, "end": 2}]]
+)
 def test_collator_segments_are_pairs_of_numbers(segments):
     labels = [0] * 3 if len(segments) == 6 else [0]
     with pytest.raises(ValueError, match=r"video 'v' \(batch row 0\): 'segments' must be a list of \[start, end\]"):
@@ -121,8 +147,16 @@ def test_collator_feature_length_must_match_the_geometry():
 
 
 def test_grounding_windows_past_the_video_are_refused():
-    row = {"qid": "q", "duration": 10.0, "fps": 4.0, "feature_stride": 1, "num_frames": 1,
-           "features": np.ones((40, 3), np.float32), "windows": [[8.0, 25.0]], "query": "x"}
+    row = {
+        "qid": "q",
+        "duration": 10.0,
+        "fps": 4.0,
+        "feature_stride": 1,
+        "num_frames": 1,
+        "features": np.ones((40, 3), np.float32),
+        "windows": [[8.0, 25.0]],
+        "query": "x",
+    }
     with pytest.raises(ValueError, match=r"video 'q' \(batch row 0\): windows\[0\] = \[8.0, 25.0\] lies outside"):
         TemporalGroundingCollator()([row])
     row["windows"] = [[8.0, 10.0]]

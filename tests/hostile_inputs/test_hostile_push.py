@@ -34,8 +34,11 @@ def online(monkeypatch, hub_server):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub_server.url)
-    monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                        hub_server.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(
+        huggingface_hub.constants,
+        "HUGGINGFACE_CO_URL_TEMPLATE",
+        hub_server.url + "/{repo_id}/resolve/{revision}/{filename}",
+    )
     return hub_server
 
 
@@ -60,17 +63,30 @@ def test_symlink_leaving_the_folder_is_refused(online, checkpoint, tmp_path):
 
 
 def test_only_checkpoint_files_are_uploaded_never_pickles(online, checkpoint):
-    for name in ("optimizer.pt", "rng_state.pth", "training_args.bin", "pytorch_model.bin", "scheduler.pt",
-                 "notes.pkl"):
+    for name in (
+        "optimizer.pt",
+        "rng_state.pth",
+        "training_args.bin",
+        "pytorch_model.bin",
+        "scheduler.pt",
+        "notes.pkl",
+    ):
         (checkpoint / name).write_bytes(b"\x80\x04pickle")
     (checkpoint / "checkpoint-10").mkdir()
     (checkpoint / "checkpoint-10" / "optimizer.pt").write_bytes(b"\x80\x04pickle")
     (checkpoint / "eval_results.json").write_text('{"average_mAP": 0.5}')
     push_to_hub(checkpoint, "tester/clean", token=TOKEN)
-    assert _remote_files(online, "tester/clean") == {"config.json", "model.safetensors", "README.md",
-                                                     "eval_results.json"}
+    assert _remote_files(online, "tester/clean") == {
+        "config.json",
+        "model.safetensors",
+        "README.md",
+        "eval_results.json",
+    }
     assert [p.name for p in checkpoint_files(checkpoint, ignore_patterns="eval_*")] == [
-        "README.md", "config.json", "model.safetensors"]
+        "README.md",
+        "config.json",
+        "model.safetensors",
+    ]
 
 
 def test_config_json_is_validated_before_anything_is_created(online, checkpoint):
@@ -90,19 +106,22 @@ def test_config_json_is_validated_before_anything_is_created(online, checkpoint)
 def _forge_header(path, edit):
     data = path.read_bytes()
     (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    new_header, body = edit(header, data[8 + n:])
+    header = json.loads(data[8 : 8 + n])
+    new_header, body = edit(header, data[8 + n :])
     raw = json.dumps(new_header).encode()
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + body)
 
 
-@pytest.mark.parametrize("case, message", [
-    ("huge_length", "header length .* exceeds the file"),
-    ("offsets_past_the_data", "describes .* bytes of tensor data, the file holds"),
-    ("pickle_dtype", "dtype 'OBJECT' is not one of"),
-    ("shape_mismatch", "do not hold shape"),
-    ("truncated", "shorter than its 8-byte header length"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("huge_length", "header length .* exceeds the file"),
+        ("offsets_past_the_data", "describes .* bytes of tensor data, the file holds"),
+        ("pickle_dtype", "dtype 'OBJECT' is not one of"),
+        ("shape_mismatch", "do not hold shape"),
+        ("truncated", "shorter than its 8-byte header length"),
+    ],
+)
 def test_safetensors_headers_are_validated(online, checkpoint, case, message):
     weights = checkpoint / "model.safetensors"
     first = lambda h: next(k for k in h if k != "__metadata__")
@@ -141,8 +160,10 @@ def test_model_push_to_hub_has_the_mixin_signature():
     ours = inspect.signature(TinyDetectorForTemporalLocalization.push_to_hub)
     theirs = inspect.signature(PushToHubMixin.push_to_hub)
     assert list(ours.parameters) == list(theirs.parameters)
-    assert all(ours.parameters[n].kind == p.kind and ours.parameters[n].default == p.default
-               for n, p in theirs.parameters.items())
+    assert all(
+        ours.parameters[n].kind == p.kind and ours.parameters[n].default == p.default
+        for n, p in theirs.parameters.items()
+    )
     model = TinyDetectorForTemporalLocalization(TinyDetectorConfig())
     with pytest.raises(TypeError, match="commit_mesage"):
         model.push_to_hub("tester/typo", commit_mesage="a typo")
@@ -157,11 +178,13 @@ def test_model_push_to_hub_forwards_tags_and_keeps_an_edited_remote_card(online)
     card.text = "# My detector\n\nHand-written notes.\n"
     card.data.license = "mit"
     card.data.tags = ["mine"]
-    HfApi(endpoint=online.url, token=TOKEN).upload_file(path_or_fileobj=str(card).encode(), path_in_repo="README.md",
-                                                        repo_id="tester/edited")
+    HfApi(endpoint=online.url, token=TOKEN).upload_file(
+        path_or_fileobj=str(card).encode(), path_in_repo="README.md", repo_id="tester/edited"
+    )
     model.push_to_hub("tester/edited", token=TOKEN, tags=["features-i3d"])
     merged = huggingface_hub.ModelCard(online.read_file("model", "tester/edited", "README.md").decode())
     assert "Hand-written notes." in merged.text and merged.data.license == "mit"
     assert merged.data.tags[0] == "mine" and {"features-i3d", "momentzoo", "temporal-action-localization"} <= set(
-        merged.data.tags)
+        merged.data.tags
+    )
     assert merged.data.library_name == "momentzoo"  # filled in: the user's card did not set it

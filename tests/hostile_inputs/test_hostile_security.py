@@ -67,8 +67,10 @@ def test_forged_dtype_state_is_refused(tmp_path):
     path = _save_object_array(tmp_path / "dtype.npy", forged)
     with pytest.raises(ValueError, match="dtype.npy: refusing dtype"):
         load_npy_restricted(path)
-    path = _save_object_array(tmp_path / "fields.npy", _Reduce(np.dtype, ("f8", False, True),
-                                                              (3, "<", None, ("a",), {"a": (np.dtype("f8"), 0)}, 8, 1, 0)))
+    path = _save_object_array(
+        tmp_path / "fields.npy",
+        _Reduce(np.dtype, ("f8", False, True), (3, "<", None, ("a",), {"a": (np.dtype("f8"), 0)}, 8, 1, 0)),
+    )
     with pytest.raises(ValueError, match="fields.npy: refusing dtype state"):
         load_npy_restricted(path)
 
@@ -88,8 +90,14 @@ def test_numeric_npy_whose_header_promises_more_than_the_file_holds(tmp_path):
 
 
 def test_honest_object_arrays_still_load(tmp_path):
-    path = _save_object_array(tmp_path / "ok.npy", np.arange(6, dtype=np.float32).reshape(2, 3), np.float64(2.5),
-                              [np.array(["a", "bc"])], {"k": np.ones(2)}, [[1.0, 2.0]])
+    path = _save_object_array(
+        tmp_path / "ok.npy",
+        np.arange(6, dtype=np.float32).reshape(2, 3),
+        np.float64(2.5),
+        [np.array(["a", "bc"])],
+        {"k": np.ones(2)},
+        [[1.0, 2.0]],
+    )
     loaded = load_npy_restricted(path)
     assert loaded[0].dtype == np.float32 and loaded[0].tolist() == [[0, 1, 2], [3, 4, 5]]
     assert loaded[1] == 2.5 and loaded[2][0].tolist() == ["a", "bc"] and loaded[3]["k"].tolist() == [1.0, 1.0]
@@ -118,7 +126,7 @@ def _write_mkv(path, num_frames=5, fps=10, claim_seconds=None):
     if claim_seconds is not None:
         data = bytearray(path.read_bytes())
         at = data.find(b"\x44\x89\x88")  # Segment Info > Duration, an 8-byte float in milliseconds
-        data[at + 3:at + 11] = struct.pack(">d", claim_seconds * 1000.0)
+        data[at + 3 : at + 11] = struct.pack(">d", claim_seconds * 1000.0)
         path.write_bytes(bytes(data))
     return path
 
@@ -167,8 +175,9 @@ def test_extract_features_reports_the_lying_video_and_goes_on(tmp_path):
     _write_mkv(videos / "honest.mkv")
     model, _ = tiny_clip(image_size=16)
     model.save_pretrained(tmp_path / "clip")
-    extractor = VideoFeatureExtractor.from_pretrained(str(tmp_path / "clip"), pooling="projection", fps=10.0,
-                                                      image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    extractor = VideoFeatureExtractor.from_pretrained(
+        str(tmp_path / "clip"), pooling="projection", fps=10.0, image_mean=[0.5] * 3, image_std=[0.5] * 3
+    )
     report = extract_features_to_folder(extractor, videos, tmp_path / "out", progress=False)
     assert report.processed == ["honest"] and list(report.failed) == [str(videos / "liar.mkv")]
     assert "claims 10000.000 s but its frames end at 0.500 s" in report.failed[str(videos / "liar.mkv")]

@@ -50,8 +50,9 @@ def test_builders_refuse_a_duplicated_database_entry(tmp_path):
     text = json.dumps(json.loads(THUMOS_MINI.read_text()))
     (tmp_path / "anet.json").write_text(_duplicate_first_video(text, "database"))
     with pytest.raises(DuplicateKeyError, match="anet.json: duplicate key 'video_"):
-        ActivityNetBuilder(cache_dir=str(tmp_path / "cache"), annotation_file=str(tmp_path / "anet.json"),
-                           splits=("val", "test")).download_and_prepare()
+        ActivityNetBuilder(
+            cache_dir=str(tmp_path / "cache"), annotation_file=str(tmp_path / "anet.json"), splits=("val", "test")
+        ).download_and_prepare()
 
 
 def test_jsonl_line_with_a_key_twice_is_an_error_naming_the_line(tmp_path):
@@ -170,8 +171,9 @@ def test_extract_features_resume_redoes_a_truncated_output(tmp_path):
     _write_mkv(videos / "b.mkv")
     model, _ = tiny_clip(image_size=16)
     model.save_pretrained(tmp_path / "clip")
-    extractor = VideoFeatureExtractor.from_pretrained(str(tmp_path / "clip"), pooling="projection", fps=10.0,
-                                                      image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    extractor = VideoFeatureExtractor.from_pretrained(
+        str(tmp_path / "clip"), pooling="projection", fps=10.0, image_mean=[0.5] * 3, image_std=[0.5] * 3
+    )
     out = tmp_path / "out"
     first = extract_features_to_folder(extractor, videos, out, progress=False)
     assert sorted(first.processed) == ["a", "b"]

@@ -37,6 +37,8 @@ def resolve_resume_checkpoint(resume_from_checkpoint, output_dir: str | os.PathL
         raise ValueError(f"resume_from_checkpoint {os.fspath(folder)!r} is not a folder")
     missing = [name for name in RESUME_FILES if not (folder / name).is_file()]
     if missing:
-        raise ValueError(f"{folder}: cannot resume, {', '.join(missing)} missing (the optimizer and learning-rate "
-                         "schedule would restart silently); resume from another checkpoint or start a new run")
+        raise ValueError(
+            f"{folder}: cannot resume, {', '.join(missing)} missing (the optimizer and learning-rate "
+            "schedule would restart silently); resume from another checkpoint or start a new run"
+        )
     return os.fspath(folder)

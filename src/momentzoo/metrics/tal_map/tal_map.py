@@ -152,6 +152,8 @@ def _flatten(entries, field: str, with_score: bool, video_ids=None, label_kind=N
     count as 0/1, as in Python). Anything it rejects, and any missing value, sends the input to
     `_check_items`, which walks the items and raises an error naming the video, item and field.
     """
+    if isinstance(entries, pa.Array):  # already an Arrow column of the feature type (a streamed file)
+        return _flatten_arrow(entries, field, with_score, video_ids), entries
     if not isinstance(entries, (list, tuple)):
         raise ValueError(f"{field} must be a list with one list of dicts per video, got {type(entries).__name__}")
     keys = ("segment", "score", "label") if with_score else ("segment", "label")
