@@ -316,7 +316,8 @@ class TemporalLocalizationCollator:
         num_steps = feats.shape[0]
         offset = int(row.get("window_start", 0) or 0)  # window rows: feats already start at `offset`
         video_length = int(row.get("video_feature_length", offset + num_steps))
-        _check_feature_length(video_length, geometry, where)
+        if has_gt:  # ground truth in seconds would land on the wrong steps (a bare inference row may clip instead)
+            _check_feature_length(video_length, geometry, where)
         start, length = 0, num_steps
         crops = self.max_seq_len is not None or self.crop_ratio is not None
         if self.training and crops and offset == 0 and video_length == num_steps:
@@ -421,8 +422,9 @@ class TemporalGroundingCollator:
         if len(has_windows) > 1:
             raise ValueError("TemporalGroundingCollator: some rows have windows and some do not")
         lengths = [f.shape[0] for f in feats]
-        for length, geo, w in zip(lengths, geometry, wheres):
-            _check_feature_length(length, geo, w)
+        if True in has_windows:  # windows in seconds would land on the wrong steps
+            for length, geo, w in zip(lengths, geometry, wheres):
+                _check_feature_length(length, geo, w)
         total = _pad_length(lengths, self.pad_to_multiple_of)
         features = _new_batch((len(rows), total, dims.pop()), self.dtype)
         attention_mask = torch.zeros((len(rows), total), dtype=torch.long)
