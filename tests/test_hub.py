@@ -11,16 +11,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import huggingface_hub
 import pytest
 import torch
 import yaml
+from hub_server import TOKEN, HubServer, use_hub
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file
-
-from momentzoo import hub
-from momentzoo.hub import model_card_template, push_to_hub, render_model_card, save_model_card
-from hub_server import TOKEN, HubServer
 from tiny_models import (
     TinyDetectorConfig,
     TinyDetectorForTemporalLocalization,
@@ -28,6 +24,9 @@ from tiny_models import (
     TinyGrounderForTemporalGrounding,
     register_tiny_models,
 )
+
+from momentzoo import hub
+from momentzoo.hub import model_card_template, push_to_hub, render_model_card, save_model_card
 
 # huggingface_hub's basic LFS upload passes the file as `data=`, which httpx deprecates: not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning")
@@ -145,12 +144,7 @@ def hub_server():
 @pytest.fixture
 def online(monkeypatch, hub_server):
     """This process talks to the local Hub: not offline, no Xet, default endpoint = the server."""
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub_server.url)
-    monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                        hub_server.url + "/{repo_id}/resolve/{revision}/{filename}")
-    return hub_server
+    return use_hub(monkeypatch, hub_server)
 
 
 PULL_SCRIPT = textwrap.dedent("""

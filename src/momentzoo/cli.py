@@ -5,7 +5,7 @@ import sys
 from importlib import import_module
 
 from . import __version__
-from .errors import user_error_message
+from .errors import run_command
 
 __all__ = ["SUBCOMMANDS", "main"]
 
@@ -36,18 +36,7 @@ def main(argv=None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2  # a usage error, as argparse exits for a missing argument
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print(f"momentzoo {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as err:
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print(f"momentzoo {args.command}: error: {message}", file=sys.stderr)
-        return 1
-
+    return run_command(f"momentzoo {args.command}", lambda: args.func(args))
 
 if __name__ == "__main__":
     sys.exit(main())

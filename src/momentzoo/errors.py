@@ -3,7 +3,10 @@ No momentzoo imports: the CLI and the dataset scripts both use it."""
 
 from __future__ import annotations
 
-__all__ = ["user_error_message"]
+import sys
+from collections.abc import Callable
+
+__all__ = ["run_command", "user_error_message"]
 
 
 def user_error_message(err: BaseException) -> str | None:
@@ -16,3 +19,19 @@ def user_error_message(err: BaseException) -> str | None:
     if isinstance(err, (ValueError, OSError, HfHubHTTPError)):
         return str(err).strip() or type(err).__name__
     return None
+
+
+def run_command(name: str, command: Callable[[], int | None]) -> int:
+    """Run `command()` as a program's body: its status (0 for None); a user error is one `<name>: error: ...` line
+    on stderr and status 1; Ctrl-C is status 130; a bug propagates with its traceback."""
+    try:
+        return int(command() or 0)
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        message = user_error_message(err)
+        if message is None:
+            raise
+        print(f"{name}: error: {message}", file=sys.stderr)
+        return 1

@@ -129,12 +129,10 @@ def iter_object_member(path: str | os.PathLike, member: str) -> Iterator[tuple[s
         raise ValueError(f"{source}: cannot read the file ({err.strerror or err})") from None
 
 
-def _members(stream: _JSONStream, source: str, member: str) -> Iterator[tuple[str, Any]]:
-    """`iter_object_member` on an open stream."""
-    if stream.peek() != "{":
-        raise ValueError(f'{source}: expected a JSON object with a "{member}" object')
+def _keys(stream: _JSONStream, source: str) -> Iterator[str]:
+    """The keys of the object at the stream's position, each once (its value is next: the caller decodes it)."""
     stream.expect("{")
-    seen, found = set(), False
+    seen = set()
     while stream.peek() != "}":
         if seen:
             stream.expect(",")
@@ -145,29 +143,24 @@ def _members(stream: _JSONStream, source: str, member: str) -> Iterator[tuple[st
             raise DuplicateKeyError(f"{source}: duplicate key {key!r} in a JSON object (the first value would be lost)")
         seen.add(key)
         stream.expect(":")
+        yield key
+    stream.expect("}")
+
+
+def _members(stream: _JSONStream, source: str, member: str) -> Iterator[tuple[str, Any]]:
+    """`iter_object_member` on an open stream."""
+    if stream.peek() != "{":
+        raise ValueError(f'{source}: expected a JSON object with a "{member}" object')
+    found = False
+    for key in _keys(stream, source):
         if key != member:
             stream.value()  # another top-level field: decoded (checked) and dropped
             continue
         found = True
         if stream.peek() != "{":
             raise ValueError(f'{source}: "{member}" must be an object mapping ids to entries')
-        stream.expect("{")
-        names = set()
-        while stream.peek() != "}":
-            if names:
-                stream.expect(",")
-            name = stream.value()
-            if not isinstance(name, str):
-                raise ValueError(f"{source}: not valid JSON (an object key must be a string, got {name!r})")
-            if name in names:
-                raise DuplicateKeyError(
-                    f"{source}: duplicate key {name!r} in a JSON object (the first value would be lost)"
-                )
-            names.add(name)
-            stream.expect(":")
+        for name in _keys(stream, source):
             yield name, stream.value()
-        stream.expect("}")
-    stream.expect("}")
     if stream.peek():
         raise ValueError(f"{source}: not valid JSON (extra data after the top-level object)")
     if not found:

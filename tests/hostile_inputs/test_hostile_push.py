@@ -9,7 +9,7 @@ import struct
 
 import huggingface_hub
 import pytest
-from hub_server import TOKEN, HubServer
+from hub_server import TOKEN, HubServer, use_hub
 from huggingface_hub import HfApi
 from tiny_models import TinyDetectorConfig, TinyDetectorForTemporalLocalization, register_tiny_models
 
@@ -31,15 +31,7 @@ def hub_server():
 
 @pytest.fixture
 def online(monkeypatch, hub_server):
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub_server.url)
-    monkeypatch.setattr(
-        huggingface_hub.constants,
-        "HUGGINGFACE_CO_URL_TEMPLATE",
-        hub_server.url + "/{repo_id}/resolve/{revision}/{filename}",
-    )
-    return hub_server
+    return use_hub(monkeypatch, hub_server)
 
 
 @pytest.fixture

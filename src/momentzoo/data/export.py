@@ -211,21 +211,12 @@ def builder_kwargs(args: argparse.Namespace, names: tuple[str, ...] = ()) -> dic
 def script_main(main, argv=None) -> int:
     """Run a dataset script's `main(argv)` as a command: a user error (bad input, a file that cannot be read or
     written, the Hub refusing) is one `<script>: error: ...` message on stderr and exit status 1, not a traceback."""
-    from ..errors import user_error_message
+    from ..errors import run_command
 
-    name = os.path.basename(sys.argv[0]) or "dataset script"
-    try:
-        main(argv)
-    except KeyboardInterrupt:
-        print(f"{name}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as err:
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print(f"{name}: error: {message}", file=sys.stderr)
-        return 1
-    return 0
+    def body() -> None:
+        main(argv)  # returns the DatasetDict it wrote, not a status
+
+    return run_command(os.path.basename(sys.argv[0]) or "dataset script", body)
 
 
 def run_dataset_script(builder_cls, args: argparse.Namespace, kwargs: dict, pretty_name: str,
