@@ -494,7 +494,7 @@ class MomentzooModelCardMixin:
         to `repo_id`. The card is rendered with `model_card_kwargs()` plus `tags`; when the repo already has a card
         (perhaps edited on the Hub) it is kept and only gains the missing tags and metadata. Returns the
         `CommitInfo`."""
-        card_kwargs = self.model_card_kwargs()
+        card_kwargs = dict(self.model_card_kwargs())
         if tags:
             card_kwargs["tags"] = [*_as_list(card_kwargs.get("tags")), *_as_list(tags)]
         api = HfApi(token=token)

@@ -213,3 +213,38 @@ def test_full_or_read_only_disk_is_one_line(tmp_path, monkeypatch, code):
         "momentzoo", ["evaluate", "--references", GT, "--predictions", PRED, "--subset", "test", "--output", out]
     )
     _one_line_error(status, stderr, f"{out}: {os.strerror(number)}")
+
+
+def test_charades_durations_csv_short_row_and_encoding_name_the_file(tmp_path):
+    queries = tmp_path / "q.txt"
+    queries.write_text("OHOFG 1.0 7.5##a person opens a door\n")
+    durations = tmp_path / "durations.csv"
+    durations.write_text("id,length\nOHOFG\n")
+    with pytest.raises(ValueError, match=r"(?s)durations.csv: line 2: bad length None"):
+        build(
+            CharadesSTABuilder,
+            tmp_path,
+            config_name="txt",
+            data_files={"test": str(queries)},
+            durations_file=str(durations),
+        )
+    durations.write_bytes("id,length\nOHOFG,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="durations.csv: not UTF-8 text"):
+        build(
+            CharadesSTABuilder,
+            tmp_path / "b",
+            config_name="txt",
+            data_files={"test": str(queries)},
+            durations_file=str(durations),
+        )
+
+
+def test_weak_ambiguous_file_not_utf8_is_named(tmp_path):
+    from data_builder_helpers import write_weak_layout
+
+    from momentzoo.data.builders import Thumos14WeakBuilder
+
+    layout = write_weak_layout(tmp_path / "layout")
+    (layout / "Ambiguous_test.txt").write_bytes("video_test_0000004 1.0 2.0 caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="Ambiguous_test.txt: not UTF-8 text"):
+        build(Thumos14WeakBuilder, tmp_path, annotation_dir=str(layout))

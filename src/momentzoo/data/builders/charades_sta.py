@@ -114,15 +114,18 @@ class CharadesSTABuilder(TemporalGroundingBuilder):
         files = (self.config.durations_file,) if isinstance(self.config.durations_file, str) else self.config.durations_file
         out, errors = {}, []
         for path in files:
-            with open(path, newline="", encoding="utf-8") as f:
-                reader = csv.DictReader(f)
-                if not {"id", "length"} <= set(reader.fieldnames or []):
-                    raise ValueError(f"{path}: needs columns 'id' and 'length', found {reader.fieldnames}")
-                for line, row in enumerate(reader, start=2):
-                    try:
-                        out[row["id"]] = float(row["length"])
-                    except ValueError:
-                        errors.append(f"{path}: line {line}: bad length {row['length']!r}")
+            try:
+                with open(path, newline="", encoding="utf-8") as f:
+                    reader = csv.DictReader(f)
+                    if not {"id", "length"} <= set(reader.fieldnames or []):
+                        raise ValueError(f"{path}: needs columns 'id' and 'length', found {reader.fieldnames}")
+                    for line, row in enumerate(reader, start=2):
+                        try:  # a short row has None for its missing cells
+                            out[row["id"]] = float(row["length"])
+                        except (ValueError, TypeError):
+                            errors.append(f"{path}: line {line}: bad length {row['length']!r}")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
         if errors:
             raise ValueError(f"{len(errors)} problem(s) in the durations CSV:\n{format_problems(errors)}")
         return out
