@@ -162,3 +162,25 @@ def test_grounding_windows_past_the_video_are_refused():
     row["windows"] = [[8.0, 10.0]]
     assert TemporalGroundingCollator()([row])["labels"][0]["windows"].shape == (1, 2)
     assert math.isfinite(row["duration"])
+
+
+def test_builder_feature_length_inconsistent_with_duration(tmp_path):
+    from data_builder_helpers import steps
+
+    # 60 s at 30 fps, stride 16 (ActivityNet's default): about 112 steps; 11 are features of a ten times shorter video.
+    write_features(tmp_path / "feats", {"v": 11, "ok_val": steps(60.0, 30.0, 16)})
+    with pytest.raises(ValueError, match=r"v.npy \(video 'v'\): 11 feature steps but duration 60 s at fps 30 / "):
+        build(
+            ActivityNetBuilder,
+            tmp_path,
+            annotation_file=_anet(tmp_path, {"v": _video([1, 2])}),
+            features_dir=str(tmp_path / "feats"),
+        )
+    write_features(tmp_path / "ok", {"v": 105, "ok_val": 112})  # within the tolerance (a quarter plus one clip)
+    ds = build(
+        ActivityNetBuilder,
+        tmp_path / "b",
+        annotation_file=_anet(tmp_path, {"v": _video([1, 2])}),
+        features_dir=str(tmp_path / "ok"),
+    )
+    assert len(ds["training"]) == 1
