@@ -29,6 +29,7 @@ def collect() -> list[str]:
         env=env,
         capture_output=True,
         text=True,
+        check=False,
     )
     ids = [line for line in out.stdout.splitlines() if "::" in line]
     if out.returncode != 0 or not ids:

@@ -174,9 +174,9 @@ def load_npy_restricted(path: str | os.PathLike) -> np.ndarray:
         try:
             version = np.lib.format.read_magic(f)
             if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
             else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
         except ValueError as err:
             raise ValueError(f"{source}: not a valid .npy file ({err})") from err
         if not dtype.hasobject:
