@@ -4,8 +4,8 @@ import argparse
 import sys
 from importlib import import_module
 
-from . import __version__
 from .errors import run_command
+from .version import __version__
 
 __all__ = ["SUBCOMMANDS", "main"]
 
@@ -15,6 +15,7 @@ SUBCOMMANDS = [
     "extract_features",
     "push",
     "evaluate",
+    "cards",
 ]
 
 
@@ -37,6 +38,7 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return 2  # a usage error, as argparse exits for a missing argument
     return run_command(f"momentzoo {args.command}", lambda: args.func(args))
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -104,6 +104,11 @@ def _forge_header(path, edit):
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + body)
 
 
+def first(header):
+    """The first tensor entry of a safetensors header."""
+    return next(k for k in header if k != "__metadata__")
+
+
 @pytest.mark.parametrize(
     "case, message",
     [
@@ -116,7 +121,6 @@ def _forge_header(path, edit):
 )
 def test_safetensors_headers_are_validated(online, checkpoint, case, message):
     weights = checkpoint / "model.safetensors"
-    first = lambda h: next(k for k in h if k != "__metadata__")
     if case == "huge_length":
         weights.write_bytes(struct.pack("<Q", 2**60) + weights.read_bytes()[8:])
     elif case == "truncated":

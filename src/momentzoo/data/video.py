@@ -9,9 +9,9 @@ from there, so a time-range read costs one GOP of extra decoding rather than the
 import io
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Tuple, Union
 
 import av
 import numpy as np
@@ -36,8 +36,8 @@ MAX_VIDEO_FRAMES = 500_000
 _DURATION_TOLERANCE_S = 1.0
 _CHUNK_FRAMES = 256
 # A path, raw bytes, or the `{"bytes", "path"}` dict that `datasets.Video(decode=False)` returns.
-VideoSource = Union[str, os.PathLike, bytes, bytearray, dict]
-Size = Union[int, Tuple[int, int], None]
+VideoSource = str | os.PathLike | bytes | bytearray | dict
+Size = int | tuple[int, int] | None
 
 
 @dataclass
@@ -79,7 +79,7 @@ class VideoFrames:
     fps: float
 
 
-def resolve_video_path(root: Union[str, os.PathLike], relative: Union[str, os.PathLike]) -> Path:
+def resolve_video_path(root: str | os.PathLike, relative: str | os.PathLike) -> Path:
     """Join a path taken from annotations onto a data root, refusing any path that leaves the root.
 
     The check is lexical (after normalising `..` and absolute paths), so an annotation cannot point
@@ -178,8 +178,7 @@ def _stream_info(container, stream, name) -> VideoInfo:
 
 def _decode(container, stream, name):
     try:
-        for frame in container.decode(stream):
-            yield frame
+        yield from container.decode(stream)
     except av.FFmpegError as error:
         raise ValueError(f"cannot decode video {name}: {error}") from error
 
@@ -193,7 +192,7 @@ def probe_video(video: VideoSource, root=None) -> VideoInfo:
         container.close()
 
 
-def _output_size(size: Size, width: int, height: int) -> Tuple[int, int]:
+def _output_size(size: Size, width: int, height: int) -> tuple[int, int]:
     """(height, width) for `size`: an int resizes the shorter side keeping the aspect ratio, a pair is exact."""
     if size is None:
         return height, width
@@ -226,13 +225,13 @@ def default_max_frames() -> int:
 def iter_video_frames(
     video: VideoSource,
     start: float = 0.0,
-    end: Optional[float] = None,
-    fps: Optional[float] = None,
+    end: float | None = None,
+    fps: float | None = None,
     size: Size = None,
     root=None,
-    info: Optional[VideoInfo] = None,
-    max_frames: Optional[int] = None,
-) -> Iterator[Tuple[np.ndarray, float, float]]:
+    info: VideoInfo | None = None,
+    max_frames: int | None = None,
+) -> Iterator[tuple[np.ndarray, float, float]]:
     """Yield `(frame (H, W, 3) uint8, sample_time, frame_time)` for the frames of `[start, end)` seconds.
 
     With `fps`, frames are sampled by timestamp at `start + k / fps` (every time before `end` and before the
@@ -326,12 +325,12 @@ def _frame_time(frame, offset: float, name: str) -> float:
 def read_video_frames(
     video: VideoSource,
     start: float = 0.0,
-    end: Optional[float] = None,
-    fps: Optional[float] = None,
+    end: float | None = None,
+    fps: float | None = None,
     size: Size = None,
     root=None,
     return_tensors: str = "np",
-    max_frames: Optional[int] = None,
+    max_frames: int | None = None,
 ) -> VideoFrames:
     """Read the frames of `[start, end)` seconds of a video (see `iter_video_frames`) into one array.
 
