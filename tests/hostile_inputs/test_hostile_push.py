@@ -9,7 +9,7 @@ import struct
 
 import huggingface_hub
 import pytest
-from hub_server import TOKEN, HubServer, use_hub
+from hub_server import TOKEN
 from huggingface_hub import HfApi
 from tiny_models import TinyDetectorConfig, TinyDetectorForTemporalLocalization, register_tiny_models
 
@@ -21,17 +21,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload ra
 @pytest.fixture(autouse=True)
 def _registered():
     register_tiny_models()
-
-
-@pytest.fixture(scope="module")
-def hub_server():
-    with HubServer() as server:
-        yield server
-
-
-@pytest.fixture
-def online(monkeypatch, hub_server):
-    return use_hub(monkeypatch, hub_server)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from hub_server import TOKEN, HubServer, use_hub
+from hub_server import TOKEN
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 from tiny_models import (
@@ -135,18 +135,6 @@ def test_push_rejects_a_folder_that_is_not_a_checkpoint(tmp_path):
 
 
 # --- push and pull against the local Hub ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def hub_server():
-    with HubServer() as server:
-        yield server
-
-
-@pytest.fixture
-def online(monkeypatch, hub_server):
-    """This process talks to the local Hub: not offline, no Xet, default endpoint = the server."""
-    return use_hub(monkeypatch, hub_server)
-
-
 PULL_SCRIPT = textwrap.dedent("""
     import json, sys
     import torch
