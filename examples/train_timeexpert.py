@@ -26,6 +26,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 import momentzoo  # noqa: F401  (registers TimeExpert with the Auto classes)
 from momentzoo.models.timeexpert import TASK_TYPES, TimeExpertMoE, TimeExpertProcessor
+from momentzoo.training.resume import resolve_resume_checkpoint
 from momentzoo.training.tal_script import as_dict, parse_args_with_config
 from momentzoo.training.timeexpert import (
     TIMEEXPERT_STAGES,
@@ -108,7 +109,9 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     set_seed(training_args.seed)
     training_args.remove_unused_columns = False
-    model, tokenizer = build_model(model_args, training_args.resume_from_checkpoint)
+    # checked (optimizer and scheduler state present), and read before building: the checkpoint's expert set wins
+    resume = resolve_resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
+    model, tokenizer = build_model(model_args, resume)
     counts = set_stage_trainable(model, model_args.stage)
     logger.info("stage %s: %s trainable, %s frozen parameters", model_args.stage, counts["trainable"], counts["frozen"])
     processor = TimeExpertProcessor.from_config(tokenizer, model.config)
@@ -126,7 +129,7 @@ def main(argv=None):
         data_collator=collator,
         callbacks=callbacks,
     )
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=resume)
     trainer.save_model()
     result = {"experts_per_layer": model.config.experts_per_layer}
     if data_args.eval_split and data_args.task == "moment_retrieval" and trainer.is_world_process_zero():
