@@ -13,6 +13,8 @@ experts per token by task type.
 Reports medians over `--repeats` runs after a warm-up (wall and process CPU time). Random weights for the speed part.
 
     python benchmarks/bench_timeexpert.py [--threads 1] [--tokens 4096] [--train_steps 150]
+    python benchmarks/bench_timeexpert.py --device cuda --dtype bfloat16 --speed_only --tokens 16384 \
+        --hidden 2560 --intermediate 1664 --experts 64     # ARIA's expert sizes, on a GPU
 """
 
 import argparse
@@ -30,12 +32,17 @@ from momentzoo.models.timeexpert.modeling_timeexpert import TimeExpertRouting, T
 from momentzoo.testing.timeexpert import tiny_timeexpert, tiny_timeexpert_config, tiny_timeexpert_tokenizer
 
 
-def timed(fn, repeats: int) -> tuple[float, float]:
-    fn()
+def timed(fn, repeats: int, device: str = "cpu") -> tuple[float, float]:
+    def run():
+        fn()
+        if device == "cuda":  # kernels are asynchronous: time to their end
+            torch.cuda.synchronize()
+
+    run()
     walls, cpus = [], []
     for _ in range(repeats):
         wall, cpu = time.perf_counter(), time.process_time()
-        fn()
+        run()
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
     return statistics.median(walls), statistics.median(cpus)
@@ -53,11 +60,12 @@ def speed(args):
         max_experts_per_layer=args.experts,
     )
     torch.manual_seed(0)
-    layer = TimeExpertMoE(config).moe_layers[0].train()
-    x = torch.randn(1, args.tokens, args.hidden, requires_grad=True)
+    device, dtype = args.device, getattr(torch, args.dtype)
+    layer = TimeExpertMoE(config).moe_layers[0].train().to(device, dtype)
+    x = torch.randn(1, args.tokens, args.hidden, device=device, dtype=dtype, requires_grad=True)
     layer.routing = TimeExpertRouting(
-        torch.randint(len(TASK_TYPES), (args.tokens,)),
-        torch.ones(args.tokens, dtype=torch.bool),
+        torch.randint(len(TASK_TYPES), (args.tokens,), device=device),
+        torch.ones(args.tokens, dtype=torch.bool, device=device),
         [layer.gate.activation_rate.clone()],
         [layer.gate.expert_counts.clone()],
     )
@@ -65,16 +73,16 @@ def speed(args):
         layer(x)
     active = float(layer.active_experts.float().mean())
     width = round((1 + active) * args.intermediate)
-    dense = TimeExpertSharedExperts(args.hidden, width, "silu")
+    dense = TimeExpertSharedExperts(args.hidden, width, "silu").to(device, dtype)
     rows = []
     for name, module in (("MoE (dynamic gating)", layer), (f"dense FFN, width {width}", dense)):
         with torch.no_grad():
-            fwd = timed(lambda module=module: module(x), args.repeats)
-        both = timed(lambda module=module: module(x).sum().backward(), args.repeats)
+            fwd = timed(lambda module=module: module(x), args.repeats, device)
+        both = timed(lambda module=module: module(x).sum().backward(), args.repeats, device)
         rows.append((name, fwd, both))
     print(
         f"\nMoE layer: hidden {args.hidden}, {args.experts} routed experts x {args.intermediate} + 1 shared, "
-        f"{args.tokens} tokens; mean active routed experts per token {active:.2f} (random gates)"
+        f"{args.tokens} tokens, {device} {args.dtype}; mean active routed experts per token {active:.2f} (random gates)"
     )
     print(f"{'':28s} {'fwd tok/s':>12s} {'fwd cpu ms':>11s} {'fwd+bwd tok/s':>14s} {'fwd+bwd cpu ms':>15s}")
     for name, (fw, fc), (bw, bc) in rows:
@@ -160,11 +168,15 @@ def main():
     parser.add_argument("--intermediate", type=int, default=256)
     parser.add_argument("--experts", type=int, default=16)
     parser.add_argument("--train_steps", type=int, default=150)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (the speed part)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="the speed part's dtype")
+    parser.add_argument("--speed_only", action="store_true", help="skip the active-experts training run")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} thread(s)")
     speed(args)
-    active_experts_by_task(args)
+    if not args.speed_only:
+        active_experts_by_task(args)
 
 
 if __name__ == "__main__":
