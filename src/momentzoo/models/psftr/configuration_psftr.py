@@ -22,6 +22,9 @@ _CLIP_VIT_B16_TEXT = dict(
     eos_token_id=49407, pad_token_id=1,
 )  # fmt: skip
 _TEXT_MODEL_TYPES = ("clip_text_model",)
+ACTIONNESS_HEADS = ("query", "roi")
+INFERENCE_CLASSIFICATIONS = ("roi", "query", "roi_and_query")
+SPDE_VARIANTS = ("prototype", "none")
 
 
 _checks = ConfigFieldChecks("PSFTRConfig")
@@ -67,10 +70,27 @@ class PSFTRConfig(PreTrainedConfig):
         num_encoder_layers (`int`, 2): SSAE layers. num_decoder_layers (`int`, 5; 2 for ActivityNet): SGQG layers.
         num_queries (`int`, 40; 30 for ActivityNet).
         encoder_num_points, decoder_num_points (`int`, 4): sampling points per head of the deformable attention.
-        roi_size (`int`, 16), roi_sampling_ratio (`int`, 2): the 1-D RoI align that feeds the actionness head.
-        prototype_logit_scale (`float`, 100.0): SPDE's `softmax(T Vᵀ)` is taken over CLIP-normalised
-            embeddings scaled by CLIP's logit scale, so that it is as sharp as CLIP's own zero-shot softmax.
+        roi_size (`int`, 16), roi_sampling_ratio (`int`, 2): the 1-D RoI align over each predicted interval
+            (inference classification, §3.7.1; and the actionness head when `actionness_head="roi"`).
+        prototype_logit_scale (`float`, 1.0), prototype_normalize (`bool`, False): SPDE's Eq. 5,
+            `V̂ = softmax(T Vᵀ) V`, literally by default: the frame features as given, no scale. `True` / 100.0
+            take it over CLIP-normalised frames scaled by CLIP's logit scale (as sharp as CLIP's zero-shot softmax).
         class_logit_scale_init (`float`, 1 / 0.07): initial (learned) scale of the query-text cosine similarity.
+        actionness_head (`"query"` or `"roi"`, "query"): the paper's base, a linear layer on each decoder query
+            (sigmoid focal loss); `"roi"`: an MLP on the RoI-aligned encoder features of its segment plus the query.
+    Inference classification (§3.7.1):
+        inference_classification (`"roi"`, `"query"` or `"roi_and_query"`, "roi"): how a detection's class
+            probabilities are computed. `"roi"`: the CLIP frame features RoI-aligned over the predicted interval,
+            mean-pooled and L2-normalised, scored against the class texts (cosine x `roi_class_logit_scale`,
+            softmax over the classes); `"query"`: the softmax of the decoder's class logits; `"roi_and_query"`:
+            the mean of the two distributions.
+        roi_class_logit_scale (`float`, 100.0): CLIP's logit scale for the RoI-text cosine similarity.
+    Ablations (the paper's Tables 2-3; all on by default):
+        text_to_vision (`bool`): SSAE's frames attend to the class texts (F_A); off: F̂ = FFN(F̃).
+        vision_to_text (`bool`): SSAE's class texts attend to the frames (T_A); off: T̂ = FFN(T̃).
+        text_to_query (`bool`): SGQG's queries attend to the encoded class texts (Q_A); off: Q̃ = Q̄.
+        spde (`"prototype"` or `"none"`, "prototype"): SPDE's prototype enhancement of the queries, or none
+            (the queries' own embedding is compared with the class texts).
     Training:
         class_loss_coefficient (2), l1_loss_coefficient (5), iou_loss_coefficient (2),
         actionness_loss_coefficient (3), saliency_loss_coefficient (3; 2 for ActivityNet): the paper's Table 5.
@@ -113,8 +133,16 @@ class PSFTRConfig(PreTrainedConfig):
         decoder_num_points: int = 4,
         roi_size: int = 16,
         roi_sampling_ratio: int = 2,
-        prototype_logit_scale: float = 100.0,
+        prototype_logit_scale: float = 1.0,
+        prototype_normalize: bool = False,
         class_logit_scale_init: float = 1.0 / 0.07,
+        actionness_head: str = "query",
+        inference_classification: str = "roi",
+        roi_class_logit_scale: float = 100.0,
+        text_to_vision: bool = True,
+        vision_to_text: bool = True,
+        text_to_query: bool = True,
+        spde: str = "prototype",
         class_loss_coefficient: float = 2.0,
         l1_loss_coefficient: float = 5.0,
         iou_loss_coefficient: float = 2.0,
@@ -183,6 +211,15 @@ class PSFTRConfig(PreTrainedConfig):
         self.roi_size = _int("roi_size", roi_size)
         self.roi_sampling_ratio = _int("roi_sampling_ratio", roi_sampling_ratio)
         self.prototype_logit_scale = _float("prototype_logit_scale", prototype_logit_scale, 0.0, low_open=True)
+        self.prototype_normalize = _bool("prototype_normalize", prototype_normalize)
+        self.actionness_head = _choice("actionness_head", actionness_head, ACTIONNESS_HEADS)
+        self.inference_classification = _choice("inference_classification", inference_classification,
+                                                INFERENCE_CLASSIFICATIONS)
+        self.roi_class_logit_scale = _float("roi_class_logit_scale", roi_class_logit_scale, 0.0, low_open=True)
+        self.text_to_vision = _bool("text_to_vision", text_to_vision)
+        self.vision_to_text = _bool("vision_to_text", vision_to_text)
+        self.text_to_query = _bool("text_to_query", text_to_query)
+        self.spde = _choice("spde", spde, SPDE_VARIANTS)
         self.class_logit_scale_init = _float("class_logit_scale_init", class_logit_scale_init, 0.0, 100.0,
                                              low_open=True)
 
