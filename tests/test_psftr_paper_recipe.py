@@ -96,6 +96,28 @@ def test_forward_gives_the_roi_logits_of_its_segments():
     assert _model(inference_classification="query")(**inputs).roi_logits is None
 
 
+def test_roi_classification_names_the_class_whose_text_the_frames_match(tmp_path):
+    """Open vocabulary with §3.7.1: frames that are a class's CLIP text embedding are detected as that class,
+    whatever other names stand beside it."""
+    from momentzoo.testing import tiny_clip
+
+    clip, tokenizer = tiny_clip()
+    clip.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    torch.manual_seed(0)
+    model = PSFTRModel.from_backbones(str(tmp_path), **{k: v for k, v in tiny_psftr_config().to_dict().items()
+                                                       if k in ("hidden_size", "num_attention_heads", "ffn_dim",
+                                                                "num_encoder_layers", "num_decoder_layers",
+                                                                "num_queries", "roi_size", "id2label")}).eval()
+    meta = [{"duration": 24.0, "fps": 1.0, "feature_stride": 1, "num_frames": 1}]
+    for names in (["open door", "read book", "throw ball"], ["read book", "wash dishes"]):
+        features = model.embed_class_names(["read book"]).expand(24, -1)[None] + 0.01 * torch.randn(1, 24, 16)
+        with torch.no_grad():
+            detections = model.post_process(model(features, class_names=names), meta, class_names=names,
+                                            label_names=True)[0]
+        assert detections[0]["label"] == "read book"
+
+
 def test_actionness_is_a_linear_layer_on_the_query():
     model = _model()
     head = model.actionness_head
@@ -103,6 +125,7 @@ def test_actionness_is_a_linear_layer_on_the_query():
     out = head(queries, torch.rand(2, 8, 2), torch.randn(2, 12, model.config.hidden_size), torch.tensor([12, 8]))
     assert torch.allclose(out, queries @ head.linear.weight[0] + head.linear.bias, atol=1e-6)
     assert [name for name, _ in head.named_parameters()] == ["linear.weight", "linear.bias"]
+    assert torch.allclose(head.linear.bias, torch.tensor([-torch.log(torch.tensor(99.0))]))  # focal prior 0.01
     roi = _model(actionness_head="roi").actionness_head
     assert roi.linear is None and roi.roi_proj is not None
 
@@ -127,6 +150,34 @@ def test_ablation_switches_remove_their_fusion_and_still_train(switch):
     trainable = [n for n, p in model.named_parameters()
                  if p.requires_grad and not n.startswith("text_model.") and not (dead and n.startswith(dead))]
     assert all(model.get_parameter(n).grad is not None for n in trainable)
+
+
+def test_saliency_head_is_the_base_codes_conv_stack():
+    model = _model()
+    head = model.saliency_head
+    visual = torch.randn(2, 6, model.config.hidden_size)
+    mask = torch.tensor([[True] * 6, [True] * 4 + [False] * 2])
+    x = visual * mask[..., None]
+    hidden = F.leaky_relu(F.conv1d(x.transpose(1, 2), head.conv.weight, head.conv.bias, padding=1), 0.2)
+    hidden = hidden * mask[:, None]
+    expected = F.conv1d(hidden, head.out.weight, head.out.bias).squeeze(1)
+    assert torch.allclose(head(visual, mask)[mask], expected[mask], atol=1e-5)
+    assert _model(saliency_head="linear").saliency_head.conv is None
+
+
+def test_matching_class_cost_is_the_focal_cost():
+    from momentzoo.layers.matcher import matching_cost_matrices
+
+    p = torch.tensor([[[0.9, 0.2], [0.3, 0.6]]])
+    targets = [{"class_labels": torch.tensor([1]), "segments": torch.tensor([[0.5, 0.2]])}]
+    segments = torch.tensor([[[0.5, 0.2], [0.5, 0.2]]])
+    cost = matching_cost_matrices(p, segments, targets, class_cost=1.0, l1_cost=0.0, iou_cost=0.0, class_cost_type="focal")[0]
+    q = p[0, :, 1]
+    focal = 0.25 * (1 - q) ** 2 * -torch.log(q) - 0.75 * q**2 * -torch.log(1 - q)
+    assert torch.allclose(cost[:, 0], focal, atol=1e-6)
+    assert cost[1, 0] < cost[0, 0]  # the query more confident in the target class is cheaper
+    assert PSFTRConfig().matcher_class_cost_type == "focal"
+    assert _model().matcher.class_cost_type == "focal"
 
 
 def test_activitynet_config_slices_128_steps_with_the_papers_overlaps():

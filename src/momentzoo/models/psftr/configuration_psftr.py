@@ -95,6 +95,14 @@ class PSFTRConfig(PreTrainedConfig):
         class_loss_coefficient (2), l1_loss_coefficient (5), iou_loss_coefficient (2),
         actionness_loss_coefficient (3), saliency_loss_coefficient (3; 2 for ActivityNet): the paper's Table 5.
         matcher_class_cost (2), matcher_l1_cost (5), matcher_iou_cost (2): Hungarian matching costs.
+        matcher_class_cost_type (`"focal"` or `"probability"`, "focal"): the class term of the matching cost, Eq. 7
+            as the base code computes it (Deformable DETR's focal cost on sigmoid(class logits), `focal_alpha`,
+            `focal_gamma`), or DETR's -softmax probability.
+        saliency_head (`"conv"` or `"linear"`, "conv"): the base code's head on the encoded frames, Conv1d(k=3) ->
+            LeakyReLU(0.2) -> Conv1d(k=1), or one linear layer.
+        saliency_loss (`"bce"` or `"focal"`, "bce"): BCE averaged over real frames (the paper), or the base code's
+            focal-modulated BCE (`focal_alpha`, `focal_gamma`; per window mean over its steps, summed, divided by
+            the number of ground-truth segments).
         focal_alpha (0.25), focal_gamma (2.0): the query actionness focal loss.
         auxiliary_loss (`bool`, True): classification and segment losses on every decoder layer.
         slice_size (`int`, 128), train_slice_overlap (0.75), inference_slice_overlap (0.25): sliding windows
@@ -151,6 +159,9 @@ class PSFTRConfig(PreTrainedConfig):
         matcher_class_cost: float = 2.0,
         matcher_l1_cost: float = 5.0,
         matcher_iou_cost: float = 2.0,
+        matcher_class_cost_type: str = "focal",
+        saliency_head: str = "conv",
+        saliency_loss: str = "bce",
         focal_alpha: float = 0.25,
         focal_gamma: float = 2.0,
         auxiliary_loss: bool = True,
@@ -233,6 +244,9 @@ class PSFTRConfig(PreTrainedConfig):
             setattr(self, name, _float(name, value, 0.0))
         if self.matcher_class_cost == self.matcher_l1_cost == self.matcher_iou_cost == 0:
             _fail("matcher_class_cost", "> 0 when the other matcher costs are 0", matcher_class_cost)
+        self.matcher_class_cost_type = _choice("matcher_class_cost_type", matcher_class_cost_type, ("focal", "probability"))
+        self.saliency_head = _choice("saliency_head", saliency_head, ("conv", "linear"))
+        self.saliency_loss = _choice("saliency_loss", saliency_loss, ("bce", "focal"))
         self.focal_alpha = _float("focal_alpha", focal_alpha, -1.0, 1.0)
         self.focal_gamma = _float("focal_gamma", focal_gamma, 0.0)
         self.auxiliary_loss = _bool("auxiliary_loss", auxiliary_loss)

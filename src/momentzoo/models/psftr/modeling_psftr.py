@@ -61,6 +61,8 @@ __all__ = [
     "PSFTRSemanticGuidedDecoder",
     "PSFTRPrototypeClassifier",
     "PSFTRActionnessHead",
+    "PSFTRActionnessLinear",
+    "PSFTRSaliencyHead",
     "PSFTRModel",
     "format_class_prompt",
     "interval_class_logits",
@@ -269,6 +271,34 @@ class _ScalarLinear(nn.Linear):
         return (x * self.weight[0]).sum(-1, keepdim=True) + self.bias
 
 
+class PSFTRActionnessLinear(_ScalarLinear):
+    """The query actionness layer; its bias starts at the focal-loss prior, -log((1 - 0.01) / 0.01), as the base code's."""
+
+    prior_probability = 0.01
+
+
+class PSFTRSaliencyHead(nn.Module):
+    """Frame saliency from the encoded frames: the base code's Conv1d(d, d, 3) -> LeakyReLU(0.2) -> Conv1d(d, 1, 1)
+    (`saliency_head="conv"`, padded steps read as zeros), or one linear layer (`"linear"`)."""
+
+    def __init__(self, config: PSFTRConfig):
+        super().__init__()
+        if config.saliency_head == "conv":
+            self.conv = MaskedConv1d(config.hidden_size, config.hidden_size, 3)
+            self.out = MaskedConv1d(config.hidden_size, 1, 1)
+            self.linear = None
+        else:
+            self.conv = self.out = None
+            self.linear = _ScalarLinear(config.hidden_size)
+
+    def forward(self, visual: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """`visual` `(B, T, d)`, `mask` `(B, T)` -> saliency logits `(B, T)`."""
+        if self.linear is not None:
+            return self.linear(visual).squeeze(-1)
+        hidden, _ = self.conv(visual, mask)
+        return self.out(F.leaky_relu(hidden, 0.2), mask)[0].squeeze(-1)
+
+
 class _MLP(nn.Module):
     def __init__(self, input_dim: int, hidden_dim: int, output_dim: int, num_layers: int):
         super().__init__()
@@ -359,7 +389,7 @@ class PSFTRActionnessHead(nn.Module):
         super().__init__()
         self.roi_size, self.sampling_ratio = config.roi_size, config.roi_sampling_ratio
         if config.actionness_head == "query":
-            self.linear = _ScalarLinear(config.hidden_size)
+            self.linear = PSFTRActionnessLinear(config.hidden_size)
             self.roi_proj = self.mlp = None
         else:
             self.linear = None
@@ -422,6 +452,11 @@ class PSFTRPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, PSFTRActionnessLinear):
+            init.xavier_uniform_(module.weight)
+            p = module.prior_probability
+            init.constant_(module.bias, -math.log((1 - p) / p))
+            return
         if isinstance(module, nn.Linear):
             initial_bias = getattr(module, "psftr_initial_bias", None)
             if initial_bias is not None:  # a (near-)zero map plus a fixed bias (see _tag_special_inits)
@@ -497,9 +532,10 @@ class PSFTRModel(PSFTRPreTrainedModel):
         self.decoder = PSFTRSemanticGuidedDecoder(config)
         self.classifier = PSFTRPrototypeClassifier(config)
         self.actionness_head = PSFTRActionnessHead(config)
-        self.saliency_head = _ScalarLinear(config.hidden_size)
+        self.saliency_head = PSFTRSaliencyHead(config)
         self.matcher = HungarianSegmentMatcher(config.matcher_class_cost, config.matcher_l1_cost,
-                                               config.matcher_iou_cost)
+                                               config.matcher_iou_cost, config.matcher_class_cost_type,
+                                               config.focal_alpha, config.focal_gamma)
         self.text_tokenizer = None
         self._text_cache: OrderedDict = OrderedDict()
         self._candidate_names = None
@@ -718,7 +754,7 @@ class PSFTRModel(PSFTRPreTrainedModel):
 
         logits = self.classifier(hidden_states, input_features, text, mask)  # (N_l, B, N_q, K)
         actionness = self.actionness_head(hidden_states[-1], segments[-1], visual, lengths)
-        saliency = self.saliency_head(visual).squeeze(-1)
+        saliency = self.saliency_head(visual, mask)
         roi_logits = None
         if self.config.inference_classification != "query":  # §3.7.1 (no parameters: inference only)
             roi_logits = interval_class_logits(
@@ -780,7 +816,8 @@ class PSFTRModel(PSFTRPreTrainedModel):
         total, last = 0.0, {}
         for layer in layers:
             layer_logits, layer_segments = logits[layer].float(), segments[layer].float()
-            matches = self.matcher(layer_logits.softmax(-1), layer_segments, targets)
+            probs = layer_logits.sigmoid() if config.matcher_class_cost_type == "focal" else layer_logits.softmax(-1)
+            matches = self.matcher(probs, layer_segments, targets)
             batch_index = torch.cat([torch.full_like(q, b) for b, (q, _) in enumerate(matches)]).to(mask.device)
             query_index = torch.cat([q for q, _ in matches]).to(mask.device)
             target_classes = torch.cat([t["class_labels"][j.to(mask.device)] for t, (_, j) in zip(targets, matches)])
@@ -810,7 +847,12 @@ class PSFTRModel(PSFTRPreTrainedModel):
             if len(seg):
                 inside = (steps[None, :] >= seg[:, :1]) & (steps[None, :] <= seg[:, 1:])
                 saliency_targets[b] = inside.any(0).float()
-        saliency_loss = F.binary_cross_entropy_with_logits(saliency.float()[mask], saliency_targets[mask])
+        if config.saliency_loss == "bce":
+            saliency_loss = F.binary_cross_entropy_with_logits(saliency.float()[mask], saliency_targets[mask])
+        else:  # the base code's: focal-modulated BCE, mean over each window's steps, summed, per ground truth
+            per_step = sigmoid_focal_loss(saliency.float(), saliency_targets, config.focal_alpha, config.focal_gamma,
+                                          reduction="none") * mask
+            saliency_loss = per_step.mean(1).sum() / num_targets
         total = total + config.actionness_loss_coefficient * actionness_loss + \
             config.saliency_loss_coefficient * saliency_loss
         return {"loss": total, **last, "actionness_loss": actionness_loss, "saliency_loss": saliency_loss}
