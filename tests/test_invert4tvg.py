@@ -241,6 +241,9 @@ def test_card_defaults_to_the_paper_recipe_and_reports_results():
     assert "p = 0.8" in card and "| learning rate (AdamW) | 5e-05 |" in card and "| epochs | 2 |" in card
     assert "| R1@0.5 | 0.6100 |" in card and "Qwen/Qwen2.5-VL-3B-Instruct" in card and "2508.07388" in card
     assert "model-index" in card and "{{" not in card
+    # the paper's Charades-STA R1 table, labelled as the paper's
+    assert "| Invert4TVG, Qwen2.5-VL-3B | 80.8 | 69.0 | 44.0 |" in card and "| Invert4TVG, Qwen2.5-VL-7B | 83.0 | 72.5 | 51.4 |" in card
+    assert "These are the paper's figures" in card and "| KL coefficient (beta) | 0.04 |" in card
     with pytest.raises(ValueError, match="numbers"):
         render_invert4tvg_card("x", results={"R1@0.5": "high"})
 
@@ -346,6 +349,38 @@ def test_eval_script_reports_recall_and_inversion_accuracies(grounding, tmp_path
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["results"]["num_queries"] == results["num_queries"] >= 1
     assert {a["task"] for a in saved["answers"]} == {"tvg", "vc", "ar", "vd"}
+
+
+def test_zero_shot_datasets_activitynet_captions_and_qvhighlights(tmp_path, real_data):
+    import json
+
+    sys.path.insert(0, str(REPO / "examples"))
+    try:
+        data = _load_script(REPO / "examples" / "grounding_data.py")
+    finally:
+        sys.path.remove(str(REPO / "examples"))
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    anet = {"v_a": {"duration": 20.0, "timestamps": [[1.0, 5.0], [4.0, 25.0], [21.0, 23.0]],
+                    "sentences": ["A man opens a door.", "He walks out.", "Too late."]}}
+    (tmp_path / "val_2.json").write_text(json.dumps(anet))
+    (videos / "v_a.mp4").write_bytes(b"")
+    args = data.GroundingDataArguments(dataset="activitynet_captions", test_file=str(tmp_path / "val_2.json"),
+                                       videos_dir=str(videos), cache_dir=str(tmp_path / "cache"))
+    with pytest.warns(UserWarning, match="left out 1 sentence"):
+        rows = data.load_grounding_splits(args)["test"]
+    assert rows["qid"] == ["v_a#0", "v_a#1"] and rows["windows"] == [[[1.0, 5.0]], [[4.0, 20.0]]]  # end clipped
+
+    lines = (real_data / "qvhighlights" / "highlight_val_release.jsonl").read_text().splitlines()[:20]
+    (tmp_path / "qvh.jsonl").write_text("\n".join(lines))
+    for line in lines:
+        (videos / f"{json.loads(line)['vid']}.mp4").write_bytes(b"")
+    args = data.GroundingDataArguments(dataset="qvhighlights", test_file=str(tmp_path / "qvh.jsonl"),
+                                       videos_dir=str(videos), cache_dir=str(tmp_path / "cache_qvh"))
+    split = data.load_grounding_splits(args)["test"]
+    expected = sum(len(json.loads(line)["relevant_windows"]) for line in lines)
+    assert len(split) == expected > len(lines)  # a multi-window query became one row per window
+    assert all(len(w) == 1 for w in split["windows"]) and len(set(split["qid"])) == expected
 
 
 def test_charades_config_holds_the_paper_recipe():

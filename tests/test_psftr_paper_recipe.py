@@ -7,13 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
+from common_model_tests import one_thread  # noqa: F401 (autouse fixture)
 
 import momentzoo  # noqa: F401  (registers psftr)
 from momentzoo.layers.roi_align import roi_align_1d
 from momentzoo.models.psftr import PSFTRConfig, PSFTRModel, tiny_psftr_config
 from momentzoo.models.psftr.modeling_psftr import PSFTRPrototypeClassifier, interval_class_logits
-
-from common_model_tests import one_thread  # noqa: F401 (autouse fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,8 +23,14 @@ def test_defaults_are_the_papers():
     assert config.actionness_head == "query" and config.inference_classification == "roi"
     assert config.text_to_vision and config.vision_to_text and config.text_to_query and config.spde == "prototype"
     assert (config.slice_size, config.train_slice_overlap, config.inference_slice_overlap) == (128, 0.75, 0.25)
-    for field, bad in (("actionness_head", "mlp"), ("inference_classification", "text"), ("spde", "mean"),
-                       ("text_to_query", 1), ("prototype_normalize", "yes"), ("roi_class_logit_scale", 0.0)):
+    for field, bad in (
+        ("actionness_head", "mlp"),
+        ("inference_classification", "text"),
+        ("spde", "mean"),
+        ("text_to_query", 1),
+        ("prototype_normalize", "yes"),
+        ("roi_class_logit_scale", 0.0),
+    ):
         with pytest.raises(ValueError, match=field):
             PSFTRConfig(**{field: bad})
 
@@ -54,7 +59,9 @@ def test_interval_class_logits_score_the_interval_features_against_the_texts():
     assert logits.shape == (1, 3, 3) and logits[0].argmax(-1).tolist()[:2] == [0, 2]
     # the definition: RoI-aligned normalised features, mean-pooled, normalised, cosine x scale
     rois = torch.tensor([[0.0, -0.5, 4.5], [0.0, 4.5, 9.5], [0.0, -0.5, 9.5]])
-    pooled = F.normalize(roi_align_1d(F.normalize(features, dim=-1), rois, 4, 2, lengths=torch.tensor([10])).mean(1), dim=-1)
+    pooled = F.normalize(
+        roi_align_1d(F.normalize(features, dim=-1), rois, 4, 2, lengths=torch.tensor([10])).mean(1), dim=-1
+    )
     assert torch.allclose(logits[0], 100 * pooled @ text.t(), atol=1e-4)
 
 
@@ -65,10 +72,13 @@ def _model(**overrides) -> PSFTRModel:
 
 def test_post_process_classifies_with_the_roi_logits_by_default():
     model = _model(nms_method="none", num_queries=2)
-    outputs = {"logits": torch.tensor([[[5.0, 0.0, 0.0], [0.0, 0.0, 5.0]]]),
-               "roi_logits": torch.tensor([[[0.0, 5.0, 0.0], [0.0, 5.0, 0.0]]]),
-               "pred_segments": torch.tensor([[[0.5, 0.5], [0.25, 0.1]]]),
-               "actionness_logits": torch.tensor([[2.0, -1.0]]), "window_lengths": torch.tensor([20])}
+    outputs = {
+        "logits": torch.tensor([[[5.0, 0.0, 0.0], [0.0, 0.0, 5.0]]]),
+        "roi_logits": torch.tensor([[[0.0, 5.0, 0.0], [0.0, 5.0, 0.0]]]),
+        "pred_segments": torch.tensor([[[0.5, 0.5], [0.25, 0.1]]]),
+        "actionness_logits": torch.tensor([[2.0, -1.0]]),
+        "window_lengths": torch.tensor([20]),
+    }
     meta = [{"duration": 100.0, "fps": 30.0, "feature_stride": 4, "num_frames": 16}]
     roi = model.post_process(outputs, meta)[0]
     expected = outputs["roi_logits"][0, 0].softmax(-1)[1] * torch.tensor(2.0).sigmoid()
@@ -90,8 +100,15 @@ def test_forward_gives_the_roi_logits_of_its_segments():
     out = model(**inputs)
     text = F.normalize(inputs["text_embeds"].float(), dim=-1)
     mask = inputs["attention_mask"].bool()
-    expected = interval_class_logits(inputs["input_features"] * mask[..., None], out.pred_segments, mask.sum(1), text,
-                                     model.config.roi_size, model.config.roi_sampling_ratio, 100.0)
+    expected = interval_class_logits(
+        inputs["input_features"] * mask[..., None],
+        out.pred_segments,
+        mask.sum(1),
+        text,
+        model.config.roi_size,
+        model.config.roi_sampling_ratio,
+        100.0,
+    )
     assert torch.allclose(out.roi_logits, expected, atol=1e-5)
     assert _model(inference_classification="query")(**inputs).roi_logits is None
 
@@ -105,16 +122,31 @@ def test_roi_classification_names_the_class_whose_text_the_frames_match(tmp_path
     clip.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     torch.manual_seed(0)
-    model = PSFTRModel.from_backbones(str(tmp_path), **{k: v for k, v in tiny_psftr_config().to_dict().items()
-                                                       if k in ("hidden_size", "num_attention_heads", "ffn_dim",
-                                                                "num_encoder_layers", "num_decoder_layers",
-                                                                "num_queries", "roi_size", "id2label")}).eval()
+    model = PSFTRModel.from_backbones(
+        str(tmp_path),
+        **{
+            k: v
+            for k, v in tiny_psftr_config().to_dict().items()
+            if k
+            in (
+                "hidden_size",
+                "num_attention_heads",
+                "ffn_dim",
+                "num_encoder_layers",
+                "num_decoder_layers",
+                "num_queries",
+                "roi_size",
+                "id2label",
+            )
+        },
+    ).eval()
     meta = [{"duration": 24.0, "fps": 1.0, "feature_stride": 1, "num_frames": 1}]
     for names in (["open door", "read book", "throw ball"], ["read book", "wash dishes"]):
         features = model.embed_class_names(["read book"]).expand(24, -1)[None] + 0.01 * torch.randn(1, 24, 16)
         with torch.no_grad():
-            detections = model.post_process(model(features, class_names=names), meta, class_names=names,
-                                            label_names=True)[0]
+            detections = model.post_process(
+                model(features, class_names=names), meta, class_names=names, label_names=True
+            )[0]
         assert detections[0]["label"] == "read book"
 
 
@@ -130,25 +162,35 @@ def test_actionness_is_a_linear_layer_on_the_query():
     assert roi.linear is None and roi.roi_proj is not None
 
 
-@pytest.mark.parametrize("switch", [dict(text_to_vision=False), dict(vision_to_text=False), dict(text_to_query=False),
-                                    dict(spde="none")])
+@pytest.mark.parametrize(
+    "switch", [{"text_to_vision": False}, {"vision_to_text": False}, {"text_to_query": False}, {"spde": "none"}]
+)
 def test_ablation_switches_remove_their_fusion_and_still_train(switch):
     model = _model(**switch).train()
     names = {name for name, _ in model.named_parameters()}
-    removed = {"text_to_vision": "encoder.layers.0.visual_cross_attn.", "vision_to_text": "encoder.layers.0.text_cross_attn.",
-               "text_to_query": "decoder.layers.0.text_cross_attn.", "spde": "classifier.prototype_proj."}[next(iter(switch))]
+    removed = {
+        "text_to_vision": "encoder.layers.0.visual_cross_attn.",
+        "vision_to_text": "encoder.layers.0.text_cross_attn.",
+        "text_to_query": "decoder.layers.0.text_cross_attn.",
+        "spde": "classifier.prototype_proj.",
+    }[next(iter(switch))]
     assert not any(name.startswith(removed) for name in names)
     assert any(name.startswith(removed) for name, _ in _model().named_parameters())
     inputs = model.dummy_inputs
-    labels = [{"class_labels": torch.tensor([1]), "segments": torch.tensor([[2.0, 6.0]])},
-              {"class_labels": torch.tensor([0]), "segments": torch.tensor([[1.0, 3.0]])}]
+    labels = [
+        {"class_labels": torch.tensor([1]), "segments": torch.tensor([[2.0, 6.0]])},
+        {"class_labels": torch.tensor([0]), "segments": torch.tensor([[1.0, 3.0]])},
+    ]
     loss = model(**inputs, labels=labels).loss
     loss.backward()
     assert torch.isfinite(loss)
     # Without text -> query nothing reads the encoder's last text update (T̂ feeds only the decoder's queries).
     dead = "encoder.layers.0.text_" if "text_to_query" in switch else None
-    trainable = [n for n, p in model.named_parameters()
-                 if p.requires_grad and not n.startswith("text_model.") and not (dead and n.startswith(dead))]
+    trainable = [
+        n
+        for n, p in model.named_parameters()
+        if p.requires_grad and not n.startswith("text_model.") and not (dead and n.startswith(dead))
+    ]
     assert all(model.get_parameter(n).grad is not None for n in trainable)
 
 
@@ -171,7 +213,9 @@ def test_matching_class_cost_is_the_focal_cost():
     p = torch.tensor([[[0.9, 0.2], [0.3, 0.6]]])
     targets = [{"class_labels": torch.tensor([1]), "segments": torch.tensor([[0.5, 0.2]])}]
     segments = torch.tensor([[[0.5, 0.2], [0.5, 0.2]]])
-    cost = matching_cost_matrices(p, segments, targets, class_cost=1.0, l1_cost=0.0, iou_cost=0.0, class_cost_type="focal")[0]
+    cost = matching_cost_matrices(
+        p, segments, targets, class_cost=1.0, l1_cost=0.0, iou_cost=0.0, class_cost_type="focal"
+    )[0]
     q = p[0, :, 1]
     focal = 0.25 * (1 - q) ** 2 * -torch.log(q) - 0.75 * q**2 * -torch.log(1 - q)
     assert torch.allclose(cost[:, 0], focal, atol=1e-6)

@@ -401,12 +401,18 @@ class PSFTRActionnessHead(nn.Module):
         if self.linear is not None:
             return self.linear(queries).squeeze(-1)
         batch, num_queries, _ = queries.shape
-        bounds = center_width_to_start_end(segments.detach().float()) * lengths[:, None, None] - 0.5
-        index = torch.arange(batch, device=queries.device).repeat_interleave(num_queries)
-        rois = torch.cat((index[:, None].float(), bounds.reshape(-1, 2)), dim=1)
-        pooled = roi_align_1d(visual, rois, self.roi_size, self.sampling_ratio, lengths=lengths)
+        pooled = roi_align_1d(visual, segment_rois(segments, lengths), self.roi_size, self.sampling_ratio, lengths=lengths)
         pooled = pooled.reshape(batch, num_queries, -1).to(queries.dtype)
         return self.mlp(F.relu(self.roi_proj(pooled)) + queries).squeeze(-1)
+
+
+def segment_rois(segments: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """`(B N_q, 3)` RoIs `(batch index, start, end)` in feature steps of the (detached) normalised `(center, width)`
+    segments `(B, N_q, 2)` of windows of real length `lengths` `(B,)`."""
+    batch, num_queries, _ = segments.shape
+    bounds = center_width_to_start_end(segments.detach().float()) * lengths[:, None, None] - 0.5
+    index = torch.arange(batch, device=segments.device).repeat_interleave(num_queries)
+    return torch.cat((index[:, None].float(), bounds.reshape(-1, 2)), dim=1)
 
 
 def interval_class_logits(
@@ -422,11 +428,8 @@ def interval_class_logits(
     interval (normalised `(center, width)` `(B, N_q, 2)` of windows of real length `lengths` `(B,)`), mean-pooled,
     L2-normalised and compared with the unit class texts `(K, D)`: `logit_scale * cos` `(B, N_q, K)`."""
     batch, num_queries, _ = segments.shape
-    bounds = center_width_to_start_end(segments.detach().float()) * lengths[:, None, None] - 0.5
-    index = torch.arange(batch, device=segments.device).repeat_interleave(num_queries)
-    rois = torch.cat((index[:, None].float(), bounds.reshape(-1, 2)), dim=1)
     frames = F.normalize(features.float(), dim=-1)
-    pooled = roi_align_1d(frames, rois, roi_size, sampling_ratio, lengths=lengths).mean(dim=1)  # (B N_q, D)
+    pooled = roi_align_1d(frames, segment_rois(segments, lengths), roi_size, sampling_ratio, lengths=lengths).mean(dim=1)
     pooled = F.normalize(pooled.reshape(batch, num_queries, -1), dim=-1)
     return logit_scale * torch.matmul(pooled, text.float().t())
 
