@@ -229,3 +229,25 @@ def test_activitynet_config_slices_128_steps_with_the_papers_overlaps():
     assert "resize_length" not in config["dataset_kwargs"]  # whole videos in 128-step slices, not resized to 128
     assert config["slice_size"] == 128
     assert config.get("train_slice_overlap", 0.75) == 0.75 and config.get("inference_slice_overlap", 0.25) == 0.25
+
+
+def test_saliency_loss_options():
+    from momentzoo.layers.losses import sigmoid_focal_loss
+
+    labels = [
+        {"class_labels": torch.tensor([1]), "segments": torch.tensor([[2.0, 5.0]])},
+        {"class_labels": torch.tensor([0]), "segments": torch.tensor([[1.0, 3.0]])},
+    ]
+    for kind in ("bce", "focal"):
+        model = _model(saliency_loss=kind)
+        inputs = model.dummy_inputs
+        out = model(**inputs, labels=labels)
+        mask = inputs["attention_mask"].bool()
+        steps = torch.arange(mask.shape[1], dtype=torch.float32)
+        target = torch.stack([((steps >= 2) & (steps <= 5)).float(), ((steps >= 1) & (steps <= 3)).float()])
+        logits = out.saliency_logits.float()
+        if kind == "bce":
+            expected = F.binary_cross_entropy_with_logits(logits[mask], target[mask])
+        else:  # the base code's: focal BCE on real steps, mean over each window's steps, summed, per ground truth
+            expected = (sigmoid_focal_loss(logits, target, 0.25, 2.0) * mask).mean(1).sum() / 2
+        assert torch.allclose(out.saliency_loss, expected, atol=1e-6)
