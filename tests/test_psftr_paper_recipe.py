@@ -111,6 +111,7 @@ def test_forward_gives_the_roi_logits_of_its_segments():
     )
     assert torch.allclose(out.roi_logits, expected, atol=1e-5)
     assert _model(inference_classification="query")(**inputs).roi_logits is None
+    assert _model().train()(**inputs).roi_logits is None  # inference only: training never pays for it
 
 
 def test_roi_classification_names_the_class_whose_text_the_frames_match(tmp_path):

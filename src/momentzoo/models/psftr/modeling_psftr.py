@@ -96,8 +96,9 @@ class PSFTROutput(ModelOutput):
         logits (`torch.FloatTensor` of shape `(B, N_q, K)`): class logits of the last layer (softmax over `K`).
         pred_segments (`torch.FloatTensor` of shape `(B, N_q, 2)`): normalised `(center, width)`.
         actionness_logits (`torch.FloatTensor` of shape `(B, N_q)`): each query's actionness.
-        roi_logits (`torch.FloatTensor` of shape `(B, N_q, K)`, unless `inference_classification="query"`): §3.7.1's
-            inference class logits, the RoI-aligned CLIP features of each predicted interval against the class texts.
+        roi_logits (`torch.FloatTensor` of shape `(B, N_q, K)`, in eval mode unless `inference_classification="query"`):
+            §3.7.1's inference class logits, the RoI-aligned CLIP features of each predicted interval against the
+            class texts (not computed in training, where nothing uses them).
         saliency_logits (`torch.FloatTensor` of shape `(B, T)`): per-frame saliency.
         intermediate_logits (`torch.FloatTensor` of shape `(N_l, B, N_q, K)`): every decoder layer's logits.
         intermediate_segments (`torch.FloatTensor` of shape `(N_l, B, N_q, 2)`): every layer's segments.
@@ -759,7 +760,7 @@ class PSFTRModel(PSFTRPreTrainedModel):
         actionness = self.actionness_head(hidden_states[-1], segments[-1], visual, lengths)
         saliency = self.saliency_head(visual, mask)
         roi_logits = None
-        if self.config.inference_classification != "query":  # §3.7.1 (no parameters: inference only)
+        if self.config.inference_classification != "query" and not self.training:  # §3.7.1: inference only
             roi_logits = interval_class_logits(
                 input_features * mask[..., None], segments[-1], lengths, text, self.config.roi_size,
                 self.config.roi_sampling_ratio, self.config.roi_class_logit_scale,
