@@ -188,6 +188,8 @@ def test_verb_completion_schema_errors(lookup_lemmatizer):
         verb_completion_reward(masked_query=["Person [] the [] door"], verb=["closes"], match="gap", **kwargs)
     with pytest.raises(ValueError, match=r"row 0: column 'masked_query' .* is not column 'query'"):
         verb_completion_reward(masked_query=["Person [] the door"], query=["Person opens a window"], **kwargs)
+    with pytest.raises(ValueError, match=r"is not column .query. None"):
+        verb_completion_reward(masked_query=["Person [] the [] door"], verb=["closes"], **kwargs)
     with pytest.raises(ValueError, match="match must be"):
         verb_completion_reward(masked_query=["Person [] the door"], verb=["closes"], match="word", **kwargs)
     with pytest.raises(ValueError, match=r"row 0: column 'verb' must be a non-empty string"):

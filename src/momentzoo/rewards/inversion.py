@@ -99,8 +99,9 @@ def verb_completion_reward(
 
     The masked verbs are the words of ``query`` behind the ``[]`` gaps of ``masked_query`` (every verb of the
     query when it was built with ``mask="all"``, the paper's masking); for a single gap that ``query`` does not
-    explain (or without a ``query`` column), the word of the ``verb`` column. ``match="gap"`` is the older, stricter reward: the answer must repeat the template
-    around a single gap and the one word it puts there must have the masked verb's lemma.
+    explain (or without a ``query`` column), the word of the ``verb`` column. As the official reward, naming more
+    verbs than the masked ones does not lose the reward. ``match="gap"`` is the older, stricter reward: the answer
+    must repeat the template around a single gap and the one word it puts there must have the masked verb's lemma.
     """
     name = "verb_completion_reward"
     if match not in ("verbs", "gap"):
@@ -124,7 +125,8 @@ def verb_completion_reward(
         if words is None and verbs is not None and template.count(GAP) == 1:
             words = [string_cell(verbs, i, "verb", name)]  # the one masked word, as written
         if not words:
-            raise ValueError(f"{name}: row {i}: column 'masked_query' {template!r} is not column 'query' {queries[i]!r} "
+            query = None if queries is None else queries[i]
+            raise ValueError(f"{name}: row {i}: column 'masked_query' {template!r} is not column 'query' {query!r} "
                              "with words masked (and no 'verb' column names its one masked word)")
         truths[i] = [lemmatizer.lemmas(word) for word in words]
         answer = extract_answer(texts[i], strict=True)  # a closed <answer> block, as the official reward reads it
