@@ -22,8 +22,8 @@ DEFAULT_IOU_THRESHOLDS = (0.3, 0.5, 0.7)
 
 _DESCRIPTION = """\
 Recall of temporal video grounding: R{k}@{m} is the fraction of queries for which at least one of the top-k
-predicted windows has a temporal IoU (tIoU) >= m with a ground-truth window of the query (> m with
-`strict=True`, the convention of Time-R1 and some video-LLM papers). mIoU is the mean, over queries, of the
+predicted windows has a temporal IoU (tIoU) > m with a ground-truth window of the query (the default
+`strict=True`, the convention of Time-R1 and Invert4TVG; >= m with `strict=False`). mIoU is the mean, over queries, of the
 tIoU between the top-1 window and its best-matching ground-truth window. A query without any predicted
 window (an empty list, or a model answer that does not parse) scores tIoU 0: it counts as a miss, never
 as a skipped query.
@@ -45,9 +45,10 @@ Args:
     references: per query (same order), a non-empty list of ground-truth windows `[start, end]`.
     ranks: the k of R{k}@{m}, default (1, 5). Queries with fewer than k windows use the ones they have.
     iou_thresholds: the m of R{k}@{m}, in (0, 1], default (0.3, 0.5, 0.7).
-    strict: count a hit when tIoU > m instead of tIoU >= m (default False).
+    strict: count a hit when tIoU > m (default True, as the papers) instead of tIoU >= m.
+    percent: report every value in % (0-100) as the papers' tables do, instead of fractions (default False).
 Returns:
-    `R{k}@{m:g}` for every rank and threshold, and `mIoU`, all fractions in [0, 1].
+    `R{k}@{m:g}` for every rank and threshold, and `mIoU`, fractions in [0, 1] (or % with `percent=True`).
 Examples:
     >>> import evaluate, momentzoo.metrics
     >>> recall = evaluate.load(momentzoo.metrics.path("grounding_recall"))
@@ -173,7 +174,9 @@ def _padded(windows: _Windows, width: int, queries: slice) -> tuple[torch.Tensor
 _CHUNK = 1 << 16
 
 
-def compute_grounding_recall(predictions, references, ranks=DEFAULT_RANKS, iou_thresholds=DEFAULT_IOU_THRESHOLDS, strict=False) -> dict:
+def compute_grounding_recall(
+    predictions, references, ranks=DEFAULT_RANKS, iou_thresholds=DEFAULT_IOU_THRESHOLDS, strict=True, percent=False
+) -> dict:
     """The `grounding_recall` metric as a function: the inputs and output of `TemporalGroundingRecall.compute`.
 
     Window lists go through Arrow and whole-array checks (1M queries x 5 windows in seconds); raw text answers,
@@ -206,7 +209,9 @@ def compute_grounding_recall(predictions, references, ranks=DEFAULT_RANKS, iou_t
             hit = best > m if strict else best >= m
             result[f"R{k}@{m:g}"] = hit.double().mean().item()
     result["mIoU"] = iou[:, 0].mean().item()
-    return result
+    if not isinstance(percent, bool):
+        raise ValueError(f"percent must be True or False, got {percent!r}")
+    return {key: 100.0 * value for key, value in result.items()} if percent else result
 
 
 def _features(prediction: datasets.features.features.FeatureType) -> datasets.Features:
@@ -265,5 +270,5 @@ class TemporalGroundingRecall(evaluate.Metric):
         self._check_batch([prediction], [reference])
         super().add(prediction=prediction, reference=reference, **kwargs)
 
-    def _compute(self, predictions, references, ranks=DEFAULT_RANKS, iou_thresholds=DEFAULT_IOU_THRESHOLDS, strict=False):
-        return compute_grounding_recall(predictions, references, ranks=ranks, iou_thresholds=iou_thresholds, strict=strict)
+    def _compute(self, predictions, references, ranks=DEFAULT_RANKS, iou_thresholds=DEFAULT_IOU_THRESHOLDS, strict=True, percent=False):
+        return compute_grounding_recall(predictions, references, ranks=ranks, iou_thresholds=iou_thresholds, strict=strict, percent=percent)
