@@ -32,14 +32,23 @@ class Scale(nn.Module):
 
 
 class _MaskedConvTower(nn.Module):
-    """`num_layers - 1` masked convs (+ LayerNorm) with ReLU, shared across levels."""
+    """`num_layers - 1` masked convs (+ LayerNorm) with ReLU, shared across levels. `rezero_padding=False`: the convs
+    read padded steps as they come (the official code; see `MaskedConv1d`)."""
 
-    def __init__(self, input_dim: int, hidden_dim: int, num_layers: int, kernel_size: int, with_ln: bool):
+    def __init__(
+        self, input_dim: int, hidden_dim: int, num_layers: int, kernel_size: int, with_ln: bool, rezero_padding: bool
+    ):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1 (the last layer is the output conv), got {num_layers}")
         self.convs = nn.ModuleList(
-            MaskedConv1d(input_dim if i == 0 else hidden_dim, hidden_dim, kernel_size, bias=not with_ln)
+            MaskedConv1d(
+                input_dim if i == 0 else hidden_dim,
+                hidden_dim,
+                kernel_size,
+                bias=not with_ln,
+                rezero_padding=rezero_padding,
+            )
             for i in range(num_layers - 1)
         )
         self.norms = nn.ModuleList(
@@ -68,12 +77,13 @@ class TemporalClassificationHead(_MaskedConvTower):
         with_ln: bool = True,
         prior_prob: float = 0.01,
         empty_classes: tuple[int, ...] = (),
+        rezero_padding: bool = True,
     ):
-        super().__init__(input_dim, hidden_dim, num_layers, kernel_size, with_ln)
+        super().__init__(input_dim, hidden_dim, num_layers, kernel_size, with_ln, rezero_padding)
         self.prior_prob = prior_prob
         self.empty_classes = tuple(empty_classes)
         in_dim = hidden_dim if num_layers > 1 else input_dim
-        self.classifier = MaskedConv1d(in_dim, num_classes, kernel_size)
+        self.classifier = MaskedConv1d(in_dim, num_classes, kernel_size, rezero_padding=rezero_padding)
         # Kept on the conv itself so a model's `_init_weights` (which visits the conv) can restore it.
         self.classifier.bias_prior_probs = [
             1e-6 if index in self.empty_classes else prior_prob for index in range(num_classes)
@@ -105,12 +115,13 @@ class TemporalRegressionHead(_MaskedConvTower):
         num_layers: int = 3,
         kernel_size: int = 3,
         with_ln: bool = True,
+        rezero_padding: bool = True,
     ):
-        super().__init__(input_dim, hidden_dim, num_layers, kernel_size, with_ln)
+        super().__init__(input_dim, hidden_dim, num_layers, kernel_size, with_ln, rezero_padding)
         self.num_levels = num_levels
         self.scales = nn.ModuleList(Scale() for _ in range(num_levels))
         in_dim = hidden_dim if num_layers > 1 else input_dim
-        self.offset = MaskedConv1d(in_dim, 2, kernel_size)
+        self.offset = MaskedConv1d(in_dim, 2, kernel_size, rezero_padding=rezero_padding)
 
     def forward(self, features: list[torch.Tensor], masks: list[torch.Tensor | None]) -> list[torch.Tensor]:
         if len(features) != self.num_levels:

@@ -85,7 +85,8 @@ class LocalMaskedMultiHeadConvAttention(nn.Module):
     Queries, keys and values first go through a depthwise masked conv (kernel 3, or `stride + 1` with `stride > 1`,
     which both encodes relative position and downsamples) and a LayerNorm, then linear projections, then windowed
     attention, then an output projection. `forward(x, mask)` returns `(out (B, ceil(T / stride), C), out_mask)`;
-    padded output steps are zero.
+    padded output steps are zero. `rezero_padding=False` lets the depthwise convs read padded input steps as they come
+    (the official code: a preceding LayerNorm's bias there leaks into the last real steps).
     """
 
     def __init__(
@@ -97,6 +98,7 @@ class LocalMaskedMultiHeadConvAttention(nn.Module):
         attention_dropout: float = 0.0,
         projection_dropout: float = 0.0,
         block_size: int = 32,
+        rezero_padding: bool = True,
     ):
         super().__init__()
         if hidden_size % num_heads != 0:
@@ -112,6 +114,7 @@ class LocalMaskedMultiHeadConvAttention(nn.Module):
         self.stride = stride
         self.attention_dropout = attention_dropout
         self.block_size = block_size
+        self.rezero_padding = rezero_padding
 
         kernel_size = stride + 1 if stride > 1 else 3
         self.query_conv = MaskedConv1d(hidden_size, hidden_size, kernel_size, stride, groups=hidden_size, bias=False)
@@ -129,7 +132,8 @@ class LocalMaskedMultiHeadConvAttention(nn.Module):
     def _depthwise_qkv(self, x: torch.Tensor, mask: torch.Tensor | None):
         # Mask the shared input once; three separate depthwise convs leave q, k, v contiguous for their LayerNorms
         # (a fused 3-output grouped conv interleaves them and ends up slower).
-        x = apply_mask(x, mask)
+        if self.rezero_padding:
+            x = apply_mask(x, mask)
         q, k, v = (
             conv1d_time_major(x, conv.weight, None, conv.stride[0], conv.padding[0], conv.groups)
             for conv in (self.query_conv, self.key_conv, self.value_conv)

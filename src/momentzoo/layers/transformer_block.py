@@ -43,7 +43,9 @@ class MaskedTransformerBlock(GradientCheckpointingLayer):
 
     With `stride > 1` the attention's depthwise convs downsample queries/keys/values and the skip path is a
     max-pool (kernel `stride + 1`) over real steps only. `forward(x (B, T, C), mask (B, T) bool or None)` returns
-    `(out (B, ceil(T / stride), C), out_mask)`; padded steps of `out` are exactly zero.
+    `(out (B, ceil(T / stride), C), out_mask)`; padded steps of `out` are exactly zero. `rezero_padding=False` is the
+    official code's padding: the attention's convs read `norm1`'s output at padded steps (its bias) and the skip
+    max-pool reads their zeros, so both reach the last real steps.
     """
 
     def __init__(
@@ -59,9 +61,11 @@ class MaskedTransformerBlock(GradientCheckpointingLayer):
         drop_path_rate: float = 0.0,
         layer_scale_init_value: float | None = 1e-4,
         attention_block_size: int = 32,
+        rezero_padding: bool = True,
     ):
         super().__init__()
         self.stride = stride
+        self.rezero_padding = rezero_padding
         self.norm1 = nn.LayerNorm(hidden_size)
         self.attn = LocalMaskedMultiHeadConvAttention(
             hidden_size,
@@ -71,6 +75,7 @@ class MaskedTransformerBlock(GradientCheckpointingLayer):
             attention_dropout=attention_dropout,
             projection_dropout=hidden_dropout,
             block_size=attention_block_size,
+            rezero_padding=rezero_padding,
         )
         self.norm2 = nn.LayerNorm(hidden_size)
         # ActionFormer's MLP is two 1x1 convs: per-step linear layers.
@@ -84,7 +89,7 @@ class MaskedTransformerBlock(GradientCheckpointingLayer):
     def _skip(self, x: torch.Tensor, mask: torch.Tensor | None, out_mask: torch.Tensor | None) -> torch.Tensor:
         if self.stride == 1:
             return apply_mask(x, mask)
-        if mask is not None:  # max over real steps only, so a padded run pools exactly like an unpadded one
+        if mask is not None and self.rezero_padding:  # max over real steps only, so a padded run pools exactly like an unpadded one
             x = x.masked_fill(~mask[..., None], float("-inf"))
         pooled = F.max_pool1d(x.transpose(1, 2), self.stride + 1, self.stride, (self.stride + 1) // 2).transpose(1, 2)
         return pooled if out_mask is None else pooled.masked_fill(~out_mask[..., None], 0.0)

@@ -41,13 +41,20 @@ class ActionFormerConfig(PreTrainedConfig):
         scale_factor (`int`, 2): downsampling factor between levels (even).
         num_attention_heads (`int`, 4), attention_window_size (`int` or list per level, 19): local attention.
         mlp_ratio (`int`, 4), hidden_act (`str`, "gelu").
-        attention_dropout (`float`, 0.0), hidden_dropout (`float`, 0.1), drop_path_rate (`float`, 0.1).
+        attention_dropout (`float`, 0.0), hidden_dropout (`float`, 0.0, the official default), drop_path_rate
+            (`float`, 0.1).
         layer_scale_init_value (`float` or `None`, 1e-4): per-channel scale on each residual branch (the official
             code's `AffineDropPath`, used there whenever drop path is on); `None` disables it.
         fpn_with_ln (`bool`, True): LayerNorm per level in the identity FPN.
         head_hidden_size (`int`, 512), head_num_layers (`int`, 3), head_kernel_size (`int`, 3),
         head_with_ln (`bool`, True): the classification and regression heads.
         cls_prior_prob (`float`, 0.01): initial foreground probability of the classifier.
+        official_padding (`bool`, False): reproduce the official code's padding. Inputs are zero-padded as its
+            preprocessing does (to `max_seq_len`, or longer inputs to a multiple of `official_padding_multiple`), and
+            padded steps are not re-zeroed after LayerNorms, so their biases leak into the last real steps of every
+            level through the following convolutions (and the skip max-pool reads padded zeros). Outputs then depend
+            on the padding; use it to match official checkpoints' numbers. False (default): padded and unpadded runs
+            agree exactly on real steps.
     Training targets and losses:
         regression_ranges (list of `[low, high]`, one per level, feature steps): a point on level `l` regresses
             actions whose farther boundary is within `[low, high]` of it (0-4, 4-8, ..., 64-inf).
@@ -69,7 +76,8 @@ class ActionFormerConfig(PreTrainedConfig):
         nms_method (`"soft"`, `"hard"` or `"none"`), class_agnostic_nms (`bool`, False: per-class NMS),
         nms_iou_threshold (`float`, 0.1), nms_sigma (`float`, 0.5; Gaussian soft-NMS),
         voting_threshold (`float`, 0.7; 0 disables boundary voting), min_score (`float`, 0.001),
-        max_segments (`int`, 200): the final cap per video.
+        max_segments (`int`, 200): the final cap per video. Boundary voting runs only with `class_agnostic_nms`, as in
+        the official code (its per-class NMS never votes); per_class_voting (`bool`, False) also votes per class.
     """
 
     model_type = "actionformer"
@@ -92,7 +100,7 @@ class ActionFormerConfig(PreTrainedConfig):
         mlp_ratio: int = 4,
         hidden_act: str = "gelu",
         attention_dropout: float = 0.0,
-        hidden_dropout: float = 0.1,
+        hidden_dropout: float = 0.0,
         drop_path_rate: float = 0.1,
         layer_scale_init_value: float | None = 1e-4,
         fpn_with_ln: bool = True,
@@ -101,6 +109,7 @@ class ActionFormerConfig(PreTrainedConfig):
         head_kernel_size: int = 3,
         head_with_ln: bool = True,
         cls_prior_prob: float = 0.01,
+        official_padding: bool = False,
         regression_ranges: list[list[float]] | None = None,
         center_sampling: str = "radius",
         center_sampling_radius: float = 1.5,
@@ -122,6 +131,7 @@ class ActionFormerConfig(PreTrainedConfig):
         nms_iou_threshold: float = 0.1,
         nms_sigma: float = 0.5,
         voting_threshold: float = 0.7,
+        per_class_voting: bool = False,
         min_score: float = 0.001,
         max_segments: int = 200,
         **kwargs,
@@ -167,6 +177,7 @@ class ActionFormerConfig(PreTrainedConfig):
             _fail("head_kernel_size", "an odd integer", head_kernel_size)
         self.head_with_ln = _bool("head_with_ln", head_with_ln)
         self.cls_prior_prob = _float("cls_prior_prob", cls_prior_prob, 0.0, 1.0, low_open=True, high_open=True)
+        self.official_padding = _bool("official_padding", official_padding)
 
         ranges = DEFAULT_REGRESSION_RANGES if regression_ranges is None else regression_ranges
         try:
@@ -199,6 +210,7 @@ class ActionFormerConfig(PreTrainedConfig):
         self.nms_iou_threshold = _float("nms_iou_threshold", nms_iou_threshold, 0.0, 1.0)
         self.nms_sigma = _float("nms_sigma", nms_sigma, 0.0, math.inf, low_open=True)
         self.voting_threshold = _float("voting_threshold", voting_threshold, 0.0, 1.0)
+        self.per_class_voting = _bool("per_class_voting", per_class_voting)
         self.min_score = _float("min_score", min_score, 0.0, 1.0)
         self.max_segments = _int("max_segments", max_segments)
 
@@ -223,6 +235,29 @@ class ActionFormerConfig(PreTrainedConfig):
         """Local attention window of each level (level 0 is used by the stem)."""
         window = self.attention_window_size
         return [window] * self.num_levels if isinstance(window, int) else list(window)
+
+    @property
+    def official_padding_multiple(self) -> int:
+        """The official code pads inputs longer than `max_seq_len` to a multiple of this: the largest
+        `stride_l * (window_l // 2) * 2` over the levels (its `max_div_factor`)."""
+        return max(s * (w // 2) * 2 for s, w in zip(self.level_strides, self.level_window_sizes))
+
+    def nms_kwargs(self) -> dict:
+        """`segments.batched_nms` keyword arguments of this config's post-processing (also used to merge the
+        windows of one video). Voting follows the official code: class-agnostic NMS only, unless
+        `per_class_voting`."""
+        votes = self.class_agnostic_nms or self.per_class_voting
+        return dict(
+            method=self.nms_method if self.nms_method != "none" else "soft",
+            class_agnostic=self.class_agnostic_nms,
+            iou_threshold=self.nms_iou_threshold,
+            sigma=self.nms_sigma,
+            voting_threshold=self.voting_threshold if votes else 0.0,
+            min_score=self.min_score,
+            max_segments=self.max_segments,
+        )
+
+    merge_nms_kwargs = nms_kwargs
 
 
 def tiny_actionformer_config(**overrides) -> ActionFormerConfig:

@@ -127,12 +127,14 @@ class ActionFormerBackbone(nn.Module):
     def __init__(self, config: ActionFormerConfig):
         super().__init__()
         hidden, windows = config.hidden_size, config.level_window_sizes
+        self.rezero_padding = not config.official_padding
         self.projection = nn.ModuleList(
             MaskedConv1d(
                 config.input_dim if i == 0 else hidden,
                 hidden,
                 config.projection_kernel_size,
                 bias=not config.projection_with_ln,
+                rezero_padding=self.rezero_padding,
             )
             for i in range(config.num_projection_layers)
         )
@@ -153,6 +155,7 @@ class ActionFormerBackbone(nn.Module):
                 hidden_dropout=config.hidden_dropout,
                 drop_path_rate=config.drop_path_rate,
                 layer_scale_init_value=config.layer_scale_init_value,
+                rezero_padding=self.rezero_padding,
             )
 
         self.stem = nn.ModuleList(block(1, windows[0]) for _ in range(config.num_stem_layers))
@@ -166,7 +169,8 @@ class ActionFormerBackbone(nn.Module):
         for conv, norm in zip(self.projection, self.projection_norms):
             x, mask = conv(x, mask)
             x = F.relu(norm(x))
-        x = apply_mask(x, mask)  # ReLU(LayerNorm(0)) is not 0: re-zero padded steps
+        if self.rezero_padding:
+            x = apply_mask(x, mask)  # ReLU(LayerNorm(0)) is not 0: re-zero padded steps
         for layer in self.stem:
             x, mask = layer(x, mask)
         features, masks = [x], [mask]
@@ -183,17 +187,31 @@ class ActionFormerModel(ActionFormerPreTrainedModel):
     def __init__(self, config: ActionFormerConfig):
         super().__init__(config)
         self.backbone = ActionFormerBackbone(config)
-        self.neck = IdentityFPN(config.num_levels, config.hidden_size, with_ln=config.fpn_with_ln)
+        self.neck = IdentityFPN(
+            config.num_levels, config.hidden_size, with_ln=config.fpn_with_ln, rezero_padding=not config.official_padding
+        )
         self.post_init()
 
     def pyramid(
         self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None
     ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
         """The pyramid as the heads take it: lists of `(B, T_l, C)` features and `(B, T_l)` bool masks, the masks
-        all None when no step of the batch is padding."""
+        all None when no step of the batch is padding. With `config.official_padding` the input is first padded as the
+        official preprocessing does (see `official_padding`)."""
         mask = validate_feature_inputs(input_features, attention_mask, self.config.input_dim)
+        if self.config.official_padding:
+            input_features, mask = self._official_pad(input_features, mask)
         features, masks = self.backbone(input_features, None if bool(mask.all()) else mask)
         return self.neck(features, masks)
+
+    def _official_pad(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # The official preprocessing: zeros up to max_seq_len, or, for longer inputs, up to a multiple of its
+        # max_div_factor.
+        length, multiple = features.shape[1], self.config.official_padding_multiple
+        target = self.config.max_seq_len if length <= self.config.max_seq_len else -(-length // multiple) * multiple
+        if target == length:
+            return features, mask
+        return F.pad(features, (0, 0, 0, target - length)), F.pad(mask, (0, target - length), value=False)
 
     @staticmethod
     def full_masks(features: list[torch.Tensor], masks: list[torch.Tensor | None]) -> list[torch.Tensor]:
@@ -243,6 +261,7 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
             kernel_size=config.head_kernel_size,
             with_ln=config.head_with_ln,
             prior_prob=config.cls_prior_prob,
+            rezero_padding=not config.official_padding,
         )
         self.reg_head = TemporalRegressionHead(
             config.hidden_size,
@@ -251,6 +270,7 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
             num_layers=config.head_num_layers,
             kernel_size=config.head_kernel_size,
             with_ln=config.head_with_ln,
+            rezero_padding=not config.official_padding,
         )
         # EMA of the number of positive points: a persistent buffer so resumed training keeps its normaliser.
         self.register_buffer(
@@ -482,18 +502,7 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
             )
             segments, scores, classes = segments.cpu(), scores.cpu(), classes.cpu()
             if config.nms_method != "none":
-                segments, scores, classes = batched_nms(
-                    segments,
-                    scores,
-                    classes,
-                    method=config.nms_method,
-                    class_agnostic=config.class_agnostic_nms,
-                    iou_threshold=config.nms_iou_threshold,
-                    sigma=config.nms_sigma,
-                    voting_threshold=config.voting_threshold,
-                    min_score=config.min_score,
-                    max_segments=config.max_segments,
-                )
+                segments, scores, classes = batched_nms(segments, scores, classes, **config.nms_kwargs())
             else:
                 keep = scores >= config.min_score
                 order = scores[keep].argsort(descending=True)[: config.max_segments]
