@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 from momentzoo.layers.transformer_block import AffineDropPath
 from momentzoo.models.actionformer import ActionFormerForTemporalLocalization
+from momentzoo.models.actionformer.configuration_actionformer import tiny_actionformer_config
 from momentzoo.models.actionformer.convert_actionformer_original_checkpoint import (
     convert_actionformer_original_checkpoint,
     convert_official_state_dict,
@@ -17,7 +18,6 @@ from momentzoo.models.actionformer.convert_actionformer_original_checkpoint impo
     main,
     official_config_to_actionformer_config,
 )
-from momentzoo.models.actionformer.configuration_actionformer import tiny_actionformer_config
 
 GOLDEN = "golden/actionformer_official_small"
 LEVELS = 6
@@ -43,20 +43,24 @@ def golden(golden_dir):
 
 
 def convert(golden_dir, **kwargs):
-    return convert_actionformer_original_checkpoint(golden_dir / "epoch_000.pth.tar", golden_dir / "config.yaml", **kwargs)
+    return convert_actionformer_original_checkpoint(
+        golden_dir / "epoch_000.pth.tar", golden_dir / "config.yaml", **kwargs
+    )
 
 
 def per_level(outputs, index=0):
     """The flat `(P, ...)` outputs of one video split back into levels, with the level lengths."""
     _, counts = torch.unique_consecutive(outputs.points[:, 3], return_counts=True)
-    split = lambda x: x[index].split(counts.tolist())  # noqa: E731
-    return split(outputs.cls_logits), split(outputs.offsets), split(outputs.masks)
+    return tuple(x[index].split(counts.tolist()) for x in (outputs.cls_logits, outputs.offsets, outputs.masks))
 
 
 def detections(model, outputs, video):
     found = model.post_process(outputs, [METADATA[video]])[0]
-    return (torch.tensor([d["segment"] for d in found]), torch.tensor([d["score"] for d in found]),
-            torch.tensor([d["label"] for d in found]))
+    return (
+        torch.tensor([d["segment"] for d in found]),
+        torch.tensor([d["score"] for d in found]),
+        torch.tensor([d["label"] for d in found]),
+    )
 
 
 def assert_same_detections(model, outputs, golden, video):
@@ -69,7 +73,9 @@ def assert_same_detections(model, outputs, golden, video):
 def assert_levels_match(outputs, golden, video, index=0):
     logits, offsets, masks = per_level(outputs, index)
     for level in range(LEVELS):
-        torch.testing.assert_close(logits[level], golden[f"eval.video{video}.level{level}.cls_logits"], rtol=0, atol=1e-5)
+        torch.testing.assert_close(
+            logits[level], golden[f"eval.video{video}.level{level}.cls_logits"], rtol=0, atol=1e-5
+        )
         torch.testing.assert_close(offsets[level], golden[f"eval.video{video}.level{level}.offsets"], rtol=0, atol=1e-5)
         assert torch.equal(masks[level], golden[f"eval.video{video}.level{level}.mask"])
 
@@ -130,10 +136,16 @@ def test_converted_model_reproduces_the_official_training_losses(golden_dir, gol
         features[0], features[1, :200] = golden["inputs.video0.features"], golden["inputs.video1.features"]
         mask = torch.ones(2, 256, dtype=torch.long)
         mask[1, 200:] = 0
-        labels = [{"segments": golden[f"train.video{v}.gt_segments"], "class_labels": golden[f"train.video{v}.gt_labels"]}
-                  for v in range(2)]
+        labels = [
+            {"segments": golden[f"train.video{v}.gt_segments"], "class_labels": golden[f"train.video{v}.gt_labels"]}
+            for v in range(2)
+        ]
         outputs = model(input_features=features, attention_mask=mask, labels=labels)
-        for ours, name in ((outputs.cls_loss, "cls_loss"), (outputs.reg_loss, "reg_loss"), (outputs.loss, "final_loss")):
+        for ours, name in (
+            (outputs.cls_loss, "cls_loss"),
+            (outputs.reg_loss, "reg_loss"),
+            (outputs.loss, "final_loss"),
+        ):
             torch.testing.assert_close(ours, golden[f"train.{name}"], rtol=1e-6, atol=0)
         assert model.loss_normalizer.item() == pytest.approx(golden["train.loss_normalizer"].item(), rel=1e-7)
         cls_targets, reg_targets = model.label_points(outputs.points, labels, batch_size=2)
@@ -155,10 +167,22 @@ def test_the_ema_weights_are_converted_by_default(golden_dir, golden):
 def test_command_line_writes_a_loadable_safetensors_checkpoint_with_a_card(golden_dir, golden, tmp_path):
     names = tmp_path / "classes.json"
     names.write_text(json.dumps(["jump", "run", "throw", "swim", "climb"]))
-    main(["--checkpoint_path", str(golden_dir / "epoch_000.pth.tar"), "--config_path", str(golden_dir / "config.yaml"),
-          "--output_dir", str(tmp_path / "out"), "--class_names", str(names)])
+    main(
+        [
+            "--checkpoint_path",
+            str(golden_dir / "epoch_000.pth.tar"),
+            "--config_path",
+            str(golden_dir / "config.yaml"),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--class_names",
+            str(names),
+        ]
+    )
     files = {p.name for p in (tmp_path / "out").iterdir()}
-    assert {"config.json", "model.safetensors", "README.md"} <= files and not any(f.endswith((".bin", ".pt")) for f in files)
+    assert {"config.json", "model.safetensors", "README.md"} <= files and not any(
+        f.endswith((".bin", ".pt")) for f in files
+    )
     model = ActionFormerForTemporalLocalization.from_pretrained(tmp_path / "out").eval()
     assert model.config.id2label[4] == "climb" and model.config.loss_normalizer_init == 100.0
     with torch.no_grad():
@@ -169,22 +193,39 @@ def test_command_line_writes_a_loadable_safetensors_checkpoint_with_a_card(golde
 # ------------------------------------------------------------------------------------- small tensors, no data
 def test_official_config_fields_map_to_the_config(tmp_path):
     path = tmp_path / "thumos.yaml"
-    path.write_text("dataset: {num_classes: 20, input_dim: 2048, feat_stride: 4, num_frames: 16, max_seq_len: 2304}\n"
-                    "model: {fpn_type: identity, n_mha_win_size: 19}\n"
-                    "train_cfg: {init_loss_norm: 100, droppath: 0.0}\n"
-                    "test_cfg: {voting_thresh: 0.7, pre_nms_topk: 2000, max_seg_num: 200, min_score: 0.001}\n")
+    path.write_text(
+        "dataset: {num_classes: 20, input_dim: 2048, feat_stride: 4, num_frames: 16, max_seq_len: 2304}\n"
+        "model: {fpn_type: identity, n_mha_win_size: 19}\n"
+        "train_cfg: {init_loss_norm: 100, droppath: 0.0}\n"
+        "test_cfg: {voting_thresh: 0.7, pre_nms_topk: 2000, max_seg_num: 200, min_score: 0.001}\n"
+    )
     config = official_config_to_actionformer_config(load_official_config(path))
     assert (config.input_dim, config.max_seq_len, config.attention_window_size, config.loss_normalizer_init) == (
-        2048, 2304, 19, 100.0)
+        2048,
+        2304,
+        19,
+        100.0,
+    )
     assert config.layer_scale_init_value is None  # droppath 0 builds nn.Identity: no LayerScale parameters
-    assert (config.hidden_dropout, config.min_score, config.max_segments, config.pre_nms_topk) == (0.0, 0.001, 200, 2000)
+    assert (config.hidden_dropout, config.min_score, config.max_segments, config.pre_nms_topk) == (
+        0.0,
+        0.001,
+        200,
+        2000,
+    )
     assert config.official_padding_multiple == 32 * 18  # the official max_div_factor for window 19
 
 
-@pytest.mark.parametrize(("section", "field", "value"), [
-    ("model", "use_abs_pe", True), ("model", "use_rel_pe", True), ("model", "fpn_type", "fpn"),
-    ("model", "n_mha_win_size", [9, 9, 9, 9, 9, -1]), ("train_cfg", "loss_weight", -1),
-])
+@pytest.mark.parametrize(
+    ("section", "field", "value"),
+    [
+        ("model", "use_abs_pe", True),
+        ("model", "use_rel_pe", True),
+        ("model", "fpn_type", "fpn"),
+        ("model", "n_mha_win_size", [9, 9, 9, 9, 9, -1]),
+        ("train_cfg", "loss_weight", -1),
+    ],
+)
 def test_unsupported_official_options_raise_naming_the_field(tmp_path, section, field, value):
     path = tmp_path / "config.yaml"
     path.write_text(json.dumps({section: {field: value}}))
@@ -193,13 +234,15 @@ def test_unsupported_official_options_raise_naming_the_field(tmp_path, section, 
 
 
 def test_state_dict_conversion_reshapes_and_rejects_unknown_keys():
-    converted = convert_official_state_dict({
-        "module.backbone.stem.0.ln1.weight": torch.ones(1, 8, 1),
-        "module.backbone.branch.1.attn.query.weight": torch.ones(8, 8, 1),
-        "module.backbone.stem.1.attn.key_conv.conv.weight": torch.ones(8, 1, 3),
-        "module.backbone.stem.0.drop_path_mlp.scale": torch.ones(1, 8, 1),
-        "module.reg_head.scale.3.scale": torch.tensor(1.0),
-    })
+    converted = convert_official_state_dict(
+        {
+            "module.backbone.stem.0.ln1.weight": torch.ones(1, 8, 1),
+            "module.backbone.branch.1.attn.query.weight": torch.ones(8, 8, 1),
+            "module.backbone.stem.1.attn.key_conv.conv.weight": torch.ones(8, 1, 3),
+            "module.backbone.stem.0.drop_path_mlp.scale": torch.ones(1, 8, 1),
+            "module.reg_head.scale.3.scale": torch.tensor(1.0),
+        }
+    )
     assert {k: tuple(v.shape) for k, v in converted.items()} == {
         "model.backbone.stem.0.norm1.weight": (8,),
         "model.backbone.branch.1.attn.query.weight": (8, 8),

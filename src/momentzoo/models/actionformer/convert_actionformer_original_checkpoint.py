@@ -26,29 +26,70 @@ from .modeling_actionformer import ActionFormerForTemporalLocalization
 
 __all__ = [
     "OFFICIAL_DEFAULTS",
-    "load_official_config",
-    "official_config_to_actionformer_config",
-    "convert_official_state_dict",
     "convert_actionformer_original_checkpoint",
+    "convert_official_state_dict",
+    "load_official_config",
     "main",
+    "official_config_to_actionformer_config",
 ]
 
 # The official defaults (`libs/core/config.py`) that a YAML config overrides, for the fields a model needs.
 OFFICIAL_DEFAULTS = {
-    "dataset": {"feat_stride": 16, "num_frames": 32, "default_fps": None, "input_dim": 2304, "num_classes": 97,
-                "max_seq_len": 2304},
-    "model": {"backbone_type": "convTransformer", "fpn_type": "identity", "backbone_arch": (2, 2, 5),
-              "scale_factor": 2, "regression_range": [(0, 4), (4, 8), (8, 16), (16, 32), (32, 64), (64, 10000)],
-              "n_head": 4, "n_mha_win_size": -1, "embd_kernel_size": 3, "embd_dim": 512, "embd_with_ln": True,
-              "fpn_dim": 512, "fpn_with_ln": True, "fpn_start_level": 0, "head_dim": 512, "head_kernel_size": 3,
-              "head_num_layers": 3, "head_with_ln": True, "max_buffer_len_factor": 6.0, "use_abs_pe": False,
-              "use_rel_pe": False},
-    "train_cfg": {"center_sample": "radius", "center_sample_radius": 1.5, "loss_weight": 1.0, "cls_prior_prob": 0.01,
-                  "init_loss_norm": 2000, "clip_grad_l2norm": -1, "head_empty_cls": [], "dropout": 0.0,
-                  "droppath": 0.1, "label_smoothing": 0.0},
-    "test_cfg": {"pre_nms_thresh": 0.001, "pre_nms_topk": 5000, "iou_threshold": 0.1, "min_score": 0.01,
-                 "max_seg_num": 1000, "nms_method": "soft", "nms_sigma": 0.5, "duration_thresh": 0.05,
-                 "multiclass_nms": True, "ext_score_file": None, "voting_thresh": 0.75},
+    "dataset": {
+        "feat_stride": 16,
+        "num_frames": 32,
+        "default_fps": None,
+        "input_dim": 2304,
+        "num_classes": 97,
+        "max_seq_len": 2304,
+    },
+    "model": {
+        "backbone_type": "convTransformer",
+        "fpn_type": "identity",
+        "backbone_arch": (2, 2, 5),
+        "scale_factor": 2,
+        "regression_range": [(0, 4), (4, 8), (8, 16), (16, 32), (32, 64), (64, 10000)],
+        "n_head": 4,
+        "n_mha_win_size": -1,
+        "embd_kernel_size": 3,
+        "embd_dim": 512,
+        "embd_with_ln": True,
+        "fpn_dim": 512,
+        "fpn_with_ln": True,
+        "fpn_start_level": 0,
+        "head_dim": 512,
+        "head_kernel_size": 3,
+        "head_num_layers": 3,
+        "head_with_ln": True,
+        "max_buffer_len_factor": 6.0,
+        "use_abs_pe": False,
+        "use_rel_pe": False,
+    },
+    "train_cfg": {
+        "center_sample": "radius",
+        "center_sample_radius": 1.5,
+        "loss_weight": 1.0,
+        "cls_prior_prob": 0.01,
+        "init_loss_norm": 2000,
+        "clip_grad_l2norm": -1,
+        "head_empty_cls": [],
+        "dropout": 0.0,
+        "droppath": 0.1,
+        "label_smoothing": 0.0,
+    },
+    "test_cfg": {
+        "pre_nms_thresh": 0.001,
+        "pre_nms_topk": 5000,
+        "iou_threshold": 0.1,
+        "min_score": 0.01,
+        "max_seg_num": 1000,
+        "nms_method": "soft",
+        "nms_sigma": 0.5,
+        "duration_thresh": 0.05,
+        "multiclass_nms": True,
+        "ext_score_file": None,
+        "voting_thresh": 0.75,
+    },
 }
 
 # Official AffineDropPath's LayerScale init (it exists only when drop path is on).
@@ -59,12 +100,18 @@ _KEY_RULES = [
     (r"backbone\.embd\.(\d+)\.conv\.(weight|bias)", r"model.backbone.projection.\1.\2"),
     (r"backbone\.embd_norm\.(\d+)\.(weight|bias)", r"model.backbone.projection_norms.\1.\2"),
     (r"backbone\.(stem|branch)\.(\d+)\.ln([12])\.(weight|bias)", r"model.backbone.\1.\2.norm\3.\4"),
-    (r"backbone\.(stem|branch)\.(\d+)\.attn\.(query|key|value)_conv\.conv\.weight",
-     r"model.backbone.\1.\2.attn.\3_conv.weight"),
-    (r"backbone\.(stem|branch)\.(\d+)\.attn\.(query|key|value)_norm\.(weight|bias)",
-     r"model.backbone.\1.\2.attn.\3_norm.\4"),
-    (r"backbone\.(stem|branch)\.(\d+)\.attn\.(query|key|value|proj)\.(weight|bias)",
-     r"model.backbone.\1.\2.attn.\3.\4"),
+    (
+        r"backbone\.(stem|branch)\.(\d+)\.attn\.(query|key|value)_conv\.conv\.weight",
+        r"model.backbone.\1.\2.attn.\3_conv.weight",
+    ),
+    (
+        r"backbone\.(stem|branch)\.(\d+)\.attn\.(query|key|value)_norm\.(weight|bias)",
+        r"model.backbone.\1.\2.attn.\3_norm.\4",
+    ),
+    (
+        r"backbone\.(stem|branch)\.(\d+)\.attn\.(query|key|value|proj)\.(weight|bias)",
+        r"model.backbone.\1.\2.attn.\3.\4",
+    ),
     (r"backbone\.(stem|branch)\.(\d+)\.mlp\.0\.(weight|bias)", r"model.backbone.\1.\2.mlp_in.\3"),
     (r"backbone\.(stem|branch)\.(\d+)\.mlp\.3\.(weight|bias)", r"model.backbone.\1.\2.mlp_out.\3"),
     (r"backbone\.(stem|branch)\.(\d+)\.(drop_path_attn|drop_path_mlp)\.scale", r"model.backbone.\1.\2.\3.scale"),
@@ -82,7 +129,9 @@ def load_official_config(config_path: str | Path) -> dict:
     with open(config_path, encoding="utf-8") as handle:
         loaded = yaml.safe_load(handle) or {}
     if not isinstance(loaded, dict):
-        raise ValueError(f"{config_path}: an official ActionFormer YAML config is a mapping, got {type(loaded).__name__}")
+        raise ValueError(
+            f"{config_path}: an official ActionFormer YAML config is a mapping, got {type(loaded).__name__}"
+        )
     config = copy.deepcopy(OFFICIAL_DEFAULTS)
     for section, values in loaded.items():
         if section in config:
@@ -105,7 +154,12 @@ def official_config_to_actionformer_config(official: dict, **overrides) -> Actio
     `official_padding`) replace any field."""
     data, model, train, test = (official[k] for k in ("dataset", "model", "train_cfg", "test_cfg"))
     checks = [
-        ("model.backbone_type", model["backbone_type"], model["backbone_type"] == "convTransformer", "only convTransformer"),
+        (
+            "model.backbone_type",
+            model["backbone_type"],
+            model["backbone_type"] == "convTransformer",
+            "only convTransformer",
+        ),
         ("model.fpn_type", model["fpn_type"], model["fpn_type"] == "identity", "only the identity FPN"),
         ("model.fpn_start_level", model["fpn_start_level"], model["fpn_start_level"] == 0, "only 0"),
         ("model.use_abs_pe", model["use_abs_pe"], not model["use_abs_pe"], "no absolute position encoding"),
@@ -117,7 +171,9 @@ def official_config_to_actionformer_config(official: dict, **overrides) -> Actio
         if not ok:
             _unsupported(field, value, why)
     if model["fpn_dim"] != model["embd_dim"]:
-        _unsupported("model.fpn_dim", model["fpn_dim"], f"the identity FPN needs fpn_dim == embd_dim ({model['embd_dim']})")
+        _unsupported(
+            "model.fpn_dim", model["fpn_dim"], f"the identity FPN needs fpn_dim == embd_dim ({model['embd_dim']})"
+        )
     num_projection, num_stem, num_downsample = model["backbone_arch"]
     windows = model["n_mha_win_size"]
     windows = [windows] * (num_downsample + 1) if isinstance(windows, int) else list(windows)
@@ -179,7 +235,7 @@ def convert_official_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str
     no rule knows is a ValueError naming it."""
     converted = {}
     for key, tensor in state_dict.items():
-        name = key[len("module."):] if key.startswith("module.") else key
+        name = key.removeprefix("module.")
         for pattern, target in _KEY_RULES:
             if re.fullmatch(pattern, name):
                 new_key = re.sub(pattern, target, name)
@@ -229,8 +285,9 @@ def convert_actionformer_original_checkpoint(
     weights["loss_normalizer"] = torch.tensor(config.loss_normalizer_init)  # a plain float in the official code
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if missing or unexpected:
-        raise ValueError(f"{checkpoint_path} does not fit the config of {config_path}: missing {missing}, "
-                         f"unexpected {unexpected}")
+        raise ValueError(
+            f"{checkpoint_path} does not fit the config of {config_path}: missing {missing}, unexpected {unexpected}"
+        )
     model.eval()
     if output_dir is not None:
         model.save_pretrained(output_dir)
@@ -244,8 +301,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output_dir", required=True, help="where to write the momentzoo checkpoint")
     parser.add_argument("--no_ema", action="store_true", help="convert state_dict instead of state_dict_ema")
     parser.add_argument("--class_names", help="a JSON file: a list of class names in the official label-id order")
-    parser.add_argument("--official_padding", action="store_true",
-                        help="reproduce the official outputs on padded inputs (see ActionFormerConfig.official_padding)")
+    parser.add_argument(
+        "--official_padding",
+        action="store_true",
+        help="reproduce the official outputs on padded inputs (see ActionFormerConfig.official_padding)",
+    )
     args = parser.parse_args(argv)
     overrides = {"official_padding": args.official_padding}
     if args.class_names:
