@@ -95,6 +95,42 @@ OFFICIAL_DEFAULTS = {
 # Official AffineDropPath's LayerScale init (it exists only when drop path is on).
 _OFFICIAL_LAYER_SCALE_INIT = 1e-4
 
+# ActionFormerConfig field -> (official section, key), for the fields that carry over unchanged.
+_FIELDS = {
+    "input_dim": ("dataset", "input_dim"),
+    "max_seq_len": ("dataset", "max_seq_len"),
+    "num_classes": ("dataset", "num_classes"),
+    "feature_stride": ("dataset", "feat_stride"),
+    "num_frames": ("dataset", "num_frames"),
+    "hidden_size": ("model", "embd_dim"),
+    "projection_kernel_size": ("model", "embd_kernel_size"),
+    "projection_with_ln": ("model", "embd_with_ln"),
+    "scale_factor": ("model", "scale_factor"),
+    "num_attention_heads": ("model", "n_head"),
+    "fpn_with_ln": ("model", "fpn_with_ln"),
+    "head_hidden_size": ("model", "head_dim"),
+    "head_num_layers": ("model", "head_num_layers"),
+    "head_kernel_size": ("model", "head_kernel_size"),
+    "head_with_ln": ("model", "head_with_ln"),
+    "hidden_dropout": ("train_cfg", "dropout"),
+    "drop_path_rate": ("train_cfg", "droppath"),
+    "cls_prior_prob": ("train_cfg", "cls_prior_prob"),
+    "center_sampling": ("train_cfg", "center_sample"),
+    "center_sampling_radius": ("train_cfg", "center_sample_radius"),
+    "regression_loss_weight": ("train_cfg", "loss_weight"),
+    "label_smoothing": ("train_cfg", "label_smoothing"),
+    "loss_normalizer_init": ("train_cfg", "init_loss_norm"),
+    "pre_nms_threshold": ("test_cfg", "pre_nms_thresh"),
+    "pre_nms_topk": ("test_cfg", "pre_nms_topk"),
+    "duration_threshold": ("test_cfg", "duration_thresh"),
+    "nms_method": ("test_cfg", "nms_method"),
+    "nms_iou_threshold": ("test_cfg", "iou_threshold"),
+    "nms_sigma": ("test_cfg", "nms_sigma"),
+    "voting_threshold": ("test_cfg", "voting_thresh"),
+    "min_score": ("test_cfg", "min_score"),
+    "max_segments": ("test_cfg", "max_seg_num"),
+}
+
 # (official key pattern, momentzoo key) after `module.` is stripped; applied in order, first match wins.
 _KEY_RULES = [
     (r"backbone\.embd\.(\d+)\.conv\.(weight|bias)", r"model.backbone.projection.\1.\2"),
@@ -180,48 +216,17 @@ def official_config_to_actionformer_config(official: dict, **overrides) -> Actio
     if any(w <= 1 for w in windows):
         _unsupported("model.n_mha_win_size", model["n_mha_win_size"], "global attention (<= 1) is not implemented")
     droppath = float(train["droppath"])
-    values = dict(
-        input_dim=data["input_dim"],
-        max_seq_len=data["max_seq_len"],
-        num_classes=data["num_classes"],
-        feature_stride=data["feat_stride"],
-        num_frames=data["num_frames"],
+    values = {field: official[section][key] for field, (section, key) in _FIELDS.items()}
+    values.update(
         fps=float(data["default_fps"]) if data["default_fps"] is not None else 30.0,
-        hidden_size=model["embd_dim"],
         num_projection_layers=num_projection,
-        projection_kernel_size=model["embd_kernel_size"],
-        projection_with_ln=model["embd_with_ln"],
         num_stem_layers=num_stem,
         num_downsample_layers=num_downsample,
-        scale_factor=model["scale_factor"],
-        num_attention_heads=model["n_head"],
         attention_window_size=windows[0] if len(set(windows)) == 1 else windows,
-        attention_dropout=0.0,
-        hidden_dropout=train["dropout"],
-        drop_path_rate=droppath,
+        attention_dropout=0.0,  # fixed in the official model
         layer_scale_init_value=_OFFICIAL_LAYER_SCALE_INIT if droppath > 0 else None,
-        fpn_with_ln=model["fpn_with_ln"],
-        head_hidden_size=model["head_dim"],
-        head_num_layers=model["head_num_layers"],
-        head_kernel_size=model["head_kernel_size"],
-        head_with_ln=model["head_with_ln"],
-        cls_prior_prob=train["cls_prior_prob"],
         regression_ranges=[list(r) for r in model["regression_range"]],
-        center_sampling=train["center_sample"],
-        center_sampling_radius=train["center_sample_radius"],
-        regression_loss_weight=train["loss_weight"],
-        label_smoothing=train["label_smoothing"],
-        loss_normalizer_init=train["init_loss_norm"],
-        pre_nms_threshold=test["pre_nms_thresh"],
-        pre_nms_topk=test["pre_nms_topk"],
-        duration_threshold=test["duration_thresh"],
-        nms_method=test["nms_method"],
         class_agnostic_nms=not test["multiclass_nms"],
-        nms_iou_threshold=test["iou_threshold"],
-        nms_sigma=test["nms_sigma"],
-        voting_threshold=test["voting_thresh"],
-        min_score=test["min_score"],
-        max_segments=test["max_seg_num"],
     )
     if overrides.get("id2label") is not None:
         values.pop("num_classes")
