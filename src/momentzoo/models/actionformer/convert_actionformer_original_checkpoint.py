@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from .configuration_actionformer import ActionFormerConfig
+from .configuration_actionformer import THUMOS14_CLASSES, ActionFormerConfig
 from .modeling_actionformer import ActionFormerForTemporalLocalization
 
 __all__ = [
@@ -283,7 +283,7 @@ def convert_actionformer_original_checkpoint(
         state_dict = checkpoint
     official = load_official_config(config_path)
     if official["dataset"]["num_classes"] == 20 and "id2label" not in config_overrides:
-        config_overrides["id2label"] = dict(enumerate(ActionFormerConfig().id2label.values()))
+        config_overrides["id2label"] = dict(enumerate(THUMOS14_CLASSES))
     config = official_config_to_actionformer_config(official, **config_overrides)
     model = ActionFormerForTemporalLocalization(config)
     weights = convert_official_state_dict(state_dict)
