@@ -66,6 +66,8 @@ class TestActionFormerCommon(ModelTesterMixin):
         ({"num_classes": 2, "id2label": {0: "a"}}, "num_classes"),
         ({"id2label": {1: "a"}}, "id2label"),
         ({"projection_with_ln": "yes"}, "projection_with_ln"),
+        ({"official_padding": 1}, "official_padding"),
+        ({"per_class_voting": "no"}, "per_class_voting"),
     ]
 
     def get_config(self, **overrides):

@@ -43,7 +43,8 @@ class ActionFormerModelOutput(ModelOutput):
 
     Args:
         pyramid_features (`tuple` of `torch.FloatTensor`, one per level): `(B, T_l, hidden_size)` with
-            `T_l = ceil(T / scale_factor**l)`; exactly zero at padded steps.
+            `T_l = ceil(T / scale_factor**l)`; exactly zero at padded steps (LayerNorm biases there with
+            `config.official_padding`, whose input is first padded as the official preprocessing does).
         pyramid_masks (`tuple` of `torch.BoolTensor`, one per level): `(B, T_l)`, True at real steps.
     """
 
