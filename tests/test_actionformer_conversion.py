@@ -187,7 +187,8 @@ def test_command_line_writes_a_loadable_safetensors_checkpoint_with_a_card(golde
     assert model.config.id2label[4] == "climb" and model.config.loss_normalizer_init == 100.0
     with torch.no_grad():
         assert_levels_match(model(input_features=golden["inputs.video0.features"][None]), golden, 0)
-    assert "Official checkpoints" in (tmp_path / "out" / "README.md").read_text()
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "Official checkpoints" in card and "from the official checkpoint `epoch_000.pth.tar` (state_dict_ema" in card
 
 
 # ------------------------------------------------------------------------------------- small tensors, no data

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from ...hub import save_model_card
 from .configuration_actionformer import THUMOS14_CLASSES, ActionFormerConfig
 from .modeling_actionformer import ActionFormerForTemporalLocalization
 
@@ -296,6 +297,15 @@ def convert_actionformer_original_checkpoint(
     model.eval()
     if output_dir is not None:
         model.save_pretrained(output_dir)
+        weights_name = "state_dict_ema (the EMA weights)" if use_ema else "state_dict"
+        details = (
+            f"Converted with `convert_actionformer_original_checkpoint` from the official checkpoint "
+            f"`{Path(checkpoint_path).name}` ({weights_name}) and its config `{Path(config_path).name}`"
+            f"{', with `official_padding`' if config.official_padding else ''}."
+        )
+        save_model_card(
+            model, output_dir, **model.model_card_kwargs(), model_id=str(output_dir), training_details=details
+        )
     return model
 
 
