@@ -32,21 +32,21 @@ def _collate(rows):
 
 def _trainer(tmp_path, callbacks, **overrides):
     model = ActionFormerForTemporalLocalization(tiny_actionformer_config(max_seq_len=32))
-    values = dict(
-        output_dir=str(tmp_path),
-        max_steps=3,
-        per_device_train_batch_size=2,
-        learning_rate=0.1,
-        optim="sgd",
-        lr_scheduler_type="constant",
-        weight_decay=0.05,
-        report_to="none",
-        use_cpu=True,
-        save_strategy="steps",
-        save_steps=2,
-        disable_tqdm=True,
-        remove_unused_columns=False,
-    )
+    values = {
+        "output_dir": str(tmp_path),
+        "max_steps": 3,
+        "per_device_train_batch_size": 2,
+        "learning_rate": 0.1,
+        "optim": "sgd",
+        "lr_scheduler_type": "constant",
+        "weight_decay": 0.05,
+        "report_to": "none",
+        "use_cpu": True,
+        "save_strategy": "steps",
+        "save_steps": 2,
+        "disable_tqdm": True,
+        "remove_unused_columns": False,
+    }
     values.update(overrides)
     return ActionFormerTrainer(
         model=model,

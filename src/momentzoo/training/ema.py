@@ -2,7 +2,7 @@
 `ema = decay * ema + (1 - decay) * weights` after every optimizer step; the official evaluation uses the EMA).
 
 The average is saved beside every checkpoint as `ema.safetensors` (and read back when training resumes from that
-checkpoint); at the end of training it replaces the model's weights, so `trainer.save_model()` writes the EMA weights
+checkpoint: `TrainingArguments.resume_from_checkpoint` a path, or True for the last one in `output_dir`); at the end of training it replaces the model's weights, so `trainer.save_model()` writes the EMA weights
 and evaluation runs on them, as the official code evaluates `state_dict_ema`."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import torch
 from safetensors.torch import load_file, save_file
 from transformers import TrainerCallback
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
 __all__ = ["EMA_WEIGHTS_NAME", "ModelEMACallback"]
 
@@ -34,6 +34,8 @@ class ModelEMACallback(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         self.shadow = {name: value.detach().clone() for name, value in model.named_parameters()}
         resume = args.resume_from_checkpoint
+        if resume is True or resume in ("True", "true"):  # Trainer's "the last checkpoint of output_dir"
+            resume = get_last_checkpoint(args.output_dir)
         if isinstance(resume, str) and os.path.isfile(os.path.join(resume, EMA_WEIGHTS_NAME)):
             saved = load_file(os.path.join(resume, EMA_WEIGHTS_NAME))
             for name, value in saved.items():

@@ -247,15 +247,15 @@ class ActionFormerConfig(PreTrainedConfig):
         windows of one video). Voting follows the official code: class-agnostic NMS only, unless
         `per_class_voting`."""
         votes = self.class_agnostic_nms or self.per_class_voting
-        return dict(
-            method=self.nms_method if self.nms_method != "none" else "soft",
-            class_agnostic=self.class_agnostic_nms,
-            iou_threshold=self.nms_iou_threshold,
-            sigma=self.nms_sigma,
-            voting_threshold=self.voting_threshold if votes else 0.0,
-            min_score=self.min_score,
-            max_segments=self.max_segments,
-        )
+        return {
+            "method": self.nms_method if self.nms_method != "none" else "soft",
+            "class_agnostic": self.class_agnostic_nms,
+            "iou_threshold": self.nms_iou_threshold,
+            "sigma": self.nms_sigma,
+            "voting_threshold": self.voting_threshold if votes else 0.0,
+            "min_score": self.min_score,
+            "max_segments": self.max_segments,
+        }
 
     merge_nms_kwargs = nms_kwargs
 
