@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 import yaml
 
-from ...hub import save_model_card
-from .configuration_actionformer import THUMOS14_CLASSES, ActionFormerConfig
+from ...model_cards import save_model_card
+from ..temporal_localization import THUMOS14_CLASSES
+from .configuration_actionformer import ActionFormerConfig
 from .modeling_actionformer import ActionFormerForTemporalLocalization
 
 __all__ = [

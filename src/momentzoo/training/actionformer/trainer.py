@@ -10,8 +10,8 @@ __all__ = ["ActionFormerTrainer", "official_decay_parameter_names"]
 
 def official_decay_parameter_names(model: nn.Module) -> list[str]:
     """The parameters the official ActionFormer optimizer decays: the weights of linear and convolution layers only.
-    Biases, LayerNorm weights, the regression heads' per-level `Scale`s and the blocks' LayerScale (`AffineDropPath`)
-    parameters are not decayed (Trainer's default would decay the last two)."""
+    Biases, LayerNorm weights, the regression heads' per-level `ActionFormerScale`s and the blocks' LayerScale
+    (`ActionFormerAffineDropPath`) parameters are not decayed (Trainer's default would decay the last two)."""
     return [
         f"{module_name}.{name}" if module_name else name
         for module_name, module in model.named_modules()

@@ -1,0 +1,50 @@
+"""Helpers for the pretrained backbones inside momentzoo models: their image statistics (shared with the feature
+extractor) and the tokenizer a model keeps beside its weights (ActionVLM's LM tokenizer, PSFTR's CLIP tokenizer)."""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["saved_preprocessor_dict", "save_tokenizer", "load_saved_tokenizer"]
+
+
+def saved_preprocessor_dict(name_or_path: str) -> dict | None:
+    """The checkpoint's saved `preprocessor_config.json` as a dict, read as JSON (no processor is built); None when
+    it has none."""
+    from transformers.image_processing_utils import ImageProcessingMixin
+
+    try:
+        config, _ = ImageProcessingMixin.get_image_processor_dict(name_or_path)
+    except OSError:
+        return None
+    return config
+
+
+def save_tokenizer(tokenizer, save_directory, args: tuple, kwargs: dict) -> None:
+    """Write `tokenizer` (if any) into `save_directory` from the main process only; `args` / `kwargs` are those of
+    `save_pretrained(save_directory, is_main_process=True, ...)` (positional or keyword). Called before the weights
+    are saved: with `push_to_hub=True` the folder is uploaded inside transformers' `save_pretrained`."""
+    if tokenizer is not None and kwargs.get("is_main_process", args[0] if args else True):
+        os.makedirs(save_directory, exist_ok=True)
+        tokenizer.save_pretrained(save_directory)
+
+
+def load_saved_tokenizer(pretrained_model_name_or_path, kwargs: dict):
+    """The tokenizer saved beside a checkpoint (a local folder or a Hub repo; `kwargs` of `from_pretrained` give the
+    cache, revision, token...), or None when the checkpoint has none."""
+    from transformers import AutoTokenizer
+    from transformers.utils import cached_file
+
+    if pretrained_model_name_or_path is None:
+        return None
+    hub = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only", "subfolder") if k in kwargs}
+    path = str(pretrained_model_name_or_path)
+    if not cached_file(
+        path,
+        "tokenizer_config.json",
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=False,
+        **hub,
+    ):
+        return None
+    return AutoTokenizer.from_pretrained(path, **hub)
