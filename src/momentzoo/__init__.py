@@ -44,6 +44,13 @@ _LAZY_STRUCTURE = {
         "ActionVLMOutput",
     ],
     "models.psftr": ["PSFTRConfig", "PSFTRPreTrainedModel", "PSFTRModel", "PSFTROutput"],
+    "models.timeexpert": [
+        "TimeExpertConfig",
+        "TimeExpertPreTrainedModel",
+        "TimeExpertMoE",
+        "TimeExpertOutput",
+        "TimeExpertProcessor",
+    ],
     "pipelines": ["TemporalActionLocalizationPipeline", "TemporalVideoGroundingPipeline"],
     "data": [
         "TemporalLocalizationCollator",
@@ -64,7 +71,7 @@ _LAZY_STRUCTURE = {
         "merge_window_predictions",
     ],
     "data.model_video_encoder": ["ModelVideoEncoder"],
-    "metrics": ["TemporalActionLocalizationMAP", "TemporalGroundingRecall"],
+    "metrics": ["TemporalActionLocalizationMAP", "TemporalGroundingRecall", "QVHighlightsMetric"],
     "training": [
         "ActionFormerTrainer",
         "ModelEMACallback",
@@ -82,6 +89,7 @@ _LAZY_STRUCTURE = {
         "TALDataArguments",
         "load_tal_dataset",
     ],
+    "training.timeexpert": ["TimeExpertLifecycleCallback", "TimeExpertCollator"],
     "hub": ["MomentzooModelCardMixin", "push_to_hub"],
     "model_cards": ["render_model_card", "save_model_card"],
     "commands.quickstart": ["run_quickstart"],

@@ -24,6 +24,9 @@ _LAZY = {
     "tiny_psftr_config": "psftr",
     "tiny_invert4tvg_tokenizer": "invert4tvg",
     "tiny_invert4tvg_model": "invert4tvg",
+    "tiny_timeexpert_tokenizer": "timeexpert",
+    "tiny_timeexpert_config": "timeexpert",
+    "tiny_timeexpert": "timeexpert",
 }
 
 __all__ = list(_LAZY)
