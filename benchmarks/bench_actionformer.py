@@ -2,7 +2,7 @@
 
 * train: one optimisation step (forward with labels, backward, gradient clipping at 1.0, AdamW step) on a batch of
   2 windows of 2,304 x 2,048, the official code's THUMOS14 batch;
-* infer: one video of 2,304 steps, forward + `post_process` (per-class Gaussian soft-NMS with voting). The model
+* infer: one video of 2,304 steps, forward + `post_process` (per-class Gaussian soft-NMS, no voting). The model
   is untrained, so every point scores about the 0.01 prior, above `pre_nms_threshold`: the NMS sees the full
   2,000 candidates per level, the worst case;
 * attention: the masked local attention alone (window 19, 4 heads of 128, 2 x 2,304 steps), forward + backward,

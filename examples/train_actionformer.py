@@ -7,8 +7,11 @@
     python examples/train_actionformer.py --config ... --push_to_hub --hub_model_id user/actionformer-thumos14
 
 Every key of the YAML file is an argument of `ModelArguments`, `DataArguments` or `transformers.TrainingArguments`;
-the command line overrides the file (`--num_train_epochs 5`). Training runs `transformers.Trainer` with
-`TemporalLocalizationCollator` (ActionFormer's random truncation to `max_seq_len`); data parallel runs take the
+the command line overrides the file (`--num_train_epochs 5`). Training runs `ActionFormerTrainer` (a
+`transformers.Trainer` with the official weight-decay groups: no decay on biases, LayerNorms, `Scale`s and
+LayerScales) with `TemporalLocalizationCollator` (ActionFormer's random truncation to `max_seq_len`) and the official
+weight EMA (`--ema_decay 0.999`; saved as `ema.safetensors` in every checkpoint; at the end the EMA weights become
+the model's, which is saved and evaluated, as the official code evaluates its EMA); data parallel runs take the
 same steps as one process with the global batch (ActionFormer's loss normaliser counts the global batch). At the
 end the main process saves the model with its card, scores the evaluation split with `tal_map` and writes
 `eval_results.json`, `predictions.json` and `ground_truth.json` (the files `momentzoo evaluate` reads) into
@@ -18,11 +21,12 @@ end the main process saves the model with its card, scores the evaluation split 
 import logging
 from dataclasses import dataclass, field
 
-from transformers import Trainer, TrainingArguments, set_seed
+from transformers import TrainingArguments, set_seed
 
 import momentzoo
 from momentzoo.data import TemporalFeatureDataset
 from momentzoo.models.actionformer import ActionFormerConfig, ActionFormerForTemporalLocalization
+from momentzoo.training.actionformer import ActionFormerTrainer, ModelEMACallback
 from momentzoo.training.resume import resolve_resume_checkpoint
 from momentzoo.training.tal_script import TALDataArguments as DataArguments
 from momentzoo.training.tal_script import (
@@ -49,6 +53,9 @@ class ModelArguments:
         metadata={"help": "ActionFormerConfig fields for a new model (JSON on the command line); input_dim, classes "
                           "and feature geometry come from the dataset. Default: the paper's THUMOS14 I3D setting."},
     )
+    ema_decay: float = field(
+        default=0.999, metadata={"help": "Decay of the weight EMA the final model takes (official 0.999; 0: no EMA)."}
+    )
 
 
 def build_model(model_args: ModelArguments, train_split) -> ActionFormerForTemporalLocalization:
@@ -70,8 +77,9 @@ def main(argv=None) -> dict:
 
     model = build_model(model_args, train)
     collator = training_collator(data_args, model.config)
-    trainer = Trainer(model=model, args=training_args, train_dataset=TemporalFeatureDataset(train),
-                      data_collator=collator)
+    callbacks = [ModelEMACallback(model_args.ema_decay)] if model_args.ema_decay > 0 else []
+    trainer = ActionFormerTrainer(model=model, args=training_args, train_dataset=TemporalFeatureDataset(train),
+                                  data_collator=collator, callbacks=callbacks)
     train_result = trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(
         training_args.resume_from_checkpoint, training_args.output_dir))
     trainer.log_metrics("train", train_result.metrics)

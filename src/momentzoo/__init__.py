@@ -73,6 +73,8 @@ _LAZY_STRUCTURE = {
     "data.model_video_encoder": ["ModelVideoEncoder"],
     "metrics": ["TemporalActionLocalizationMAP", "TemporalGroundingRecall", "QVHighlightsMetric"],
     "training": [
+        "ActionFormerTrainer",
+        "ModelEMACallback",
         "LanguageAdvantageTrainer",
         "LanguageAdvantageTrainingArguments",
         "evaluate_modality_bias",

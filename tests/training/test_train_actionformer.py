@@ -33,6 +33,7 @@ TINY = {
                      "attention_window_size": 5, "num_stem_layers": 1, "num_downsample_layers": 3,
                      "regression_ranges": [[0, 4], [4, 8], [8, 16], [16, 10000]], "hidden_dropout": 0.0,
                      "drop_path_rate": 0.0, "loss_normalizer_init": 10.0},
+    "ema_decay": 0.5,  # the official weight EMA (0.999) with a decay that lets two steps show
     "max_steps": 2,
     "optim": "sgd",
     "learning_rate": 0.5,

@@ -53,7 +53,8 @@ class MaskedConv1d(nn.Conv1d):
     """`nn.Conv1d` (same parameters, "same" padding for an odd kernel) applied to `(B, T, C_in)` sequences.
 
     `forward(x, mask)` returns `(out (B, ceil(T / stride), C_out), out_mask)`; padded input steps are read as zeros
-    and padded output steps are zero.
+    and padded output steps are zero. `rezero_padding=False` reads padded input steps as they come (the official
+    ActionFormer code, where a preceding LayerNorm's bias there leaks into the last real steps).
     """
 
     def __init__(
@@ -64,6 +65,7 @@ class MaskedConv1d(nn.Conv1d):
         stride: int = 1,
         groups: int = 1,
         bias: bool = True,
+        rezero_padding: bool = True,
     ):
         if kernel_size < 1 or kernel_size % 2 != 1:
             raise ValueError(f"MaskedConv1d kernel_size must be a positive odd integer, got {kernel_size}")
@@ -72,11 +74,12 @@ class MaskedConv1d(nn.Conv1d):
         super().__init__(
             in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, groups=groups, bias=bias
         )
+        self.rezero_padding = rezero_padding
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         if x.ndim != 3 or x.shape[-1] != self.in_channels:
             raise ValueError(f"MaskedConv1d expects (batch, time, {self.in_channels}), got {tuple(x.shape)}")
-        if self.kernel_size[0] > 1:
+        if self.rezero_padding and self.kernel_size[0] > 1:
             # The previous op may have left non-zero values at padded steps (e.g. a LayerNorm's bias), which a kernel
             # wider than 1 would leak into the last real steps.
             x = apply_mask(x, mask)

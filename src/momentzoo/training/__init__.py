@@ -1,6 +1,7 @@
 """Trainers (`Trainer` / `GRPOTrainer` subclasses), their recipes and the shared TAL evaluation.
 
-One folder per method recipe (`actionvlm/`, `invert4tvg/`), the TAL prediction and evaluation, zero-shot protocol
+One folder per method recipe (`actionformer/`, `actionvlm/`, `invert4tvg/`), the weight EMA shared by recipes
+(`ema.py`), the TAL prediction and evaluation, zero-shot protocol
 included (`tal.py`), and the example scripts' helpers (`tal_script.py`). Names are
 imported on first use: `import momentzoo.training` does not import TRL.
 """
@@ -10,6 +11,8 @@ from ..lazy import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "actionformer": ["ActionFormerTrainer", "official_decay_parameter_names"],
+        "ema": ["ModelEMACallback"],
         "actionvlm": [
             "LanguageAdvantageTrainer",
             "LanguageAdvantageTrainingArguments",

@@ -65,6 +65,8 @@ class TestActionFormerCommon(ModelTesterMixin):
         ({"num_classes": 2, "id2label": {0: "a"}}, "num_classes"),
         ({"id2label": {1: "a"}}, "id2label"),
         ({"projection_with_ln": "yes"}, "projection_with_ln"),
+        ({"official_padding": 1}, "official_padding"),
+        ({"per_class_voting": "no"}, "per_class_voting"),
     ]
 
     def make_inputs(self, model, lengths):
@@ -101,6 +103,8 @@ def test_default_config_is_the_thumos14_i3d_setting():
     assert (config.loss_normalizer_init, config.loss_normalizer_momentum) == (100.0, 0.9)
     assert (config.pre_nms_topk, config.max_segments, config.nms_sigma, config.voting_threshold) == (2000, 200, 0.5, 0.7)
     assert (config.feature_stride, config.num_frames) == (4, 16)
+    assert (config.hidden_dropout, config.attention_dropout, config.drop_path_rate) == (0.0, 0.0, 0.1)  # official
+    assert config.layer_scale_init_value == 1e-4 and config.official_padding is False
     assert config.num_classes == 20 and config.id2label[19] == "VolleyballSpiking"
     assert config.label2id["BaseballPitch"] == 0 and tuple(config.id2label.values()) == THUMOS14_CLASSES
     assert ActionFormerConfig(num_classes=3).id2label == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
@@ -318,6 +322,26 @@ def test_post_process_decodes_to_seconds():
     assert detections[1]["segment"] == pytest.approx([seconds(10), 8.0])  # 5.6 s start, end clipped to the duration
     named = model.post_process(out, [meta], label_names=True)[0]
     assert [d["label"] for d in named] == ["LABEL_2", "LABEL_0"]
+
+
+def test_per_class_nms_never_votes_as_the_official_code():
+    # Two overlapping class-0 candidates: voting would move the kept segment towards the weaker one.
+    model = ActionFormerForTemporalLocalization(tiny_actionformer_config()).eval()
+    out = handmade_outputs(model)
+    out.cls_logits[0, 6, 2] = 1.0  # level 0, t=6, class 2: [6 - 1, 6 + 2] = [5, 8], tIoU 2/4 with [4, 7]
+    out.offsets[0, 6] = torch.tensor([1.0, 2.0])
+    meta = [{"duration": 100.0, "fps": 4.0, "feature_stride": 4, "num_frames": 16}]  # step i at i + 2 s
+    assert model.config.nms_kwargs()["voting_threshold"] == 0.0 and model.config.voting_threshold == 0.7
+    top = model.post_process(out, meta)[0][0]
+    assert top["label"] == 2 and top["segment"] == pytest.approx([6.0, 9.0])  # the NMS pick [4, 7], unmoved
+
+    voting = ActionFormerForTemporalLocalization(tiny_actionformer_config(per_class_voting=True, voting_threshold=0.3))
+    voted = voting.eval().post_process(out, meta)[0][0]
+    weights = torch.sigmoid(torch.tensor([2.0, 1.0]))
+    expected = (weights[0] * torch.tensor([6.0, 9.0]) + weights[1] * torch.tensor([7.0, 10.0])) / weights.sum()
+    assert voted["segment"] == pytest.approx(expected.tolist(), abs=1e-5)  # the old behaviour, behind a flag
+    agnostic = tiny_actionformer_config(class_agnostic_nms=True)
+    assert agnostic.nms_kwargs()["voting_threshold"] == 0.7 and agnostic.nms_kwargs()["class_agnostic"] is True
 
 
 def test_post_process_defaults_geometry_and_caps_segments():

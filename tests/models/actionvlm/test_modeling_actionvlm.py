@@ -22,6 +22,7 @@ from momentzoo.models.actionvlm import (
     format_proposal_answer,
     language_advantage_weight,
 )
+from momentzoo.models.actionvlm.processing_actionvlm import RANKED_LIST_ACTION_TEMPLATE, RANKED_LIST_PROMPT_TEMPLATE
 from momentzoo.testing import tiny_qwen2, tiny_tokenizer, tiny_videomae
 from momentzoo.testing.actionvlm import tiny_actionvlm_config
 from momentzoo.training.actionvlm import LanguageAdvantageTrainer, LanguageAdvantageTrainingArguments
@@ -163,6 +164,32 @@ def test_vision_only_path_never_calls_the_language_model(tokenizer):
         hook.remove()
 
 
+def test_official_padding_reaches_the_detector_through_its_pyramid(tokenizer):
+    """The detector config's `official_padding` holds in ActionVLM too: the window is padded to `max_seq_len` and
+    the LayerNorm biases at padded steps leak into the last real frames, on both paths."""
+    clean, official = tiny_model(tokenizer), tiny_model(tokenizer, official_padding=True)
+    with torch.no_grad():
+        for name, parameter in clean.detector.named_parameters():  # non-zero biases, as trained weights have
+            if "norm" in name and name.endswith("bias"):
+                parameter.normal_(generator=torch.Generator().manual_seed(len(name)))
+    official.load_state_dict(clean.state_dict())
+    official.set_tokenizer(tokenizer)
+    features, mask, labels = batch()
+    with torch.no_grad():
+        vision = official(input_features=features, attention_mask=mask, labels=labels, use_language=False)
+        detector = official.detector(input_features=features, attention_mask=mask, labels=labels)
+        reference = clean(input_features=features, attention_mask=mask, labels=labels, use_language=False)
+        full = official(input_features=features, attention_mask=mask, labels=labels)
+    torch.testing.assert_close(vision.cls_logits, detector.cls_logits)
+    torch.testing.assert_close(vision.loss, detector.loss)
+    levels = official.config.num_levels
+    padded_points = sum(-(-official.config.max_seq_len // 2**level) for level in range(levels))
+    assert vision.cls_logits.shape[1] == full.cls_logits.shape[1] == padded_points  # 24 frames padded to 64
+    assert full.frame_losses.shape == (2, 24) and torch.isfinite(full.loss)
+    # Level 0 comes first: the 24 real frames of the first (unpadded) video, which official padding changes.
+    assert (vision.cls_logits[0, :24] - reference.cls_logits[0, :24]).abs().max() > 1e-3
+
+
 # ------------------------------------------------------------------------------- per-frame losses, targets
 def test_frame_losses_decompose_the_detection_loss(tokenizer):
     model = tiny_model(tokenizer)
@@ -200,15 +227,19 @@ def test_advantage_targets_follow_the_recorded_class_means(tokenizer):
     model.set_vision_class_statistics(torch.tensor([3.0, 0.0, 4.0]), torch.tensor([3.0, 0.0, 2.0]))
     torch.testing.assert_close(model.vision_class_loss, torch.tensor([1.0, 2.0, 2.0]))
 
-    # In a vision-language forward, L_adv is the mean squared error to these targets on action frames, and the
-    # total loss is L_dh + 0.1 L_tg + 0.1 L_adv.
+    # In a vision-language forward, L_adv (Eq. 3) is the mean squared error over every real frame, the target
+    # being 0 off-action, and the total loss is L_dh + 0.1 L_tg + 0.1 L_adv.
     features, mask, labels = batch()
     with torch.no_grad():
         out = model(input_features=features, attention_mask=mask, labels=labels)
-    targets, valid = model.advantage_targets(out.frame_losses, out.frame_classes)
-    assert valid.sum() == (out.frame_classes >= 0).sum() > 0
-    expected = ((out.language_advantage - targets) ** 2)[valid].mean()
-    torch.testing.assert_close(out.advantage_loss, expected)
+    targets, on_action = model.advantage_targets(out.frame_losses, out.frame_classes)
+    off_action = out.frame_mask & (out.frame_classes < 0)
+    assert on_action.sum() == (out.frame_classes >= 0).sum() > 0 and off_action.any()
+    assert (targets[off_action] == 0).all()
+    squared = (out.language_advantage - targets) ** 2
+    by_hand = squared[out.frame_mask].sum() / out.frame_mask.sum()  # padded frames excluded
+    torch.testing.assert_close(out.advantage_loss, by_hand)
+    assert not torch.isclose(out.advantage_loss, squared[on_action].mean())  # not the action frames only
     torch.testing.assert_close(out.loss, out.detection_loss + 0.1 * out.text_loss + 0.1 * out.advantage_loss)
 
 
@@ -344,7 +375,11 @@ def test_config_validates_fields_and_builds_presets():
 
 def test_prompt_and_answer_text():
     prompt = format_action_prompt(["jump", "run"], ["leaves the ground.", ""])
-    assert "- jump: leaves the ground.\n- run: run\n" in prompt
+    assert prompt.endswith("The actions include: jump, run.\nHere we provide the descriptions of each action:\n"
+                           "jump: leaves the ground.\nrun: run")
+    ranked = format_action_prompt(["jump", "run"], ["leaves the ground.", ""], RANKED_LIST_PROMPT_TEMPLATE,
+                                  RANKED_LIST_ACTION_TEMPLATE)  # the earlier instruction, still available
+    assert "- jump: leaves the ground.\n- run: run\n" in ranked
     answer = format_proposal_answer([[10.2, 20.6], [1.0, 4.0], [10.2, 12.0]], [1, 0, 0], ["jump", "run"])
     assert answer == "1. jump: 1-4\n2. jump: 10-12\n3. run: 10-21"
     assert format_proposal_answer([[10.2, 20.6], [1.0, 4.0]], [1, 0], ["jump", "run"], order="length",
@@ -534,10 +569,11 @@ def test_trainer_reduces_and_stores_the_class_statistics(trained):
     assert {epoch for epoch, _, _ in accumulated} == {0, 2, 4}
     sums, counts = torch.zeros(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
     for epoch, losses, classes in accumulated:
-        if epoch == 4:
-            valid = classes >= 0
-            sums.index_add_(0, classes[valid], losses[valid].double())
-            counts.index_add_(0, classes[valid], torch.ones(int(valid.sum()), dtype=torch.float64))
+        if epoch == 4:  # Algorithm 1: every sample's mean loss over its frames of class c, once per sample
+            for sample_losses, sample_classes in zip(losses, classes):
+                for c in sample_classes[sample_classes >= 0].unique().tolist():
+                    sums[c] += sample_losses[sample_classes == c].double().mean()
+                    counts[c] += 1
     torch.testing.assert_close(reduced[-1][0], torch.stack([sums, counts]))
     assert (counts > 0).all()
     torch.testing.assert_close(model.vision_class_frames, counts.float())
@@ -565,10 +601,13 @@ def test_training_lowers_the_loss_and_beats_the_untrained_model(trained):
           f"probe loss {before:.1f} -> {after:.1f}")
     assert results["average_mAP"] > trained["untrained"]["average_mAP"] + 0.1
     assert results["average_mAP"] > 0.15
-    # Diagnostics: mLA per class in [0, 1); descriptions restored; the paper's layout gives LAP = 0 exactly.
+    # Diagnostics: mLA per class in [0, 1); descriptions restored; with the instruction before the special tokens
+    # (the default) mismatched descriptions reach the predictions, so LAP measures something.
     assert set(results["mLA"]) == set(trained["model"].config.class_names)
     assert all(0 <= v < 1 for v in results["mLA"].values())
-    assert results["LAP"] == 0.0
+    assert trained["model"].config.prompt_position == "before_visual"
+    assert math.isfinite(results["LAP"])  # 0 here only if training gated language off (λ_lang = 0 everywhere)
+    print(f"LAP {results['LAP']:.4f}, mLA {results['mLA_overall']:.4f}")
     assert trained["model"].config.class_descriptions == synthetic_tal_metadata(trained["data"])["class_descriptions"]
 
 
@@ -580,3 +619,65 @@ def test_derange_descriptions_moves_every_description():
         assert all(a != b for a, b in zip(shuffled, descriptions))
     with pytest.raises(ValueError, match="two classes"):
         derange_descriptions(["only one"])
+
+
+# ------------------------------------------------------------------------------- paper recipe (issue 15)
+@pytest.mark.parametrize(("position", "reaches"), [("before_visual", True), ("after_special_tokens", False)])
+def test_descriptions_reach_the_special_tokens_only_when_the_instruction_comes_first(tokenizer, position, reaches):
+    # LAP (mAP drop under mismatched descriptions) can only differ from 0 if the descriptions reach the special tokens.
+    model = tiny_model(tokenizer, prompt_position=position)
+    for parameter in model.advantage_head.parameters():  # a language weight of 0 would hide any change
+        torch.nn.init.constant_(parameter, 1.0)
+    features, mask, _ = batch()
+    with torch.no_grad():
+        matched = model(input_features=features, attention_mask=mask)
+        model.set_class_descriptions(derange_descriptions(list(model.config.class_descriptions)))
+        mismatched = model(input_features=features, attention_mask=mask)
+    changed = not torch.allclose(matched.cls_logits, mismatched.cls_logits)
+    assert changed is reaches
+    assert (matched.language_weight[mask.bool()] > 0).all()
+
+
+def test_vision_loss_average_is_algorithm_1_per_sample_mean_or_per_frame(tokenizer, tmp_path):
+    frame_losses = torch.tensor([[1.0, 3.0, 5.0, 0.5], [2.0, 9.0, 9.0, 9.0]])
+    frame_classes = torch.tensor([[0, 0, 1, -1], [0, -1, -1, -1]])
+    expected = {"per_sample": ([(2.0 + 2.0) / 2, 5.0, 0.0], [2.0, 1.0, 0.0]),  # mean of each sample's class mean
+                "per_frame": ([(1.0 + 3.0 + 2.0) / 3, 5.0, 0.0], [3.0, 1.0, 0.0])}
+    for average, (means, counts) in expected.items():
+        model = tiny_model(tokenizer, vision_loss_average=average)
+        trainer = LanguageAdvantageTrainer(model=model, args=LanguageAdvantageTrainingArguments(
+            output_dir=str(tmp_path), use_cpu=True, report_to="none"))
+        trainer.begin_epoch(0)
+        trainer.accumulate_class_statistics(frame_losses, frame_classes)
+        trainer.end_epoch()
+        torch.testing.assert_close(model.vision_class_loss, torch.tensor(means))
+        torch.testing.assert_close(model.vision_class_frames, torch.tensor(counts))
+    assert ActionVLMConfig(num_classes=2).vision_loss_average == "per_sample"
+    with pytest.raises(ValueError, match="vision_loss_average"):
+        ActionVLMConfig(num_classes=2, vision_loss_average="per_video")
+
+
+def test_thumos14_recipe_is_the_papers():
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from momentzoo.models.actionformer import THUMOS14_CLASSES
+    from momentzoo.models.actionvlm.processing_actionvlm import format_action_prompt
+
+    root = Path(__file__).resolve().parents[3] / "examples" / "configs"
+    recipe = yaml.safe_load((root / "actionvlm_thumos14.yaml").read_text())
+    assert (recipe["num_train_epochs"], recipe["per_device_train_batch_size"]) == (120, 1)
+    assert recipe["model_config"]["nms_sigma"] == 0.7  # the authors' THUMOS14 config
+    assert (recipe["learning_rate"], recipe["language_learning_rate"], recipe["vision_only_interval"]) == (1e-4, 5e-6, 2)
+    descriptions = json.loads((root.parent.parent / recipe["class_descriptions_file"]).read_text())
+    assert list(descriptions) == list(THUMOS14_CLASSES) and all(len(d) > 40 for d in descriptions.values())
+    config = ActionVLMConfig(class_descriptions=[descriptions[name] for name in THUMOS14_CLASSES])
+    assert (config.prompt_position, config.special_token_layout, config.vision_loss_average) == (
+        "before_visual", "blocked", "per_sample")
+    prompt = format_action_prompt(config.class_names, config.class_descriptions, config.prompt_template,
+                                  config.action_template)
+    assert prompt.startswith("This is a video reasoning for action localisation task. You should locate the start "
+                             "and end frames of the action in the video provided. The actions include: BaseballPitch, ")
+    assert "Here we provide the descriptions of each action:\nBaseballPitch: The individual starts by" in prompt

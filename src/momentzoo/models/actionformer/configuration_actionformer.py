@@ -36,13 +36,20 @@ class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         scale_factor (`int`, 2): downsampling factor between levels (even).
         num_attention_heads (`int`, 4), attention_window_size (`int` or list per level, 19): local attention.
         mlp_ratio (`int`, 4), hidden_act (`str`, "gelu").
-        attention_dropout (`float`, 0.0), hidden_dropout (`float`, 0.1), drop_path_rate (`float`, 0.1).
+        attention_dropout (`float`, 0.0), hidden_dropout (`float`, 0.0, the official default), drop_path_rate
+            (`float`, 0.1).
         layer_scale_init_value (`float` or `None`, 1e-4): per-channel scale on each residual branch (the official
             code's `AffineDropPath`, used there whenever drop path is on); `None` disables it.
         fpn_with_ln (`bool`, True): LayerNorm per level in the identity FPN.
         head_hidden_size (`int`, 512), head_num_layers (`int`, 3), head_kernel_size (`int`, 3),
         head_with_ln (`bool`, True): the classification and regression heads.
         cls_prior_prob (`float`, 0.01): initial foreground probability of the classifier.
+        official_padding (`bool`, False): reproduce the official code's padding. Inputs are zero-padded as its
+            preprocessing does (to `max_seq_len`, or longer inputs to a multiple of `official_padding_multiple`), and
+            padded steps are not re-zeroed after LayerNorms, so their biases leak into the last real steps of every
+            level through the following convolutions (and the skip max-pool reads padded zeros). Outputs then depend
+            on the padding; use it to match official checkpoints' numbers. False (default): padded and unpadded runs
+            agree exactly on real steps.
     Training targets and losses:
         regression_ranges (list of `[low, high]`, one per level, feature steps): a point on level `l` regresses
             actions whose farther boundary is within `[low, high]` of it (0-4, 4-8, ..., 64-inf).
@@ -64,7 +71,8 @@ class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         nms_method (`"soft"`, `"hard"` or `"none"`), class_agnostic_nms (`bool`, False: per-class NMS),
         nms_iou_threshold (`float`, 0.1), nms_sigma (`float`, 0.5; Gaussian soft-NMS),
         voting_threshold (`float`, 0.7; 0 disables boundary voting), min_score (`float`, 0.001),
-        max_segments (`int`, 200): the final cap per video.
+        max_segments (`int`, 200): the final cap per video. Boundary voting runs only with `class_agnostic_nms`, as in
+        the official code (its per-class NMS never votes); per_class_voting (`bool`, False) also votes per class.
     """
 
     model_type = "actionformer"
@@ -87,7 +95,7 @@ class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         mlp_ratio: int = 4,
         hidden_act: str = "gelu",
         attention_dropout: float = 0.0,
-        hidden_dropout: float = 0.1,
+        hidden_dropout: float = 0.0,
         drop_path_rate: float = 0.1,
         layer_scale_init_value: float | None = 1e-4,
         fpn_with_ln: bool = True,
@@ -96,6 +104,7 @@ class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         head_kernel_size: int = 3,
         head_with_ln: bool = True,
         cls_prior_prob: float = 0.01,
+        official_padding: bool = False,
         regression_ranges: list[list[float]] | None = None,
         center_sampling: str = "radius",
         center_sampling_radius: float = 1.5,
@@ -117,6 +126,7 @@ class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         nms_iou_threshold: float = 0.1,
         nms_sigma: float = 0.5,
         voting_threshold: float = 0.7,
+        per_class_voting: bool = False,
         min_score: float = 0.001,
         max_segments: int = 200,
         **kwargs,
@@ -162,6 +172,7 @@ class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
             _fail("head_kernel_size", "an odd integer", head_kernel_size)
         self.head_with_ln = _bool("head_with_ln", head_with_ln)
         self.cls_prior_prob = _float("cls_prior_prob", cls_prior_prob, 0.0, 1.0, low_open=True, high_open=True)
+        self.official_padding = _bool("official_padding", official_padding)
 
         ranges = DEFAULT_REGRESSION_RANGES if regression_ranges is None else regression_ranges
         try:
@@ -194,6 +205,7 @@ class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         self.nms_iou_threshold = _float("nms_iou_threshold", nms_iou_threshold, 0.0, 1.0)
         self.nms_sigma = _float("nms_sigma", nms_sigma, 0.0, math.inf, low_open=True)
         self.voting_threshold = _float("voting_threshold", voting_threshold, 0.0, 1.0)
+        self.per_class_voting = _bool("per_class_voting", per_class_voting)
         self.min_score = _float("min_score", min_score, 0.0, 1.0)
         self.max_segments = _int("max_segments", max_segments)
 
@@ -212,11 +224,9 @@ class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         return self.max_seq_len, self.inference_window_overlap
 
     def window_merge_nms_kwargs(self) -> dict:
-        common = {"min_score": self.min_score, "max_segments": self.max_segments}
         if self.nms_method == "none":
-            return {"method": "hard", "iou_threshold": 1.0, **common}
-        return {"method": self.nms_method, "iou_threshold": self.nms_iou_threshold, "sigma": self.nms_sigma,
-                "voting_threshold": self.voting_threshold, "class_agnostic": self.class_agnostic_nms, **common}
+            return {"method": "hard", "iou_threshold": 1.0, "min_score": self.min_score, "max_segments": self.max_segments}
+        return self.nms_kwargs()
 
     @property
     def num_levels(self) -> int:
@@ -233,3 +243,23 @@ class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         """Local attention window of each level (level 0 is used by the stem)."""
         window = self.attention_window_size
         return [window] * self.num_levels if isinstance(window, int) else list(window)
+
+    @property
+    def official_padding_multiple(self) -> int:
+        """The official code pads inputs longer than `max_seq_len` to a multiple of this: the largest
+        `stride_l * (window_l // 2) * 2` over the levels (its `max_div_factor`)."""
+        return max(s * (w // 2) * 2 for s, w in zip(self.level_strides, self.level_window_sizes))
+
+    def nms_kwargs(self) -> dict:
+        """`segments.batched_nms` keyword arguments of `post_process` (with `nms_method` "soft" or "hard"; "none"
+        runs no NMS there). Voting follows the official code: class-agnostic NMS only, unless `per_class_voting`."""
+        votes = self.class_agnostic_nms or self.per_class_voting
+        return {
+            "method": self.nms_method,
+            "class_agnostic": self.class_agnostic_nms,
+            "iou_threshold": self.nms_iou_threshold,
+            "sigma": self.nms_sigma,
+            "voting_threshold": self.voting_threshold if votes else 0.0,
+            "min_score": self.min_score,
+            "max_segments": self.max_segments,
+        }

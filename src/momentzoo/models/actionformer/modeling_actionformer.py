@@ -121,7 +121,8 @@ class ActionFormerLocalAttention(nn.Module):
     Queries, keys and values first go through a depthwise masked conv (kernel 3, or `stride + 1` with `stride > 1`,
     which both encodes relative position and downsamples) and a LayerNorm, then linear projections, then windowed
     attention, then an output projection. `forward(x, mask)` returns `(out (B, ceil(T / stride), C), out_mask)`;
-    padded output steps are zero.
+    padded output steps are zero. `rezero_padding=False` lets the depthwise convs read padded input steps as they come
+    (the official code: a preceding LayerNorm's bias there leaks into the last real steps).
     """
 
     def __init__(
@@ -133,6 +134,7 @@ class ActionFormerLocalAttention(nn.Module):
         attention_dropout: float = 0.0,
         projection_dropout: float = 0.0,
         block_size: int = 32,
+        rezero_padding: bool = True,
     ):
         super().__init__()
         if hidden_size % num_heads != 0:
@@ -148,6 +150,7 @@ class ActionFormerLocalAttention(nn.Module):
         self.stride = stride
         self.attention_dropout = attention_dropout
         self.block_size = block_size
+        self.rezero_padding = rezero_padding
 
         kernel_size = stride + 1 if stride > 1 else 3
         self.query_conv = MaskedConv1d(hidden_size, hidden_size, kernel_size, stride, groups=hidden_size, bias=False)
@@ -165,7 +168,8 @@ class ActionFormerLocalAttention(nn.Module):
     def _depthwise_qkv(self, x: torch.Tensor, mask: torch.Tensor | None):
         # Mask the shared input once; three separate depthwise convs leave q, k, v contiguous for their LayerNorms
         # (a fused 3-output grouped conv interleaves them and ends up slower).
-        x = apply_mask(x, mask)
+        if self.rezero_padding:
+            x = apply_mask(x, mask)
         q, k, v = (
             conv1d_time_major(x, conv.weight, None, conv.stride[0], conv.padding[0], conv.groups)
             for conv in (self.query_conv, self.key_conv, self.value_conv)
@@ -228,7 +232,9 @@ class ActionFormerTransformerBlock(GradientCheckpointingLayer):
 
     With `stride > 1` the attention's depthwise convs downsample queries/keys/values and the skip path is a
     max-pool (kernel `stride + 1`) over real steps only. `forward(x (B, T, C), mask (B, T) bool or None)` returns
-    `(out (B, ceil(T / stride), C), out_mask)`; padded steps of `out` are exactly zero.
+    `(out (B, ceil(T / stride), C), out_mask)`; padded steps of `out` are exactly zero. `rezero_padding=False` is the
+    official code's padding: the attention's convs read `norm1`'s output at padded steps (its bias) and the skip
+    max-pool reads their zeros, so both reach the last real steps.
     """
 
     def __init__(
@@ -244,9 +250,11 @@ class ActionFormerTransformerBlock(GradientCheckpointingLayer):
         drop_path_rate: float = 0.0,
         layer_scale_init_value: float | None = 1e-4,
         attention_block_size: int = 32,
+        rezero_padding: bool = True,
     ):
         super().__init__()
         self.stride = stride
+        self.rezero_padding = rezero_padding
         self.norm1 = nn.LayerNorm(hidden_size)
         self.attn = ActionFormerLocalAttention(
             hidden_size,
@@ -256,6 +264,7 @@ class ActionFormerTransformerBlock(GradientCheckpointingLayer):
             attention_dropout=attention_dropout,
             projection_dropout=hidden_dropout,
             block_size=attention_block_size,
+            rezero_padding=rezero_padding,
         )
         self.norm2 = nn.LayerNorm(hidden_size)
         # ActionFormer's MLP is two 1x1 convs: per-step linear layers.
@@ -269,7 +278,7 @@ class ActionFormerTransformerBlock(GradientCheckpointingLayer):
     def _skip(self, x: torch.Tensor, mask: torch.Tensor | None, out_mask: torch.Tensor | None) -> torch.Tensor:
         if self.stride == 1:
             return apply_mask(x, mask)
-        if mask is not None:  # max over real steps only, so a padded run pools exactly like an unpadded one
+        if mask is not None and self.rezero_padding:  # max over real steps only: padded runs pool as unpadded ones
             x = x.masked_fill(~mask[..., None], float("-inf"))
         pooled = F.max_pool1d(x.transpose(1, 2), self.stride + 1, self.stride, (self.stride + 1) // 2).transpose(1, 2)
         return pooled if out_mask is None else pooled.masked_fill(~out_mask[..., None], 0.0)
@@ -285,11 +294,13 @@ class ActionFormerTransformerBlock(GradientCheckpointingLayer):
 
 class ActionFormerIdentityFPN(nn.Module):
     """Passes each level's `(B, T_l, C)` features through its own LayerNorm (or nothing with `with_ln=False`) and
-    re-zeroes padded steps (a LayerNorm maps zeros to its bias); masks (`(B, T_l)` or None) pass through."""
+    re-zeroes padded steps (a LayerNorm maps zeros to its bias; `rezero_padding=False` leaves the bias there, as the
+    official code does); masks (`(B, T_l)` or None) pass through."""
 
-    def __init__(self, num_levels: int, hidden_size: int, with_ln: bool = True):
+    def __init__(self, num_levels: int, hidden_size: int, with_ln: bool = True, rezero_padding: bool = True):
         super().__init__()
         self.num_levels = num_levels
+        self.rezero_padding = rezero_padding
         self.norms = nn.ModuleList(nn.LayerNorm(hidden_size) if with_ln else nn.Identity() for _ in range(num_levels))
 
     def forward(
@@ -299,6 +310,8 @@ class ActionFormerIdentityFPN(nn.Module):
             raise ValueError(
                 f"ActionFormerIdentityFPN expects {self.num_levels} levels, got {len(features)} features and {len(masks)} masks"
             )
+        if not self.rezero_padding:
+            return [norm(x) for norm, x in zip(self.norms, features)], list(masks)
         return [apply_mask(norm(x), m) for norm, x, m in zip(self.norms, features, masks)], list(masks)
 
 
@@ -321,14 +334,23 @@ class ActionFormerScale(nn.Module):
 
 
 class _ActionFormerConvTower(nn.Module):
-    """`num_layers - 1` masked convs (+ LayerNorm) with ReLU, shared across levels."""
+    """`num_layers - 1` masked convs (+ LayerNorm) with ReLU, shared across levels. `rezero_padding=False`: the convs
+    read padded steps as they come (the official code; see `MaskedConv1d`)."""
 
-    def __init__(self, input_dim: int, hidden_dim: int, num_layers: int, kernel_size: int, with_ln: bool):
+    def __init__(
+        self, input_dim: int, hidden_dim: int, num_layers: int, kernel_size: int, with_ln: bool, rezero_padding: bool
+    ):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1 (the last layer is the output conv), got {num_layers}")
         self.convs = nn.ModuleList(
-            MaskedConv1d(input_dim if i == 0 else hidden_dim, hidden_dim, kernel_size, bias=not with_ln)
+            MaskedConv1d(
+                input_dim if i == 0 else hidden_dim,
+                hidden_dim,
+                kernel_size,
+                bias=not with_ln,
+                rezero_padding=rezero_padding,
+            )
             for i in range(num_layers - 1)
         )
         self.norms = nn.ModuleList(
@@ -346,9 +368,16 @@ class ActionFormerClassifier(MaskedConv1d):
     """The classification head's output conv; its bias starts at the foreground prior `prior_prob` (RetinaNet's
     prior init: rare positives at the start), `1e-6` for `empty_classes` so that classes never seen stay silent."""
 
-    def __init__(self, in_channels: int, num_classes: int, kernel_size: int, prior_prob: float = 0.01,
-                 empty_classes: tuple[int, ...] = ()):
-        super().__init__(in_channels, num_classes, kernel_size)
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        kernel_size: int,
+        prior_prob: float = 0.01,
+        empty_classes: tuple[int, ...] = (),
+        rezero_padding: bool = True,
+    ):
+        super().__init__(in_channels, num_classes, kernel_size, rezero_padding=rezero_padding)
         self.prior_prob = prior_prob
         self.empty_classes = tuple(empty_classes)
         self.reset_prior()
@@ -377,10 +406,13 @@ class ActionFormerClassificationHead(_ActionFormerConvTower):
         with_ln: bool = True,
         prior_prob: float = 0.01,
         empty_classes: tuple[int, ...] = (),
+        rezero_padding: bool = True,
     ):
-        super().__init__(input_dim, hidden_dim, num_layers, kernel_size, with_ln)
+        super().__init__(input_dim, hidden_dim, num_layers, kernel_size, with_ln, rezero_padding)
         in_dim = hidden_dim if num_layers > 1 else input_dim
-        self.classifier = ActionFormerClassifier(in_dim, num_classes, kernel_size, prior_prob, empty_classes)
+        self.classifier = ActionFormerClassifier(
+            in_dim, num_classes, kernel_size, prior_prob, empty_classes, rezero_padding=rezero_padding
+        )
 
     def forward(self, features: list[torch.Tensor], masks: list[torch.Tensor | None]) -> list[torch.Tensor]:
         return [self.classifier(self.tower(x, m), m)[0] for x, m in zip(features, masks)]
@@ -398,12 +430,13 @@ class ActionFormerRegressionHead(_ActionFormerConvTower):
         num_layers: int = 3,
         kernel_size: int = 3,
         with_ln: bool = True,
+        rezero_padding: bool = True,
     ):
-        super().__init__(input_dim, hidden_dim, num_layers, kernel_size, with_ln)
+        super().__init__(input_dim, hidden_dim, num_layers, kernel_size, with_ln, rezero_padding)
         self.num_levels = num_levels
         self.scales = nn.ModuleList(ActionFormerScale() for _ in range(num_levels))
         in_dim = hidden_dim if num_layers > 1 else input_dim
-        self.offset = MaskedConv1d(in_dim, 2, kernel_size)
+        self.offset = MaskedConv1d(in_dim, 2, kernel_size, rezero_padding=rezero_padding)
 
     def forward(self, features: list[torch.Tensor], masks: list[torch.Tensor | None]) -> list[torch.Tensor]:
         if len(features) != self.num_levels:
@@ -419,7 +452,8 @@ class ActionFormerModelOutput(ModelOutput):
 
     Args:
         pyramid_features (`tuple` of `torch.FloatTensor`, one per level): `(B, T_l, hidden_size)` with
-            `T_l = ceil(T / scale_factor**l)`; exactly zero at padded steps.
+            `T_l = ceil(T / scale_factor**l)`; exactly zero at padded steps (LayerNorm biases there with
+            `config.official_padding`, whose input is first padded as the official preprocessing does).
         pyramid_masks (`tuple` of `torch.BoolTensor`, one per level): `(B, T_l)`, True at real steps.
     """
 
@@ -504,12 +538,14 @@ class ActionFormerBackbone(nn.Module):
     def __init__(self, config: ActionFormerConfig):
         super().__init__()
         hidden, windows = config.hidden_size, config.level_window_sizes
+        self.rezero_padding = not config.official_padding
         self.projection = nn.ModuleList(
             MaskedConv1d(
                 config.input_dim if i == 0 else hidden,
                 hidden,
                 config.projection_kernel_size,
                 bias=not config.projection_with_ln,
+                rezero_padding=self.rezero_padding,
             )
             for i in range(config.num_projection_layers)
         )
@@ -530,6 +566,7 @@ class ActionFormerBackbone(nn.Module):
                 hidden_dropout=config.hidden_dropout,
                 drop_path_rate=config.drop_path_rate,
                 layer_scale_init_value=config.layer_scale_init_value,
+                rezero_padding=self.rezero_padding,
             )
 
         self.stem = nn.ModuleList(block(1, windows[0]) for _ in range(config.num_stem_layers))
@@ -543,7 +580,8 @@ class ActionFormerBackbone(nn.Module):
         for conv, norm in zip(self.projection, self.projection_norms):
             x, mask = conv(x, mask)
             x = F.relu(norm(x))
-        x = apply_mask(x, mask)  # ReLU(LayerNorm(0)) is not 0: re-zero padded steps
+        if self.rezero_padding:
+            x = apply_mask(x, mask)  # ReLU(LayerNorm(0)) is not 0: re-zero padded steps
         for layer in self.stem:
             x, mask = layer(x, mask)
         features, masks = [x], [mask]
@@ -560,17 +598,31 @@ class ActionFormerModel(ActionFormerPreTrainedModel):
     def __init__(self, config: ActionFormerConfig):
         super().__init__(config)
         self.backbone = ActionFormerBackbone(config)
-        self.neck = ActionFormerIdentityFPN(config.num_levels, config.hidden_size, with_ln=config.fpn_with_ln)
+        self.neck = ActionFormerIdentityFPN(
+            config.num_levels, config.hidden_size, with_ln=config.fpn_with_ln, rezero_padding=not config.official_padding
+        )
         self.post_init()
 
     def pyramid(
         self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None
     ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
         """The pyramid as the heads take it: lists of `(B, T_l, C)` features and `(B, T_l)` bool masks, the masks
-        all None when no step of the batch is padding."""
+        all None when no step of the batch is padding. With `config.official_padding` the input is first padded as the
+        official preprocessing does (see `official_padding`)."""
         mask = validate_feature_inputs(input_features, attention_mask, self.config.input_dim)
+        if self.config.official_padding:
+            input_features, mask = self._official_pad(input_features, mask)
         features, masks = self.backbone(input_features, None if bool(mask.all()) else mask)
         return self.neck(features, masks)
+
+    def _official_pad(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # The official preprocessing: zeros up to max_seq_len, or, for longer inputs, up to a multiple of its
+        # max_div_factor.
+        length, multiple = features.shape[1], self.config.official_padding_multiple
+        target = self.config.max_seq_len if length <= self.config.max_seq_len else -(-length // multiple) * multiple
+        if target == length:
+            return features, mask
+        return F.pad(features, (0, 0, 0, target - length)), F.pad(mask, (0, target - length), value=False)
 
     @staticmethod
     def full_masks(features: list[torch.Tensor], masks: list[torch.Tensor | None]) -> list[torch.Tensor]:
@@ -620,6 +672,7 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
             kernel_size=config.head_kernel_size,
             with_ln=config.head_with_ln,
             prior_prob=config.cls_prior_prob,
+            rezero_padding=not config.official_padding,
         )
         self.reg_head = ActionFormerRegressionHead(
             config.hidden_size,
@@ -628,6 +681,7 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
             num_layers=config.head_num_layers,
             kernel_size=config.head_kernel_size,
             with_ln=config.head_with_ln,
+            rezero_padding=not config.official_padding,
         )
         # EMA of the number of positive points: a persistent buffer so resumed training keeps its normaliser.
         self.register_buffer(
@@ -875,18 +929,7 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
             )
             segments, scores, classes = segments.cpu(), scores.cpu(), classes.cpu()
             if config.nms_method != "none":
-                segments, scores, classes = batched_nms(
-                    segments,
-                    scores,
-                    classes,
-                    method=config.nms_method,
-                    class_agnostic=config.class_agnostic_nms,
-                    iou_threshold=config.nms_iou_threshold,
-                    sigma=config.nms_sigma,
-                    voting_threshold=config.voting_threshold,
-                    min_score=config.min_score,
-                    max_segments=config.max_segments,
-                )
+                segments, scores, classes = batched_nms(segments, scores, classes, **config.nms_kwargs())
             else:
                 keep = scores >= config.min_score
                 order = scores[keep].argsort(descending=True)[: config.max_segments]

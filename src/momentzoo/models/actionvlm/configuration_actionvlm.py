@@ -27,6 +27,7 @@ VISION_TUNINGS = ("full", "adapter", "frozen")
 LANGUAGE_TUNINGS = ("lora", "full", "frozen")
 SPECIAL_TOKEN_LAYOUTS = ("blocked", "interleaved")
 PROMPT_POSITIONS = ("after_special_tokens", "before_visual")
+VISION_LOSS_AVERAGES = ("per_sample", "per_frame")
 
 
 _checks = ConfigFieldChecks("ActionVLMConfig")
@@ -85,11 +86,13 @@ class ActionVLMConfig(ActionFormerConfig):
         special_token_layout (`"blocked"` or `"interleaved"`, "blocked"): `blocked` puts all L visual tokens, then
             L `[cls]`, L `[loc]` and L `[adv]` tokens (the official code's layout); `interleaved` puts each frame's
             visual token followed by its three special tokens.
-        prompt_position (`"after_special_tokens"` or `"before_visual"`, "after_special_tokens"): where the
-            instruction (candidate actions with their descriptions) goes. The paper's order is visual tokens,
-            special tokens, then the instruction; in a causal LM the special tokens then cannot attend to the
-            instruction, so T_desc shapes them only through training (L_tg). `before_visual` puts the instruction
-            first so that the special tokens are conditioned on the descriptions at inference too.
+        prompt_position (`"before_visual"` or `"after_special_tokens"`, "before_visual"): where the instruction
+            (candidate actions with their descriptions) goes. `before_visual` puts it first, so that every special
+            token is conditioned on the descriptions: the layout the paper's LAP of 2.6% implies (mismatched
+            descriptions must be able to move the predictions). `after_special_tokens` is the order the paper
+            writes and the official code builds (visual tokens, special tokens, instruction); in a causal LM the
+            special tokens then cannot attend to the instruction, T_desc shapes them only through training (L_tg)
+            and LAP is 0 by construction.
         class_descriptions (`list[str]`, one per class, optional): T_desc.
         prompt_template (`str` with `{actions}`), action_template (`str` with `{name}` and `{description}`):
             the instruction (see `processing_actionvlm`).
@@ -99,6 +102,9 @@ class ActionVLMConfig(ActionFormerConfig):
             list of ground-truth proposals the LM is taught to write.
     Losses:
         text_loss_weight (`float`, 0.1): lambda_tg. advantage_loss_weight (`float`, 0.1): lambda_adv.
+        vision_loss_average (`"per_sample"` or `"per_frame"`, "per_sample"): how a vision-only epoch averages the
+            per-frame losses into L̄_v(c). `per_sample` is Algorithm 1: the mean over the samples containing class
+            c of each sample's mean loss on its frames of class c; `per_frame` pools all frames of class c.
     """
 
     model_type = "actionvlm"
@@ -127,7 +133,7 @@ class ActionVLMConfig(ActionFormerConfig):
         special_tokens: list[str] | None = None,
         special_token_ids: list[int] | None = None,
         special_token_layout: str = "blocked",
-        prompt_position: str = "after_special_tokens",
+        prompt_position: str = "before_visual",
         class_descriptions: list[str] | None = None,
         prompt_template: str = DEFAULT_PROMPT_TEMPLATE,
         action_template: str = DEFAULT_ACTION_TEMPLATE,
@@ -138,6 +144,7 @@ class ActionVLMConfig(ActionFormerConfig):
         max_answer_proposals: int = 32,
         text_loss_weight: float = 0.1,
         advantage_loss_weight: float = 0.1,
+        vision_loss_average: str = "per_sample",
         input_dim: int | None = None,
         **kwargs,
     ):
@@ -208,6 +215,7 @@ class ActionVLMConfig(ActionFormerConfig):
         self.prompt_token_ids = prompt_token_ids
         self.text_loss_weight = _weight("text_loss_weight", text_loss_weight)
         self.advantage_loss_weight = _weight("advantage_loss_weight", advantage_loss_weight)
+        self.vision_loss_average = _choice("vision_loss_average", vision_loss_average, VISION_LOSS_AVERAGES)
 
         super().__init__(input_dim=2048 if input_dim is None else input_dim, **kwargs)
         if class_descriptions is not None:

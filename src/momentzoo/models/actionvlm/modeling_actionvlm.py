@@ -12,10 +12,11 @@ Per frame l of a window of L frames:
 * Debiased residual aggregation: F_cls = F_vis + λ_lang F_lang,cls and F_loc = F_vis + λ_lang F_lang,loc; the
   ActionFormer detector (shared weights) classifies from the F_cls pyramid and regresses from the F_loc pyramid.
 * Training alternates epochs (see `momentzoo.training.LanguageAdvantageTrainer`): vision-only epochs skip the LM
-  (F_cls = F_loc = F_vis) and record the class-wise mean per-frame loss L̄_v(c) (buffers `vision_class_loss`,
-  `vision_class_frames`); vision-language epochs add L_adv = mean (Â(l) − A(l))² with A(l) = L̄_v(c) − L_vl(l)
-  on the frames of ground-truth class c, and L_tg, the LM's teacher-forced cross-entropy on the ground-truth
-  proposals as a ranked list: L = L_dh + λ_tg L_tg + λ_adv L_adv.
+  (F_cls = F_loc = F_vis) and record the class-wise mean loss L̄_v(c) (buffers `vision_class_loss`,
+  `vision_class_frames`; Algorithm 1's mean of per-sample means, or per frame, see `vision_loss_average`);
+  vision-language epochs add L_adv = mean over all real frames of (Â(l) − A(l))² (Eq. 3), with
+  A(l) = L̄_v(c) − L_vl(l) on the frames of ground-truth class c and A(l) = 0 elsewhere, and L_tg, the LM's
+  teacher-forced cross-entropy on the ground-truth proposals as a ranked list: L = L_dh + λ_tg L_tg + λ_adv L_adv.
 
 The per-frame loss L(l) spreads each pyramid point's loss (focal over classes + weighted DIoU, not normalised)
 evenly over the frames the point covers, so that it sums to the un-normalised detection loss; it is computed
@@ -626,18 +627,20 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
     def advantage_targets(
         self, frame_losses: torch.Tensor, frame_classes: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """A(l) = L̄_v(c) − L_vl(l) for frames of ground-truth class c that the last vision-only epoch saw;
-        returns `(targets, valid)`, both `(B, L)` (targets 0 where not valid)."""
+        """A(l) = L̄_v(c) − L_vl(l) for frames of ground-truth class c that the vision-only epochs saw, 0 on every
+        other frame (off-action: language has no advantage to show there; a class without statistics yet: none
+        measured). Returns `(targets, on_action)`, both `(B, L)`; `on_action` marks the frames of the first kind."""
         counts = self.vision_class_frames.to(frame_losses.device)
         means = self.vision_class_loss.to(frame_losses.device, frame_losses.dtype)
         index = frame_classes.clamp(min=0)
-        valid = (frame_classes >= 0) & (counts[index] > 0)
-        targets = torch.where(valid, means[index] - frame_losses, torch.zeros_like(frame_losses))
-        return targets, valid
+        on_action = (frame_classes >= 0) & (counts[index] > 0)
+        targets = torch.where(on_action, means[index] - frame_losses, torch.zeros_like(frame_losses))
+        return targets, on_action
 
     def set_vision_class_statistics(self, loss_sums: torch.Tensor, frame_counts: torch.Tensor) -> None:
-        """Store L̄_v(c) = `loss_sums / frame_counts` per class (summed over processes by the caller); classes not
-        seen (count 0) keep their previous statistics."""
+        """Store L̄_v(c) = `loss_sums / frame_counts` per class (summed over processes by the caller; the counts are
+        frames, or samples when the sums are of per-sample means); classes not seen (count 0) keep their previous
+        statistics."""
         loss_sums = torch.as_tensor(loss_sums, dtype=torch.float64).to(self.vision_class_loss.device)
         frame_counts = torch.as_tensor(frame_counts, dtype=torch.float64).to(self.vision_class_loss.device)
         if loss_sums.shape != self.vision_class_loss.shape or frame_counts.shape != self.vision_class_loss.shape:
@@ -703,9 +706,9 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
             frame_classes = self.frame_classes(labels, length, mask)
             loss = detection_loss
             if use_language:
-                targets, valid = self.advantage_targets(frame_losses, frame_classes)
-                # Frames outside actions or of classes without statistics do not train Â (a graph-attached 0).
-                advantage_loss = ((advantage - targets) ** 2)[valid].mean() if valid.any() else advantage.sum() * 0.0
+                targets, _ = self.advantage_targets(frame_losses, frame_classes)
+                # Eq. 3: the mean over every real frame, off-action frames regressing Â to 0.
+                advantage_loss = ((advantage - targets) ** 2)[mask].mean()
                 loss = loss + self.config.advantage_loss_weight * advantage_loss
                 if text_loss is not None:
                     loss = loss + self.config.text_loss_weight * text_loss

@@ -12,6 +12,8 @@ import torch
 __all__ = [
     "DEFAULT_PROMPT_TEMPLATE",
     "DEFAULT_ACTION_TEMPLATE",
+    "RANKED_LIST_PROMPT_TEMPLATE",
+    "RANKED_LIST_ACTION_TEMPLATE",
     "DEFAULT_ANSWER_TEMPLATE",
     "DEFAULT_EMPTY_ANSWER",
     "PROPOSAL_ORDERS",
@@ -19,13 +21,23 @@ __all__ = [
     "format_proposal_answer",
 ]
 
-# `{actions}`: one `action_template` line per class. Times in the answer are frame (feature-step) indices of the
-# window, the unit the language model sees: one visual token per frame.
+# `{actions}`: one `action_template` line per class; `{names}`: the class names, comma-separated. The default is the
+# instruction of the authors' THUMOS14 config (`base_prompt` of configs/actionVLM/thumos_InternVL.py in
+# JiaqiLi404/ActionVLM): a task sentence, the list of actions, then "name: description" per class.
 DEFAULT_PROMPT_TEMPLATE = (
+    "This is a video reasoning for action localisation task. "
+    "You should locate the start and end frames of the action in the video provided. "
+    "The actions include: {names}.\n"
+    "Here we provide the descriptions of each action:\n{actions}"
+)
+DEFAULT_ACTION_TEMPLATE = "{name}: {description}"
+# momentzoo's earlier instruction (a bulleted list and the answer format), kept for checkpoints trained with it. Times
+# in the answer are frame (feature-step) indices of the window, the unit the language model sees.
+RANKED_LIST_PROMPT_TEMPLATE = (
     "Candidate actions:\n{actions}\n"
     "List every action in the video, ranked by start frame, one per line as 'rank. action: start-end'."
 )
-DEFAULT_ACTION_TEMPLATE = "- {name}: {description}"
+RANKED_LIST_ACTION_TEMPLATE = "- {name}: {description}"
 DEFAULT_ANSWER_TEMPLATE = "{rank}. {name}: {start}-{end}"
 DEFAULT_EMPTY_ANSWER = "none"
 PROPOSAL_ORDERS = ("start", "length")
@@ -47,7 +59,7 @@ def format_action_prompt(
     for index, name in enumerate(class_names):
         description = (class_descriptions[index] if class_descriptions is not None else "") or name
         lines.append(action_template.format(name=name, description=description, index=index))
-    return prompt_template.format(actions="\n".join(lines))
+    return prompt_template.format(actions="\n".join(lines), names=", ".join(class_names))
 
 
 def _frame(value: float) -> str:

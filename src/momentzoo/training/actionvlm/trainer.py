@@ -9,8 +9,10 @@ statistics reduced across processes, and per-module learning rates.
 Epoch `e` is vision-only when `e % vision_only_interval == 0` (interval 2: epochs 0, 2, 4, ... vision-only, the
 others vision-language; the first epoch is vision-only so that the statistics exist before the first
 vision-language epoch). In a vision-only epoch the model runs with `use_language=False` (the LM is never called)
-and every frame's detection loss L_v(l) is summed per ground-truth class; at the end of the epoch the sums and
-frame counts are summed over processes (`accelerator.reduce`) and stored in the model as L̄_v(c)
+and the detection losses L_v(l) of the frames of each ground-truth class are accumulated: each sample's mean over
+its frames of class c, counted once per sample (Algorithm 1, `config.vision_loss_average="per_sample"`), or every
+frame (`"per_frame"`); at the end of the epoch the sums and counts are summed over processes
+(`accelerator.reduce`) and stored in the model as L̄_v(c)
 (`set_vision_class_statistics`), the reference of the advantage targets A(l) = L̄_v(c) − L_vl(l) of the next
 vision-language epochs. Evaluation always runs the full vision-language model.
 """
@@ -122,13 +124,23 @@ class LanguageAdvantageTrainer(Trainer):
         return stacked[0], stacked[1]
 
     def accumulate_class_statistics(self, frame_losses: torch.Tensor, frame_classes: torch.Tensor) -> None:
-        """Add a batch's per-frame vision-only losses to the per-class sums (frames outside actions excluded)."""
+        """Add a batch's per-frame vision-only losses `(B, L)` to the per-class sums (frames outside actions, class
+        −1, excluded): per sample, the mean over its frames of each class it contains, counted once
+        (`vision_loss_average="per_sample"`, Algorithm 1), or every frame (`"per_frame"`)."""
         if self._loss_sums is None:
             self._reset_statistics()
+        num_classes = self._loss_sums.shape[0]
         valid = frame_classes >= 0
-        classes = frame_classes[valid].to(self._loss_sums.device)
-        self._loss_sums.index_add_(0, classes, frame_losses[valid].detach().to(self._loss_sums))
-        self._frame_counts.index_add_(0, classes, torch.ones_like(classes, dtype=self._frame_counts.dtype))
+        one_hot = torch.nn.functional.one_hot(frame_classes.clamp(min=0), num_classes).double() * valid[..., None]
+        one_hot = one_hot.to(self._loss_sums.device)
+        sums = torch.einsum("blc,bl->bc", one_hot, frame_losses.detach().double().to(one_hot.device))  # (B, C)
+        counts = one_hot.sum(dim=1)
+        if self.model.config.vision_loss_average == "per_sample":
+            present = counts > 0
+            sums = torch.where(present, sums / counts.clamp(min=1), torch.zeros_like(sums))
+            counts = present.double()
+        self._loss_sums += sums.sum(dim=0)
+        self._frame_counts += counts.sum(dim=0)
 
     # ---------------------------------------------------------------------------------------- loss
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
