@@ -25,6 +25,8 @@ def tiny_delu_config(**overrides) -> DELUConfig:
     """A DELU of width 16 (two 8-d streams), attention width 8, classifier width 16 and 3 classes, dropout off."""
     values = dict(input_dim=16, rgb_dim=8, attention_hidden_size=8, classifier_hidden_size=16, num_classes=3,
                   dropout=0.0, attention_dropout=0.0, classifier_dropout=0.0)
+    if "id2label" in overrides:
+        values.pop("num_classes")
     return DELUConfig(**{**values, **overrides})
 
 

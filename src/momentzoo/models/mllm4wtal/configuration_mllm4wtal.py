@@ -72,7 +72,7 @@ class MLLM4WTALConfig(PreTrainedConfig):
         key_prior_weight (`float`, 1.5, lambda2): top-k MIL on the CAS suppressed by the key prior (the prior must
             hold the video's classes on its few critical snippets).
         key_logit_scale_init (`float`, 10.0): initial learned scale of the snippet-description cosine similarity;
-            key_prior = sigmoid(scale * cos + bias), bias starting at `key_logit_bias_init` (-5.0: cos 0.5 -> 0.5).
+            key_prior = sigmoid(scale * cos + bias), bias starting at `key_logit_bias_init` (0.0).
     Complete semantic reconstruction (CSR):
         reconstruction_weight (`float`, 1.0, mu1): masked-token reconstruction of `D_complete` from the video
             weighted by the complete prior, plus a ranking term (the complement of the prior must reconstruct
@@ -97,7 +97,7 @@ class MLLM4WTALConfig(PreTrainedConfig):
         key_match_weight: float = 1.5,
         key_prior_weight: float = 1.5,
         key_logit_scale_init: float = 10.0,
-        key_logit_bias_init: float = -5.0,
+        key_logit_bias_init: float = 0.0,
         reconstruction_weight: float = 1.0,
         reconstruction_margin: float = 0.1,
         reconstruction_mask_ratio: float = 1 / 3,

@@ -1,0 +1,21 @@
+"""The MLLM4WTAL recipe (and DELU's): weakly-labelled batches with MLLM descriptions, the curriculum-aware trainer,
+DELU's evaluation protocol, synthetic data, and the description writer behind `momentzoo describe`."""
+
+from .collator import COMPLETE_COLUMN, KEY_COLUMN, WeakTALCollator, check_weak_dataset
+from .evaluation import WTAL_AVERAGES, WTAL_IOU_THRESHOLDS, evaluate_wtal, wtal_averages
+from .synthetic import make_synthetic_wtal_dataset, synthetic_descriptions
+from .trainer import WTALTrainer
+
+__all__ = [
+    "COMPLETE_COLUMN",
+    "KEY_COLUMN",
+    "WeakTALCollator",
+    "check_weak_dataset",
+    "WTAL_AVERAGES",
+    "WTAL_IOU_THRESHOLDS",
+    "evaluate_wtal",
+    "wtal_averages",
+    "make_synthetic_wtal_dataset",
+    "synthetic_descriptions",
+    "WTALTrainer",
+]
