@@ -14,6 +14,7 @@ SUBCOMMANDS = [
     "extract_features",
     "push",
     "evaluate",
+    "describe",
 ]
 
 
