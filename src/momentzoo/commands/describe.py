@@ -18,7 +18,7 @@ def register(subparsers) -> None:
             "columns to OUTPUT_DIR/dataset (datasets.load_from_disk)."
         ),
     )
-    parser.add_argument("--dataset", required=True, help="a TAL builder name, a saved dataset folder or a Hub id")
+    parser.add_argument("--dataset", required=True, help="thumos14_weak, another TAL builder name, a saved dataset folder or a Hub id")
     parser.add_argument("--dataset-kwargs", default=None, help="JSON of builder / load_dataset arguments")
     parser.add_argument("--model", required=True, help="Qwen2.5-VL checkpoint (hub id or path)")
     parser.add_argument("--output-dir", required=True)
@@ -34,11 +34,11 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..training.mllm4wtal.describe import QwenVideoDescriber, describe_dataset
-    from ..training.tal_datasets import load_tal_dataset
+    from ..training.mllm4wtal.data import load_wtal_dataset
     from ..training.tal_evaluation import class_names_of
 
     kwargs = json.loads(args.dataset_kwargs) if args.dataset_kwargs else {}
-    data = load_tal_dataset(args.dataset, kwargs)
+    data = load_wtal_dataset(args.dataset, kwargs)
     splits = args.splits or list(data)
     unknown = [s for s in splits if s not in data]
     if unknown:

@@ -2,6 +2,7 @@
 DELU's evaluation protocol, synthetic data, and the description writer behind `momentzoo describe`."""
 
 from .collator import COMPLETE_COLUMN, KEY_COLUMN, WeakTALCollator, check_weak_dataset
+from .data import load_wtal_dataset
 from .evaluation import WTAL_AVERAGES, WTAL_IOU_THRESHOLDS, evaluate_wtal, wtal_averages
 from .synthetic import make_synthetic_wtal_dataset, synthetic_descriptions
 from .trainer import WTALTrainer
@@ -15,6 +16,7 @@ __all__ = [
     "WTAL_IOU_THRESHOLDS",
     "evaluate_wtal",
     "wtal_averages",
+    "load_wtal_dataset",
     "make_synthetic_wtal_dataset",
     "synthetic_descriptions",
     "WTALTrainer",
