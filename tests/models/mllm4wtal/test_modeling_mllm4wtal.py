@@ -103,7 +103,8 @@ def test_reconstruction_ranking_hinge_and_prior_weighting():
     ces = []
     for prior in (out.complete_prior, 1 - out.complete_prior):
         hidden = model.reconstructor(words, texts.attention_mask.bool(), masked, out.features, out.mask, prior)
-        logits = hidden[masked] @ model.text_model.get_input_embeddings().weight.T
+        table = torch.nn.functional.normalize(model.text_model.get_input_embeddings().weight, dim=-1)
+        logits = model.config.reconstruction_logit_scale_init * torch.nn.functional.normalize(hidden[masked], dim=-1) @ table.T
         log_probs = logits.log_softmax(-1)
         targets = texts.input_ids[masked]
         ces.append(-log_probs[torch.arange(len(targets)), targets].mean())

@@ -79,7 +79,9 @@ class MLLM4WTALConfig(PreTrainedConfig):
             worse by `reconstruction_margin`).
         reconstruction_margin (`float`, 0.1), reconstruction_mask_ratio (`float`, 1/3): share of description words
             masked; reconstruction_hidden_size (`int`, 256), reconstruction_num_heads (`int`, 4),
-            reconstruction_dropout (`float`, 0.1); complete_prior_hidden_size (`int`, 512).
+            reconstruction_dropout (`float`, 0.1); complete_prior_hidden_size (`int`, 512);
+            reconstruction_logit_scale_init (`float`, 10.0): words are scored by the learned scale times the cosine
+            of the decoder output with each frozen word embedding.
     Interactive distillation:
         distillation_weight (`float`, 1.0): the two priors teach the base attention and learn from it
             (stop-gradient MSE both ways) and the key prior stays inside the complete one.
@@ -105,6 +107,7 @@ class MLLM4WTALConfig(PreTrainedConfig):
         reconstruction_num_heads: int = 4,
         reconstruction_dropout: float = 0.1,
         complete_prior_hidden_size: int = 512,
+        reconstruction_logit_scale_init: float = 10.0,
         distillation_weight: float = 1.0,
         num_classes: int | None = None,
         **kwargs,
@@ -141,6 +144,8 @@ class MLLM4WTALConfig(PreTrainedConfig):
         self.reconstruction_dropout = _float("reconstruction_dropout", reconstruction_dropout, 0.0, 1.0,
                                              high_open=True)
         self.complete_prior_hidden_size = _int("complete_prior_hidden_size", complete_prior_hidden_size)
+        self.reconstruction_logit_scale_init = _float("reconstruction_logit_scale_init", reconstruction_logit_scale_init,
+                                                      0.0, 100.0, low_open=True)
         super().__init__(id2label=dict(self.base_config.id2label), **kwargs)
         self.label2id = {name: i for i, name in self.id2label.items()}
 

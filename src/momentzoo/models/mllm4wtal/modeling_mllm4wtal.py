@@ -137,12 +137,13 @@ class MLLM4WTALPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
         elif isinstance(module, MLLM4WTALModel):
             init.constant_(module.key_logit_scale, self.config.key_logit_scale_init)
             init.constant_(module.key_logit_bias, self.config.key_logit_bias_init)
+            init.constant_(module.reconstruction_logit_scale, self.config.reconstruction_logit_scale_init)
 
 
 class MLLM4WTALSemanticReconstructor(nn.Module):
     """CSR's decoder: masked description words (frozen word embeddings, masked ones replaced by a learned vector)
     attend to each other and, through cross-attention biased by `log(prior)`, to the video's snippets; the output
-    is scored against the frozen word embedding table (tied output)."""
+    is scored against the frozen word embedding table (tied output, cosine logits)."""
 
     def __init__(self, config: MLLM4WTALConfig):
         super().__init__()
@@ -191,6 +192,7 @@ class MLLM4WTALModel(MLLM4WTALPreTrainedModel):
         self.complete_conv = MaskedConv1d(base.input_dim, config.complete_prior_hidden_size, 3)
         self.complete_out = MaskedConv1d(config.complete_prior_hidden_size, 1, 1)
         self.reconstructor = MLLM4WTALSemanticReconstructor(config)
+        self.reconstruction_logit_scale = nn.Parameter(torch.tensor(config.reconstruction_logit_scale_init))
         self.post_init()
         self.text_model.requires_grad_(False)  # frozen, as in the paper
 
@@ -319,7 +321,10 @@ class MLLM4WTALModel(MLLM4WTALPreTrainedModel):
         losses = []
         for prior in (output.complete_prior, 1 - output.complete_prior):
             hidden = self.reconstructor(word_embeds, word_mask, masked, output.features, output.mask, prior)
-            logits = hidden[masked].float() @ vocabulary.float().T
+            # cosine logits with a learned scale: the frozen word embeddings are small (CLIP's std is ~0.02), so
+            # plain dot products would leave every word equally likely and the prior without a gradient
+            words = F.normalize(hidden[masked].float(), dim=-1) @ F.normalize(vocabulary.float(), dim=-1).T
+            logits = self.reconstruction_logit_scale * words
             losses.append(F.cross_entropy(logits, complete_ids[masked]))
         return losses[0], (losses[0] - losses[1] + self.config.reconstruction_margin).clamp(min=0)
 
