@@ -7,6 +7,7 @@ features, 20 classes, CLIP ViT-B/16's text tower, random weights: nothing is dow
 """
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -28,8 +29,11 @@ def timed(fn, repeats):
 
 def batch(config, size, length, descriptions):
     generator = torch.Generator().manual_seed(0)
-    inputs = {"input_features": torch.randn(size, length, 2048, generator=generator),
-              "labels": torch.eye(20)[torch.arange(size) % 20], "training_progress": 0.5}
+    inputs = {
+        "input_features": torch.randn(size, length, 2048, generator=generator),
+        "labels": torch.eye(20)[torch.arange(size) % 20],
+        "training_progress": 0.5,
+    }
     if descriptions:
         vocab = config.text_config.vocab_size
         for name, words in (("key", 24), ("complete", 60)):
@@ -37,6 +41,19 @@ def batch(config, size, length, descriptions):
             ids[:, 0], ids[:, -1] = config.text_config.bos_token_id, config.text_config.eos_token_id
             inputs[f"{name}_input_ids"], inputs[f"{name}_attention_mask"] = ids, torch.ones_like(ids)
     return inputs
+
+
+def train_step(model, inputs, optimizer):
+    model.train()
+    model(**inputs).loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+
+
+@torch.no_grad()
+def inference(model, video, length):
+    model.eval()
+    model.post_process(model(video), [{"duration": length * 16 / 25}])
 
 
 def main():
@@ -50,29 +67,23 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     models = {"DELU": DELUModel(DELUConfig()), "MLLM4WTAL": MLLM4WTALModel(MLLM4WTALConfig())}
-    print(f"CPU, {args.threads} thread(s); train batch {args.batch} x {args.length} snippets; inference video of "
-          f"{args.video_length} snippets")
+    print(
+        f"CPU, {args.threads} thread(s); train batch {args.batch} x {args.length} snippets; inference video of "
+        f"{args.video_length} snippets"
+    )
     for name, model in models.items():
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in model.parameters())
         inputs = batch(model.config, args.batch, args.length, name == "MLLM4WTAL")
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-5)
 
-        def step():
-            model.train()
-            model(**inputs).loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
+        step = functools.partial(train_step, model, inputs, optimizer)
+        infer = functools.partial(inference, model, torch.randn(1, args.video_length, 2048), args.video_length)
 
-        video = torch.randn(1, args.video_length, 2048)
-
-        @torch.no_grad()
-        def infer():
-            model.eval()
-            model.post_process(model(video), [{"duration": args.video_length * 16 / 25}])
-
-        print(f"{name:10s} params {total / 1e6:6.1f} M ({trainable / 1e6:5.1f} M trained)  "
-              f"train step {timed(step, args.repeats):6.3f} s  inference {timed(infer, args.repeats):6.3f} s/video")
+        print(
+            f"{name:10s} params {total / 1e6:6.1f} M ({trainable / 1e6:5.1f} M trained)  "
+            f"train step {timed(step, args.repeats):6.3f} s  inference {timed(infer, args.repeats):6.3f} s/video"
+        )
 
 
 if __name__ == "__main__":

@@ -81,22 +81,28 @@ def build_model(model_args: ModelArguments, train):
 
 
 def main(argv=None) -> dict:
-    model_args, data_args, training_args = parse_args_with_config((ModelArguments, DataArguments, TrainingArguments),
-                                                                  argv)
+    model_args, data_args, training_args = parse_args_with_config(
+        (ModelArguments, DataArguments, TrainingArguments), argv
+    )
     push = setup_script(training_args, logger)
     set_seed(training_args.seed)
-    data = load_wtal_dataset(data_args.dataset, as_dict(data_args.dataset_kwargs, "dataset_kwargs"),
-                             cache_dir=data_args.cache_dir)
+    data = load_wtal_dataset(
+        data_args.dataset, as_dict(data_args.dataset_kwargs, "dataset_kwargs"), cache_dir=data_args.cache_dir
+    )
     train = data[data_args.train_split]
     evaluation = data[data_args.eval_split] if data_args.eval_split else None
     check_weak_dataset(train, data_args.label_column, descriptions=model_args.model_type == "mllm4wtal")
 
     model, tokenizer = build_model(model_args, train)
     base = model.config if model_args.model_type == "delu" else model.config.base_config
-    collator = WeakTALCollator(num_classes=base.num_classes, max_seq_len=base.max_seq_len,
-                               label_column=data_args.label_column, tokenizer=tokenizer,
-                               max_description_length=getattr(model.config, "max_description_length", 77),
-                               seed=training_args.seed)
+    collator = WeakTALCollator(
+        num_classes=base.num_classes,
+        max_seq_len=base.max_seq_len,
+        label_column=data_args.label_column,
+        tokenizer=tokenizer,
+        max_description_length=getattr(model.config, "max_description_length", 77),
+        seed=training_args.seed,
+    )
     trainer = WTALTrainer(model=model, args=training_args, train_dataset=train, data_collator=collator)
     train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.log_metrics("train", train_result.metrics)
@@ -104,12 +110,21 @@ def main(argv=None) -> dict:
         tokenizer.save_pretrained(training_args.output_dir)
 
     def averages(model, evaluation):
-        metrics, _ = evaluate_wtal(model, evaluation, window_size=data_args.eval_window_size,
-                                   window_overlap=data_args.eval_window_overlap)
+        metrics, _ = evaluate_wtal(
+            model, evaluation, window_size=data_args.eval_window_size, window_overlap=data_args.eval_window_overlap
+        )
         return {k: v for k, v in metrics.items() if k.startswith("average_mAP@")}
 
-    results = finish_tal_training(trainer, data_args, training_args, evaluation, push, model_args.model_type,
-                                  script="examples/train_mllm4wtal.py", extra=averages)
+    results = finish_tal_training(
+        trainer,
+        data_args,
+        training_args,
+        evaluation,
+        push,
+        model_args.model_type,
+        script="examples/train_mllm4wtal.py",
+        extra=averages,
+    )
     if results:
         print(json.dumps({k: round(100 * v, 2) for k, v in results.items() if k.startswith("average_mAP@")}))
     return {"train": train_result.metrics, "eval": results, "output_dir": str(Path(training_args.output_dir))}

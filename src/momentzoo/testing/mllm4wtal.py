@@ -6,25 +6,48 @@ from ..models.delu import DELUConfig
 from ..models.mllm4wtal import MLLM4WTALConfig, MLLM4WTALModel
 from . import tiny_clip, tiny_tokenizer
 
-__all__ = ["tiny_delu_config", "tiny_mllm4wtal_config", "tiny_mllm4wtal", "DESCRIPTION_CORPUS"]
+__all__ = ["DESCRIPTION_CORPUS", "tiny_delu_config", "tiny_mllm4wtal", "tiny_mllm4wtal_config"]
 
 # Words of the synthetic descriptions (momentzoo.data.synthetic's phases), so the tiny tokenizer has whole words.
 DESCRIPTION_CORPUS = (
     "key moments: a door swinging on its hinges. a hand gripping the cup.",
-    "the person opens the door: starts with a hand on the handle of a closed door, then a door swinging on its hinges,"
-    " ends with a door standing wide open.",
+    (
+        "the person opens the door: starts with a hand on the handle of a closed door, then a door swinging on its"
+        " hinges, ends with a door standing wide open."
+    ),
     "closes the door, picks up the cup, puts down the cup, throws the ball, pours water, waves a hand, washes dishes.",
-    "a cup resting on a table, a cup held up in the air, a ball held behind the head, an arm whipping forward, "
-    "a ball flying away, a jug tilted over a glass, water streaming into the glass, a full glass of water.",
-    "a hand raised beside the face, a hand swaying left and right, a hand lowered to the side, a plate under the "
-    "running tap, a sponge scrubbing the plate, a clean plate on the rack.",
+    (
+        "a cup resting on a table, a cup held up in the air, a ball held behind the head, an arm whipping forward, "
+        "a ball flying away, a jug tilted over a glass, water streaming into the glass, a full glass of water."
+    ),
+    (
+        "a hand raised beside the face, a hand swaying left and right, a hand lowered to the side, a plate under the "
+        "running tap, a sponge scrubbing the plate, a clean plate on the rack."
+    ),
 )
+
+
+# The MLLM4WTAL heads of the tiny configs: reconstruction width 16 with 2 heads, complete-prior width 8, no dropout.
+_TINY_HEADS = {
+    "reconstruction_hidden_size": 16,
+    "reconstruction_num_heads": 2,
+    "reconstruction_dropout": 0.0,
+    "complete_prior_hidden_size": 8,
+}
 
 
 def tiny_delu_config(**overrides) -> DELUConfig:
     """A DELU of width 16 (two 8-d streams), attention width 8, classifier width 16 and 3 classes, dropout off."""
-    values = dict(input_dim=16, rgb_dim=8, attention_hidden_size=8, classifier_hidden_size=16, num_classes=3,
-                  dropout=0.0, attention_dropout=0.0, classifier_dropout=0.0)
+    values = {
+        "input_dim": 16,
+        "rgb_dim": 8,
+        "attention_hidden_size": 8,
+        "classifier_hidden_size": 16,
+        "num_classes": 3,
+        "dropout": 0.0,
+        "attention_dropout": 0.0,
+        "classifier_dropout": 0.0,
+    }
     if "id2label" in overrides:
         values.pop("num_classes")
     return DELUConfig(**{**values, **overrides})
@@ -36,10 +59,11 @@ def tiny_mllm4wtal_config(base_config=None, text_config=None, **overrides) -> ML
     if text_config is None:
         model, _ = tiny_clip(tokenizer=_description_tokenizer())
         text_config = model.config.text_config.to_dict()
-    values = dict(reconstruction_hidden_size=16, reconstruction_num_heads=2, reconstruction_dropout=0.0,
-                  complete_prior_hidden_size=8)
-    return MLLM4WTALConfig(base_config=base_config if base_config is not None else tiny_delu_config(),
-                           text_config=text_config, **{**values, **overrides})
+    return MLLM4WTALConfig(
+        base_config=base_config if base_config is not None else tiny_delu_config(),
+        text_config=text_config,
+        **{**_TINY_HEADS, **overrides},
+    )
 
 
 def _description_tokenizer():
@@ -48,8 +72,8 @@ def _description_tokenizer():
     bos, eos = "<|im_start|>", tokenizer.eos_token
     tokenizer.bos_token = bos
     tokenizer._tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}", special_tokens=[(bos, tokenizer.convert_tokens_to_ids(bos)),
-                                                  (eos, tokenizer.eos_token_id)]
+        single=f"{bos} $A {eos}",
+        special_tokens=[(bos, tokenizer.convert_tokens_to_ids(bos)), (eos, tokenizer.eos_token_id)],
     )
     return tokenizer
 
@@ -60,7 +84,5 @@ def tiny_mllm4wtal(base_config=None, **overrides):
     tokenizer = _description_tokenizer()
     clip, tokenizer = tiny_clip(tokenizer=tokenizer)
     base_config = base_config if base_config is not None else tiny_delu_config()
-    values = dict(reconstruction_hidden_size=16, reconstruction_num_heads=2, reconstruction_dropout=0.0,
-                  complete_prior_hidden_size=8)
-    model = MLLM4WTALModel.from_backbones(clip, base_config=base_config, **{**values, **overrides})
+    model = MLLM4WTALModel.from_backbones(clip, base_config=base_config, **{**_TINY_HEADS, **overrides})
     return model, tokenizer

@@ -2,9 +2,11 @@
 on small tensors, the weighted total, proposals / post-processing in seconds, bad labels, and the common model tests."""
 
 import math
+from typing import ClassVar
 
 import pytest
 import torch
+from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401 (autouse fixture)
 
 import momentzoo  # noqa: F401  (registers delu)
 from momentzoo.models.delu import DELUConfig, DELUModel
@@ -21,8 +23,6 @@ from momentzoo.models.delu.losses_delu import (
 )
 from momentzoo.testing.mllm4wtal import tiny_delu_config
 
-from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401 (autouse fixture)
-
 
 def full(length):
     return torch.ones(1, length, dtype=torch.bool)
@@ -33,13 +33,26 @@ def test_config_defaults_are_delus():
     config = DELUConfig()
     assert (config.input_dim, config.rgb_dim, config.num_classes) == (2048, 1024, 20)
     assert (config.mil_topk_ratio, config.edl_topk_ratio) == (7, 9)
-    assert (config.edl_loss_weight, config.uncertainty_guide_loss_weight, config.curriculum_amplitude) == (1.3, 0.4, 0.7)
-    assert (config.norm_loss_weight, config.guide_loss_weight, config.contrastive_loss_weight,
-            config.mutual_loss_weight) == (0.8, 0.4, 1.0, 1.0)
+    assert (config.edl_loss_weight, config.uncertainty_guide_loss_weight, config.curriculum_amplitude) == (
+        1.3,
+        0.4,
+        0.7,
+    )
+    assert (
+        config.norm_loss_weight,
+        config.guide_loss_weight,
+        config.contrastive_loss_weight,
+        config.mutual_loss_weight,
+    ) == (0.8, 0.4, 1.0, 1.0)
     assert (config.dropout, config.attention_dropout, config.max_seq_len) == (0.7, 0.5, 320)
     assert len(config.proposal_thresholds) == 20 and config.proposal_thresholds[0] == 0.1
     assert config.proposal_thresholds[-1] == 0.9
-    assert (config.gamma_oic, config.outer_inner_lambda, config.nms_sigma, config.class_threshold) == (0.2, 0.25, 0.3, 0.2)
+    assert (config.gamma_oic, config.outer_inner_lambda, config.nms_sigma, config.class_threshold) == (
+        0.2,
+        0.25,
+        0.3,
+        0.2,
+    )
     assert (config.fps, config.feature_stride) == (25.0, 16)
 
 
@@ -134,8 +147,9 @@ def test_co_activity_loss_hand_computed():
     features = torch.tensor([[[1.0, 0.0], [1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]]])
     logits = torch.zeros(2, 2, 2)
     labels = torch.tensor([[1.0], [1.0]])
-    assert co_activity_loss(features, logits, labels, torch.ones(2, 2, dtype=torch.bool), 3).item() == \
-        pytest.approx(0.5, rel=1e-6)
+    assert co_activity_loss(features, logits, labels, torch.ones(2, 2, dtype=torch.bool), 3).item() == pytest.approx(
+        0.5, rel=1e-6
+    )
     # no shared class: 0 (DELU divides by zero there)
     labels2 = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     assert co_activity_loss(features, torch.zeros(2, 2, 3), labels2, torch.ones(2, 2, dtype=torch.bool), 3).item() == 0
@@ -156,9 +170,18 @@ def test_total_loss_is_the_weighted_sum_of_terms():
     features = torch.randn(2, 14, 16)
     out = model(features, labels=torch.tensor([[1.0, 0, 0], [1.0, 1, 0]]), training_progress=0.3)
     c = model.config
-    weights = torch.tensor([c.edl_loss_weight, c.uncertainty_guide_loss_weight, c.mil_loss_weight,
-                            c.mil_suppressed_loss_weight, c.contrastive_loss_weight, c.mutual_loss_weight,
-                            c.norm_loss_weight, c.guide_loss_weight])
+    weights = torch.tensor(
+        [
+            c.edl_loss_weight,
+            c.uncertainty_guide_loss_weight,
+            c.mil_loss_weight,
+            c.mil_suppressed_loss_weight,
+            c.contrastive_loss_weight,
+            c.mutual_loss_weight,
+            c.norm_loss_weight,
+            c.guide_loss_weight,
+        ]
+    )
     torch.testing.assert_close(out.loss, (weights * out.loss_terms).sum())
     assert len(out.loss_terms) == len(model.loss_names)
     norm = (out.attention.mean() + out.rgb_attention.mean() + out.flow_attention.mean()) / 3
@@ -171,8 +194,10 @@ def test_video_without_labels_is_an_error_naming_it():
     with pytest.raises(ValueError, match=r"batch index \[1\]"):
         model(torch.randn(2, 8, 16), labels=torch.tensor([[1.0, 0, 0], [0.0, 0, 0]]))
     with pytest.raises(ValueError, match=r"batch index \[0\]"):
-        model(torch.randn(2, 8, 16), labels=[{"class_labels": torch.tensor([], dtype=torch.long)},
-                                             {"class_labels": torch.tensor([2])}])
+        model(
+            torch.randn(2, 8, 16),
+            labels=[{"class_labels": torch.tensor([], dtype=torch.long)}, {"class_labels": torch.tensor([2])}],
+        )
     with pytest.raises(ValueError, match="class ids outside"):
         model(torch.randn(1, 8, 16), labels=[{"class_labels": torch.tensor([3])}])
 
@@ -187,8 +212,9 @@ def test_post_process_oic_proposals_in_seconds():
     cas[0, 4:10, 0] = 2.0
     cas[0, 3, 0] = 1.0  # in the outer region of the proposal (attention 0 -> weighted CAS 0 there)
     outputs = {"cas": cas, "attention": attention, "mask": torch.ones(1, T, dtype=torch.bool)}
-    detections = model.post_process(outputs, [{"duration": 20.0, "fps": 25.0, "feature_stride": 16,
-                                               "num_frames": 16}])[0]
+    detections = model.post_process(outputs, [{"duration": 20.0, "fps": 25.0, "feature_stride": 16, "num_frames": 16}])[
+        0
+    ]
     # video score: top T//10 = 2 of CAS x attention: [2, 0, 0] -> softmax; class 0 only passes 0.2
     p0 = math.exp(2) / (math.exp(2) + 2)
     # run [4, 10): inner 2; outer: 0.25 * 6 = 1.5 -> [int(2.5), 4) = {2, 3} and (9, int(10.5)] = {10}: all 0
@@ -227,12 +253,21 @@ def test_post_process_checks_metadata():
 class TestDELUCommon(ModelTesterMixin):
     model_class = DELUModel
     task = "temporal-localization"
-    non_default_config_kwargs = {"edl_loss_weight": 1.0, "mil_topk_ratio": 8, "nms_method": "hard",
-                                 "proposal_thresholds": [0.2, 0.5], "inference_window_size": 64}
-    invalid_config_kwargs = [({"rgb_dim": 16}, "rgb_dim"), ({"mil_topk_ratio": 0}, "mil_topk_ratio"),
-                             ({"proposal_thresholds": [1.5]}, "proposal_thresholds"),
-                             ({"nms_method": "x"}, "nms_method"), ({"guide_loss_weight": -1.0}, "guide_loss_weight"),
-                             ({"curriculum_amplitude": 2.0}, "curriculum_amplitude")]
+    non_default_config_kwargs: ClassVar[dict] = {
+        "edl_loss_weight": 1.0,
+        "mil_topk_ratio": 8,
+        "nms_method": "hard",
+        "proposal_thresholds": [0.2, 0.5],
+        "inference_window_size": 64,
+    }
+    invalid_config_kwargs: ClassVar[list] = [
+        ({"rgb_dim": 16}, "rgb_dim"),
+        ({"mil_topk_ratio": 0}, "mil_topk_ratio"),
+        ({"proposal_thresholds": [1.5]}, "proposal_thresholds"),
+        ({"nms_method": "x"}, "nms_method"),
+        ({"guide_loss_weight": -1.0}, "guide_loss_weight"),
+        ({"curriculum_amplitude": 2.0}, "curriculum_amplitude"),
+    ]
 
     def get_config(self, **overrides):
         return tiny_delu_config(**overrides)
@@ -249,5 +284,8 @@ class TestDELUCommon(ModelTesterMixin):
         return {"input_features": features, "attention_mask": mask, "labels": labels, "training_progress": 0.25}
 
     def real_step_outputs(self, outputs, index, length):
-        return {"cas": outputs.cas[index, :length], "attention": outputs.attention[index, :length],
-                "features": outputs.features[index, :length]}
+        return {
+            "cas": outputs.cas[index, :length],
+            "attention": outputs.attention[index, :length],
+            "features": outputs.features[index, :length],
+        }

@@ -7,6 +7,7 @@ import warnings
 import datasets
 import pytest
 import torch
+from common_model_tests import one_thread  # noqa: F401 (autouse fixture)
 
 from momentzoo.cli import build_parser
 from momentzoo.testing import tiny_qwen2_5_vl
@@ -18,13 +19,13 @@ from momentzoo.training.mllm4wtal.describe import (
     read_description_cache,
 )
 
-from common_model_tests import one_thread  # noqa: F401 (autouse fixture)
-
 CLASSES = ["open door", "close door"]
 
 
 def rows(n=4):
-    return datasets.Dataset.from_dict({"video_id": [f"v{i}" for i in range(n)], "video": [f"v{i}.mp4" for i in range(n)]})
+    return datasets.Dataset.from_dict(
+        {"video_id": [f"v{i}" for i in range(n)], "video": [f"v{i}.mp4" for i in range(n)]}
+    )
 
 
 class Killed(Exception):
@@ -61,8 +62,10 @@ def test_describe_resumes_after_a_kill_without_repeating_videos(tmp_path):
     assert out["video_id"] == ["v0", "v1", "v2", "v3"]
     assert out["key_description"][3] == "key v3.mp4" and out["complete_description"][0] == "all v0.mp4"
     prompts = {p for _, p in second.calls}
-    assert prompts == {KEY_PROMPT.format(classes="open door, close door"),
-                       COMPLETE_PROMPT.format(classes="open door, close door")}
+    assert prompts == {
+        KEY_PROMPT.format(classes="open door, close door"),
+        COMPLETE_PROMPT.format(classes="open door, close door"),
+    }
 
 
 def test_a_malformed_cache_line_is_an_error_naming_it(tmp_path):
@@ -81,8 +84,16 @@ def test_empty_answers_are_kept_and_warned(tmp_path):
 def test_describe_with_a_tiny_qwen2_5_vl(tmp_path):
     from momentzoo.data import make_synthetic_video_dataset
 
-    videos = make_synthetic_video_dataset(tmp_path / "videos", num_videos=2, size=56, fps=4, min_duration=4.0,
-                                          max_duration=4.0, min_action_duration=1.0, max_action_duration=1.0)
+    videos = make_synthetic_video_dataset(
+        tmp_path / "videos",
+        num_videos=2,
+        size=56,
+        fps=4,
+        min_duration=4.0,
+        max_duration=4.0,
+        min_action_duration=1.0,
+        max_action_duration=1.0,
+    )
     torch.manual_seed(0)
     model, tokenizer = tiny_qwen2_5_vl()
     describer = QwenVideoDescriber(model, tokenizer, max_new_tokens=6)

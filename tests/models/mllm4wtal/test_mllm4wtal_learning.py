@@ -7,28 +7,44 @@ import logging
 
 import pytest
 import torch
+from common_model_tests import one_thread  # noqa: F401 (autouse fixture)
 from transformers import TrainingArguments
 
 from momentzoo.models.delu import DELUModel
 from momentzoo.testing.mllm4wtal import tiny_delu_config, tiny_mllm4wtal
 from momentzoo.training.mllm4wtal import WeakTALCollator, WTALTrainer, evaluate_wtal, make_synthetic_wtal_dataset
 
-from common_model_tests import one_thread  # noqa: F401 (autouse fixture)
-
 SEEDS, STEPS = (0, 1), 150
 
 
 def make_data(seed):
     return make_synthetic_wtal_dataset(
-        num_classes=4, num_confusable_pairs=1, feature_dim=32, num_videos={"train": 64, "test": 24}, min_length=64,
-        max_length=128, min_action_length=6, max_action_length=32, max_actions_per_video=3, seed=seed,
+        num_classes=4,
+        num_confusable_pairs=1,
+        feature_dim=32,
+        num_videos={"train": 64, "test": 24},
+        min_length=64,
+        max_length=128,
+        min_action_length=6,
+        max_action_length=32,
+        max_actions_per_video=3,
+        seed=seed,
     )
 
 
 def base_config(data):
     names = data["train"].features["labels"].feature.names
-    return tiny_delu_config(input_dim=32, rgb_dim=16, attention_hidden_size=32, classifier_hidden_size=32,
-                            id2label=dict(enumerate(names)), fps=30.0, feature_stride=4, num_frames=16, max_seq_len=128)
+    return tiny_delu_config(
+        input_dim=32,
+        rgb_dim=16,
+        attention_hidden_size=32,
+        classifier_hidden_size=32,
+        id2label=dict(enumerate(names)),
+        fps=30.0,
+        feature_stride=4,
+        num_frames=16,
+        max_seq_len=128,
+    )
 
 
 def initial_delu(data, seed) -> DELUModel:
@@ -37,10 +53,22 @@ def initial_delu(data, seed) -> DELUModel:
 
 
 def train(model, tokenizer, data, tmp_path, seed):
-    args = TrainingArguments(output_dir=str(tmp_path), max_steps=STEPS, per_device_train_batch_size=8,
-                             learning_rate=1e-3, weight_decay=1e-3, lr_scheduler_type="constant", use_cpu=True,
-                             report_to=[], save_strategy="no", logging_strategy="no", remove_unused_columns=False,
-                             disable_tqdm=True, seed=seed, dataloader_drop_last=True)
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        max_steps=STEPS,
+        per_device_train_batch_size=8,
+        learning_rate=1e-3,
+        weight_decay=1e-3,
+        lr_scheduler_type="constant",
+        use_cpu=True,
+        report_to=[],
+        save_strategy="no",
+        logging_strategy="no",
+        remove_unused_columns=False,
+        disable_tqdm=True,
+        seed=seed,
+        dataloader_drop_last=True,
+    )
     collator = WeakTALCollator(num_classes=4, max_seq_len=128, tokenizer=tokenizer, seed=seed)
     logging.disable(logging.WARNING)
     try:

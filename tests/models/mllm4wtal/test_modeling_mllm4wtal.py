@@ -2,9 +2,11 @@
 on small tensors, interactive distillation, the composition over DELU, bad input, and the common model tests."""
 
 import math
+from typing import ClassVar
 
 import pytest
 import torch
+from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401 (autouse fixture)
 
 import momentzoo  # noqa: F401  (registers mllm4wtal)
 from momentzoo.models.delu import DELUConfig
@@ -15,10 +17,8 @@ from momentzoo.models.mllm4wtal import (
     key_match_loss,
     reconstruction_mask,
 )
-from momentzoo.testing.mllm4wtal import tiny_delu_config, tiny_mllm4wtal, tiny_mllm4wtal_config
+from momentzoo.testing.mllm4wtal import tiny_mllm4wtal, tiny_mllm4wtal_config
 from momentzoo.training.mllm4wtal import WeakTALCollator, check_weak_dataset, make_synthetic_wtal_dataset
-
-from common_model_tests import ModelTesterMixin, one_thread  # noqa: F401 (autouse fixture)
 
 
 def test_config_defaults_are_the_papers():
@@ -49,11 +49,18 @@ def test_key_match_loss_hand_computed():
     assert key_match_loss(sim, mask, same, 7).item() == pytest.approx((v2t + t2v) / 2, rel=1e-6)
     # identical descriptions share the target: half on each
     both = torch.ones(2, 2, dtype=torch.bool)
-    expected_v2t = (-0.5 * (2 - math.log(math.exp(2) + 1)) - 0.5 * (0 - math.log(math.exp(2) + 1))
-                    - 0.5 * (1 - math.log(2 * math.e)) * 2) / 2
+    expected_v2t = (
+        -0.5 * (2 - math.log(math.exp(2) + 1))
+        - 0.5 * (0 - math.log(math.exp(2) + 1))
+        - 0.5 * (1 - math.log(2 * math.e)) * 2
+    ) / 2
     loss = key_match_loss(sim, mask, both, 7)
-    t2v_both = (-0.5 * (2 - math.log(math.exp(2) + math.e)) - 0.5 * (1 - math.log(math.exp(2) + math.e))
-                - 0.5 * (0 - math.log(1 + math.e)) - 0.5 * (1 - math.log(1 + math.e))) / 2
+    t2v_both = (
+        -0.5 * (2 - math.log(math.exp(2) + math.e))
+        - 0.5 * (1 - math.log(math.exp(2) + math.e))
+        - 0.5 * (0 - math.log(1 + math.e))
+        - 0.5 * (1 - math.log(1 + math.e))
+    ) / 2
     assert loss.item() == pytest.approx((expected_v2t + t2v_both) / 2, rel=1e-6)
 
 
@@ -62,8 +69,11 @@ def test_key_prior_is_sigmoid_of_scaled_cosine_with_own_description():
     model, tokenizer = tiny_mllm4wtal()
     model.eval()
     features = torch.randn(2, 6, 16)
-    keys = tokenizer(["key moments: a door swinging on its hinges.", "key moments: a ball flying away."],
-                     padding=True, return_tensors="pt")
+    keys = tokenizer(
+        ["key moments: a door swinging on its hinges.", "key moments: a ball flying away."],
+        padding=True,
+        return_tensors="pt",
+    )
     out = model(features, key_input_ids=keys.input_ids, key_attention_mask=keys.attention_mask)
     with torch.no_grad():
         pooled = model.text_model(input_ids=keys.input_ids, attention_mask=keys.attention_mask).pooler_output
@@ -79,8 +89,10 @@ def test_reconstruction_mask_skips_special_tokens():
     word_mask = torch.tensor([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0, 0]], dtype=torch.bool)
     masked = reconstruction_mask(word_mask, 1 / 3, generator_training=False)
     # candidates exclude BOS (0) and EOS (last real); every 3rd candidate: positions 1 and 4; row 2 has only 1
-    assert masked.tolist() == [[False, True, False, False, True, False, False],
-                               [False, True, False, False, False, False, False]]
+    assert masked.tolist() == [
+        [False, True, False, False, True, False, False],
+        [False, True, False, False, False, False, False],
+    ]
     torch.manual_seed(0)
     train = reconstruction_mask(word_mask, 0.5, generator_training=True)
     assert train.any(dim=1).all() and not (train & ~word_mask).any() and not train[:, 0].any()
@@ -92,8 +104,9 @@ def test_reconstruction_ranking_hinge_and_prior_weighting():
     torch.manual_seed(0)
     model, tokenizer = tiny_mllm4wtal()
     model.eval()
-    texts = tokenizer(["the person opens the door: starts with a hand on the handle of a closed door."],
-                      return_tensors="pt")
+    texts = tokenizer(
+        ["the person opens the door: starts with a hand on the handle of a closed door."], return_tensors="pt"
+    )
     features = torch.randn(1, 8, 16)
     out = model(features)
     reconstruction, rank = model.reconstruction_losses(out, texts.input_ids, texts.attention_mask)
@@ -104,7 +117,11 @@ def test_reconstruction_ranking_hinge_and_prior_weighting():
     for prior in (out.complete_prior, 1 - out.complete_prior):
         hidden = model.reconstructor(words, texts.attention_mask.bool(), masked, out.features, out.mask, prior)
         table = torch.nn.functional.normalize(model.text_model.get_input_embeddings().weight, dim=-1)
-        logits = model.config.reconstruction_logit_scale_init * torch.nn.functional.normalize(hidden[masked], dim=-1) @ table.T
+        logits = (
+            model.config.reconstruction_logit_scale_init
+            * torch.nn.functional.normalize(hidden[masked], dim=-1)
+            @ table.T
+        )
         log_probs = logits.log_softmax(-1)
         targets = texts.input_ids[masked]
         ces.append(-log_probs[torch.arange(len(targets)), targets].mean())
@@ -141,15 +158,28 @@ def test_interactive_distillation_hand_computed_and_gradients():
 
 def test_total_loss_adds_the_weighted_terms_to_delus():
     torch.manual_seed(0)
-    model, tokenizer = tiny_mllm4wtal(key_match_weight=2.0, distillation_weight=0.5)
+    model, _ = tiny_mllm4wtal(key_match_weight=2.0, distillation_weight=0.5)
     model.eval()
     inputs = TestMLLM4WTALCommon().make_inputs(model, (12, 9))
     out = model(**inputs)
     c, base = model.config, model.config.base_config
-    weights = torch.tensor([base.edl_loss_weight, base.uncertainty_guide_loss_weight, base.mil_loss_weight,
-                            base.mil_suppressed_loss_weight, base.contrastive_loss_weight, base.mutual_loss_weight,
-                            base.norm_loss_weight, base.guide_loss_weight, c.key_match_weight, c.key_prior_weight,
-                            c.reconstruction_weight, c.reconstruction_weight, c.distillation_weight])
+    weights = torch.tensor(
+        [
+            base.edl_loss_weight,
+            base.uncertainty_guide_loss_weight,
+            base.mil_loss_weight,
+            base.mil_suppressed_loss_weight,
+            base.contrastive_loss_weight,
+            base.mutual_loss_weight,
+            base.norm_loss_weight,
+            base.guide_loss_weight,
+            c.key_match_weight,
+            c.key_prior_weight,
+            c.reconstruction_weight,
+            c.reconstruction_weight,
+            c.distillation_weight,
+        ]
+    )
     torch.testing.assert_close(out.loss, (weights * out.loss_terms).sum())
     assert len(out.loss_terms) == len(model.loss_names)
 
@@ -175,15 +205,25 @@ def test_training_without_descriptions_is_an_error():
 
 
 def test_bad_rows_are_named_and_nothing_is_dropped():
-    data = make_synthetic_wtal_dataset(num_classes=4, num_confusable_pairs=1, feature_dim=16,
-                                       num_videos={"train": 4}, min_length=40, max_length=48, max_action_length=16)
+    data = make_synthetic_wtal_dataset(
+        num_classes=4,
+        num_confusable_pairs=1,
+        feature_dim=16,
+        num_videos={"train": 4},
+        min_length=40,
+        max_length=48,
+        max_action_length=16,
+    )
     rows = data["train"]
     ids = rows["video_id"]
-    broken = rows.map(lambda row, i: {
-        "video_labels": [] if i == 0 else row["video_labels"],
-        "key_description": None if i == 1 else row["key_description"],
-        "complete_description": "   " if i == 2 else row["complete_description"],
-    }, with_indices=True)
+    broken = rows.map(
+        lambda row, i: {
+            "video_labels": [] if i == 0 else row["video_labels"],
+            "key_description": None if i == 1 else row["key_description"],
+            "complete_description": "   " if i == 2 else row["complete_description"],
+        },
+        with_indices=True,
+    )
     with pytest.raises(ValueError, match="3 problem") as error:
         check_weak_dataset(broken)
     message = str(error.value)
@@ -204,13 +244,19 @@ def test_bad_rows_are_named_and_nothing_is_dropped():
 class TestMLLM4WTALCommon(ModelTesterMixin):
     model_class = MLLM4WTALModel
     task = "temporal-localization"
-    non_default_config_kwargs = {"key_match_weight": 1.0, "reconstruction_weight": 0.5,
-                                 "reconstruction_mask_ratio": 0.25, "distillation_weight": 2.0}
-    invalid_config_kwargs = [({"key_match_weight": -1.0}, "key_match_weight"),
-                             ({"reconstruction_num_heads": 3}, "reconstruction_num_heads"),
-                             ({"reconstruction_mask_ratio": 0.0}, "reconstruction_mask_ratio"),
-                             ({"base_config": 3}, "base_config"),
-                             ({"text_config": {"model_type": "bert"}}, "text_config")]
+    non_default_config_kwargs: ClassVar[dict] = {
+        "key_match_weight": 1.0,
+        "reconstruction_weight": 0.5,
+        "reconstruction_mask_ratio": 0.25,
+        "distillation_weight": 2.0,
+    }
+    invalid_config_kwargs: ClassVar[list] = [
+        ({"key_match_weight": -1.0}, "key_match_weight"),
+        ({"reconstruction_num_heads": 3}, "reconstruction_num_heads"),
+        ({"reconstruction_mask_ratio": 0.0}, "reconstruction_mask_ratio"),
+        ({"base_config": 3}, "base_config"),
+        ({"text_config": {"model_type": "bert"}}, "text_config"),
+    ]
 
     def get_config(self, **overrides):
         return tiny_mllm4wtal_config(**overrides)
@@ -241,6 +287,9 @@ class TestMLLM4WTALCommon(ModelTesterMixin):
         return inputs
 
     def real_step_outputs(self, outputs, index, length):
-        return {"cas": outputs.cas[index, :length], "attention": outputs.attention[index, :length],
-                "complete_prior": outputs.complete_prior[index, :length],
-                "key_prior": outputs.key_prior[index, :length]}
+        return {
+            "cas": outputs.cas[index, :length],
+            "attention": outputs.attention[index, :length],
+            "complete_prior": outputs.complete_prior[index, :length],
+            "key_prior": outputs.key_prior[index, :length],
+        }

@@ -4,8 +4,8 @@ from .configuration_delu import THUMOS14_CLASSES, DELUConfig
 from .modeling_delu import DELUCrossModalAttention, DELUModel, DELUOutput, DELUPreTrainedModel, video_labels_tensor
 
 __all__ = [
-    "DELUConfig",
     "THUMOS14_CLASSES",
+    "DELUConfig",
     "DELUCrossModalAttention",
     "DELUModel",
     "DELUOutput",

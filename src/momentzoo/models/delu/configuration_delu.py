@@ -7,7 +7,7 @@ from transformers import PreTrainedConfig
 
 from ..validation import ConfigFieldChecks
 
-__all__ = ["DELUConfig", "THUMOS14_CLASSES"]
+__all__ = ["THUMOS14_CLASSES", "DELUConfig"]
 
 THUMOS14_CLASSES = (
     "BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving", "CricketBowling", "CricketShot",
@@ -124,15 +124,28 @@ class DELUConfig(PreTrainedConfig):
             _fail("rgb_dim", f"< input_dim = {self.input_dim} (the second stream needs channels)", rgb_dim)
         self.attention_hidden_size = _int("attention_hidden_size", attention_hidden_size)
         self.classifier_hidden_size = _int("classifier_hidden_size", classifier_hidden_size)
-        for name, value in (("dropout", dropout), ("attention_dropout", attention_dropout),
-                            ("classifier_dropout", classifier_dropout)):
+        for name, value in (
+            ("dropout", dropout),
+            ("attention_dropout", attention_dropout),
+            ("classifier_dropout", classifier_dropout),
+        ):
             setattr(self, name, _float(name, value, 0.0, 1.0, high_open=True))
         self.mil_topk_ratio = _int("mil_topk_ratio", mil_topk_ratio)
         self.edl_topk_ratio = _int("edl_topk_ratio", edl_topk_ratio)
         self.evidence_clamp = _float("evidence_clamp", evidence_clamp, 0.0, 80.0, low_open=True)
-        for name, value in zip(_LOSS_WEIGHTS, (edl_loss_weight, uncertainty_guide_loss_weight, mil_loss_weight,
-                                               mil_suppressed_loss_weight, contrastive_loss_weight,
-                                               mutual_loss_weight, norm_loss_weight, guide_loss_weight)):
+        for name, value in zip(
+            _LOSS_WEIGHTS,
+            (
+                edl_loss_weight,
+                uncertainty_guide_loss_weight,
+                mil_loss_weight,
+                mil_suppressed_loss_weight,
+                contrastive_loss_weight,
+                mutual_loss_weight,
+                norm_loss_weight,
+                guide_loss_weight,
+            ),
+        ):
             setattr(self, name, _float(name, value, 0.0))
         self.curriculum_amplitude = _float("curriculum_amplitude", curriculum_amplitude, 0.0, 1.0)
         self.contrastive_margin = _float("contrastive_margin", contrastive_margin, 0.0)
@@ -144,8 +157,7 @@ class DELUConfig(PreTrainedConfig):
             proposal_thresholds = np.linspace(0.1, 0.9, 20).round(6).tolist()
         if not isinstance(proposal_thresholds, (list, tuple)) or not proposal_thresholds:
             _fail("proposal_thresholds", "a non-empty list of numbers in (0, 1)", proposal_thresholds)
-        self.proposal_thresholds = [_float("proposal_thresholds", t, 0.0, 1.0, True, True)
-                                    for t in proposal_thresholds]
+        self.proposal_thresholds = [_float("proposal_thresholds", t, 0.0, 1.0, True, True) for t in proposal_thresholds]
         self.outer_inner_lambda = _float("outer_inner_lambda", outer_inner_lambda, 0.0)
         self.gamma_oic = _float("gamma_oic", gamma_oic, 0.0)
         self.min_proposal_length = _float("min_proposal_length", min_proposal_length, 0.0)
@@ -155,10 +167,12 @@ class DELUConfig(PreTrainedConfig):
         self.min_score = _float("min_score", min_score, 0.0)
         self.max_segments = None if max_segments is None else _int("max_segments", max_segments)
         self.max_seq_len = _int("max_seq_len", max_seq_len)
-        self.inference_window_size = (None if inference_window_size is None
-                                      else _int("inference_window_size", inference_window_size))
-        self.inference_window_overlap = _float("inference_window_overlap", inference_window_overlap, 0.0, 1.0,
-                                               high_open=True)
+        self.inference_window_size = (
+            None if inference_window_size is None else _int("inference_window_size", inference_window_size)
+        )
+        self.inference_window_overlap = _float(
+            "inference_window_overlap", inference_window_overlap, 0.0, 1.0, high_open=True
+        )
         self.fps = _float("fps", fps, 0.0, low_open=True)
         self.feature_stride = _int("feature_stride", feature_stride)
         self.num_frames = _int("num_frames", num_frames)
@@ -181,5 +195,10 @@ class DELUConfig(PreTrainedConfig):
         """`momentzoo.segments.batched_nms` keyword arguments for merging a video's overlapping windows."""
         method = "hard" if self.nms_method == "none" else self.nms_method
         iou = 1.0 if self.nms_method == "none" else self.nms_iou_threshold
-        return {"method": method, "iou_threshold": iou, "sigma": self.nms_sigma, "min_score": self.min_score,
-                "max_segments": self.max_segments}
+        return {
+            "method": method,
+            "iou_threshold": iou,
+            "sigma": self.nms_sigma,
+            "min_score": self.min_score,
+            "max_segments": self.max_segments,
+        }

@@ -8,17 +8,17 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "masked_mean",
-    "topk_mean",
-    "suppress_background",
-    "mil_loss",
-    "exp_evidence",
-    "edl_loss",
-    "curriculum_curve",
-    "uncertainty_guide_loss",
     "co_activity_loss",
-    "mutual_loss",
+    "curriculum_curve",
+    "edl_loss",
+    "exp_evidence",
     "guide_terms",
+    "masked_mean",
+    "mil_loss",
+    "mutual_loss",
+    "suppress_background",
+    "topk_mean",
+    "uncertainty_guide_loss",
 ]
 
 

@@ -30,7 +30,7 @@ from .losses_delu import (
     uncertainty_guide_loss,
 )
 
-__all__ = ["DELUPreTrainedModel", "DELUModel", "DELUOutput", "DELUCrossModalAttention", "video_labels_tensor"]
+__all__ = ["DELUCrossModalAttention", "DELUModel", "DELUOutput", "DELUPreTrainedModel", "video_labels_tensor"]
 
 
 @dataclass
@@ -61,8 +61,10 @@ def video_labels_tensor(labels, num_classes: int, batch_size: int, device) -> to
     of `{"class_labels": ...}` dicts. Every video needs at least one positive class."""
     if isinstance(labels, torch.Tensor):
         if labels.shape != (batch_size, num_classes):
-            raise ValueError(f"labels must be a (batch, num_classes) = {(batch_size, num_classes)} multi-hot tensor, "
-                             f"got {tuple(labels.shape)}")
+            raise ValueError(
+                f"labels must be a (batch, num_classes) = {(batch_size, num_classes)} multi-hot tensor, "
+                f"got {tuple(labels.shape)}"
+            )
         target = labels.to(device=device, dtype=torch.float32)
         if not bool(((target == 0) | (target == 1)).all()):
             raise ValueError("labels must hold only 0 and 1 (multi-hot video-level labels)")
@@ -77,8 +79,10 @@ def video_labels_tensor(labels, num_classes: int, batch_size: int, device) -> to
             target[index, classes.to(device)] = 1.0
     empty = (target.sum(dim=1) == 0).nonzero().flatten().tolist()
     if empty:
-        raise ValueError(f"labels: the video(s) at batch index {empty} have no video-level label; weakly-supervised "
-                         "training needs at least one action class per video")
+        raise ValueError(
+            f"labels: the video(s) at batch index {empty} have no video-level label; weakly-supervised "
+            "training needs at least one action class per video"
+        )
     return target
 
 
@@ -175,21 +179,41 @@ class DELUModel(DELUPreTrainedModel):
         rgb, flow, features = outputs.rgb_attention.float(), outputs.flow_attention.float(), outputs.features.float()
         suppressed = suppress_background(cas, attention)
         attentions = (attention, rgb, flow)
-        terms = torch.stack([
-            edl_loss(suppressed, attention, labels, mask, config.edl_topk_ratio, config.evidence_clamp),
-            uncertainty_guide_loss(cas, suppressed, attentions, mask, training_progress, config.curriculum_amplitude,
-                                   config.evidence_clamp),
-            mil_loss(cas, labels, mask, config.mil_topk_ratio, background=True),
-            mil_loss(suppressed, labels, mask, config.mil_topk_ratio, background=False),
-            co_activity_loss(features, suppressed, labels, mask, config.num_similar_pairs, config.contrastive_margin),
-            mutual_loss(rgb, flow, mask),
-            sum(masked_mean(a, mask) for a in attentions) / 3,
-            masked_mean(guide_terms(cas, attentions), mask),
-        ])
-        weights = torch.tensor([config.edl_loss_weight, config.uncertainty_guide_loss_weight, config.mil_loss_weight,
-                                config.mil_suppressed_loss_weight, config.contrastive_loss_weight,
-                                config.mutual_loss_weight, config.norm_loss_weight, config.guide_loss_weight],
-                               device=terms.device)
+        terms = torch.stack(
+            [
+                edl_loss(suppressed, attention, labels, mask, config.edl_topk_ratio, config.evidence_clamp),
+                uncertainty_guide_loss(
+                    cas,
+                    suppressed,
+                    attentions,
+                    mask,
+                    training_progress,
+                    config.curriculum_amplitude,
+                    config.evidence_clamp,
+                ),
+                mil_loss(cas, labels, mask, config.mil_topk_ratio, background=True),
+                mil_loss(suppressed, labels, mask, config.mil_topk_ratio, background=False),
+                co_activity_loss(
+                    features, suppressed, labels, mask, config.num_similar_pairs, config.contrastive_margin
+                ),
+                mutual_loss(rgb, flow, mask),
+                sum(masked_mean(a, mask) for a in attentions) / 3,
+                masked_mean(guide_terms(cas, attentions), mask),
+            ]
+        )
+        weights = torch.tensor(
+            [
+                config.edl_loss_weight,
+                config.uncertainty_guide_loss_weight,
+                config.mil_loss_weight,
+                config.mil_suppressed_loss_weight,
+                config.contrastive_loss_weight,
+                config.mutual_loss_weight,
+                config.norm_loss_weight,
+                config.guide_loss_weight,
+            ],
+            device=terms.device,
+        )
         return (weights * terms).sum(), terms
 
     def forward(
@@ -210,8 +234,14 @@ class DELUModel(DELUPreTrainedModel):
                 curriculum (the training recipe passes it); None weighs every snippet 1.
         """
         cas, attention, rgb_attention, flow_attention, features, mask = self.encode(input_features, attention_mask)
-        output = DELUOutput(cas=cas, attention=attention, rgb_attention=rgb_attention, flow_attention=flow_attention,
-                            features=features, mask=mask)
+        output = DELUOutput(
+            cas=cas,
+            attention=attention,
+            rgb_attention=rgb_attention,
+            flow_attention=flow_attention,
+            features=features,
+            mask=mask,
+        )
         if labels is not None:
             target = video_labels_tensor(labels, self.config.num_classes, cas.shape[0], cas.device)
             output.loss, output.loss_terms = self.compute_loss(output, target, training_progress)
@@ -282,8 +312,14 @@ class DELUModel(DELUPreTrainedModel):
             segments, scores, labels = segments[keep], scores[keep], labels[keep]
             if config.nms_method != "none" and len(scores):
                 segments, scores, labels = batched_nms(
-                    segments, scores, labels, method=config.nms_method, iou_threshold=config.nms_iou_threshold,
-                    sigma=config.nms_sigma, min_score=config.min_score, max_segments=config.max_segments,
+                    segments,
+                    scores,
+                    labels,
+                    method=config.nms_method,
+                    iou_threshold=config.nms_iou_threshold,
+                    sigma=config.nms_sigma,
+                    min_score=config.min_score,
+                    max_segments=config.max_segments,
                 )
             long_enough = (segments[:, 1] - segments[:, 0]) > config.min_proposal_length
             segments, scores, labels = segments[long_enough], scores[long_enough], labels[long_enough]
@@ -293,9 +329,14 @@ class DELUModel(DELUPreTrainedModel):
             # snippets [s, e) cover grid units [s - 0.5, e - 0.5]: seconds s * stride / fps (DELU's t * 16 / 25)
             grid = segments[order] - 0.5 + window_start
             seconds = feature_grid_to_seconds(grid, fps, feature_stride, num_frames).clamp(0.0, duration)
-            results.append([
-                {"segment": [float(s), float(e)], "score": float(c),
-                 "label": config.id2label[int(k)] if label_names else int(k)}
-                for (s, e), c, k in zip(seconds.tolist(), scores[order].tolist(), labels[order].tolist())
-            ])
+            results.append(
+                [
+                    {
+                        "segment": [float(s), float(e)],
+                        "score": float(c),
+                        "label": config.id2label[int(k)] if label_names else int(k),
+                    }
+                    for (s, e), c, k in zip(seconds.tolist(), scores[order].tolist(), labels[order].tolist())
+                ]
+            )
         return results

@@ -7,15 +7,15 @@ from transformers import AutoConfig, CLIPTextConfig, PreTrainedConfig
 from ..delu.configuration_delu import DELUConfig
 from ..validation import ConfigFieldChecks
 
-__all__ = ["MLLM4WTALConfig", "CLIP_TEXT_MODEL_ID"]
+__all__ = ["CLIP_TEXT_MODEL_ID", "MLLM4WTALConfig"]
 
 CLIP_TEXT_MODEL_ID = "openai/clip-vit-base-patch16"
 # The text tower of CLIP ViT-B/16.
-_CLIP_VIT_B16_TEXT = dict(
-    vocab_size=49408, hidden_size=512, intermediate_size=2048, projection_dim=512, num_hidden_layers=12,
-    num_attention_heads=8, max_position_embeddings=77, hidden_act="quick_gelu", bos_token_id=49406,
-    eos_token_id=49407, pad_token_id=1,
-)  # fmt: skip
+_CLIP_VIT_B16_TEXT = {
+    "vocab_size": 49408, "hidden_size": 512, "intermediate_size": 2048, "projection_dim": 512,
+    "num_hidden_layers": 12, "num_attention_heads": 8, "max_position_embeddings": 77, "hidden_act": "quick_gelu",
+    "bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 1,
+}  # fmt: skip
 _TEXT_MODEL_TYPES = ("clip_text_model",)
 
 _checks = ConfigFieldChecks("MLLM4WTALConfig")
@@ -88,7 +88,7 @@ class MLLM4WTALConfig(PreTrainedConfig):
     """
 
     model_type = "mllm4wtal"
-    sub_configs = {"base_config": DELUConfig, "text_config": AutoConfig}
+    sub_configs = {"base_config": DELUConfig, "text_config": AutoConfig}  # noqa: RUF012 (transformers API)
 
     def __init__(
         self,
@@ -118,34 +118,45 @@ class MLLM4WTALConfig(PreTrainedConfig):
             id2label, num_classes = None, num_labels  # as in transformers: num_labels wins over a mismatched map
         self.base_config = _base_config(base_config, id2label, num_classes)
         self.text_config = _text_config(text_config)
-        if text_model_name_or_path is not None and (not isinstance(text_model_name_or_path, str)
-                                                    or not text_model_name_or_path):
+        if text_model_name_or_path is not None and (
+            not isinstance(text_model_name_or_path, str) or not text_model_name_or_path
+        ):
             _fail("text_model_name_or_path", "None or a non-empty hub id or path", text_model_name_or_path)
         self.text_model_name_or_path = text_model_name_or_path
         self.max_description_length = _int("max_description_length", max_description_length, minimum=3)
         max_positions = getattr(self.text_config, "max_position_embeddings", self.max_description_length)
         if self.max_description_length > max_positions:
-            _fail("max_description_length", f"<= text_config.max_position_embeddings = {max_positions}",
-                  max_description_length)
-        for name, value in (("key_match_weight", key_match_weight), ("key_prior_weight", key_prior_weight),
-                            ("reconstruction_weight", reconstruction_weight),
-                            ("reconstruction_margin", reconstruction_margin),
-                            ("distillation_weight", distillation_weight)):
+            _fail(
+                "max_description_length",
+                f"<= text_config.max_position_embeddings = {max_positions}",
+                max_description_length,
+            )
+        for name, value in (
+            ("key_match_weight", key_match_weight),
+            ("key_prior_weight", key_prior_weight),
+            ("reconstruction_weight", reconstruction_weight),
+            ("reconstruction_margin", reconstruction_margin),
+            ("distillation_weight", distillation_weight),
+        ):
             setattr(self, name, _float(name, value, 0.0))
         self.key_logit_scale_init = _float("key_logit_scale_init", key_logit_scale_init, 0.0, 100.0, low_open=True)
         self.key_logit_bias_init = _float("key_logit_bias_init", key_logit_bias_init, -100.0, 100.0)
-        self.reconstruction_mask_ratio = _float("reconstruction_mask_ratio", reconstruction_mask_ratio, 0.0, 1.0,
-                                                low_open=True)
+        self.reconstruction_mask_ratio = _float(
+            "reconstruction_mask_ratio", reconstruction_mask_ratio, 0.0, 1.0, low_open=True
+        )
         self.reconstruction_hidden_size = _int("reconstruction_hidden_size", reconstruction_hidden_size)
         self.reconstruction_num_heads = _int("reconstruction_num_heads", reconstruction_num_heads)
         if self.reconstruction_hidden_size % self.reconstruction_num_heads:
-            _fail("reconstruction_num_heads", f"a divisor of reconstruction_hidden_size={reconstruction_hidden_size}",
-                  reconstruction_num_heads)
-        self.reconstruction_dropout = _float("reconstruction_dropout", reconstruction_dropout, 0.0, 1.0,
-                                             high_open=True)
+            _fail(
+                "reconstruction_num_heads",
+                f"a divisor of reconstruction_hidden_size={reconstruction_hidden_size}",
+                reconstruction_num_heads,
+            )
+        self.reconstruction_dropout = _float("reconstruction_dropout", reconstruction_dropout, 0.0, 1.0, high_open=True)
         self.complete_prior_hidden_size = _int("complete_prior_hidden_size", complete_prior_hidden_size)
-        self.reconstruction_logit_scale_init = _float("reconstruction_logit_scale_init", reconstruction_logit_scale_init,
-                                                      0.0, 100.0, low_open=True)
+        self.reconstruction_logit_scale_init = _float(
+            "reconstruction_logit_scale_init", reconstruction_logit_scale_init, 0.0, 100.0, low_open=True
+        )
         super().__init__(id2label=dict(self.base_config.id2label), **kwargs)
         self.label2id = {name: i for i, name in self.id2label.items()}
 

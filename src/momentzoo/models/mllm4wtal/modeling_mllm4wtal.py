@@ -31,13 +31,13 @@ from ..delu.modeling_delu import DELUModel, video_labels_tensor
 from .configuration_mllm4wtal import CLIP_TEXT_MODEL_ID, MLLM4WTALConfig
 
 __all__ = [
-    "MLLM4WTALPreTrainedModel",
     "MLLM4WTALModel",
     "MLLM4WTALOutput",
+    "MLLM4WTALPreTrainedModel",
     "MLLM4WTALSemanticReconstructor",
+    "interactive_distillation_loss",
     "key_match_loss",
     "reconstruction_mask",
-    "interactive_distillation_loss",
 ]
 
 
@@ -86,8 +86,10 @@ def reconstruction_mask(word_mask: torch.Tensor, ratio: float, generator_trainin
     candidates = word_mask & (position > 0) & (position < (lengths - 1)[:, None])
     empty = (~candidates.any(dim=1)).nonzero().flatten().tolist()
     if empty:
-        raise ValueError(f"complete descriptions at batch index {empty} have no word between the special tokens "
-                         "(empty descriptions cannot be reconstructed)")
+        raise ValueError(
+            f"complete descriptions at batch index {empty} have no word between the special tokens "
+            "(empty descriptions cannot be reconstructed)"
+        )
     if generator_training:
         draw = torch.rand(word_mask.shape, device=word_mask.device)
         chosen = candidates & (draw < ratio)
@@ -105,8 +107,10 @@ def interactive_distillation_loss(attention, key_prior, complete_prior, mask) ->
     gradient MSE both ways, as DELU's mutual loss), and the key prior stays inside the complete one."""
     priors = (key_prior + complete_prior) / 2
     teach = masked_mean((attention - priors.detach()) ** 2, mask)
-    learn = 0.5 * (masked_mean((key_prior - attention.detach()) ** 2, mask)
-                   + masked_mean((complete_prior - attention.detach()) ** 2, mask))
+    learn = 0.5 * (
+        masked_mean((key_prior - attention.detach()) ** 2, mask)
+        + masked_mean((complete_prior - attention.detach()) ** 2, mask)
+    )
     inside = masked_mean((key_prior - complete_prior).clamp(min=0), mask)
     return teach + learn + inside
 
@@ -116,7 +120,7 @@ class MLLM4WTALPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
     config: MLLM4WTALConfig
     base_model_prefix = "mllm4wtal"
     main_input_name = "input_features"
-    _no_split_modules = ["CLIPEncoderLayer"]
+    _no_split_modules = ["CLIPEncoderLayer"]  # noqa: RUF012 (transformers API)
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -153,8 +157,9 @@ class MLLM4WTALSemanticReconstructor(nn.Module):
         self.word_proj = nn.Linear(text_hidden, hidden)
         self.video_proj = nn.Linear(config.input_dim, hidden)
         self.position_embedding = nn.Embedding(config.max_description_length, hidden)
-        self.decoder = nn.TransformerDecoderLayer(hidden, self.num_heads, 2 * hidden, config.reconstruction_dropout,
-                                                  batch_first=True)
+        self.decoder = nn.TransformerDecoderLayer(
+            hidden, self.num_heads, 2 * hidden, config.reconstruction_dropout, batch_first=True
+        )
         self.output_proj = nn.Linear(hidden, text_hidden)
 
     def forward(self, word_embeds, word_mask, masked, video, video_mask, prior):
@@ -163,8 +168,9 @@ class MLLM4WTALSemanticReconstructor(nn.Module):
         queries = self.word_proj(words) + self.position_embedding(positions)[None]
         bias = prior.float().clamp(min=1e-6).log().masked_fill(~video_mask, float("-inf"))  # (B, T)
         bias = bias[:, None, None, :].expand(-1, self.num_heads, words.shape[1], -1).flatten(0, 1)  # (B*H, L, T)
-        hidden = self.decoder(queries, self.video_proj(video), memory_mask=bias.to(queries.dtype),
-                              tgt_key_padding_mask=~word_mask)
+        hidden = self.decoder(
+            queries, self.video_proj(video), memory_mask=bias.to(queries.dtype), tgt_key_padding_mask=~word_mask
+        )
         return self.output_proj(hidden)
 
 
@@ -177,8 +183,13 @@ class MLLM4WTALModel(MLLM4WTALPreTrainedModel):
     `post_process` is the base's (DELU's proposals, in seconds)."""
 
     accepts_loss_kwargs = False
-    loss_names = DELUModel.loss_names + ("key_match", "key_prior", "reconstruction", "reconstruction_rank",
-                                         "distillation")
+    loss_names = DELUModel.loss_names + (
+        "key_match",
+        "key_prior",
+        "reconstruction",
+        "reconstruction_rank",
+        "distillation",
+    )
 
     def __init__(self, config: MLLM4WTALConfig):
         super().__init__(config)
@@ -216,8 +227,9 @@ class MLLM4WTALModel(MLLM4WTALPreTrainedModel):
             tower.load_state_dict(text_model.text_model.state_dict())
             text_model = tower
         if not isinstance(text_model, CLIPTextModel):
-            raise ValueError(f"text_model must be a hub id, a path, a CLIPModel or a CLIPTextModel, "
-                             f"got {type(text_model).__name__}")
+            raise TypeError(
+                f"text_model must be a hub id, a path, a CLIPModel or a CLIPTextModel, got {type(text_model).__name__}"
+            )
         config_kwargs.setdefault("text_model_name_or_path", name or text_model.config.name_or_path or None)
         model = cls(MLLM4WTALConfig(text_config=text_model.config.to_dict(), **config_kwargs))
         model.text_model.load_state_dict(text_model.state_dict())
@@ -239,8 +251,10 @@ class MLLM4WTALModel(MLLM4WTALPreTrainedModel):
         if input_ids.ndim != 2 or attention_mask is None or attention_mask.shape != input_ids.shape:
             raise ValueError("description input_ids and attention_mask must both be (batch, length) tensors")
         if input_ids.shape[1] > self.config.max_description_length:
-            raise ValueError(f"descriptions of {input_ids.shape[1]} tokens exceed max_description_length="
-                             f"{self.config.max_description_length}")
+            raise ValueError(
+                f"descriptions of {input_ids.shape[1]} tokens exceed max_description_length="
+                f"{self.config.max_description_length}"
+            )
         empty = (attention_mask.sum(dim=1) == 0).nonzero().flatten().tolist()
         if empty:
             raise ValueError(f"descriptions at batch index {empty} are empty (no token)")
@@ -272,9 +286,15 @@ class MLLM4WTALModel(MLLM4WTALPreTrainedModel):
         """
         base = self.base(input_features, attention_mask)
         mask, features = base.mask, base.features
-        output = MLLM4WTALOutput(cas=base.cas, attention=base.attention, rgb_attention=base.rgb_attention,
-                                 flow_attention=base.flow_attention, features=features, mask=mask,
-                                 complete_prior=self.complete_prior(features, mask))
+        output = MLLM4WTALOutput(
+            cas=base.cas,
+            attention=base.attention,
+            rgb_attention=base.rgb_attention,
+            flow_attention=base.flow_attention,
+            features=features,
+            mask=mask,
+            complete_prior=self.complete_prior(features, mask),
+        )
         similarity = None
         if key_input_ids is not None:
             key_embeds, _ = self.encode_text(key_input_ids, key_attention_mask)
@@ -283,32 +303,47 @@ class MLLM4WTALModel(MLLM4WTALPreTrainedModel):
             output.key_prior = torch.sigmoid(own + self.key_logit_bias) * mask
         if labels is not None:
             if key_input_ids is None or complete_input_ids is None:
-                raise ValueError("MLLM4WTAL training needs the descriptions: pass key_input_ids / key_attention_mask "
-                                 "and complete_input_ids / complete_attention_mask (see `momentzoo describe`)")
+                raise ValueError(
+                    "MLLM4WTAL training needs the descriptions: pass key_input_ids / key_attention_mask "
+                    "and complete_input_ids / complete_attention_mask (see `momentzoo describe`)"
+                )
             target = video_labels_tensor(labels, self.config.num_classes, mask.shape[0], mask.device)
             output.loss, output.loss_terms = self.compute_loss(
-                output, base, target, similarity, key_input_ids, key_attention_mask, complete_input_ids,
-                complete_attention_mask, training_progress,
+                output,
+                base,
+                target,
+                similarity,
+                key_input_ids,
+                key_attention_mask,
+                complete_input_ids,
+                complete_attention_mask,
+                training_progress,
             )
         return output if return_dict is not False else output.to_tuple()
 
-    def compute_loss(self, output, base, target, similarity, key_ids, key_mask, complete_ids, complete_mask,
-                     training_progress):
+    def compute_loss(
+        self, output, base, target, similarity, key_ids, key_mask, complete_ids, complete_mask, training_progress
+    ):
         config, ratio = self.config, self.config.base_config.mil_topk_ratio
         mask = output.mask
         base_loss, base_terms = self.base.compute_loss(base, target, training_progress)
         key_mask = key_mask.bool()
-        same_text = ((key_ids[:, None, :] == key_ids[None, :, :]) | ~(key_mask[:, None, :] & key_mask[None, :, :]))
+        same_text = (key_ids[:, None, :] == key_ids[None, :, :]) | ~(key_mask[:, None, :] & key_mask[None, :, :])
         same_text = same_text.all(dim=-1) & (key_mask.sum(1)[:, None] == key_mask.sum(1)[None, :])
         match = key_match_loss(similarity, mask, same_text, ratio)
-        key_mil = mil_loss(suppress_background(output.cas.float(), output.key_prior), target, mask, ratio,
-                           background=False)
+        key_mil = mil_loss(
+            suppress_background(output.cas.float(), output.key_prior), target, mask, ratio, background=False
+        )
         reconstruction, rank = self.reconstruction_losses(output, complete_ids, complete_mask)
-        distill = interactive_distillation_loss(output.attention.float(), output.key_prior, output.complete_prior,
-                                                mask)
+        distill = interactive_distillation_loss(output.attention.float(), output.key_prior, output.complete_prior, mask)
         terms = torch.cat((base_terms, torch.stack((match, key_mil, reconstruction, rank, distill))))
-        loss = (base_loss + config.key_match_weight * match + config.key_prior_weight * key_mil
-                + config.reconstruction_weight * (reconstruction + rank) + config.distillation_weight * distill)
+        loss = (
+            base_loss
+            + config.key_match_weight * match
+            + config.key_prior_weight * key_mil
+            + config.reconstruction_weight * (reconstruction + rank)
+            + config.distillation_weight * distill
+        )
         return loss, terms
 
     def reconstruction_losses(self, output, complete_ids, complete_mask):

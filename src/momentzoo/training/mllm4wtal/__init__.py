@@ -10,14 +10,14 @@ from .trainer import WTALTrainer
 __all__ = [
     "COMPLETE_COLUMN",
     "KEY_COLUMN",
-    "WeakTALCollator",
-    "check_weak_dataset",
     "WTAL_AVERAGES",
     "WTAL_IOU_THRESHOLDS",
+    "WTALTrainer",
+    "WeakTALCollator",
+    "check_weak_dataset",
     "evaluate_wtal",
-    "wtal_averages",
     "load_wtal_dataset",
     "make_synthetic_wtal_dataset",
     "synthetic_descriptions",
-    "WTALTrainer",
+    "wtal_averages",
 ]

@@ -1,13 +1,14 @@
 """Weakly-supervised batches: snippet features cropped as DELU crops them, video-level multi-hot labels and the
 tokenized MLLM descriptions. Every problem is an error naming the video (`video_id`); nothing is dropped."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["WeakTALCollator", "check_weak_dataset", "KEY_COLUMN", "COMPLETE_COLUMN"]
+__all__ = ["COMPLETE_COLUMN", "KEY_COLUMN", "WeakTALCollator", "check_weak_dataset"]
 
 KEY_COLUMN, COMPLETE_COLUMN = "key_description", "complete_description"
 
@@ -58,8 +59,9 @@ class WeakTALCollator:
     def _features(self, row: dict, index: int) -> torch.Tensor:
         features = torch.as_tensor(np.asarray(row["features"], dtype=np.float32))
         if features.ndim != 2 or features.shape[0] == 0:
-            raise ValueError(f"{_video(row, index)}: features must be a non-empty (T, D) array, got "
-                             f"{tuple(features.shape)}")
+            raise ValueError(
+                f"{_video(row, index)}: features must be a non-empty (T, D) array, got {tuple(features.shape)}"
+            )
         if self.training and self.max_seq_len is not None and features.shape[0] > self.max_seq_len:
             start = int(self._rng.integers(0, features.shape[0] - self.max_seq_len + 1))
             features = features[start : start + self.max_seq_len]
@@ -68,8 +70,10 @@ class WeakTALCollator:
     def _labels(self, row: dict, index: int) -> torch.Tensor:
         classes = row.get(self.label_column)
         if classes is None or len(classes) == 0:
-            raise ValueError(f"{_video(row, index)}: no video-level label in {self.label_column!r} (weakly-supervised "
-                             "training needs at least one action class per video)")
+            raise ValueError(
+                f"{_video(row, index)}: no video-level label in {self.label_column!r} (weakly-supervised "
+                "training needs at least one action class per video)"
+            )
         target = torch.zeros(self.num_classes)
         ids = torch.as_tensor(list(classes)).long()
         if ids.min() < 0 or ids.max() >= self.num_classes:
@@ -82,8 +86,9 @@ class WeakTALCollator:
         for index, row in enumerate(rows):
             text = row.get(column)
             if text is None:
-                raise ValueError(f"{_video(row, index)}: missing {column} (write descriptions with `momentzoo "
-                                 "describe`)")
+                raise ValueError(
+                    f"{_video(row, index)}: missing {column} (write descriptions with `momentzoo describe`)"
+                )
             if not str(text).strip():
                 raise ValueError(f"{_video(row, index)}: empty {column}")
             texts.append(str(text))
@@ -97,12 +102,20 @@ class WeakTALCollator:
         for i, f in enumerate(features):
             batch[i, : f.shape[0]] = f
             mask[i, : f.shape[0]] = 1
-        out = {"input_features": batch, "attention_mask": mask,
-               "labels": torch.stack([self._labels(row, i) for i, row in enumerate(rows)])}
+        out = {
+            "input_features": batch,
+            "attention_mask": mask,
+            "labels": torch.stack([self._labels(row, i) for i, row in enumerate(rows)]),
+        }
         if self.tokenizer is not None:
             for column, prefix in ((KEY_COLUMN, "key"), (COMPLETE_COLUMN, "complete")):
-                tokens = self.tokenizer(self._texts(rows, column), padding=True, truncation=True,
-                                        max_length=self.max_description_length, return_tensors="pt")
+                tokens = self.tokenizer(
+                    self._texts(rows, column),
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_description_length,
+                    return_tensors="pt",
+                )
                 out[f"{prefix}_input_ids"] = tokens["input_ids"]
                 out[f"{prefix}_attention_mask"] = tokens["attention_mask"]
         return out

@@ -13,28 +13,38 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
 from ...data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor, Qwen2_5_VLVideoProcessor
 from .collator import COMPLETE_COLUMN, KEY_COLUMN
 
-__all__ = ["KEY_PROMPT", "COMPLETE_PROMPT", "QwenVideoDescriber", "describe_dataset", "read_description_cache"]
+__all__ = ["COMPLETE_PROMPT", "KEY_PROMPT", "QwenVideoDescriber", "describe_dataset", "read_description_cache"]
 
-KEY_PROMPT = ("This video may show these actions: {classes}. In one or two short sentences, describe the key moments "
-              "that identify each action it shows.")
-COMPLETE_PROMPT = ("This video may show these actions: {classes}. Describe each action it shows completely, in order, "
-                   "from how it starts to how it ends.")
+KEY_PROMPT = (
+    "This video may show these actions: {classes}. In one or two short sentences, describe the key moments "
+    "that identify each action it shows."
+)
+COMPLETE_PROMPT = (
+    "This video may show these actions: {classes}. Describe each action it shows completely, in order, "
+    "from how it starts to how it ends."
+)
 
 
 class QwenVideoDescriber:
     """`describer(video, prompt) -> str` with a Qwen2.5-VL model (greedy decoding), its frames read and encoded by
     momentzoo's torchvision-free `Qwen2_5_VLVideoChatProcessor`. `video` is a path or a `Video(decode=False)` dict."""
 
-    def __init__(self, model, tokenizer, video_processor: Qwen2_5_VLVideoProcessor | None = None,
-                 max_new_tokens: int = 128, video_root=None):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        video_processor: Qwen2_5_VLVideoProcessor | None = None,
+        max_new_tokens: int = 128,
+        video_root=None,
+    ):
         self.model = model.eval()
         self.processor = Qwen2_5_VLVideoChatProcessor(tokenizer, video_processor)
         self.max_new_tokens = max_new_tokens
@@ -55,7 +65,7 @@ class QwenVideoDescriber:
         inputs = self.processor([self.processor.apply_chat_template(messages)], [clip])
         inputs = {k: v.to(self.model.device) for k, v in inputs.items()}
         output = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
-        answer = output[0, inputs["input_ids"].shape[1]:]
+        answer = output[0, inputs["input_ids"].shape[1] :]
         return self.processor.tokenizer.decode(answer, skip_special_tokens=True).strip()
 
 
@@ -72,8 +82,10 @@ def read_description_cache(path) -> dict[str, dict]:
             continue
         try:
             entry = json.loads(line)
-            done[str(entry["video_id"])] = {KEY_COLUMN: str(entry[KEY_COLUMN]),
-                                            COMPLETE_COLUMN: str(entry[COMPLETE_COLUMN])}
+            done[str(entry["video_id"])] = {
+                KEY_COLUMN: str(entry[KEY_COLUMN]),
+                COMPLETE_COLUMN: str(entry[COMPLETE_COLUMN]),
+            }
         except (ValueError, KeyError, TypeError):
             if number == len(lines):  # the write a kill interrupted (no trailing newline yet)
                 continue
@@ -89,9 +101,19 @@ def _video_of(row: dict, video_column: str, video_root, extension: str):
     return str(Path(video_root) / f"{row['video_id']}{extension}")
 
 
-def describe_dataset(dataset, describer: Callable[[object, str], str], cache_file, class_names: list[str], *,
-                     video_column: str = "video", video_root=None, extension: str = ".mp4",
-                     key_prompt: str = KEY_PROMPT, complete_prompt: str = COMPLETE_PROMPT, progress: bool = False):
+def describe_dataset(
+    dataset,
+    describer: Callable[[object, str], str],
+    cache_file,
+    class_names: list[str],
+    *,
+    video_column: str = "video",
+    video_root=None,
+    extension: str = ".mp4",
+    key_prompt: str = KEY_PROMPT,
+    complete_prompt: str = COMPLETE_PROMPT,
+    progress: bool = False,
+):
     """`dataset` with `key_description` and `complete_description` columns, one per video, written by `describer`.
     Videos already in `cache_file` are not described again. Empty answers are kept (and counted in a warning):
     training reports them by video (`check_weak_dataset`)."""
