@@ -108,7 +108,7 @@ def test_reconstruction_ranking_hinge_and_prior_weighting():
         ["the person opens the door: starts with a hand on the handle of a closed door."], return_tensors="pt"
     )
     features = torch.randn(1, 8, 16)
-    out = model(features)
+    out = model(features, complete_input_ids=texts.input_ids, complete_attention_mask=texts.attention_mask)
     reconstruction, rank = model.reconstruction_losses(out, texts.input_ids, texts.attention_mask)
     # recompute CE by hand for prior and complement
     _, words = model.encode_text(texts.input_ids, texts.attention_mask)
@@ -190,6 +190,7 @@ def test_inference_is_the_bases():
     model.eval()
     features = torch.randn(1, 20, 16)
     out = model(features)
+    assert out.complete_prior is None and out.key_prior is None  # inference skips the priors
     alone = model.base(features)
     torch.testing.assert_close(out.cas, alone.cas)
     meta = [{"duration": 30.0}]

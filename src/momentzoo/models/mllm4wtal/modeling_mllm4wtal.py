@@ -22,12 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import CLIPModel, CLIPTextModel, PreTrainedModel
 from transformers import initialization as init
-from transformers.utils import ModelOutput
 
 from ...hub import MomentzooModelCardMixin
 from ...layers.masked_conv import MaskedConv1d
 from ..delu.losses_delu import masked_mean, mil_loss, suppress_background, topk_mean
-from ..delu.modeling_delu import DELUModel, video_labels_tensor
+from ..delu.modeling_delu import DELUModel, DELUOutput, video_labels_tensor
 from .configuration_mllm4wtal import CLIP_TEXT_MODEL_ID, MLLM4WTALConfig
 
 __all__ = [
@@ -42,27 +41,20 @@ __all__ = [
 
 
 @dataclass
-class MLLM4WTALOutput(ModelOutput):
+class MLLM4WTALOutput(DELUOutput):
     r"""
+    The DELU base's outputs (see [`DELUOutput`]), with:
     loss (`torch.FloatTensor` of shape `()`): DELU's loss + lambda1 KSM-match + lambda2 KSM-prior + mu1 CSR +
         distillation, when labels (and descriptions) are given.
-    cas, attention, rgb_attention, flow_attention, features, mask: the DELU base's outputs (see `DELUOutput`).
-    complete_prior (`torch.FloatTensor` of shape `(B, T)`): the complete prior (from the video alone).
-    key_prior (`torch.FloatTensor` of shape `(B, T)`): the key prior, when key descriptions are given.
     loss_terms (`torch.FloatTensor` of shape `(13,)`): DELU's 8 terms then key match, key prior, reconstruction,
         reconstruction ranking and distillation (`MLLM4WTALModel.loss_names`), unweighted.
+    complete_prior (`torch.FloatTensor` of shape `(B, T)`): the complete prior (from the video alone), when labels or
+        descriptions are given (inference without them skips the priors).
+    key_prior (`torch.FloatTensor` of shape `(B, T)`): the key prior, when key descriptions are given.
     """
 
-    loss: torch.FloatTensor | None = None
-    cas: torch.FloatTensor | None = None
-    attention: torch.FloatTensor | None = None
-    rgb_attention: torch.FloatTensor | None = None
-    flow_attention: torch.FloatTensor | None = None
-    features: torch.FloatTensor | None = None
-    mask: torch.BoolTensor | None = None
     complete_prior: torch.FloatTensor | None = None
     key_prior: torch.FloatTensor | None = None
-    loss_terms: torch.FloatTensor | None = None
 
 
 def key_match_loss(similarity: torch.Tensor, mask: torch.Tensor, same_text: torch.Tensor, ratio: int) -> torch.Tensor:
@@ -293,8 +285,10 @@ class MLLM4WTALModel(MLLM4WTALPreTrainedModel):
             flow_attention=base.flow_attention,
             features=features,
             mask=mask,
-            complete_prior=self.complete_prior(features, mask),
         )
+        if labels is not None or key_input_ids is not None or complete_input_ids is not None:
+            # the priors serve training only: plain inference costs what the base costs
+            output.complete_prior = self.complete_prior(features, mask)
         similarity = None
         if key_input_ids is not None:
             key_embeds, _ = self.encode_text(key_input_ids, key_attention_mask)
