@@ -103,7 +103,13 @@ def main(argv=None) -> dict:
         max_description_length=getattr(model.config, "max_description_length", 77),
         seed=training_args.seed,
     )
-    trainer = WTALTrainer(model=model, args=training_args, train_dataset=train, data_collator=collator)
+    trainer = WTALTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train,
+        data_collator=collator,
+        label_column=data_args.label_column,
+    )  # DELU's batches of similar pairs
     train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.log_metrics("train", train_result.metrics)
     if tokenizer is not None and trainer.is_world_process_zero():

@@ -72,7 +72,9 @@ def train(model, tokenizer, data, tmp_path, seed):
     collator = WeakTALCollator(num_classes=4, max_seq_len=128, tokenizer=tokenizer, seed=seed)
     logging.disable(logging.WARNING)
     try:
-        WTALTrainer(model=model, args=args, train_dataset=data["train"], data_collator=collator).train()
+        WTALTrainer(
+            model=model, args=args, train_dataset=data["train"], data_collator=collator, label_column="video_labels"
+        ).train()
     finally:
         logging.disable(logging.NOTSET)
     metrics, _ = evaluate_wtal(model, data["test"])

@@ -18,7 +18,12 @@ from momentzoo.models.mllm4wtal import (
     reconstruction_mask,
 )
 from momentzoo.testing.mllm4wtal import tiny_mllm4wtal, tiny_mllm4wtal_config
-from momentzoo.training.mllm4wtal import WeakTALCollator, check_weak_dataset, make_synthetic_wtal_dataset
+from momentzoo.training.mllm4wtal import (
+    SimilarPairBatchSampler,
+    WeakTALCollator,
+    check_weak_dataset,
+    make_synthetic_wtal_dataset,
+)
 
 
 def test_config_defaults_are_the_papers():
@@ -294,3 +299,16 @@ class TestMLLM4WTALCommon(ModelTesterMixin):
             "complete_prior": outputs.complete_prior[index, :length],
             "key_prior": outputs.key_prior[index, :length],
         }
+
+
+def test_similar_pair_batches_share_a_class():
+    labels = [[0], [1], [0, 2], [1], [2], [0]]
+    sampler = SimilarPairBatchSampler(labels, batch_size=5, num_pairs=2, num_batches=20, seed=0)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 20 and all(len(b) == 5 for b in batches)
+    for batch in batches:
+        for i in (0, 2):
+            assert set(labels[batch[i]]) & set(labels[batch[i + 1]]), batch
+    assert batches != list(sampler)  # a new draw every epoch
+    with pytest.raises(ValueError, match="batch_size"):
+        SimilarPairBatchSampler(labels, batch_size=3, num_pairs=2)
