@@ -22,7 +22,9 @@ from momentzoo.training.mllm4wtal import (
     SimilarPairBatchSampler,
     WeakTALCollator,
     check_weak_dataset,
+    drop_ambiguous,
     make_synthetic_wtal_dataset,
+    wtal_averages,
 )
 
 
@@ -312,3 +314,22 @@ def test_similar_pair_batches_share_a_class():
     assert batches != list(sampler)  # a new draw every epoch
     with pytest.raises(ValueError, match="batch_size"):
         SimilarPairBatchSampler(labels, batch_size=3, num_pairs=2)
+
+
+def test_delu_protocol_averages_and_ambiguous_segments():
+    metrics = {f"mAP@{t}": t for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)}
+    averages = wtal_averages(metrics)
+    assert averages["average_mAP@0.1:0.5"] == pytest.approx(0.3)
+    assert averages["average_mAP@0.3:0.7"] == pytest.approx(0.5)
+    assert averages["average_mAP@0.1:0.7"] == pytest.approx(0.4)
+    predictions = {
+        "a": [
+            {"segment": [1.0, 2.0], "score": 0.9, "label": 0},
+            {"segment": [2.0, 3.0], "score": 0.8, "label": 0},
+            {"segment": [5.0, 6.0], "score": 0.7, "label": 1},
+        ],
+        "b": [{"segment": [1.0, 2.0], "score": 0.5, "label": 0}],
+    }
+    kept = drop_ambiguous(predictions, {"a": [[2.5, 5.0]]})
+    # [2, 3] overlaps [2.5, 5]; [5, 6] only touches it (no positive overlap); video b has no ambiguous segment
+    assert [d["segment"] for d in kept["a"]] == [[1.0, 2.0], [5.0, 6.0]] and kept["b"] == predictions["b"]
