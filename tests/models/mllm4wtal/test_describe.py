@@ -111,3 +111,46 @@ def test_describe_with_a_tiny_qwen2_5_vl(tmp_path):
 def test_cli_has_the_describe_command():
     args = build_parser().parse_args(["describe", "--dataset", "x", "--model", "m", "--output-dir", "o"])
     assert args.command == "describe" and args.max_frames == 32 and args.fps == 1.0
+
+
+def test_cli_describe_end_to_end_and_resumes(tmp_path):
+    from momentzoo.cli import main
+    from momentzoo.data import make_synthetic_video_dataset
+
+    videos = make_synthetic_video_dataset(
+        tmp_path / "videos",
+        num_videos=2,
+        size=56,
+        fps=4,
+        min_duration=4.0,
+        max_duration=4.0,
+        min_action_duration=1.0,
+        max_action_duration=1.0,
+    )
+    datasets.DatasetDict({"train": videos}).save_to_disk(str(tmp_path / "data"))
+    torch.manual_seed(0)
+    model, tokenizer = tiny_qwen2_5_vl()
+    model.save_pretrained(tmp_path / "vlm")
+    tokenizer.save_pretrained(tmp_path / "vlm")
+    argv = [
+        "describe",
+        "--dataset",
+        str(tmp_path / "data"),
+        "--model",
+        str(tmp_path / "vlm"),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--fps",
+        "2",
+        "--max-new-tokens",
+        "4",
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert main(argv) == 0
+        cache = tmp_path / "out" / "descriptions_train.jsonl"
+        first = cache.read_text()
+        assert main(argv) == 0  # everything cached: nothing described again, the same columns
+    assert cache.read_text() == first and len(first.splitlines()) == 2
+    out = datasets.load_from_disk(str(tmp_path / "out" / "dataset"))["train"]
+    assert {"key_description", "complete_description"} <= set(out.column_names)
