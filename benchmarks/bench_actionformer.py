@@ -100,7 +100,7 @@ def run_mode(mode: str, repeats: int, threads: int | None) -> dict:
 
 
 def run_attention(repeats: int) -> dict:
-    from momentzoo.layers.local_attention import local_masked_attention
+    from momentzoo.models.actionformer.modeling_actionformer import local_masked_attention
 
     q, k, v = (torch.randn(BATCH, 4, LENGTH, 128, requires_grad=True) for _ in range(3))
     mask = torch.ones(BATCH, LENGTH, dtype=torch.bool)

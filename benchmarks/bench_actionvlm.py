@@ -98,8 +98,8 @@ def main():
         model = ActionVLMForTemporalLocalization(config).to(device, dtype).eval()
         lm_params = model.language_model.num_parameters()
         with torch.inference_mode():
-            t_vlm = timed(lambda: model(input_features=features), args.repeats, sync)
-        t_vlm_pp = timed(lambda: run(model), args.repeats, sync)
+            t_vlm = timed(lambda m=model: m(input_features=features), args.repeats, sync)
+        t_vlm_pp = timed(lambda m=model: run(m), args.repeats, sync)
         print(f"{name:>8} {lm_params / 1e6:>9.1f}M {t_vlm[0] * 1e3:>12.0f} {t_vlm[0] / t_af[0]:>6.2f} "
               f"{t_vlm[1] * 1e3:>11.0f} {t_vlm[1] / t_af[1]:>6.2f} {t_vlm_pp[1] * 1e3:>13.0f} "
               f"{t_vlm_pp[1] / t_af_pp[1]:>6.2f}")

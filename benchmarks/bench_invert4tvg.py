@@ -19,7 +19,7 @@ import torch
 
 
 def held_out_metrics(model, chat, rows, videos, samples: int, seed: int, max_new_tokens: int) -> dict:
-    from momentzoo.training.invert4tvg_inference import evaluate_task_answers, generate_answers
+    from momentzoo.training.invert4tvg.inference import evaluate_task_answers, generate_answers
 
     model.eval()
     torch.manual_seed(seed)
@@ -72,11 +72,11 @@ def main(argv=None) -> dict:
 
     from momentzoo.data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor, Qwen2_5_VLVideoProcessor
     from momentzoo.data.synthetic_video_grounding import make_synthetic_video_grounding_dataset
+    from momentzoo.testing.invert4tvg import tiny_invert4tvg_model
     from momentzoo.training.invert4tvg import Invert4TVGConfig, Invert4TVGTrainer
-    from momentzoo.training.invert4tvg_inference import load_clip_video_inputs
-    from momentzoo.training.invert4tvg_sft import Invert4TVGSFTCollator, make_invert_sft_dataset
-    from momentzoo.training.invert4tvg_tasks import build_task_rows
-    from momentzoo.training.invert4tvg_tiny import tiny_invert4tvg_model
+    from momentzoo.training.invert4tvg.inference import load_clip_video_inputs
+    from momentzoo.training.invert4tvg.sft import Invert4TVGSFTCollator, make_invert_sft_dataset
+    from momentzoo.training.invert4tvg.tasks import build_task_rows
 
     work = tempfile.mkdtemp(prefix="bench_invert4tvg-")
     data = make_synthetic_video_grounding_dataset(

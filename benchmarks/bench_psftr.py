@@ -117,7 +117,7 @@ def bench_classes(repeats: int) -> None:
             model.post_process(model(features, class_names=names), meta, class_names=names)
             first = 1000 * (time.perf_counter() - start)
 
-            def run():
+            def run(names=names):
                 model.post_process(model(features, class_names=names), meta, class_names=names)
 
             wall, cpu = timed(run, repeats)

@@ -2,6 +2,9 @@
 
     python benchmarks/bench_rewards.py [--completions 4096] [--batch 256]
 
+It also times the answer parser on adversarial megabyte inputs (the cases tests/rewards/test_parsing.py checks for
+correctness): a backtracking pattern would take hours on them.
+
 Prompts are real Charades-STA test queries (``MOMENTZOO_REAL_DATA`` or ``../shared/data``), each with G = 8
 completions: a mix of right and wrong answers, sentence forms and malformed ones. Every backend starts with
 an empty cache, and VD descriptions are 4 sentences (about 45 words) that are all distinct, so nothing is
@@ -88,6 +91,18 @@ def throughput(funcs, completions, columns, batch, **kwargs) -> str:
     return f"{len(completions) / wall:>10,.0f} /s wall {len(completions) / cpu:>10,.0f} /s CPU"
 
 
+def parser_on_adversarial_inputs(size: int = 1_000_000) -> str:
+    from momentzoo.rewards import parse_format, parse_window
+
+    texts = ["1" * size, "1 " * (size // 2), "1." * (size // 2), "1:" * (size // 2), "1 to " + "9" * size,
+             "1 -" * (size // 3), "s" * size, "<answer>" * (size // 8)]
+    start = time.perf_counter()
+    for text in texts:
+        parse_window(text), parse_format(text), parse_window(f"<answer>{text}</answer>")
+    elapsed = time.perf_counter() - start
+    return f"{len(texts)} adversarial inputs of ~{size / 1e6:.0f} MB: {elapsed:.2f} s ({elapsed / len(texts) * 1e3:.0f} ms each)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--completions", type=int, default=4096)
@@ -124,4 +139,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(parser_on_adversarial_inputs())
     main()

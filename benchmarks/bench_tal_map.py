@@ -108,7 +108,7 @@ def main():
     for name, (wall, cpu) in [
         ("loop reference", t_loop),
         ("compute_tal_map", t_fast),
-        (f"TemporalActionLocalizationMAP.compute", t_evaluate),
+        ("TemporalActionLocalizationMAP.compute", t_evaluate),
     ]:
         print(f"{name:40s}{wall:9.3f}{t_loop[0] / wall:8.1f}x{cpu:9.3f}{t_loop[1] / cpu:8.1f}x")
 

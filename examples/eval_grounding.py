@@ -69,8 +69,8 @@ def evaluate_split(model, tokenizer, processor, rows, args: EvalArguments) -> tu
 
     import momentzoo.metrics
     from momentzoo.data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor
-    from momentzoo.training.invert4tvg_inference import evaluate_task_answers, generate_answers, load_clip_video_inputs
-    from momentzoo.training.invert4tvg_tasks import build_task_rows
+    from momentzoo.training.invert4tvg.inference import evaluate_task_answers, generate_answers, load_clip_video_inputs
+    from momentzoo.training.invert4tvg.tasks import build_task_rows
 
     chat = Qwen2_5_VLVideoChatProcessor(tokenizer, processor)
     recall = evaluate.load(momentzoo.metrics.path("grounding_recall"))

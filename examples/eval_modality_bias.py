@@ -24,7 +24,7 @@ from transformers import AutoModel  # noqa: E402
 
 import momentzoo  # noqa: E402,F401  (registers ActionVLM with AutoModel)
 from momentzoo.data import make_synthetic_tal_dataset  # noqa: E402
-from momentzoo.training.modality_bias import evaluate_modality_bias  # noqa: E402
+from momentzoo.training.actionvlm.modality_bias import evaluate_modality_bias  # noqa: E402
 
 
 def load_split(args):

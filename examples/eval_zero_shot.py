@@ -28,13 +28,16 @@ from train_psftr import ModelArguments, ZeroShotDataArguments, run_split  # noqa
 
 import momentzoo  # noqa: E402
 from momentzoo.data.zero_shot import NUM_ZERO_SHOT_SPLITS  # noqa: E402
-from momentzoo.training.arguments import as_dict, parse_args_with_config  # noqa: E402
-from momentzoo.training.tal_datasets import load_tal_dataset  # noqa: E402
-from momentzoo.training.zero_shot import (  # noqa: E402
+from momentzoo.training.tal import (  # noqa: E402
     ZERO_SHOT_IOU_THRESHOLDS,
     evaluate_zero_shot,
     format_zero_shot_table,
     zero_shot_data,
+)
+from momentzoo.training.tal_script import (  # noqa: E402
+    as_dict,
+    load_tal_dataset,  # noqa: E402
+    parse_args_with_config,
 )
 
 logger = logging.getLogger("eval_zero_shot")

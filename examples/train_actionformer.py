@@ -23,10 +23,17 @@ from transformers import Trainer, TrainingArguments, set_seed
 import momentzoo
 from momentzoo.data import TemporalFeatureDataset
 from momentzoo.models.actionformer import ActionFormerConfig, ActionFormerForTemporalLocalization
-from momentzoo.training.arguments import as_dict, parse_args_with_config
-from momentzoo.training.tal_arguments import TALDataArguments as DataArguments
-from momentzoo.training.tal_models import check_model_matches_dataset, dataset_config_fields
-from momentzoo.training.tal_script import finish_tal_training, load_splits, setup_script, training_collator
+from momentzoo.training.tal_script import TALDataArguments as DataArguments
+from momentzoo.training.tal_script import (
+    as_dict,
+    check_model_matches_dataset,
+    dataset_config_fields,
+    finish_tal_training,
+    load_splits,
+    parse_args_with_config,
+    setup_script,
+    training_collator,
+)
 
 logger = logging.getLogger("train_actionformer")
 

@@ -38,12 +38,20 @@ import momentzoo
 from momentzoo.data import TemporalFeatureDataset, TemporalVideoCollator, synthetic_tal_metadata
 from momentzoo.models.actionvlm import ActionVLMForTemporalLocalization
 from momentzoo.training.actionvlm import LanguageAdvantageTrainer, LanguageAdvantageTrainingArguments
-from momentzoo.training.arguments import as_dict, parse_args_with_config
-from momentzoo.training.modality_bias import mean_language_advantage, predict_with_language_weights
-from momentzoo.training.tal_arguments import TALDataArguments as DataArguments
-from momentzoo.training.tal_evaluation import class_names_of, encode_video_dataset
-from momentzoo.training.tal_models import check_model_matches_dataset, dataset_class_fields, dataset_config_fields
-from momentzoo.training.tal_script import finish_tal_training, load_splits, setup_script, training_collator
+from momentzoo.training.actionvlm.modality_bias import mean_language_advantage, predict_with_language_weights
+from momentzoo.training.tal import class_names_of, encode_video_dataset
+from momentzoo.training.tal_script import TALDataArguments as DataArguments
+from momentzoo.training.tal_script import (
+    as_dict,
+    check_model_matches_dataset,
+    dataset_class_fields,
+    dataset_config_fields,
+    finish_tal_training,
+    load_splits,
+    parse_args_with_config,
+    setup_script,
+    training_collator,
+)
 
 logger = logging.getLogger("train_actionvlm")
 

@@ -58,7 +58,7 @@ class SFTArguments:
 
 def load_model(args: ModelArguments):
     if args.model_name_or_path == "tiny":
-        from momentzoo.training.invert4tvg_tiny import tiny_invert4tvg_model
+        from momentzoo.testing.invert4tvg import tiny_invert4tvg_model
 
         model, tokenizer = tiny_invert4tvg_model()
         return model, tokenizer
@@ -83,7 +83,7 @@ def run_sft(model, tokenizer, video_processor, train_rows, model_args, sft_args,
     """The Invert-SFT warm start; returns the model with its weights updated (LoRA merged)."""
     from trl import SFTConfig, SFTTrainer
 
-    from momentzoo.training.invert4tvg_sft import Invert4TVGSFTCollator, make_invert_sft_dataset
+    from momentzoo.training.invert4tvg.sft import Invert4TVGSFTCollator, make_invert_sft_dataset
 
     sft_rows = make_invert_sft_dataset(train_rows, tasks=sft_args.sft_tasks)
     config = SFTConfig(

@@ -22,7 +22,6 @@ from transformers import AutoTokenizer, TrainingArguments, set_seed
 
 from momentzoo.models.delu import DELUConfig, DELUModel
 from momentzoo.models.mllm4wtal import MLLM4WTALModel
-from momentzoo.training.arguments import as_dict, parse_args_with_config
 from momentzoo.training.mllm4wtal import (
     WTAL_IOU_THRESHOLDS,
     WeakTALCollator,
@@ -31,8 +30,13 @@ from momentzoo.training.mllm4wtal import (
     evaluate_wtal,
     load_wtal_dataset,
 )
-from momentzoo.training.tal_models import dataset_config_fields
-from momentzoo.training.tal_script import finish_tal_training, setup_script
+from momentzoo.training.tal_script import (
+    as_dict,
+    dataset_config_fields,
+    finish_tal_training,
+    parse_args_with_config,
+    setup_script,
+)
 
 logger = logging.getLogger("train_mllm4wtal")
 

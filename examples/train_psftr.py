@@ -29,15 +29,14 @@ from momentzoo.data import TemporalLocalizationCollator, sliding_windows
 from momentzoo.data.synthetic import SyntheticTALConfig
 from momentzoo.data.synthetic_zero_shot import make_synthetic_zero_shot_dataset
 from momentzoo.models.psftr import PSFTRModel
-from momentzoo.training.arguments import as_dict, parse_args_with_config
-from momentzoo.training.tal_datasets import load_tal_dataset
-from momentzoo.training.zero_shot import (
+from momentzoo.training.tal import (
     ZERO_SHOT_IOU_THRESHOLDS,
     evaluate_zero_shot,
     format_zero_shot_table,
     zero_shot_classes,
     zero_shot_data,
 )
+from momentzoo.training.tal_script import as_dict, load_tal_dataset, parse_args_with_config
 
 logger = logging.getLogger("train_psftr")
 

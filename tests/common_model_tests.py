@@ -1,12 +1,13 @@
 """Checks every momentzoo model family runs on its own tiny config: mix `ModelTesterMixin` into a `Test...` class
 and fill in the hooks. Registry-wide resolution and a save/load round-trip on `dummy_inputs` already run for
-every `MODELS` entry in tests/test_registration.py; the mixin adds what needs the model's own inputs and labels:
+every `MODELS` entry in tests/models/test_registration.py; the mixin adds what needs the model's own inputs and labels:
 config round-trip with non-default values and field validation, save/load after training (weights *and*
 buffers), backprop to every trainable parameter, padding invariance, gradient checkpointing and bf16.
 
 Hooks a subclass provides:
-    model_class, task (`"temporal-localization"` / `"temporal-grounding"`)
-    get_config(**overrides)           a tiny config with dropout and drop path off (deterministic training)
+    model_type                        the `MODELS` entry under test (tests/models/test_common_coverage.py fails
+                                      for an entry without a subclass); `model_class` and `task` come from it
+    get_config(**overrides)           default: the entry's tiny config (dropout and drop path off) with overrides
     non_default_config_kwargs         dict of valid, non-default field values for the round-trip test
     invalid_config_kwargs             list of (kwargs, field name that the ValueError must name)
     make_inputs(model, lengths)       forward kwargs for a batch of videos of these lengths (padded to the longest),
@@ -22,10 +23,17 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModel
 
-from momentzoo.auto import TASK_AUTO_CLASSES
-from test_registration import assert_same_outputs
+from momentzoo.auto import TASK_AUTO_CLASSES, _resolve
+from momentzoo.models import MODELS, ModelEntry
 
-__all__ = ["ModelTesterMixin", "assert_close_outputs", "assert_same_outputs", "one_thread"]
+__all__ = [
+    "ModelTesterMixin",
+    "assert_close_outputs",
+    "assert_same_outputs",
+    "small_config",
+    "one_thread",
+    "registry_entry",
+]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -38,14 +46,46 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+def small_config(entry: ModelEntry):
+    config_class = _resolve(entry.config)
+    config = _resolve(entry.tiny_config)() if entry.tiny_config else config_class()
+    assert isinstance(config, config_class), f"{entry.tiny_config} returned {type(config).__name__}"
+    return config
+
+
+def registry_entry(model_type: str) -> ModelEntry:
+    found = [entry for entry in MODELS if entry.model_type == model_type]
+    if not found:
+        raise ValueError(f"no MODELS entry for model_type {model_type!r}")
+    return found[0]
+
+
+def assert_same_outputs(actual, expected, where="outputs"):
+    """Every tensor of two (nested) model outputs is bit-identical."""
+    if isinstance(expected, torch.Tensor):
+        assert isinstance(actual, torch.Tensor) and actual.shape == expected.shape, where
+        assert torch.equal(actual, expected), f"{where} differ after reload"
+    elif isinstance(expected, dict):  # ModelOutput is an OrderedDict of its non-None fields
+        assert list(actual.keys()) == list(expected.keys()), where
+        for key in expected:
+            assert_same_outputs(actual[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, (list, tuple)):
+        assert len(actual) == len(expected), where
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            assert_same_outputs(a, e, f"{where}[{i}]")
+    else:
+        assert actual == expected, where
+
+
 def assert_close_outputs(actual: dict, expected: dict, atol: float, rtol: float = 1e-4, where: str = ""):
     assert actual.keys() == expected.keys(), where
     for key in expected:
         assert actual[key].shape == expected[key].shape, f"{where}{key}: {actual[key].shape} vs {expected[key].shape}"
-        torch.testing.assert_close(actual[key], expected[key], atol=atol, rtol=rtol, msg=lambda m: f"{where}{key}: {m}")
+        torch.testing.assert_close(actual[key], expected[key], atol=atol, rtol=rtol, msg=lambda m, key=key: f"{where}{key}: {m}")
 
 
 class ModelTesterMixin:
+    model_type: str | None = None  # the MODELS entry under test; model_class, task and get_config default to it
     model_class = None
     task = None
     non_default_config_kwargs: dict = {}
@@ -53,9 +93,20 @@ class ModelTesterMixin:
     padding_atol = 1e-5
     lengths = (13, 9)
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.model_type is not None:
+            entry = registry_entry(cls.model_type)
+            cls.model_class = cls.model_class or _resolve(entry.model)
+            cls.task = cls.task or entry.task
+
     # ---------------------------------------------------------------- hooks
     def get_config(self, **overrides):
-        raise NotImplementedError
+        """The registry entry's tiny config (`ModelEntry.tiny_config`) with `overrides`."""
+        entry = registry_entry(self.model_type)
+        if entry.tiny_config is None:
+            return _resolve(entry.config)(**overrides)
+        return _resolve(entry.tiny_config)(**overrides)
 
     def make_inputs(self, model, lengths):
         raise NotImplementedError

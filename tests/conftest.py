@@ -1,5 +1,10 @@
 import os
+import sys
 from pathlib import Path
+
+# Test modules live in folders by area (tests/models/<name>/, tests/data/, ...); their shared helpers
+# (common_model_tests, tiny_models, hub_server, ...) sit here, importable from any of them.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -15,7 +20,7 @@ def real_data_root() -> Path:
     return Path(os.environ.get("MOMENTZOO_REAL_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_data() -> Path:
     """The shared real-data folder; tests using it are marked `real_data` and skip when it is absent."""
     root = real_data_root()

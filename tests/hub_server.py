@@ -81,7 +81,7 @@ class HubServer:
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------------
-    def start(self) -> "HubServer":
+    def start(self) -> HubServer:
         handler = type("_BoundHandler", (_Handler,), {"hub": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
@@ -97,7 +97,7 @@ class HubServer:
             self._httpd = None
         shutil.rmtree(self._tmp, ignore_errors=True)
 
-    def __enter__(self) -> "HubServer":
+    def __enter__(self) -> HubServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

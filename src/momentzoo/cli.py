@@ -4,7 +4,7 @@ import argparse
 import sys
 from importlib import import_module
 
-from . import __version__
+from .version import __version__
 
 __all__ = ["main", "SUBCOMMANDS"]
 
@@ -14,6 +14,7 @@ SUBCOMMANDS = [
     "extract_features",
     "push",
     "evaluate",
+    "cards",
     "describe",
 ]
 

@@ -1,31 +1,31 @@
-"""Model cards and pushing checkpoints to the Hugging Face Hub.
+"""Pushing checkpoints to the Hugging Face Hub with their model cards.
 
-A card is rendered from the Jinja template `momentzoo/model_cards/<model_type>.md` (or `default.md` when a model
-family has none) through `huggingface_hub.ModelCard.from_template`. The templates live inside the package, not
-in a top-level folder, so that a regular (non-editable) install ships them.
-
-    save_model_card(model, "ckpt", datasets=["thumos14"], results={"average_mAP": 0.66})
-    push_to_hub("ckpt", "org/actionformer-thumos14")
+    push_to_hub("ckpt", "org/actionformer-thumos14")   # a folder saved with save_pretrained
 
 Models inherit `MomentzooModelCardMixin` so that `save_pretrained` writes the card and `push_to_hub` uploads it.
-This module depends only on `momentzoo.auto`, never on a model, dataset or trainer, so a model may import it.
+Cards are rendered by `momentzoo.model_cards` (re-exported here). Like transformers' `utils.hub`, this module sits
+below the models (which inherit the mixin): it depends only on `momentzoo.model_cards`.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
-from transformers import PreTrainedConfig, PreTrainedModel
+from huggingface_hub import HfApi
 
-from .auto import TASK_AUTO_CLASSES
+from .model_cards import (
+    MODEL_CARDS_DIR,
+    TASK_TAGS,
+    as_list,
+    model_card_template,
+    model_task,
+    render_model_card,
+    save_model_card,
+)
 
 __all__ = [
     "MODEL_CARDS_DIR",
@@ -37,194 +37,6 @@ __all__ = [
     "save_model_card",
     "push_to_hub",
 ]
-
-logger = logging.getLogger(__name__)
-
-MODEL_CARDS_DIR = Path(__file__).resolve().parent / "model_cards"
-DEFAULT_TEMPLATE = "default"
-# The Hub tag of each momentzoo task (what a user searches for).
-TASK_TAGS = {
-    "temporal-localization": "temporal-action-localization",
-    "temporal-grounding": "temporal-video-grounding",
-}
-TASK_DESCRIPTIONS = {
-    "temporal-localization": "temporal action localization: finding which actions happen in an untrimmed video and "
-    "from when to when",
-    "temporal-grounding": "temporal video grounding: finding the time window of a video that a sentence describes",
-}
-_MODEL_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
-# Bookkeeping fields every PreTrainedConfig carries; the card's configuration table shows the model's own fields.
-_BASE_CONFIG_KEYS = frozenset(PreTrainedConfig().to_dict())
-
-
-def model_card_template(model_type: str) -> Path:
-    """The template of `model_type`: `model_cards/<model_type>.md` when it exists, else `model_cards/default.md`."""
-    if not isinstance(model_type, str) or not _MODEL_TYPE.fullmatch(model_type):
-        raise ValueError(f"model_type must be letters, digits, '_' or '-' (it names a template file), got {model_type!r}")
-    path = MODEL_CARDS_DIR / f"{model_type}.md"
-    if path.is_file():
-        return path
-    default = MODEL_CARDS_DIR / f"{DEFAULT_TEMPLATE}.md"
-    if not default.is_file():
-        raise FileNotFoundError(f"model card template {default} is missing: the momentzoo install is incomplete")
-    return default
-
-
-def model_task(config_or_model: PreTrainedConfig | PreTrainedModel) -> tuple[str, type] | None:
-    """The momentzoo task (`"temporal-localization"`, ...) and task model class registered for a config, or None."""
-    config = getattr(config_or_model, "config", config_or_model)
-    for task, auto_class in TASK_AUTO_CLASSES.items():
-        mapping = auto_class._model_mapping
-        if type(config) in mapping:
-            return task, mapping[type(config)]
-    return None
-
-
-def _format_value(value: Any, limit: int = 80) -> str:
-    if isinstance(value, Mapping) and "model_type" in value:  # a nested sub-model config
-        name = value.get("_name_or_path") or ""
-        text = f"{value['model_type']} config" + (f" ({name})" if name else "")
-    else:
-        text = json.dumps(value, default=str) if not isinstance(value, str) else value
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
-
-
-def _config_table(config: PreTrainedConfig) -> str:
-    fields = {k: v for k, v in config.to_dict().items() if k not in _BASE_CONFIG_KEYS and not k.startswith("_")}
-    if not fields:
-        return "The configuration has no fields of its own (see `config.json`)."
-    rows = "\n".join(f"| `{key}` | {_format_value(value)} |" for key, value in fields.items())
-    return "| field | value |\n|---|---|\n" + rows
-
-
-def _labels(config: PreTrainedConfig) -> list[str]:
-    """The class names, unless they are transformers' placeholders `LABEL_i`."""
-    names = [str(config.id2label[i]) for i in sorted(config.id2label)] if config.id2label else []
-    return [] if all(name == f"LABEL_{i}" for i, name in enumerate(names)) else names
-
-
-def _human(n: int | None) -> str | None:
-    if n is None:
-        return None
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f}{unit}"
-    return str(n)
-
-
-def _as_list(value: str | Sequence[str] | None) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
-
-
-def render_model_card(
-    config_or_model: PreTrainedConfig | PreTrainedModel,
-    *,
-    model_id: str | None = None,
-    num_parameters: int | None = None,
-    license: str = "apache-2.0",
-    datasets: str | Sequence[str] | None = None,
-    base_model: str | Sequence[str] | None = None,
-    metrics: Sequence[str] | None = None,
-    results: Mapping[str, float] | None = None,
-    tags: Sequence[str] | None = None,
-    language: str | Sequence[str] | None = None,
-    template_path: str | os.PathLike | None = None,
-    **template_kwargs: Any,
-) -> ModelCard:
-    """Render the model card of a model (or of a config alone) from its family's template.
-
-    `model_id` is the Hub id (or local path) shown in the usage snippet; `results` maps metric names to values
-    measured on `datasets[0]` (a table in the card and the card's `model-index`). Every other keyword
-    (`model_summary`, `training_details`, `citation`, ...) is passed to the template.
-    """
-    model = config_or_model if isinstance(config_or_model, PreTrainedModel) else None
-    config = config_or_model.config if model is not None else config_or_model
-    if not isinstance(config, PreTrainedConfig):
-        raise ValueError(f"expected a PreTrainedModel or PreTrainedConfig, got {type(config_or_model).__name__}")
-    model_type = config.model_type
-    found = model_task(config)
-    if found is None:
-        raise ValueError(
-            f"config {type(config).__name__} (model_type {model_type!r}) is not registered with a momentzoo task; "
-            "register it with momentzoo.register_model(config_class, model_class, task=...)"
-        )
-    task, task_model_class = found
-    if model is not None and num_parameters is None:
-        num_parameters = model.num_parameters()
-    model_class = type(model).__name__ if model is not None else task_model_class.__name__
-    model_id = model_id or config.name_or_path or model_type
-    datasets, base_model = _as_list(datasets), _as_list(base_model)
-
-    eval_results = None
-    if results:
-        bad = {k: v for k, v in results.items() if not isinstance(v, (int, float)) or isinstance(v, bool)}
-        if bad:
-            raise ValueError(f"results must map metric names to numbers, got {bad}")
-        if datasets:
-            eval_results = [
-                EvalResult(task_type=TASK_TAGS[task], dataset_type=datasets[0], dataset_name=datasets[0],
-                           metric_type=name, metric_name=name, metric_value=float(value))
-                for name, value in results.items()
-            ]
-    card_data = ModelCardData(
-        license=license,
-        library_name="momentzoo",
-        tags=list(dict.fromkeys(["momentzoo", TASK_TAGS[task], model_type, *(tags or [])])),
-        datasets=datasets or None,
-        base_model=base_model or None,
-        metrics=list(metrics) if metrics else None,
-        language=language,
-        model_name=model_id if eval_results else None,
-        eval_results=eval_results,
-    )
-    labels = _labels(config)
-    variables = dict(
-        model_id=model_id,
-        model_type=model_type,
-        model_class=model_class,
-        config_class=type(config).__name__,
-        task=task,
-        task_tag=TASK_TAGS[task],
-        task_description=TASK_DESCRIPTIONS[task],
-        auto_class=TASK_AUTO_CLASSES[task].__name__,
-        num_parameters=num_parameters,
-        num_parameters_human=_human(num_parameters),
-        labels=labels,
-        config_table=_config_table(config),
-        results=dict(results or {}),
-        results_table="| metric | value |\n|---|---|\n"
-        + "\n".join(f"| {name} | {float(value):.4f} |" for name, value in results.items())
-        if results
-        else "",
-        results_dataset=datasets[0] if datasets else None,
-        momentzoo_version=_momentzoo_version(),
-    )
-    variables.update(template_kwargs)
-    template = Path(template_path) if template_path is not None else model_card_template(model_type)
-    return ModelCard.from_template(card_data, template_path=str(template), **variables)
-
-
-def _momentzoo_version() -> str:
-    from . import __version__
-
-    return __version__
-
-
-def save_model_card(
-    config_or_model: PreTrainedConfig | PreTrainedModel, save_directory: str | os.PathLike, **card_kwargs: Any
-) -> Path:
-    """Render the card (see `render_model_card`) and write it as `README.md` in `save_directory`, replacing any
-    README there. Returns the path written."""
-    directory = Path(save_directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    card = render_model_card(config_or_model, **card_kwargs)
-    path = directory / "README.md"
-    card.save(path)
-    return path
 
 
 def _count_saved_parameters(folder: Path) -> int | None:
@@ -290,7 +102,7 @@ def push_to_hub(
         commit_description=commit_description,
         revision=revision,
         create_pr=create_pr,
-        ignore_patterns=_as_list(ignore_patterns) or None,
+        ignore_patterns=as_list(ignore_patterns) or None,
     )
 
 
@@ -300,11 +112,17 @@ _push_folder = push_to_hub  # the mixin's methods shadow the name `push_to_hub`
 class MomentzooModelCardMixin:
     """Mixed into a momentzoo `PreTrainedModel` (before it in the bases): `save_pretrained` also writes the model
     card as `README.md`, and `push_to_hub` uploads the saved folder with that card (rather than transformers'
-    generic one). A model supplies card fields (base models, citation...) by overriding `model_card_kwargs`."""
+    generic one). A model supplies card fields (base models, citation...) by overriding `card_kwargs_from_config`."""
+
+    @classmethod
+    def card_kwargs_from_config(cls, config) -> dict[str, Any]:
+        """Extra keyword arguments for `render_model_card` (e.g. `base_model` from a backbone's config), from the
+        config alone, so that a preset's card renders without building the model (`momentzoo cards`)."""
+        return {}
 
     def model_card_kwargs(self) -> dict[str, Any]:
-        """Extra keyword arguments for `render_model_card` (e.g. `base_model` from a backbone's config)."""
-        return {}
+        """`card_kwargs_from_config(self.config)`."""
+        return self.card_kwargs_from_config(self.config)
 
     def save_pretrained(self, save_directory, is_main_process: bool = True, *args, push_to_hub: bool = False,
                         **kwargs):

@@ -3,7 +3,7 @@
 import contextlib
 import math
 import threading
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 
@@ -71,10 +71,10 @@ def batched_nms(
     class_agnostic: bool = False,
     iou_threshold: float = 0.1,
     sigma: float = 0.5,
-    voting_threshold: Optional[float] = None,
+    voting_threshold: float | None = None,
     min_score: float = 0.001,
-    max_segments: Optional[int] = 200,
-    pre_nms_topk: Optional[int] = None,
+    max_segments: int | None = 200,
+    pre_nms_topk: int | None = None,
 ):
     """Non-maximum suppression of one video's candidate segments, per class or class-agnostic.
 
@@ -338,7 +338,7 @@ class _CandidateIndex(NamedTuple):
 
     start_key: torch.Tensor
     end_key: torch.Tensor
-    group: Optional[torch.Tensor]  # class rank per candidate, None when class-agnostic
+    group: torch.Tensor | None  # class rank per candidate, None when class-agnostic
     block: torch.Tensor  # g * span per candidate
     span: float
     slack: float  # covers the keys' rounding; search windows are widened by it and the exact tIoU decides

@@ -40,7 +40,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..training.mllm4wtal.data import load_wtal_dataset
     from ..training.mllm4wtal.describe import QwenVideoDescriber, describe_dataset
-    from ..training.tal_evaluation import class_names_of
+    from ..training.tal import class_names_of
 
     kwargs = json.loads(args.dataset_kwargs) if args.dataset_kwargs else {}
     data = load_wtal_dataset(args.dataset, kwargs)

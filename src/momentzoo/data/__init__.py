@@ -12,9 +12,8 @@ from .builders import (
     Thumos14Builder,
     Thumos14WeakBuilder,
 )
+from .collators import TemporalGroundingCollator, TemporalLocalizationCollator, random_truncation
 from .export import push_dataset_folder, save_dataset_folder
-from .feature_files import load_feature_file, resize_features
-from .zero_shot import ZERO_SHOT_BENCHMARKS, ZERO_SHOT_RATIOS, apply_zero_shot_split, load_zero_shot_classes
 from .feature_extraction import (
     FeatureExtractionReport,
     VideoFeatureExtractor,
@@ -22,15 +21,16 @@ from .feature_extraction import (
     feature_geometry_kwargs,
     find_videos,
 )
-from .synthetic_video import SYNTHETIC_VIDEO_CLASSES, make_synthetic_video_dataset
-from .collators import TemporalGroundingCollator, TemporalLocalizationCollator, random_truncation
-from .video_collator import FramePreprocessor, TemporalVideoCollator
+from .feature_files import load_feature_file, resize_features
 from .synthetic import (
     SyntheticTALConfig,
     make_synthetic_grounding_dataset,
     make_synthetic_tal_dataset,
     synthetic_tal_metadata,
 )
+from .synthetic_video import SYNTHETIC_VIDEO_CLASSES, make_synthetic_video_dataset
+from .video import VideoFrames, VideoInfo, iter_video_frames, probe_video, read_video_frames, resolve_video_path
+from .video_collator import FramePreprocessor, TemporalVideoCollator
 from .windows import (
     SlidingWindowDataset,
     TemporalFeatureDataset,
@@ -38,7 +38,7 @@ from .windows import (
     merge_window_predictions,
     sliding_windows,
 )
-from .video import VideoFrames, VideoInfo, iter_video_frames, probe_video, read_video_frames, resolve_video_path
+from .zero_shot import ZERO_SHOT_BENCHMARKS, ZERO_SHOT_RATIOS, apply_zero_shot_split, load_zero_shot_classes
 
 __all__ = [
     "MomentZooDataWarning",

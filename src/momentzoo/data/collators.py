@@ -19,8 +19,9 @@ main process receives it without another copy and without fresh shared memory pe
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -129,7 +130,7 @@ def _zero_tail(batch: torch.Tensor, row: int, start: int):
         batch[row, start:] = 0
 
 
-def _pad_length(lengths: List[int], multiple: Optional[int], fixed: Optional[int] = None) -> int:
+def _pad_length(lengths: list[int], multiple: int | None, fixed: int | None = None) -> int:
     target = fixed if fixed is not None else max(lengths)
     if multiple:
         target = -(-target // multiple) * multiple
@@ -141,10 +142,10 @@ def random_truncation(
     max_seq_len: int,
     segments: torch.Tensor,
     trunc_thresh: float = 0.5,
-    crop_ratio: Optional[Tuple[float, float]] = None,
+    crop_ratio: tuple[float, float] | None = None,
     max_num_trials: int = 200,
-    generator: Optional[torch.Generator] = None,
-) -> Tuple[int, int]:
+    generator: torch.Generator | None = None,
+) -> tuple[int, int]:
     """ActionFormer's training crop (`truncate_feats`): returns `(start, length)` in feature steps.
 
     A video longer than `max_seq_len` is cropped to `max_seq_len` steps at a uniformly random start; with
@@ -221,7 +222,7 @@ def _ground_truth_of(row: dict, where: str, geometry: dict):
     return segs_grid, labels, True
 
 
-def _add_targets(batch: dict, items: List[dict], stats: Dict[str, int], return_metadata: bool) -> dict:
+def _add_targets(batch: dict, items: list[dict], stats: dict[str, int], return_metadata: bool) -> dict:
     """Add the windows' `labels` (and `metadata`) to a batch and count the clipped and dropped segments."""
     if items[0]["has_gt"]:
         batch["labels"] = [
@@ -265,19 +266,19 @@ class TemporalLocalizationCollator:
     `stats` (per process; in DataLoader workers each worker counts its own) and per window in `metadata`.
     """
 
-    max_seq_len: Optional[int] = 2304
+    max_seq_len: int | None = 2304
     training: bool = True
     trunc_thresh: float = 0.5
-    crop_ratio: Optional[Tuple[float, float]] = None
+    crop_ratio: tuple[float, float] | None = None
     max_num_trials: int = 200
     padding: str = "longest"
-    pad_to_multiple_of: Optional[int] = None
+    pad_to_multiple_of: int | None = None
     return_metadata: bool = False
     features_column: str = "features"
     dtype: torch.dtype = torch.float32
     release_mapped_memory: bool = True
-    generator: Optional[torch.Generator] = None
-    stats: Dict[str, int] = field(default_factory=lambda: {"windows": 0, "segments": 0, "segments_clipped": 0,
+    generator: torch.Generator | None = None
+    stats: dict[str, int] = field(default_factory=lambda: {"windows": 0, "segments": 0, "segments_clipped": 0,
                                                            "segments_dropped": 0})
 
     def __post_init__(self):
@@ -326,10 +327,10 @@ class TemporalLocalizationCollator:
             "metadata": {"video_id": row.get("video_id"), **geometry, "window_start": window_start},
         }
 
-    def __call__(self, rows: Sequence[dict]) -> Dict[str, Any]:
+    def __call__(self, rows: Sequence[dict]) -> dict[str, Any]:
         return collate_into_shared_slots(self._collate, rows)
 
-    def _collate(self, rows: Sequence[dict]) -> Dict[str, Any]:
+    def _collate(self, rows: Sequence[dict]) -> dict[str, Any]:
         if len(rows) == 0:
             raise ValueError("TemporalLocalizationCollator: empty batch")
         items = [self._prepare(row, i) for i, row in enumerate(rows)]
@@ -377,8 +378,8 @@ class TemporalGroundingCollator:
 
     tokenizer: Any = None
     window_format: str = "normalized"
-    max_query_length: Optional[int] = None
-    pad_to_multiple_of: Optional[int] = None
+    max_query_length: int | None = None
+    pad_to_multiple_of: int | None = None
     return_metadata: bool = False
     features_column: str = "features"
     dtype: torch.dtype = torch.float32
@@ -395,10 +396,10 @@ class TemporalGroundingCollator:
         if not self.dtype.is_floating_point:
             raise ValueError(f"TemporalGroundingCollator.dtype must be a floating dtype, got {self.dtype}")
 
-    def __call__(self, rows: Sequence[dict]) -> Dict[str, Any]:
+    def __call__(self, rows: Sequence[dict]) -> dict[str, Any]:
         return collate_into_shared_slots(self._collate, rows)
 
-    def _collate(self, rows: Sequence[dict]) -> Dict[str, Any]:
+    def _collate(self, rows: Sequence[dict]) -> dict[str, Any]:
         if len(rows) == 0:
             raise ValueError("TemporalGroundingCollator: empty batch")
         wheres = [_where(row, i) for i, row in enumerate(rows)]

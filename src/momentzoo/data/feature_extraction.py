@@ -22,13 +22,14 @@ import json
 import math
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
+from ..models.backbone_utils import saved_preprocessor_dict
 from .video import VideoSource, iter_video_frames, probe_video
 
 __all__ = [
@@ -63,24 +64,13 @@ _GEOMETRY_KEYS = (
 )
 
 
-def _pair(value) -> Tuple[int, int]:
+def _pair(value) -> tuple[int, int]:
     if isinstance(value, int):
         return value, value
     return int(value[0]), int(value[1])
 
 
-def _preprocessor_dict(name_or_path: str) -> Optional[dict]:
-    """The checkpoint's saved `preprocessor_config.json` as a dict, read as JSON (no processor is built)."""
-    from transformers.image_processing_utils import ImageProcessingMixin
-
-    try:
-        config, _ = ImageProcessingMixin.get_image_processor_dict(name_or_path)
-    except OSError:
-        return None
-    return config
-
-
-def _processor_class_defaults(model_type: str) -> Optional[dict]:
+def _processor_class_defaults(model_type: str) -> dict | None:
     """Class-level defaults (mean, std) of the image processor transformers maps `model_type` to."""
     import transformers
     from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
@@ -107,9 +97,9 @@ def _processor_class_defaults(model_type: str) -> Optional[dict]:
 class FeatureExtractionReport:
     """Outcome of `extract_features_to_folder`: video ids processed, skipped (already done) and failed."""
 
-    processed: List[str] = field(default_factory=list)
-    skipped: List[str] = field(default_factory=list)
-    failed: Dict[str, str] = field(default_factory=dict)  # video path -> error message
+    processed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # video path -> error message
 
     @property
     def ok(self) -> bool:
@@ -143,15 +133,15 @@ class VideoFeatureExtractor:
         *,
         image_mean: Sequence[float],
         image_std: Sequence[float],
-        fps: Optional[float] = None,
-        num_frames: Optional[int] = None,
-        feature_stride: Optional[int] = None,
+        fps: float | None = None,
+        num_frames: int | None = None,
+        feature_stride: int | None = None,
         pooling: str = "mean",
-        resize: Union[int, Tuple[int, int], None] = None,
-        crop_size: Union[int, Tuple[int, int], None] = None,
+        resize: int | tuple[int, int] | None = None,
+        crop_size: int | tuple[int, int] | None = None,
         rescale_factor: float = 1 / 255,
         batch_size: int = 16,
-        device: Union[str, torch.device] = "cpu",
+        device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
     ):
         if pooling not in POOLING_MODES:
@@ -226,13 +216,13 @@ class VideoFeatureExtractor:
     @classmethod
     def from_pretrained(
         cls,
-        name_or_path: Union[str, os.PathLike],
+        name_or_path: str | os.PathLike,
         *,
-        image_mean: Optional[Sequence[float]] = None,
-        image_std: Optional[Sequence[float]] = None,
+        image_mean: Sequence[float] | None = None,
+        image_std: Sequence[float] | None = None,
         resize=None,
         crop_size=None,
-        device: Union[str, torch.device] = "cpu",
+        device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         **kwargs,
     ) -> "VideoFeatureExtractor":
@@ -241,7 +231,7 @@ class VideoFeatureExtractor:
 
         name_or_path = os.fspath(name_or_path)
         model = AutoModel.from_pretrained(name_or_path, dtype=dtype, trust_remote_code=False)
-        processor = _preprocessor_dict(name_or_path) or {}
+        processor = saved_preprocessor_dict(name_or_path) or {}
         rescale_factor = processor.get("rescale_factor", 1 / 255) if processor.get("do_rescale", True) else 1.0
         if processor and resize is None and crop_size is None:
             size = processor.get("size") or {}
@@ -338,7 +328,7 @@ class VideoFeatureExtractor:
     def _clips(self, frames: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
         """Clips of `num_frames` frames every `feature_stride` frames, streamed; the tail repeats the last frame."""
         length, stride = self.num_frames, self.feature_stride
-        buffer: List[np.ndarray] = []  # frames from index `first` on
+        buffer: list[np.ndarray] = []  # frames from index `first` on
         first, next_start, total = 0, 0, 0
         for frame in frames:
             buffer.append(frame)
@@ -359,7 +349,7 @@ class VideoFeatureExtractor:
             picks = [min(start + j, total - 1) - first for j in range(length)]
             yield np.stack([buffer[p] for p in picks])
 
-    def extract(self, video: VideoSource, root=None) -> Tuple[np.ndarray, float, float]:
+    def extract(self, video: VideoSource, root=None) -> tuple[np.ndarray, float, float]:
         """Features of one video: `(features (N, feature_dim) float32, fps sampled at, duration in seconds)`."""
         info = probe_video(video, root)
         fps = self.fps if self.fps is not None else info.fps
@@ -380,7 +370,7 @@ class VideoFeatureExtractor:
         return features, fps, info.duration
 
 
-def find_videos(video_dir: Union[str, os.PathLike], extensions: Sequence[str] = VIDEO_EXTENSIONS) -> Dict[str, Path]:
+def find_videos(video_dir: str | os.PathLike, extensions: Sequence[str] = VIDEO_EXTENSIONS) -> dict[str, Path]:
     """`{video_id: path}` for the video files under `video_dir` (recursively), sorted by id.
 
     The id is the file name without its extension; two files with the same id are an error, since their
@@ -389,7 +379,7 @@ def find_videos(video_dir: Union[str, os.PathLike], extensions: Sequence[str] = 
     if not video_dir.is_dir():
         raise ValueError(f"video folder not found: {video_dir}")
     wanted = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
-    found: Dict[str, List[Path]] = {}
+    found: dict[str, list[Path]] = {}
     for path in sorted(video_dir.rglob("*")):
         if path.suffix.lower() in wanted and path.is_file() and not path.name.startswith("."):
             found.setdefault(path.stem, []).append(path)
@@ -439,8 +429,8 @@ def _write_geometry(path: Path, geometry: dict) -> None:
 
 def extract_features_to_folder(
     extractor: VideoFeatureExtractor,
-    video_dir: Union[str, os.PathLike],
-    output_dir: Union[str, os.PathLike],
+    video_dir: str | os.PathLike,
+    output_dir: str | os.PathLike,
     extensions: Sequence[str] = VIDEO_EXTENSIONS,
     overwrite: bool = False,
     progress: bool = True,
@@ -461,7 +451,7 @@ def extract_features_to_folder(
     _remove_stale_tmp(output_dir)
     geometry_path = output_dir / GEOMETRY_FILENAME
     geometry = extractor.geometry
-    records: Dict[str, dict] = {}
+    records: dict[str, dict] = {}
     if geometry_path.is_file() and not overwrite:
         try:
             previous = json.loads(geometry_path.read_text())
@@ -504,7 +494,7 @@ def extract_features_to_folder(
         except ValueError as error:
             report.failed[str(path)] = str(error)
             continue
-        _atomic_write(target, lambda handle: np.save(handle, features))
+        _atomic_write(target, lambda handle, array=features: np.save(handle, array))
         records[video_id] = {
             "file": target.name,
             "source": source,
@@ -520,7 +510,7 @@ def extract_features_to_folder(
     return report
 
 
-def feature_geometry_kwargs(features_dir: Union[str, os.PathLike]) -> dict:
+def feature_geometry_kwargs(features_dir: str | os.PathLike) -> dict:
     """Builder keyword arguments for a folder written by `extract_features_to_folder`.
 
     Returns `{"features_dir", "feature_ext", "fps", "feature_stride", "num_frames", "feature_dim"}`, so that e.g.

@@ -26,7 +26,6 @@ import mmap
 import sys
 import threading
 import weakref
-from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -47,12 +46,12 @@ if sys.platform.startswith("linux"):
         _LIBC = None
 
 _LOCK = threading.Lock()
-_OWNERS: Dict[int, List[Tuple[int, int]]] = {}  # id(owner) -> [(lo, hi)] page-aligned ranges of its mapped buffers
-_STARTS: List[int] = []
-_RANGES: List[Tuple[int, int]] = []
+_OWNERS: dict[int, list[tuple[int, int]]] = {}  # id(owner) -> [(lo, hi)] page-aligned ranges of its mapped buffers
+_STARTS: list[int] = []
+_RANGES: list[tuple[int, int]] = []
 
 
-def _readonly_file_mappings() -> List[Tuple[int, int]]:
+def _readonly_file_mappings() -> list[tuple[int, int]]:
     out = []
     with open("/proc/self/maps") as f:
         for line in f:

@@ -22,9 +22,9 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -148,7 +148,7 @@ class Qwen2_5_VLVideoProcessor:
         self.image_mean, self.image_std = tuple(float(x) for x in image_mean), tuple(float(x) for x in image_std)
 
     @classmethod
-    def from_model_config(cls, config, **kwargs) -> "Qwen2_5_VLVideoProcessor":
+    def from_model_config(cls, config, **kwargs) -> Qwen2_5_VLVideoProcessor:
         """A processor with the vision geometry of a `Qwen2_5_VLConfig` (or its `vision_config`)."""
         vision = getattr(config, "vision_config", config)
         geometry = dict(
@@ -177,7 +177,7 @@ class Qwen2_5_VLVideoProcessor:
         return path
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> "Qwen2_5_VLVideoProcessor":
+    def from_pretrained(cls, directory: str | os.PathLike) -> Qwen2_5_VLVideoProcessor:
         """The processor saved in `directory` by `save_pretrained`."""
         path = Path(directory) / VIDEO_PROCESSOR_FILE
         if not path.is_file():

@@ -34,7 +34,6 @@ import math
 import os
 import secrets
 import warnings
-from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -47,7 +46,7 @@ _HEADER = 64  # bytes before the payload: the two header words, and 64-byte alig
 _IN_USE, _MAPPED = 0, 1  # header words
 _GROWTH = 1.25  # a slot replaced for a larger batch gets this much headroom (padding="longest" varies)
 
-SlotKey = Tuple[str, int]  # (pool token, slot number)
+SlotKey = tuple[str, int]  # (pool token, slot number)
 
 
 def _header_of(storage: torch.UntypedStorage) -> np.ndarray:
@@ -87,10 +86,10 @@ class _Pool:
         self.pid = os.getpid()
         self.token = f"{self.pid}-{secrets.token_hex(8)}"
         self.numbers = itertools.count()
-        self.slots: List[_Slot] = []
-        self.one_off: Dict[int, _Slot] = {}  # storage address -> one-off slot, until its batch is sent
-        self.pending: List[_Slot] = []  # taken by the collate call under way
-        self.retired: List[SlotKey] = []  # dropped slots the main process may still keep mapped
+        self.slots: list[_Slot] = []
+        self.one_off: dict[int, _Slot] = {}  # storage address -> one-off slot, until its batch is sent
+        self.pending: list[_Slot] = []  # taken by the collate call under way
+        self.retired: list[SlotKey] = []  # dropped slots the main process may still keep mapped
 
     def acquire(self, nbytes: int) -> _Slot:
         free = [s for s in self.slots if s.free]
@@ -111,7 +110,7 @@ class _Pool:
         self.pending.append(slot)
         return slot
 
-    def slot_of(self, tensor: torch.Tensor) -> Optional[_Slot]:
+    def slot_of(self, tensor: torch.Tensor) -> _Slot | None:
         ptr = tensor.untyped_storage().data_ptr()
         # snapshots: the queue's feeder thread pickles one batch while the worker collates the next
         for slot in list(self.slots) + list(self.one_off.values()):
@@ -120,7 +119,7 @@ class _Pool:
         return None
 
 
-_POOL: Optional[_Pool] = None
+_POOL: _Pool | None = None
 
 
 def _pool() -> _Pool:
@@ -130,7 +129,7 @@ def _pool() -> _Pool:
     return _POOL
 
 
-def reusable_buffer(shape, dtype: torch.dtype = torch.float32) -> Optional[torch.Tensor]:
+def reusable_buffer(shape, dtype: torch.dtype = torch.float32) -> torch.Tensor | None:
     """In a DataLoader worker, an uninitialised tensor of `shape` in a free shared-memory slot of this
     worker (for a batch returned through `collate_into_shared_slots`); `None` in any other process."""
     if torch.utils.data.get_worker_info() is None:
@@ -169,7 +168,8 @@ class SharedBatch(dict):
         try:
             return self._reduce_with_slots(pool)
         except Exception as err:  # reported, and the batch still arrives
-            warnings.warn(f"momentzoo shared batches: sending a batch as a plain copy ({type(err).__name__}: {err})")
+            warnings.warn(f"momentzoo shared batches: sending a batch as a plain copy ({type(err).__name__}: {err})",
+                          stacklevel=2)
             copy = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in self.items()}
             for value in self.values():
                 slot = pool.slot_of(value) if pool is not None and isinstance(value, torch.Tensor) else None
@@ -177,7 +177,7 @@ class SharedBatch(dict):
                     slot.header[_IN_USE] = 0
             return dict, (copy,)
 
-    def _reduce_with_slots(self, pool: Optional[_Pool]):
+    def _reduce_with_slots(self, pool: _Pool | None):
         plain, leased, taken = {}, {}, []
         for name, value in self.items():
             slot = pool.slot_of(value) if pool is not None and isinstance(value, torch.Tensor) else None
@@ -236,8 +236,8 @@ def _tensor_from_bytes(data: bytes, dtype: torch.dtype, shape) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------------- main side
 
-_MAPPED_SLOTS: Dict[SlotKey, torch.UntypedStorage] = {}  # slots this process keeps mapped
-_POOL_PIDS: Dict[str, int] = {}  # pool token -> its worker's pid
+_MAPPED_SLOTS: dict[SlotKey, torch.UntypedStorage] = {}  # slots this process keeps mapped
+_POOL_PIDS: dict[str, int] = {}  # pool token -> its worker's pid
 
 
 def _process_exited(pid: int) -> bool:
@@ -279,7 +279,7 @@ class _Lease:
             _forget_exited_pools()
 
 
-def _rebuild_batch(plain: dict, leased: dict, retired: list, pid: Optional[int]) -> dict:
+def _rebuild_batch(plain: dict, leased: dict, retired: list, pid: int | None) -> dict:
     for key in retired:
         _MAPPED_SLOTS.pop(tuple(key), None)
     batch = dict(plain)

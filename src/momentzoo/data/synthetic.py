@@ -32,8 +32,8 @@ saw, `((T - 1) * stride + num_frames) / fps`, so every segment lies inside `[0, 
 
 import json
 import zlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
 
 import datasets
 import numpy as np
@@ -54,9 +54,9 @@ _METADATA_KEY = "momentzoo_synthetic_tal"
 @dataclass(frozen=True)
 class _ActionSpec:
     name: str
-    verb: Tuple[str, str, str, str]  # base, third person singular, present participle, past
-    complement: Tuple[str, str]  # with a definite / an indefinite object ("up the cup", "up a cup")
-    phases: Tuple[str, str, str]
+    verb: tuple[str, str, str, str]  # base, third person singular, present participle, past
+    complement: tuple[str, str]  # with a definite / an indefinite object ("up the cup", "up a cup")
+    phases: tuple[str, str, str]
 
 
 def _reverse(spec: _ActionSpec, name, verb, complement) -> _ActionSpec:
@@ -85,7 +85,7 @@ _OPEN_LAPTOP = _ActionSpec(
 )
 
 # Pairs whose members share their phases in opposite order; the first `num_confusable_pairs` are used as pairs.
-_PAIRS: List[Tuple[_ActionSpec, _ActionSpec]] = [
+_PAIRS: list[tuple[_ActionSpec, _ActionSpec]] = [
     (_OPEN_DOOR, _reverse(_OPEN_DOOR, "close door", ("close", "closes", "closing", "closed"),
                           ("the door", "a door"))),
     (_PICK_UP_CUP, _reverse(_PICK_UP_CUP, "put down cup", ("put", "puts", "putting", "put"),
@@ -97,7 +97,7 @@ _PAIRS: List[Tuple[_ActionSpec, _ActionSpec]] = [
                             ("the laptop", "a laptop"))),
 ]
 
-_SINGLES: List[_ActionSpec] = [
+_SINGLES: list[_ActionSpec] = [
     _ActionSpec("throw ball", ("throw", "throws", "throwing", "threw"), ("the ball", "a ball"),
                 ("a ball held behind the head", "an arm whipping forward", "a ball flying away")),
     _ActionSpec("pour water", ("pour", "pours", "pouring", "poured"), ("the water", "some water"),
@@ -121,7 +121,7 @@ _SINGLES: List[_ActionSpec] = [
 ]
 
 # Global phase vocabulary: every phase name once, in a fixed order, so prototypes do not depend on K.
-_PHASE_VOCABULARY: List[str] = []
+_PHASE_VOCABULARY: list[str] = []
 for _spec in [s for pair in _PAIRS for s in pair] + _SINGLES:
     for _phase in _spec.phases:
         if _phase not in _PHASE_VOCABULARY:
@@ -130,7 +130,7 @@ for _spec in [s for pair in _PAIRS for s in pair] + _SINGLES:
 MAX_SYNTHETIC_CLASSES = 2 * len(_PAIRS) + len(_SINGLES)
 
 # Query templates: {third}/{ing}/{past} are verb forms, {definite}/{indefinite} the complement.
-SYNTHETIC_GROUNDING_TEMPLATES: Tuple[str, ...] = (
+SYNTHETIC_GROUNDING_TEMPLATES: tuple[str, ...] = (
     "person {third} {definite}",
     "a person is {ing} {indefinite}",
     "the person {past} {definite}",
@@ -139,7 +139,7 @@ SYNTHETIC_GROUNDING_TEMPLATES: Tuple[str, ...] = (
 )
 
 
-def _select_specs(num_classes: int, num_confusable_pairs: int) -> List[_ActionSpec]:
+def _select_specs(num_classes: int, num_confusable_pairs: int) -> list[_ActionSpec]:
     """The used pairs (both members), then the single classes, then members of unused pairs (not confusable
     with anything, as their partner is absent)."""
     specs = [s for pair in _PAIRS[:num_confusable_pairs] for s in pair] + list(_SINGLES)
@@ -159,7 +159,7 @@ class SyntheticTALConfig:
     num_classes: int = 8
     num_confusable_pairs: int = 2
     feature_dim: int = 64
-    num_videos: Dict[str, int] = field(default_factory=lambda: {"train": 160, "validation": 40, "test": 40})
+    num_videos: dict[str, int] = field(default_factory=lambda: {"train": 160, "validation": 40, "test": 40})
     min_length: int = 128
     max_length: int = 256
     min_action_length: int = 6
@@ -169,7 +169,7 @@ class SyntheticTALConfig:
     signal_strength: float = 0.6
     noise: float = 1.0
     prototype_jitter: float = 0.25
-    amplitude_range: Tuple[float, float] = (0.75, 1.25)
+    amplitude_range: tuple[float, float] = (0.75, 1.25)
     background_drift: float = 0.5
     distractor_rate: float = 0.5
     fps: float = 30.0
@@ -225,30 +225,30 @@ class SyntheticTALConfig:
 
     # --- the class vocabulary this config uses ---------------------------------------------------------
     @property
-    def _specs(self) -> List[_ActionSpec]:
+    def _specs(self) -> list[_ActionSpec]:
         return _select_specs(self.num_classes, self.num_confusable_pairs)
 
     @property
-    def class_names(self) -> List[str]:
+    def class_names(self) -> list[str]:
         return [s.name for s in self._specs]
 
     @property
-    def class_descriptions(self) -> List[str]:
+    def class_descriptions(self) -> list[str]:
         """One sentence per class, `"starts with <first phase>, ends with <last phase>."`."""
         return [f"starts with {s.phases[0]}, ends with {s.phases[-1]}." for s in self._specs]
 
     @property
-    def confusable_pairs(self) -> List[Tuple[int, int]]:
+    def confusable_pairs(self) -> list[tuple[int, int]]:
         """Class-id pairs whose phases are the same in opposite order."""
         return [(2 * i, 2 * i + 1) for i in range(self.num_confusable_pairs)]
 
     @property
-    def class_phases(self) -> List[Tuple[int, ...]]:
+    def class_phases(self) -> list[tuple[int, ...]]:
         """Per class, the ids of its phases (indices into `phase_names`) in temporal order."""
         return [tuple(_PHASE_VOCABULARY.index(p) for p in s.phases) for s in self._specs]
 
     @property
-    def phase_names(self) -> List[str]:
+    def phase_names(self) -> list[str]:
         return list(_PHASE_VOCABULARY)
 
     def duration(self, num_steps: int) -> float:
@@ -381,7 +381,7 @@ def tal_features(class_names: Sequence[str], feature_dim: int) -> datasets.Featu
     })
 
 
-def _resolve(config: Optional[SyntheticTALConfig], overrides: dict) -> SyntheticTALConfig:
+def _resolve(config: SyntheticTALConfig | None, overrides: dict) -> SyntheticTALConfig:
     if config is None:
         return SyntheticTALConfig(**overrides)
     if overrides:
@@ -389,7 +389,7 @@ def _resolve(config: Optional[SyntheticTALConfig], overrides: dict) -> Synthetic
     return config
 
 
-def make_synthetic_tal_dataset(config: Optional[SyntheticTALConfig] = None, **overrides) -> datasets.DatasetDict:
+def make_synthetic_tal_dataset(config: SyntheticTALConfig | None = None, **overrides) -> datasets.DatasetDict:
     """Synthetic TAL rows (one per video) for every split in `config.num_videos`.
 
     `overrides` replace config fields (`make_synthetic_tal_dataset(num_classes=4, seed=1)`). Class names,
@@ -448,7 +448,7 @@ def _grounding_features(config: SyntheticTALConfig, include_features: bool) -> d
 
 
 def make_synthetic_grounding_dataset(
-    config: Optional[SyntheticTALConfig] = None,
+    config: SyntheticTALConfig | None = None,
     include_features: bool = True,
     templates: Sequence[str] = SYNTHETIC_GROUNDING_TEMPLATES,
     **overrides,

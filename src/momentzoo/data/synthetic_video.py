@@ -9,9 +9,9 @@ single-threaded so the same seed gives byte-identical files) and annotated in th
 """
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
 
 import av
 import numpy as np
@@ -33,7 +33,7 @@ class SyntheticVideoAction:
     label: int
     start_frame: int
     end_frame: int
-    color: Tuple[int, int, int]
+    color: tuple[int, int, int]
     row: float  # vertical centre of a moving square / centre of a growing one, as a fraction of the height
     column: float  # horizontal centre of a growing square, as a fraction of the width
 
@@ -80,7 +80,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
 def _sample_actions(rng, num_frames: int, fps: float, next_label, min_len_s: float, max_len_s: float):
     """1 or 2 non-overlapping actions with at least half a second of background around each."""
     gap = int(round(0.5 * fps))
-    actions: List[SyntheticVideoAction] = []
+    actions: list[SyntheticVideoAction] = []
     wanted = int(rng.integers(1, 3))
     cursor = gap
     for index in range(wanted):
@@ -126,7 +126,7 @@ def _write_mp4(path: Path, frames: Sequence[np.ndarray], fps: int, gop: int) -> 
 
 
 def make_synthetic_video_dataset(
-    output_dir: Union[str, os.PathLike],
+    output_dir: str | os.PathLike,
     num_videos: int = 6,
     seed: int = 0,
     size: int = 64,
@@ -135,8 +135,8 @@ def make_synthetic_video_dataset(
     max_duration: float = 12.0,
     min_action_duration: float = 2.0,
     max_action_duration: float = 4.0,
-    classes: Optional[Sequence[str]] = None,
-    gop: Optional[int] = None,
+    classes: Sequence[str] | None = None,
+    gop: int | None = None,
 ):
     """Write `num_videos` synthetic mp4 clips into `output_dir` and return their TAL annotations.
 
@@ -146,7 +146,8 @@ def make_synthetic_video_dataset(
     The same arguments always give the same files and rows. `gop` (default: one keyframe per second)
     sets the keyframe interval, so time-range reads really seek.
     """
-    from datasets import ClassLabel, Dataset, Features, List as ListFeature, Value, Video
+    from datasets import ClassLabel, Dataset, Features, Value, Video
+    from datasets import List as ListFeature
 
     classes = list(SYNTHETIC_VIDEO_CLASSES if classes is None else classes)
     unknown = [name for name in classes if name not in SYNTHETIC_VIDEO_CLASSES]

@@ -9,9 +9,9 @@ from there, so a time-range read costs one GOP of extra decoding rather than the
 import io
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Tuple, Union
 
 import av
 import numpy as np
@@ -27,8 +27,8 @@ __all__ = [
 ]
 
 # A path, raw bytes, or the `{"bytes", "path"}` dict that `datasets.Video(decode=False)` returns.
-VideoSource = Union[str, os.PathLike, bytes, bytearray, dict]
-Size = Union[int, Tuple[int, int], None]
+VideoSource = str | os.PathLike | bytes | bytearray | dict
+Size = int | tuple[int, int] | None
 
 
 @dataclass
@@ -70,7 +70,7 @@ class VideoFrames:
     fps: float
 
 
-def resolve_video_path(root: Union[str, os.PathLike], relative: Union[str, os.PathLike]) -> Path:
+def resolve_video_path(root: str | os.PathLike, relative: str | os.PathLike) -> Path:
     """Join a path taken from annotations onto a data root, refusing any path that leaves the root.
 
     The check is lexical (after normalising `..` and absolute paths), so an annotation cannot point
@@ -167,8 +167,7 @@ def _stream_info(container, stream, name) -> VideoInfo:
 
 def _decode(container, stream, name):
     try:
-        for frame in container.decode(stream):
-            yield frame
+        yield from container.decode(stream)
     except av.FFmpegError as error:
         raise ValueError(f"cannot decode video {name}: {error}") from error
 
@@ -182,7 +181,7 @@ def probe_video(video: VideoSource, root=None) -> VideoInfo:
         container.close()
 
 
-def _output_size(size: Size, width: int, height: int) -> Tuple[int, int]:
+def _output_size(size: Size, width: int, height: int) -> tuple[int, int]:
     """(height, width) for `size`: an int resizes the shorter side keeping the aspect ratio, a pair is exact."""
     if size is None:
         return height, width
@@ -205,12 +204,12 @@ def _to_rgb(frame, out_hw) -> np.ndarray:
 def iter_video_frames(
     video: VideoSource,
     start: float = 0.0,
-    end: Optional[float] = None,
-    fps: Optional[float] = None,
+    end: float | None = None,
+    fps: float | None = None,
     size: Size = None,
     root=None,
-    info: Optional[VideoInfo] = None,
-) -> Iterator[Tuple[np.ndarray, float, float]]:
+    info: VideoInfo | None = None,
+) -> Iterator[tuple[np.ndarray, float, float]]:
     """Yield `(frame (H, W, 3) uint8, sample_time, frame_time)` for the frames of `[start, end)` seconds.
 
     With `fps`, frames are sampled by timestamp at `start + k / fps` (every time before `end` and before the
@@ -283,8 +282,8 @@ def _frame_time(frame, offset: float, name: str) -> float:
 def read_video_frames(
     video: VideoSource,
     start: float = 0.0,
-    end: Optional[float] = None,
-    fps: Optional[float] = None,
+    end: float | None = None,
+    fps: float | None = None,
     size: Size = None,
     root=None,
     return_tensors: str = "np",

@@ -18,8 +18,9 @@ truncation, `random_truncation`), and only that window is decoded (keyframe seek
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,7 +78,7 @@ class FramePreprocessor:
                              "image_std")
         return cls(int(vision.image_size), mean, std)
 
-    def __call__(self, frames: Sequence[np.ndarray], out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def __call__(self, frames: Sequence[np.ndarray], out: torch.Tensor | None = None) -> torch.Tensor:
         size = self.image_size
         crops = []
         for frame in frames:
@@ -117,16 +118,16 @@ class TemporalVideoCollator:
     clip_length: int
     feature_stride: int
     num_frames: int
-    max_frames: Optional[int] = None
+    max_frames: int | None = None
     training: bool = True
     trunc_thresh: float = 0.5
-    crop_ratio: Optional[Tuple[float, float]] = None
+    crop_ratio: tuple[float, float] | None = None
     max_num_trials: int = 200
     video_column: str = "video"
-    video_root: Optional[str] = None
+    video_root: str | None = None
     return_metadata: bool = False
-    generator: Optional[torch.Generator] = None
-    stats: Dict[str, int] = field(default_factory=lambda: {"windows": 0, "segments": 0, "segments_clipped": 0,
+    generator: torch.Generator | None = None
+    stats: dict[str, int] = field(default_factory=lambda: {"windows": 0, "segments": 0, "segments_clipped": 0,
                                                            "segments_dropped": 0})
 
     def __post_init__(self):
@@ -148,7 +149,7 @@ class TemporalVideoCollator:
         _check_truncation(self)
 
     @classmethod
-    def from_model(cls, model, fps: float, max_frames: Optional[int] = None, image_mean=None, image_std=None,
+    def from_model(cls, model, fps: float, max_frames: int | None = None, image_mean=None, image_std=None,
                    **kwargs) -> "TemporalVideoCollator":
         """The collator for `model`'s own video encoder: its frame preprocessing, clip length and token grid."""
         preprocessor = FramePreprocessor.for_model(model, image_mean, image_std)
@@ -198,10 +199,10 @@ class TemporalVideoCollator:
                 "labels": labels[keep], "clipped": clipped, "dropped": int((~keep).sum()),
                 "metadata": {"video_id": row.get("video_id"), **geometry, "window_start": start}}
 
-    def __call__(self, rows: Sequence[dict]) -> Dict[str, Any]:
+    def __call__(self, rows: Sequence[dict]) -> dict[str, Any]:
         return collate_into_shared_slots(self._collate, rows)
 
-    def _collate(self, rows: Sequence[dict]) -> Dict[str, Any]:
+    def _collate(self, rows: Sequence[dict]) -> dict[str, Any]:
         if len(rows) == 0:
             raise ValueError("TemporalVideoCollator: empty batch")
         items = [self._prepare(row, i) for i, row in enumerate(rows)]

@@ -17,7 +17,7 @@
 """
 
 import os
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -43,7 +43,7 @@ def _is_hf_dataset(obj) -> bool:
     return isinstance(obj, datasets.Dataset)
 
 
-def _row_indices(dataset) -> Optional[np.ndarray]:
+def _row_indices(dataset) -> np.ndarray | None:
     # `datasets` keeps select/shuffle/filter as an indices mapping over the untouched table; reading through
     # it (instead of `with_format("arrow")[i]`, which `take`s and so copies) keeps rows zero-copy.
     indices = getattr(dataset, "_indices", None)
@@ -151,7 +151,7 @@ def _features_view(column: pa.ChunkedArray, row: dict, index: int, name: str) ->
     return flat.reshape(len(steps), -1)
 
 
-def window_starts(length: int, window_size: int, stride: int) -> List[int]:
+def window_starts(length: int, window_size: int, stride: int) -> list[int]:
     """Starts of windows of `window_size` steps every `stride` steps covering `[0, length)`; the last
     window ends at `length` (one window `[0, length)` if the video is not longer than a window)."""
     if length <= window_size:
@@ -216,8 +216,8 @@ def sliding_windows(dataset, window_size: int, overlap: float = 0.25, features_c
 def merge_window_predictions(
     predictions: Sequence[Sequence[dict]],
     metadata: Sequence[dict],
-    nms_kwargs: Optional[dict] = None,
-) -> Dict[str, List[dict]]:
+    nms_kwargs: dict | None = None,
+) -> dict[str, list[dict]]:
     """Merge per-window post-processed predictions back into per-video predictions.
 
     Args:
@@ -236,7 +236,7 @@ def merge_window_predictions(
     if len(predictions) != len(metadata):
         raise ValueError(f"merge_window_predictions: {len(predictions)} prediction lists for {len(metadata)} "
                          "metadata entries")
-    grouped: Dict[str, list] = {}
+    grouped: dict[str, list] = {}
     for i, (preds, meta) in enumerate(zip(predictions, metadata)):
         for key in ("video_id", "duration"):
             if key not in meta:

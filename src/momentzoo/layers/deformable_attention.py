@@ -15,7 +15,7 @@ unpadded one does: outputs do not depend on padding.
 import torch
 from torch import nn
 
-__all__ = ["deformable_attention_1d", "DeformableAttention1d"]
+__all__ = ["deformable_attention_1d", "DeformableSamplingOffsets", "DeformableAttentionWeights", "DeformableAttention1d"]
 
 
 def deformable_attention_1d(
@@ -62,6 +62,28 @@ def deformable_attention_1d(
     return out.view(batch, heads, num_queries, head_dim).permute(0, 2, 1, 3).reshape(batch, num_queries, -1)
 
 
+class DeformableSamplingOffsets(nn.Linear):
+    """The projection of a query to its sampling offsets `(num_heads * num_points)`. It starts as Deformable DETR's
+    does, in 1-D: a zero map whose bias alone sets the offsets, each head looking one way at its own reach,
+    `(-1)^h * (h // 2 + 1)` steps for head `h` (right 1, left 1, right 2, left 2, ...), point `p` at `p + 1` times
+    that. (The 2-D `(cos, sin)` directions would leave some heads of a 1-D layer at offset 0.)"""
+
+    def __init__(self, hidden_size: int, num_heads: int, num_points: int):
+        super().__init__(hidden_size, num_heads * num_points)
+        self.num_heads, self.num_points = num_heads, num_points
+
+    def initial_bias(self) -> torch.Tensor:
+        heads = torch.arange(self.num_heads, dtype=torch.float32)
+        direction = torch.where(heads % 2 == 0, 1.0, -1.0) * (torch.div(heads, 2, rounding_mode="floor") + 1)
+        grid = direction[:, None] * torch.arange(1, self.num_points + 1, dtype=torch.float32)[None, :]
+        return grid.flatten()
+
+
+class DeformableAttentionWeights(nn.Linear):
+    """The projection of a query to its attention logits over the sampling points; starts as the zero map with
+    zero bias, so every point starts with the same weight."""
+
+
 class DeformableAttention1d(nn.Module):
     """Single-scale 1-D deformable attention with `num_heads` heads and `num_points` sampling points per head.
 
@@ -80,25 +102,16 @@ class DeformableAttention1d(nn.Module):
         if num_points < 1:
             raise ValueError(f"DeformableAttention1d: num_points must be >= 1, got {num_points}")
         self.hidden_size, self.num_heads, self.num_points = hidden_size, num_heads, num_points
-        self.sampling_offsets = nn.Linear(hidden_size, num_heads * num_points)
-        self.attention_weights = nn.Linear(hidden_size, num_heads * num_points)
+        self.sampling_offsets = DeformableSamplingOffsets(hidden_size, num_heads, num_points)
+        self.attention_weights = DeformableAttentionWeights(hidden_size, num_heads * num_points)
         self.value_proj = nn.Linear(hidden_size, hidden_size)
         self.output_proj = nn.Linear(hidden_size, hidden_size)
         self.reset_parameters()
 
-    def initial_offset_bias(self) -> torch.Tensor:
-        """Deformable DETR's start, in 1-D: offsets come from the bias alone, each head looking one way at its own
-        reach, `(-1)^h * (h // 2 + 1)` steps for head `h` (right 1, left 1, right 2, left 2, ...), point `p` at
-        `p + 1` times that. (The 2-D `(cos, sin)` directions would leave some heads of a 1-D layer at offset 0.)"""
-        heads = torch.arange(self.num_heads, dtype=torch.float32)
-        direction = torch.where(heads % 2 == 0, 1.0, -1.0) * (torch.div(heads, 2, rounding_mode="floor") + 1)
-        grid = direction[:, None] * torch.arange(1, self.num_points + 1, dtype=torch.float32)[None, :]
-        return grid.flatten()
-
     @torch.no_grad()
     def reset_parameters(self) -> None:
         nn.init.zeros_(self.sampling_offsets.weight)
-        self.sampling_offsets.bias.copy_(self.initial_offset_bias())
+        self.sampling_offsets.bias.copy_(self.sampling_offsets.initial_bias())
         nn.init.zeros_(self.attention_weights.weight)
         nn.init.zeros_(self.attention_weights.bias)
         for linear in (self.value_proj, self.output_proj):

@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 import torch
 
-__all__ = ["ConfigFieldChecks", "validate_feature_inputs", "window_geometry"]
+__all__ = ["ConfigFieldChecks", "validate_feature_inputs", "validate_segment_labels", "pad_segment_labels", "window_geometry"]
 
 
 class ConfigFieldChecks:
@@ -91,6 +91,52 @@ def validate_feature_inputs(
     if bad.numel():
         raise ValueError(f"input_features has NaN or infinite values at real steps of batch index(es) {bad.tolist()}")
     return mask
+
+
+def validate_segment_labels(
+    labels, batch: int | None, num_classes: int, device=None, classes: str | None = None
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Check TAL `labels` (a list of `batch` dicts `{"class_labels": (n,), "segments": (n, 2)}`) and return them as
+    `(segments float32 (n, 2), class ids long (n,))` pairs on `device`. Every error names the entry and field;
+    `classes` describes the id range in the message (default: `[0, num_classes)`)."""
+    if not isinstance(labels, (list, tuple)) or (batch is not None and len(labels) != batch):
+        raise ValueError(f"labels must be a list of {batch} dicts (one per video), got {type(labels).__name__} "
+                         f"of length {len(labels) if isinstance(labels, (list, tuple)) else 'n/a'}")
+    pairs = []
+    for i, item in enumerate(labels):
+        if not isinstance(item, dict) or "segments" not in item or "class_labels" not in item:
+            raise ValueError(f"labels[{i}] must be a dict with 'segments' and 'class_labels'")
+        seg = torch.as_tensor(item["segments"], dtype=torch.float32, device=device)
+        if seg.numel() == 0:
+            seg = seg.reshape(0, 2)
+        cls = torch.as_tensor(item["class_labels"], device=device).reshape(-1)
+        if seg.ndim != 2 or seg.shape[-1] != 2:
+            raise ValueError(f"labels[{i}]['segments'] must be (n, 2), got {tuple(seg.shape)}")
+        if cls.shape[0] != seg.shape[0]:
+            raise ValueError(f"labels[{i}] has {seg.shape[0]} segments but {cls.shape[0]} class_labels")
+        if cls.numel() and (cls.is_floating_point() or cls.min() < 0 or cls.max() >= num_classes):
+            raise ValueError(f"labels[{i}]['class_labels'] must be {classes or f'integer ids in [0, {num_classes})'}, "
+                             f"got {cls.tolist()}")
+        if not torch.isfinite(seg).all():
+            raise ValueError(f"labels[{i}]['segments'] has NaN or infinite values")
+        if (seg[:, 1] < seg[:, 0]).any():
+            row = int((seg[:, 1] < seg[:, 0]).nonzero()[0])
+            raise ValueError(f"labels[{i}]['segments'][{row}] ends before it starts: {seg[row].tolist()}")
+        pairs.append((seg, cls.long()))
+    return pairs
+
+
+def pad_segment_labels(pairs, device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`(segments (B, N, 2), class ids (B, N), valid (B, N) bool)` from `validate_segment_labels` pairs, padded to
+    the longest list (N >= 1)."""
+    batch = len(pairs)
+    most = max([1] + [seg.shape[0] for seg, _ in pairs])
+    segments = torch.zeros(batch, most, 2, device=device)
+    classes = torch.zeros(batch, most, dtype=torch.long, device=device)
+    valid = torch.zeros(batch, most, dtype=torch.bool, device=device)
+    for i, (seg, cls) in enumerate(pairs):
+        segments[i, : len(seg)], classes[i, : len(cls)], valid[i, : len(seg)] = seg, cls, True
+    return segments, classes, valid
 
 
 def window_geometry(meta, index: int, config) -> tuple[float, float, int, int, float]:

@@ -36,7 +36,6 @@ for open-vocabulary models (PSFTR), the `candidate_labels` passed to the call.
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 from pathlib import Path
@@ -44,6 +43,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from transformers import Pipeline
+
+from ..data.model_video_encoder import ModelVideoEncoder
+from ..models.temporal_localization import TemporalLocalizationConfigMixin
 
 __all__ = ["TemporalActionLocalizationPipeline", "ModelVideoEncoder"]
 
@@ -64,55 +66,6 @@ def _positive(name: str, value, integer: bool = False):
             raise ValueError(f"temporal-action-localization: {name} must be an integer, got {value!r}")
         return int(value)
     return float(value)
-
-
-class ModelVideoEncoder:
-    """Encodes a video with an end-to-end model's own video encoder (ActionVLM with a VideoMAE): frames decoded with
-    PyAV at `fps` (default: the video's own rate), the shorter side resized to the encoder's `image_size` and centre
-    cropped, rescaled and normalised with the image statistics of the encoder's model type, cut into clips of the
-    encoder's `num_frames` (the last one padded by repeating the final frame) and passed through
-    `model.encode_video` `clips_per_batch` clips at a time. The tokens of the padding are dropped.
-
-    Has the `VideoFeatureExtractor` interface the pipeline uses: `extract(video) -> (features, fps, duration)`,
-    `feature_stride`, `num_frames` (from `model.video_feature_geometry()`), `feature_dim`."""
-
-    def __init__(self, model, fps: float | None = None, clips_per_batch: int = 8, image_mean=None, image_std=None):
-        vision = getattr(model.config, "vision_config", None)
-        if vision is None or not callable(getattr(model, "encode_video", None)):
-            raise ValueError(f"{type(model).__name__} has no video encoder of its own (no vision_config/encode_video)")
-        from ..data.video_collator import FramePreprocessor
-
-        self.model = model
-        self.fps = None if fps is None else _positive("fps", fps)
-        self.clips_per_batch = _positive("clips_per_batch", clips_per_batch, integer=True)
-        self.clip_length = int(vision.num_frames)
-        self.image_size = int(vision.image_size)
-        geometry = model.video_feature_geometry()
-        self.feature_stride, self.num_frames = int(geometry["feature_stride"]), int(geometry["num_frames"])
-        self.feature_dim = int(model.config.input_dim)
-        self.preprocessor = FramePreprocessor.for_model(model, image_mean, image_std)
-
-    @torch.no_grad()
-    def extract(self, video, root=None) -> tuple[np.ndarray, float, float]:
-        from ..data.video import iter_video_frames, probe_video
-
-        info = probe_video(video, root)
-        fps = self.fps if self.fps is not None else info.fps
-        frames = [frame for frame, _, _ in iter_video_frames(video, fps=fps, size=self.image_size, root=root, info=info)]
-        if not frames:
-            raise ValueError(f"video {video} gave no frames to encode")
-        count = len(frames)
-        frames += [frames[-1]] * (-count % self.clip_length)
-        chunk = self.clip_length * self.clips_per_batch
-        device = next(self.model.parameters()).device
-        tokens = []
-        for first in range(0, len(frames), chunk):
-            pixels = self.preprocessor(frames[first : first + chunk]).to(device)
-            tokens.append(self.model.encode_video(pixels[None])[0].float().cpu())
-        features = torch.cat(tokens)
-        # keep the tokens that cover at least one real frame
-        features = features[: -(-count // self.feature_stride)]
-        return features.numpy(), float(fps), float(info.duration)
 
 
 class TemporalActionLocalizationPipeline(Pipeline):
@@ -145,17 +98,17 @@ class TemporalActionLocalizationPipeline(Pipeline):
     def __init__(self, *args, feature_extractor=None, feature_extractor_kwargs: dict | None = None, **kwargs):
         self._feature_extractor_kwargs = dict(feature_extractor_kwargs or {})
         super().__init__(*args, feature_extractor=None, **kwargs)
-        if not callable(getattr(self.model, "post_process", None)):
+        if not isinstance(self.model.config, TemporalLocalizationConfigMixin):
             raise ValueError(
-                f"temporal-action-localization needs a model with post_process(outputs, metadata) (a momentzoo "
-                f"temporal-localization model); {type(self.model).__name__} has none"
+                f"temporal-action-localization needs a momentzoo temporal-localization model (a config with "
+                f"TemporalLocalizationConfigMixin); {type(self.model).__name__} is not one"
             )
         self.video_encoder = self._resolve_video_encoder(feature_extractor)
 
     # ----------------------------------------------------------------------------------------- set-up
     def _resolve_video_encoder(self, feature_extractor):
         if feature_extractor is None:
-            if getattr(self.model.config, "vision_config", None) is not None and hasattr(self.model, "encode_video"):
+            if self.model.config.has_video_encoder:
                 # end-to-end models encode videos with their own vision encoder
                 return ModelVideoEncoder(self.model, **self._feature_extractor_kwargs)
             return None
@@ -163,10 +116,9 @@ class TemporalActionLocalizationPipeline(Pipeline):
             from ..data.feature_extraction import VideoFeatureExtractor
 
             config = self.model.config
-            kwargs = {"feature_stride": getattr(config, "feature_stride", None), "device": self.device}
-            if getattr(config, "num_frames", None) is not None and config.num_frames != 1:
+            kwargs = {"feature_stride": config.feature_stride, "device": self.device}
+            if config.num_frames != 1:
                 kwargs["num_frames"] = config.num_frames
-            kwargs = {k: v for k, v in kwargs.items() if v is not None}
             kwargs.update(self._feature_extractor_kwargs)
             feature_extractor = VideoFeatureExtractor.from_pretrained(feature_extractor, **kwargs)
         for attribute in ("extract", "feature_stride", "num_frames"):
@@ -176,9 +128,9 @@ class TemporalActionLocalizationPipeline(Pipeline):
                     f"feature_stride and num_frames, or a hub id / path of a vision encoder; "
                     f"{type(feature_extractor).__name__} has no {attribute!r}"
                 )
-        input_dim = getattr(self.model.config, "input_dim", None)
+        input_dim = self.model.config.input_dim
         encoder_dim = getattr(feature_extractor, "feature_dim", None)
-        if input_dim is not None and encoder_dim is not None and int(encoder_dim) != int(input_dim):
+        if encoder_dim is not None and int(encoder_dim) != int(input_dim):
             raise ValueError(
                 f"feature_extractor {getattr(feature_extractor, 'encoder_id', type(feature_extractor).__name__)} gives "
                 f"{encoder_dim}-d features but the model takes input_dim={input_dim}"
@@ -228,7 +180,7 @@ class TemporalActionLocalizationPipeline(Pipeline):
                 raise ValueError(f"candidate_labels must be a non-empty list of class names, got {candidate_labels!r}")
             if len(set(candidate_labels)) != len(candidate_labels):
                 raise ValueError(f"candidate_labels has duplicates: {candidate_labels}")
-            if self._class_names_argument(self.model.forward) is None:
+            if not self.model.config.takes_class_names:
                 raise ValueError(
                     f"{type(self.model).__name__} has a fixed class set ({len(self.model.config.id2label)} classes) and "
                     "takes no candidate_labels; only open-vocabulary models (e.g. PSFTR) do"
@@ -236,12 +188,6 @@ class TemporalActionLocalizationPipeline(Pipeline):
             forward["candidate_labels"] = list(candidate_labels)
             postprocess["candidate_labels"] = list(candidate_labels)
         return preprocess, forward, postprocess
-
-    @staticmethod
-    def _class_names_argument(method) -> str | None:
-        """The keyword through which `method` takes the candidate class names (`class_names` for PSFTR), if any."""
-        parameters = inspect.signature(method).parameters
-        return next((name for name in ("class_names", "candidate_labels") if name in parameters), None)
 
     def __call__(self, inputs, **kwargs):
         """Detect actions in `inputs` (a video, a feature array or file, a TAL row, or a list of them)."""
@@ -307,8 +253,8 @@ class TemporalActionLocalizationPipeline(Pipeline):
 
         features, found, video_id = self._read_input(inputs)
         config = self.model.config
-        input_dim = getattr(config, "input_dim", None)
-        if input_dim is not None and features.shape[1] != input_dim:
+        input_dim = config.input_dim
+        if features.shape[1] != input_dim:
             raise ValueError(f"{video_id}: features have {features.shape[1]} channels per step but the model takes "
                              f"input_dim={input_dim}")
         given = {"fps": fps, "feature_stride": feature_stride, "num_frames": num_frames, "duration": duration}
@@ -316,20 +262,20 @@ class TemporalActionLocalizationPipeline(Pipeline):
             given = {}  # a video's geometry is the encoder's: what each of its feature steps saw
         given = {key: given.get(key) for key in _GEOMETRY}
         geometry = {}
+        defaults = {"fps": config.fps, "feature_stride": config.feature_stride, "num_frames": config.num_frames}
         for key in ("fps", "feature_stride", "num_frames"):
-            value = given[key] if given[key] is not None else found.get(key, getattr(config, key, None))
-            if value is None:
-                raise ValueError(f"{video_id}: no {key} for the feature input (pass {key}=...)")
+            value = given[key] if given[key] is not None else found.get(key, defaults[key])
             geometry[key] = _positive(key, value, integer=key != "fps")
         length = features.shape[0]
         default_duration = ((length - 1) * geometry["feature_stride"] + geometry["num_frames"]) / geometry["fps"]
         geometry["duration"] = _positive("duration", given["duration"] if given["duration"] is not None
                                          else found.get("duration", default_duration))
 
-        if window_size is _UNSET:  # the model's training window (ActionFormer's max_seq_len, PSFTR's slice_size)
-            window_size = getattr(config, "max_seq_len", None) or getattr(config, "slice_size", None)
+        declared_size, declared_overlap = config.inference_window
+        if window_size is _UNSET:
+            window_size = declared_size
         if window_overlap is None:
-            window_overlap = getattr(config, "inference_slice_overlap", 0.25)
+            window_overlap = declared_overlap
         size = length if window_size is None else min(int(window_size), length)
         stride = max(1, int(round(size * (1 - window_overlap))))
         rows = [
@@ -344,7 +290,7 @@ class TemporalActionLocalizationPipeline(Pipeline):
     # --------------------------------------------------------------------------------------- forward
     def _forward(self, model_inputs, window_batch_size: int = 4, candidate_labels=None):
         rows, collator = model_inputs["rows"], model_inputs["collator"]
-        ignore = set(getattr(self.model.config, "keys_to_ignore_at_inference", None) or ())
+        ignore = set(self.model.config.keys_to_ignore_at_inference)
         dtype = next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
         batches = []
         for first in range(0, len(rows), window_batch_size):
@@ -353,7 +299,7 @@ class TemporalActionLocalizationPipeline(Pipeline):
             inputs = {"input_features": batch["input_features"].to(self.device, dtype),
                       "attention_mask": batch["attention_mask"].to(self.device)}
             if candidate_labels is not None:
-                inputs[self._class_names_argument(self.model.forward)] = candidate_labels
+                inputs["class_names"] = candidate_labels
             outputs = self.model(**inputs)
             kept = {key: value for key, value in outputs.items() if key not in ignore and key != "loss"}
             batches.append({"outputs": kept, "metadata": metadata})
@@ -362,12 +308,11 @@ class TemporalActionLocalizationPipeline(Pipeline):
     # ----------------------------------------------------------------------------------- postprocess
     def postprocess(self, model_outputs, threshold: float = 0.0, top_k: int | None = None, candidate_labels=None):
         from ..data.windows import merge_window_predictions
-        from ..training.tal_evaluation import window_merge_nms_kwargs
 
         predictions, metadata = [], []
         extra = {}
-        if candidate_labels is not None and self._class_names_argument(self.model.post_process) is not None:
-            extra[self._class_names_argument(self.model.post_process)] = candidate_labels
+        if candidate_labels is not None:
+            extra["class_names"] = candidate_labels
         for batch in model_outputs["batches"]:
             found = self.model.post_process(batch["outputs"], batch["metadata"], **extra)
             predictions.extend(found)
@@ -382,7 +327,7 @@ class TemporalActionLocalizationPipeline(Pipeline):
                     except (KeyError, IndexError):
                         raise ValueError(f"the model predicted class id {label}, which has no name "
                                          f"(known: {len(names)} classes)") from None
-        merged = merge_window_predictions(predictions, metadata, window_merge_nms_kwargs(self.model.config))
+        merged = merge_window_predictions(predictions, metadata, self.model.config.window_merge_nms_kwargs())
         detections = merged.get(model_outputs["video_id"], [])
         detections = [d for d in detections if d["score"] >= threshold]
         return detections[:top_k] if top_k is not None else detections

@@ -37,7 +37,7 @@ def _saved_video_processor(model):
     """The video processor saved beside the checkpoint, else the defaults with the model's vision geometry."""
     from ..data.qwen2_5_vl_video import VIDEO_PROCESSOR_FILE, Qwen2_5_VLVideoProcessor
 
-    folder = getattr(model.config, "_name_or_path", None) or getattr(model, "name_or_path", None)
+    folder = model.config._name_or_path or model.name_or_path
     if folder and (Path(folder) / VIDEO_PROCESSOR_FILE).is_file():
         return Qwen2_5_VLVideoProcessor.from_pretrained(folder)
     return Qwen2_5_VLVideoProcessor.from_model_config(model.config)
@@ -61,10 +61,10 @@ class TemporalVideoGroundingPipeline(Pipeline):
 
     def __init__(self, *args, frame_processor=None, system_prompt: str | None = None, **kwargs):
         from ..data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor
+        from ..training.invert4tvg.inference import check_video_llm
 
         super().__init__(*args, **kwargs)
-        if getattr(self.model.config, "video_token_id", None) is None:
-            raise ValueError(f"temporal-video-grounding needs a Qwen2-VL/Qwen2.5-VL model with video input, got {type(self.model).__name__}")
+        check_video_llm(self.model.config, "temporal-video-grounding")
         if self.tokenizer is None:
             raise ValueError("temporal-video-grounding needs the model's tokenizer (pass tokenizer=...)")
         self.frame_processor = frame_processor if frame_processor is not None else _saved_video_processor(self.model)
@@ -88,7 +88,7 @@ class TemporalVideoGroundingPipeline(Pipeline):
         return super().__call__(video, query=query, **kwargs)
 
     def preprocess(self, inputs, query=None, start=None, end=None, fps=None):
-        from ..training.invert4tvg_prompts import task_messages
+        from ..training.invert4tvg.prompts import task_messages
 
         if isinstance(inputs, dict) and "video" in inputs:
             query = inputs.get("query", query)
@@ -127,7 +127,7 @@ class TemporalVideoGroundingPipeline(Pipeline):
         return {"prompt": messages, "video_inputs": video, "clip_start": clip_start, "clip_duration": duration}
 
     def _forward(self, model_inputs, max_new_tokens=256, generate_kwargs=None):
-        from ..training.invert4tvg_inference import generate_answers
+        from ..training.invert4tvg.inference import generate_answers
 
         answers, scores = generate_answers(self.model, self.chat, [{"prompt": model_inputs["prompt"]}], [model_inputs["video_inputs"]],
                                            batch_size=1, max_new_tokens=max_new_tokens, **(generate_kwargs or {}))

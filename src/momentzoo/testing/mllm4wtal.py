@@ -1,12 +1,13 @@
-"""Tiny DELU and MLLM4WTAL configs and builders for tests, benchmarks and the synthetic example config."""
+"""Tiny MLLM4WTAL configs and builders (over `momentzoo.testing.delu`) for tests, benchmarks and the synthetic example
+config."""
 
 from tokenizers import processors
 
-from ..models.delu import DELUConfig
 from ..models.mllm4wtal import MLLM4WTALConfig, MLLM4WTALModel
-from . import tiny_clip, tiny_tokenizer
+from .backbones import tiny_clip, tiny_tokenizer
+from .delu import tiny_delu_config
 
-__all__ = ["DESCRIPTION_CORPUS", "tiny_delu_config", "tiny_mllm4wtal", "tiny_mllm4wtal_config"]
+__all__ = ["DESCRIPTION_CORPUS", "tiny_mllm4wtal", "tiny_mllm4wtal_config"]
 
 # Words of the synthetic descriptions (momentzoo.data.synthetic's phases), so the tiny tokenizer has whole words.
 DESCRIPTION_CORPUS = (
@@ -34,23 +35,6 @@ _TINY_HEADS = {
     "reconstruction_dropout": 0.0,
     "complete_prior_hidden_size": 8,
 }
-
-
-def tiny_delu_config(**overrides) -> DELUConfig:
-    """A DELU of width 16 (two 8-d streams), attention width 8, classifier width 16 and 3 classes, dropout off."""
-    values = {
-        "input_dim": 16,
-        "rgb_dim": 8,
-        "attention_hidden_size": 8,
-        "classifier_hidden_size": 16,
-        "num_classes": 3,
-        "dropout": 0.0,
-        "attention_dropout": 0.0,
-        "classifier_dropout": 0.0,
-    }
-    if "id2label" in overrides:
-        values.pop("num_classes")
-    return DELUConfig(**{**values, **overrides})
 
 
 def tiny_mllm4wtal_config(base_config=None, text_config=None, **overrides) -> MLLM4WTALConfig:

@@ -21,7 +21,7 @@ from momentzoo.models.delu.losses_delu import (
     topk_mean,
     uncertainty_guide_loss,
 )
-from momentzoo.testing.mllm4wtal import tiny_delu_config
+from momentzoo.testing.delu import tiny_delu_config
 
 
 def full(length):
@@ -251,8 +251,7 @@ def test_post_process_checks_metadata():
 
 # ------------------------------------------------------------------------------------------ common tests
 class TestDELUCommon(ModelTesterMixin):
-    model_class = DELUModel
-    task = "temporal-localization"
+    model_type = "delu"
     non_default_config_kwargs: ClassVar[dict] = {
         "edl_loss_weight": 1.0,
         "mil_topk_ratio": 8,
@@ -268,9 +267,6 @@ class TestDELUCommon(ModelTesterMixin):
         ({"guide_loss_weight": -1.0}, "guide_loss_weight"),
         ({"curriculum_amplitude": 2.0}, "curriculum_amplitude"),
     ]
-
-    def get_config(self, **overrides):
-        return tiny_delu_config(**overrides)
 
     def make_inputs(self, model, lengths):
         features = torch.zeros(len(lengths), max(lengths), model.config.input_dim)

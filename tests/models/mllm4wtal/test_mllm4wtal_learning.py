@@ -11,7 +11,8 @@ from common_model_tests import one_thread  # noqa: F401 (autouse fixture)
 from transformers import TrainingArguments
 
 from momentzoo.models.delu import DELUModel
-from momentzoo.testing.mllm4wtal import tiny_delu_config, tiny_mllm4wtal
+from momentzoo.testing.delu import tiny_delu_config
+from momentzoo.testing.mllm4wtal import tiny_mllm4wtal
 from momentzoo.training.mllm4wtal import WeakTALCollator, WTALTrainer, evaluate_wtal, make_synthetic_wtal_dataset
 
 SEEDS, STEPS = (0, 1), 150

@@ -12,12 +12,11 @@ import momentzoo  # noqa: F401  (registers mllm4wtal)
 from momentzoo.models.delu import DELUConfig
 from momentzoo.models.mllm4wtal import (
     MLLM4WTALConfig,
-    MLLM4WTALModel,
     interactive_distillation_loss,
     key_match_loss,
     reconstruction_mask,
 )
-from momentzoo.testing.mllm4wtal import tiny_mllm4wtal, tiny_mllm4wtal_config
+from momentzoo.testing.mllm4wtal import tiny_mllm4wtal
 from momentzoo.training.mllm4wtal import (
     SimilarPairBatchSampler,
     WeakTALCollator,
@@ -33,8 +32,8 @@ def test_config_defaults_are_the_papers():
     assert (config.key_match_weight, config.key_prior_weight, config.reconstruction_weight) == (1.5, 1.5, 1.0)
     assert isinstance(config.base_config, DELUConfig) and config.num_classes == 20
     assert config.text_model_name_or_path == "openai/clip-vit-base-patch16" and config.text_config.hidden_size == 512
-    assert config.merge_nms_kwargs() == config.base_config.merge_nms_kwargs()
-    assert (config.max_seq_len, config.inference_window_size, config.fps) == (320, None, 25.0)
+    assert config.window_merge_nms_kwargs() == config.base_config.window_merge_nms_kwargs()
+    assert (config.max_seq_len, config.inference_window, config.fps) == (320, (None, 0.0), 25.0)
 
 
 def test_classes_given_at_the_top_go_to_the_base():
@@ -250,8 +249,7 @@ def test_bad_rows_are_named_and_nothing_is_dropped():
 
 # ---------------------------------------------------------------------------------------------- common tests
 class TestMLLM4WTALCommon(ModelTesterMixin):
-    model_class = MLLM4WTALModel
-    task = "temporal-localization"
+    model_type = "mllm4wtal"
     non_default_config_kwargs: ClassVar[dict] = {
         "key_match_weight": 1.0,
         "reconstruction_weight": 0.5,
@@ -265,9 +263,6 @@ class TestMLLM4WTALCommon(ModelTesterMixin):
         ({"base_config": 3}, "base_config"),
         ({"text_config": {"model_type": "bert"}}, "text_config"),
     ]
-
-    def get_config(self, **overrides):
-        return tiny_mllm4wtal_config(**overrides)
 
     def make_inputs(self, model, lengths):
         config = model.config

@@ -10,7 +10,7 @@ from common_model_tests import one_thread  # noqa: F401 (autouse fixture)
 
 from momentzoo.models.delu import DELUConfig
 from momentzoo.models.mllm4wtal import MLLM4WTALConfig
-from momentzoo.training.arguments import as_dict, parse_args_with_config
+from momentzoo.training.tal_script import as_dict, parse_args_with_config
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIGS = ROOT / "examples" / "configs"

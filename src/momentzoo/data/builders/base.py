@@ -165,7 +165,7 @@ class _MomentZooBuilder(datasets.GeneratorBasedBuilder, metaclass=abc.ABCMeta):
 
     def __init__(self, *args, **kwargs):
         if kwargs.get("hash") is None:
-            from ... import __version__
+            from ...version import __version__
 
             h = hashlib.sha256(f"momentzoo-{__version__}".encode())
             _fingerprint({k: v for k, v in kwargs.items() if k not in ("cache_dir", "hash")}, h)

@@ -6,15 +6,10 @@ from numbers import Integral
 
 from transformers import PreTrainedConfig
 
+from ..temporal_localization import THUMOS14_CLASSES, TemporalLocalizationConfigMixin
 from ..validation import ConfigFieldChecks
 
-__all__ = ["ActionFormerConfig", "THUMOS14_CLASSES", "tiny_actionformer_config"]
-
-THUMOS14_CLASSES = (
-    "BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving", "CricketBowling", "CricketShot",
-    "Diving", "FrisbeeCatch", "GolfSwing", "HammerThrow", "HighJump", "JavelinThrow", "LongJump", "PoleVault",
-    "Shotput", "SoccerPenalty", "TennisSwing", "ThrowDiscus", "VolleyballSpiking",
-)  # fmt: skip
+__all__ = ["ActionFormerConfig", "THUMOS14_CLASSES"]
 
 # Upper bound 10,000 feature steps stands for "unbounded" (kept finite so the config stays strict JSON).
 DEFAULT_REGRESSION_RANGES = ((0, 4), (4, 8), (8, 16), (16, 32), (32, 64), (64, 10000))
@@ -24,7 +19,7 @@ _checks = ConfigFieldChecks("ActionFormerConfig")
 _fail, _int, _float, _choice, _bool = _checks.fail, _checks.integer, _checks.number, _checks.choice, _checks.boolean
 
 
-class ActionFormerConfig(PreTrainedConfig):
+class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
     r"""Configuration of [`ActionFormerForTemporalLocalization`] (Zhang et al., "ActionFormer: Localizing Moments of
     Actions with Transformers", ECCV 2022). Every field is validated; a bad value raises a `ValueError` naming it.
 
@@ -208,6 +203,21 @@ class ActionFormerConfig(PreTrainedConfig):
         self.num_classes = len(id2label)
         super().__init__(id2label=id2label, label2id={name: i for i, name in id2label.items()}, **kwargs)
 
+    # Not in the paper (ActionFormer runs whole videos at inference): long videos in the pipeline and `predict_tal`
+    # run in windows of the training length, overlapping by a quarter.
+    inference_window_overlap = 0.25
+
+    @property
+    def inference_window(self) -> tuple[int | None, float]:
+        return self.max_seq_len, self.inference_window_overlap
+
+    def window_merge_nms_kwargs(self) -> dict:
+        common = {"min_score": self.min_score, "max_segments": self.max_segments}
+        if self.nms_method == "none":
+            return {"method": "hard", "iou_threshold": 1.0, **common}
+        return {"method": self.nms_method, "iou_threshold": self.nms_iou_threshold, "sigma": self.nms_sigma,
+                "voting_threshold": self.voting_threshold, "class_agnostic": self.class_agnostic_nms, **common}
+
     @property
     def num_levels(self) -> int:
         """Number of pyramid levels."""
@@ -223,24 +233,3 @@ class ActionFormerConfig(PreTrainedConfig):
         """Local attention window of each level (level 0 is used by the stem)."""
         window = self.attention_window_size
         return [window] * self.num_levels if isinstance(window, int) else list(window)
-
-
-def tiny_actionformer_config(**overrides) -> ActionFormerConfig:
-    """A small ActionFormer (4 levels, width 16, 3 classes) that runs in milliseconds on a CPU, for tests and
-    demos; `overrides` replace any field."""
-    values = dict(
-        input_dim=12,
-        max_seq_len=64,
-        hidden_size=16,
-        num_attention_heads=2,
-        attention_window_size=5,
-        num_stem_layers=1,
-        num_downsample_layers=3,
-        head_hidden_size=16,
-        regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
-        hidden_dropout=0.0,
-        drop_path_rate=0.0,
-        num_classes=3,
-    )
-    values.update(overrides)
-    return ActionFormerConfig(**values)

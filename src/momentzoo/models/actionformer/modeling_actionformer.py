@@ -2,6 +2,10 @@
 features, an identity FPN, and anchor-free heads that classify every pyramid point and regress its distances to
 the action's start and end. Trained with sigmoid focal + DIoU losses; decoded with per-class soft-NMS.
 
+The building blocks only ActionFormer (and ActionVLM, through it) uses live here with the `ActionFormer` prefix:
+masked local attention, the pre-LN transformer block, the identity FPN and the conv heads. Blocks shared by two or
+more models (masked conv, losses, matcher, RoI align, deformable attention) are in `momentzoo.layers`.
+
 Layout: sequences are `(B, T, C)` throughout. Masks are `(B, T)` bool; inside the network a batch without padding
 carries `mask=None` so that no masking work is done. All lengths and offsets are in *feature steps* until
 `post_process` converts them to seconds.
@@ -15,19 +19,30 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
 from ...hub import MomentzooModelCardMixin
-from ...layers.fpn import IdentityFPN
-from ...layers.heads import Scale, TemporalClassificationHead, TemporalRegressionHead
 from ...layers.losses import offset_diou_loss, sigmoid_focal_loss
-from ...layers.masked_conv import MaskedConv1d, apply_mask
-from ...layers.transformer_block import AffineDropPath, MaskedTransformerBlock
+from ...layers.masked_conv import MaskedConv1d, apply_mask, conv1d_time_major, downsample_mask
 from ...segments import batched_nms, feature_grid_to_seconds
-from ..validation import validate_feature_inputs, window_geometry
+from ..temporal_localization import dummy_feature_inputs
+from ..validation import pad_segment_labels, validate_feature_inputs, validate_segment_labels, window_geometry
 from .configuration_actionformer import ActionFormerConfig
 
 __all__ = [
+    "local_masked_attention",
+    "drop_path",
+    "prior_bias",
+    "ActionFormerLocalAttention",
+    "ActionFormerAffineDropPath",
+    "ActionFormerTransformerBlock",
+    "ActionFormerIdentityFPN",
+    "ActionFormerScale",
+    "ActionFormerClassifier",
+    "ActionFormerClassificationHead",
+    "ActionFormerRegressionHead",
     "ActionFormerModelOutput",
     "ActionFormerOutput",
     "ActionFormerPreTrainedModel",
@@ -35,6 +50,367 @@ __all__ = [
     "ActionFormerModel",
     "ActionFormerForTemporalLocalization",
 ]
+
+
+# ------------------------------------------------------------------------------------ building blocks
+def local_masked_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    key_mask: torch.Tensor,
+    window_size: int,
+    block_size: int = 32,
+    dropout_p: float = 0.0,
+    scale: float | None = None,
+) -> torch.Tensor:
+    """Banded softmax attention.
+
+    Args:
+        query, key, value: `(B, H, T, d)`.
+        key_mask: `(B, T)` bool, True for real steps; padded keys get no attention.
+        window_size: odd; step `i` attends to keys `j` with `|i - j| <= window_size // 2`.
+        block_size: queries per block (a speed knob only; the result does not depend on it).
+        dropout_p: dropout on the attention probabilities (pass 0 in eval).
+        scale: score scale, default `1 / sqrt(d)`.
+
+    Returns `(B, H, T, d)`. A query whose window holds no real key gets a zero output.
+    """
+    if window_size < 1 or window_size % 2 != 1:
+        raise ValueError(f"window_size must be a positive odd integer, got {window_size}")
+    if query.ndim != 4 or key.shape != query.shape or value.shape[:-1] != query.shape[:-1]:
+        raise ValueError(
+            f"query/key/value must be (B, H, T, d) with matching shapes, got {tuple(query.shape)}, "
+            f"{tuple(key.shape)}, {tuple(value.shape)}"
+        )
+    batch, heads, length, dim = query.shape
+    if key_mask.shape != (batch, length):
+        raise ValueError(f"key_mask must be (B, T) = {(batch, length)}, got {tuple(key_mask.shape)}")
+    half = window_size // 2
+    block = max(1, min(block_size, length))
+    num_blocks = math.ceil(length / block)
+    padded = num_blocks * block
+    span = block + 2 * half  # keys seen by one query block
+    scale = dim**-0.5 if scale is None else scale
+
+    # Queries: (B, H, nb, block, d). Keys/values: padded by `half` on the left so block b's keys start at b * block.
+    q = F.pad(query * scale, (0, 0, 0, padded - length)).view(batch, heads, num_blocks, block, dim)
+    k = F.pad(key, (0, 0, half, padded - length + half)).unfold(2, span, block)  # (B, H, nb, d, span)
+    v = F.pad(value, (0, 0, half, padded - length + half)).unfold(2, span, block).transpose(-1, -2)
+    valid_key = F.pad(key_mask, (half, padded - length + half), value=False).unfold(1, span, block)  # (B, nb, span)
+
+    # Query r of a block sits at key column r + half; the window is columns r .. r + 2 * half.
+    offset = torch.arange(span, device=query.device)[None, :] - torch.arange(block, device=query.device)[:, None]
+    band = (offset >= 0) & (offset <= 2 * half)  # (block, span)
+    allowed = band[None, None] & valid_key[:, :, None, :]  # (B, nb, block, span)
+
+    scores = torch.matmul(q, k)  # (B, H, nb, block, span)
+    scores = scores.masked_fill(~allowed[:, None], torch.finfo(scores.dtype).min)
+    probs = torch.softmax(scores.float(), dim=-1)
+    # Rows with no allowed key would otherwise be uniform over padding: zero them explicitly.
+    probs = probs * allowed[:, None].any(-1, keepdim=True)
+    probs = probs.to(value.dtype)
+    if dropout_p > 0:
+        probs = F.dropout(probs, p=dropout_p, training=True)
+    out = torch.matmul(probs, v)  # (B, H, nb, block, d)
+    return out.reshape(batch, heads, padded, dim)[:, :, :length]
+
+
+class ActionFormerLocalAttention(nn.Module):
+    """ActionFormer's local multi-head *conv* attention (`LocalMaskedMHCA`) on `(B, T, C)` sequences.
+
+    Queries, keys and values first go through a depthwise masked conv (kernel 3, or `stride + 1` with `stride > 1`,
+    which both encodes relative position and downsamples) and a LayerNorm, then linear projections, then windowed
+    attention, then an output projection. `forward(x, mask)` returns `(out (B, ceil(T / stride), C), out_mask)`;
+    padded output steps are zero.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        window_size: int,
+        stride: int = 1,
+        attention_dropout: float = 0.0,
+        projection_dropout: float = 0.0,
+        block_size: int = 32,
+    ):
+        super().__init__()
+        if hidden_size % num_heads != 0:
+            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})")
+        if window_size < 3 or window_size % 2 != 1:
+            raise ValueError(f"window_size must be an odd integer >= 3, got {window_size}")
+        if stride != 1 and (stride < 1 or stride % 2 != 0):
+            raise ValueError(f"stride must be 1 or an even integer, got {stride}")
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.head_dim = hidden_size // num_heads
+        self.window_size = window_size
+        self.stride = stride
+        self.attention_dropout = attention_dropout
+        self.block_size = block_size
+
+        kernel_size = stride + 1 if stride > 1 else 3
+        self.query_conv = MaskedConv1d(hidden_size, hidden_size, kernel_size, stride, groups=hidden_size, bias=False)
+        self.key_conv = MaskedConv1d(hidden_size, hidden_size, kernel_size, stride, groups=hidden_size, bias=False)
+        self.value_conv = MaskedConv1d(hidden_size, hidden_size, kernel_size, stride, groups=hidden_size, bias=False)
+        self.query_norm = nn.LayerNorm(hidden_size)
+        self.key_norm = nn.LayerNorm(hidden_size)
+        self.value_norm = nn.LayerNorm(hidden_size)
+        self.query = nn.Linear(hidden_size, hidden_size)
+        self.key = nn.Linear(hidden_size, hidden_size)
+        self.value = nn.Linear(hidden_size, hidden_size)
+        self.proj = nn.Linear(hidden_size, hidden_size)
+        self.proj_dropout = nn.Dropout(projection_dropout)
+
+    def _depthwise_qkv(self, x: torch.Tensor, mask: torch.Tensor | None):
+        # Mask the shared input once; three separate depthwise convs leave q, k, v contiguous for their LayerNorms
+        # (a fused 3-output grouped conv interleaves them and ends up slower).
+        x = apply_mask(x, mask)
+        q, k, v = (
+            conv1d_time_major(x, conv.weight, None, conv.stride[0], conv.padding[0], conv.groups)
+            for conv in (self.query_conv, self.key_conv, self.value_conv)
+        )
+        return q, k, v, downsample_mask(mask, self.stride)
+
+    def _heads(self, x: torch.Tensor, norm: nn.LayerNorm, linear: nn.Linear) -> torch.Tensor:
+        # (B, T, C) -> LayerNorm -> projection -> (B, H, T, d)
+        batch, length, _ = x.shape
+        return linear(norm(x)).view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        q, k, v, out_mask = self._depthwise_qkv(x, mask)
+        # Conv outputs at padded steps are not re-zeroed (one pass saved): padded keys get no attention and
+        # padded queries' outputs are zeroed at the end, so those values never reach a real step.
+        q = self._heads(q, self.query_norm, self.query)
+        k = self._heads(k, self.key_norm, self.key)
+        v = self._heads(v, self.value_norm, self.value)
+        batch, _, length, _ = q.shape
+        key_mask = out_mask if out_mask is not None else torch.ones(batch, length, dtype=torch.bool, device=q.device)
+        context = local_masked_attention(
+            q,
+            k,
+            v,
+            key_mask,
+            self.window_size,
+            block_size=self.block_size,
+            dropout_p=self.attention_dropout if self.training else 0.0,
+        )
+        out = self.proj_dropout(self.proj(context.transpose(1, 2).reshape(batch, length, self.hidden_size)))
+        return apply_mask(out, out_mask), out_mask
+
+
+def drop_path(x: torch.Tensor, drop_prob: float, training: bool) -> torch.Tensor:
+    """Stochastic depth: drop the whole residual branch of a sample with probability `drop_prob`."""
+    if drop_prob == 0.0 or not training:
+        return x
+    keep = 1.0 - drop_prob
+    shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+    return x * torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(keep).div_(keep)
+
+
+class ActionFormerAffineDropPath(nn.Module):
+    """Per-channel learnable scale of a residual branch (LayerScale, initialised to `init_value`) followed by
+    stochastic depth, on `(B, T, C)`; `init_value=None` leaves out the scale (plain drop path)."""
+
+    def __init__(self, num_channels: int, drop_prob: float = 0.0, init_value: float | None = 1e-4):
+        super().__init__()
+        self.drop_prob = drop_prob
+        self.scale = nn.Parameter(torch.full((num_channels,), float(init_value))) if init_value is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.scale is not None:
+            x = x * self.scale
+        return drop_path(x, self.drop_prob, self.training)
+
+
+class ActionFormerTransformerBlock(GradientCheckpointingLayer):
+    """Pre-LN block: `x' = skip(x) + DropPath(Attn(LN(x)))`, `out = x' + DropPath(MLP(LN(x')))`, masked throughout.
+
+    With `stride > 1` the attention's depthwise convs downsample queries/keys/values and the skip path is a
+    max-pool (kernel `stride + 1`) over real steps only. `forward(x (B, T, C), mask (B, T) bool or None)` returns
+    `(out (B, ceil(T / stride), C), out_mask)`; padded steps of `out` are exactly zero.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        window_size: int,
+        stride: int = 1,
+        mlp_ratio: int = 4,
+        hidden_act: str = "gelu",
+        attention_dropout: float = 0.0,
+        hidden_dropout: float = 0.0,
+        drop_path_rate: float = 0.0,
+        layer_scale_init_value: float | None = 1e-4,
+        attention_block_size: int = 32,
+    ):
+        super().__init__()
+        self.stride = stride
+        self.norm1 = nn.LayerNorm(hidden_size)
+        self.attn = ActionFormerLocalAttention(
+            hidden_size,
+            num_heads,
+            window_size,
+            stride=stride,
+            attention_dropout=attention_dropout,
+            projection_dropout=hidden_dropout,
+            block_size=attention_block_size,
+        )
+        self.norm2 = nn.LayerNorm(hidden_size)
+        # ActionFormer's MLP is two 1x1 convs: per-step linear layers.
+        self.mlp_in = nn.Linear(hidden_size, mlp_ratio * hidden_size)
+        self.act = ACT2FN[hidden_act]
+        self.mlp_out = nn.Linear(mlp_ratio * hidden_size, hidden_size)
+        self.mlp_dropout = nn.Dropout(hidden_dropout)
+        self.drop_path_attn = ActionFormerAffineDropPath(hidden_size, drop_path_rate, layer_scale_init_value)
+        self.drop_path_mlp = ActionFormerAffineDropPath(hidden_size, drop_path_rate, layer_scale_init_value)
+
+    def _skip(self, x: torch.Tensor, mask: torch.Tensor | None, out_mask: torch.Tensor | None) -> torch.Tensor:
+        if self.stride == 1:
+            return apply_mask(x, mask)
+        if mask is not None:  # max over real steps only, so a padded run pools exactly like an unpadded one
+            x = x.masked_fill(~mask[..., None], float("-inf"))
+        pooled = F.max_pool1d(x.transpose(1, 2), self.stride + 1, self.stride, (self.stride + 1) // 2).transpose(1, 2)
+        return pooled if out_mask is None else pooled.masked_fill(~out_mask[..., None], 0.0)
+
+    def forward(
+        self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attn_out, out_mask = self.attn(self.norm1(hidden_states), mask)
+        out = self._skip(hidden_states, mask, out_mask) + self.drop_path_attn(attn_out)
+        mlp = self.mlp_dropout(self.mlp_out(self.mlp_dropout(self.act(self.mlp_in(self.norm2(out))))))
+        return out + self.drop_path_mlp(apply_mask(mlp, out_mask)), out_mask
+
+
+class ActionFormerIdentityFPN(nn.Module):
+    """Passes each level's `(B, T_l, C)` features through its own LayerNorm (or nothing with `with_ln=False`) and
+    re-zeroes padded steps (a LayerNorm maps zeros to its bias); masks (`(B, T_l)` or None) pass through."""
+
+    def __init__(self, num_levels: int, hidden_size: int, with_ln: bool = True):
+        super().__init__()
+        self.num_levels = num_levels
+        self.norms = nn.ModuleList(nn.LayerNorm(hidden_size) if with_ln else nn.Identity() for _ in range(num_levels))
+
+    def forward(
+        self, features: list[torch.Tensor], masks: list[torch.Tensor | None]
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+        if len(features) != self.num_levels or len(masks) != self.num_levels:
+            raise ValueError(
+                f"ActionFormerIdentityFPN expects {self.num_levels} levels, got {len(features)} features and {len(masks)} masks"
+            )
+        return [apply_mask(norm(x), m) for norm, x, m in zip(self.norms, features, masks)], list(masks)
+
+
+def prior_bias(prior_prob: float) -> float:
+    """Classifier bias `b` with `sigmoid(b) = prior_prob` (RetinaNet's prior init: rare positives at the start)."""
+    if not 0.0 < prior_prob < 1.0:
+        raise ValueError(f"prior_prob must be in (0, 1), got {prior_prob}")
+    return -math.log((1.0 - prior_prob) / prior_prob)
+
+
+class ActionFormerScale(nn.Module):
+    """A learnable scalar multiplier (one per pyramid level for the regression outputs), initialised to 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale.to(x.dtype)
+
+
+class _ActionFormerConvTower(nn.Module):
+    """`num_layers - 1` masked convs (+ LayerNorm) with ReLU, shared across levels."""
+
+    def __init__(self, input_dim: int, hidden_dim: int, num_layers: int, kernel_size: int, with_ln: bool):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1 (the last layer is the output conv), got {num_layers}")
+        self.convs = nn.ModuleList(
+            MaskedConv1d(input_dim if i == 0 else hidden_dim, hidden_dim, kernel_size, bias=not with_ln)
+            for i in range(num_layers - 1)
+        )
+        self.norms = nn.ModuleList(
+            nn.LayerNorm(hidden_dim) if with_ln else nn.Identity() for _ in range(num_layers - 1)
+        )
+
+    def tower(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        for conv, norm in zip(self.convs, self.norms):
+            x, _ = conv(x, mask)
+            x = F.relu(norm(x))
+        return x
+
+
+class ActionFormerClassifier(MaskedConv1d):
+    """The classification head's output conv; its bias starts at the foreground prior `prior_prob` (RetinaNet's
+    prior init: rare positives at the start), `1e-6` for `empty_classes` so that classes never seen stay silent."""
+
+    def __init__(self, in_channels: int, num_classes: int, kernel_size: int, prior_prob: float = 0.01,
+                 empty_classes: tuple[int, ...] = ()):
+        super().__init__(in_channels, num_classes, kernel_size)
+        self.prior_prob = prior_prob
+        self.empty_classes = tuple(empty_classes)
+        self.reset_prior()
+
+    def prior_bias_vector(self) -> torch.Tensor:
+        probs = [1e-6 if index in self.empty_classes else self.prior_prob for index in range(self.out_channels)]
+        return torch.tensor([prior_bias(p) for p in probs], dtype=self.bias.dtype)
+
+    @torch.no_grad()
+    def reset_prior(self) -> None:
+        self.bias.copy_(self.prior_bias_vector())
+
+
+class ActionFormerClassificationHead(_ActionFormerConvTower):
+    """Per-step class logits. `forward(features, masks)` maps lists of `(B, T_l, C)` features and `(B, T_l)` masks
+    (or None) to a list of `(B, T_l, num_classes)` logits (zero at padded steps). The classifier bias starts at the `prior_prob` prior;
+    classes listed in `empty_classes` start at a 1e-6 prior so that classes never seen in training stay silent."""
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_dim: int,
+        num_classes: int,
+        num_layers: int = 3,
+        kernel_size: int = 3,
+        with_ln: bool = True,
+        prior_prob: float = 0.01,
+        empty_classes: tuple[int, ...] = (),
+    ):
+        super().__init__(input_dim, hidden_dim, num_layers, kernel_size, with_ln)
+        in_dim = hidden_dim if num_layers > 1 else input_dim
+        self.classifier = ActionFormerClassifier(in_dim, num_classes, kernel_size, prior_prob, empty_classes)
+
+    def forward(self, features: list[torch.Tensor], masks: list[torch.Tensor | None]) -> list[torch.Tensor]:
+        return [self.classifier(self.tower(x, m), m)[0] for x, m in zip(features, masks)]
+
+
+class ActionFormerRegressionHead(_ActionFormerConvTower):
+    """Per-step distances to the action's start and end, in units of the level's stride:
+    `ReLU(Scale_l(conv(...)))`, so they are non-negative. Returns a list of `(B, T_l, 2)`."""
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_dim: int,
+        num_levels: int,
+        num_layers: int = 3,
+        kernel_size: int = 3,
+        with_ln: bool = True,
+    ):
+        super().__init__(input_dim, hidden_dim, num_layers, kernel_size, with_ln)
+        self.num_levels = num_levels
+        self.scales = nn.ModuleList(ActionFormerScale() for _ in range(num_levels))
+        in_dim = hidden_dim if num_layers > 1 else input_dim
+        self.offset = MaskedConv1d(in_dim, 2, kernel_size)
+
+    def forward(self, features: list[torch.Tensor], masks: list[torch.Tensor | None]) -> list[torch.Tensor]:
+        if len(features) != self.num_levels:
+            raise ValueError(f"ActionFormerRegressionHead has {self.num_levels} levels, got {len(features)}")
+        return [
+            F.relu(scale(self.offset(self.tower(x, m), m)[0])) for scale, x, m in zip(self.scales, features, masks)
+        ]
 
 
 @dataclass
@@ -69,6 +445,9 @@ class ActionFormerOutput(ModelOutput):
             feature steps from the window start.
         masks (`torch.BoolTensor` of shape `(B, P)`): True at points over real (unpadded) steps.
         pyramid_features (`tuple` of `torch.FloatTensor`): the neck's `(B, T_l, hidden_size)` per level.
+        point_losses (`torch.FloatTensor` of shape `(B, P)`, with `labels` and `output_point_losses`): each point's
+            loss without the positive-count normaliser (focal summed over classes + `regression_loss_weight` x DIoU
+            at positives), zero at padded points; no gradient.
     """
 
     loss: torch.FloatTensor | None = None
@@ -79,6 +458,7 @@ class ActionFormerOutput(ModelOutput):
     points: torch.FloatTensor | None = None
     masks: torch.BoolTensor | None = None
     pyramid_features: tuple[torch.FloatTensor, ...] | None = None
+    point_losses: torch.FloatTensor | None = None
 
 
 class ActionFormerPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
@@ -87,35 +467,32 @@ class ActionFormerPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
     base_model_prefix = "model"
     main_input_name = "input_features"
     supports_gradient_checkpointing = True
-    _no_split_modules = ["MaskedTransformerBlock"]
+    _no_split_modules = ["ActionFormerTransformerBlock"]
 
     @property
     def dummy_inputs(self) -> dict[str, torch.Tensor]:
         """Two short videos, the second padded: enough to run every level of a small config."""
-        generator = torch.Generator().manual_seed(0)
         length = 2 * self.config.scale_factor**self.config.num_downsample_layers + 3
-        features = torch.randn(2, length, self.config.input_dim, generator=generator)
-        mask = torch.ones(2, length, dtype=torch.long)
-        mask[1, length // 2 :] = 0
-        return {"input_features": features.to(self.device, self.dtype), "attention_mask": mask.to(self.device)}
+        return dummy_feature_inputs(self, length, length // 2, torch.Generator().manual_seed(0))
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         # The official code keeps PyTorch's default (Kaiming-uniform) weights and zeroes every conv/linear bias.
-        if isinstance(module, (nn.Conv1d, nn.Linear)):
+        if isinstance(module, ActionFormerClassifier):
             init.kaiming_uniform_(module.weight, a=math.sqrt(5))
-            if getattr(module, "bias_prior_probs", None) is not None:
-                # A classifier: sigmoid(bias) starts at the foreground prior (cls_prior_prob).
-                init.copy_(module.bias, TemporalClassificationHead.prior_bias_vector(module))
-            elif module.bias is not None:
+            init.copy_(module.bias, module.prior_bias_vector())
+        elif isinstance(module, (nn.Conv1d, nn.Linear)):
+            init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+            if module.bias is not None:
                 init.zeros_(module.bias)
         elif isinstance(module, nn.LayerNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
-        elif isinstance(module, Scale):
-            init.constant_(module.scale, module.init_value)
-        elif isinstance(module, AffineDropPath) and module.scale is not None:
-            init.constant_(module.scale, module.init_value)
+        elif isinstance(module, ActionFormerScale):
+            init.ones_(module.scale)
+        elif isinstance(module, ActionFormerAffineDropPath) and module.scale is not None:
+            init.constant_(module.scale, self.config.layer_scale_init_value)
+
         if isinstance(module, ActionFormerForTemporalLocalization):
             init.constant_(module.loss_normalizer, self.config.loss_normalizer_init)
 
@@ -141,8 +518,8 @@ class ActionFormerBackbone(nn.Module):
             for _ in range(config.num_projection_layers)
         )
 
-        def block(stride: int, window: int) -> MaskedTransformerBlock:
-            return MaskedTransformerBlock(
+        def block(stride: int, window: int) -> ActionFormerTransformerBlock:
+            return ActionFormerTransformerBlock(
                 hidden,
                 config.num_attention_heads,
                 window,
@@ -183,7 +560,7 @@ class ActionFormerModel(ActionFormerPreTrainedModel):
     def __init__(self, config: ActionFormerConfig):
         super().__init__(config)
         self.backbone = ActionFormerBackbone(config)
-        self.neck = IdentityFPN(config.num_levels, config.hidden_size, with_ln=config.fpn_with_ln)
+        self.neck = ActionFormerIdentityFPN(config.num_levels, config.hidden_size, with_ln=config.fpn_with_ln)
         self.post_init()
 
     def pyramid(
@@ -235,7 +612,7 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
     def __init__(self, config: ActionFormerConfig):
         super().__init__(config)
         self.model = ActionFormerModel(config)
-        self.cls_head = TemporalClassificationHead(
+        self.cls_head = ActionFormerClassificationHead(
             config.hidden_size,
             config.head_hidden_size,
             config.num_classes,
@@ -244,7 +621,7 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
             with_ln=config.head_with_ln,
             prior_prob=config.cls_prior_prob,
         )
-        self.reg_head = TemporalRegressionHead(
+        self.reg_head = ActionFormerRegressionHead(
             config.hidden_size,
             config.head_hidden_size,
             config.num_levels,
@@ -277,42 +654,6 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
         return torch.cat(rows)
 
     # ----------------------------------------------------------------------------------- label assignment
-    def _pad_labels(self, labels: list[dict], batch: int | None, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if not isinstance(labels, (list, tuple)) or (batch is not None and len(labels) != batch):
-            raise ValueError(f"labels must be a list of {batch} dicts (one per video), got {type(labels).__name__} "
-                             f"of length {len(labels) if isinstance(labels, (list, tuple)) else 'n/a'}")
-        segments, classes = [], []
-        for i, item in enumerate(labels):
-            if not isinstance(item, dict) or "segments" not in item or "class_labels" not in item:
-                raise ValueError(f"labels[{i}] must be a dict with 'segments' and 'class_labels'")
-            seg = torch.as_tensor(item["segments"], dtype=torch.float32, device=device)
-            if seg.numel() == 0:
-                seg = seg.reshape(0, 2)
-            cls = torch.as_tensor(item["class_labels"], device=device).reshape(-1)
-            if seg.ndim != 2 or seg.shape[-1] != 2:
-                raise ValueError(f"labels[{i}]['segments'] must be (n, 2), got {tuple(seg.shape)}")
-            if cls.shape[0] != seg.shape[0]:
-                raise ValueError(f"labels[{i}] has {seg.shape[0]} segments but {cls.shape[0]} class_labels")
-            if cls.numel() and (cls.is_floating_point() or cls.min() < 0 or cls.max() >= self.config.num_classes):
-                raise ValueError(
-                    f"labels[{i}]['class_labels'] must be integer ids in [0, {self.config.num_classes}), got {cls.tolist()}"
-                )
-            if not torch.isfinite(seg).all():
-                raise ValueError(f"labels[{i}]['segments'] has NaN or infinite values")
-            if (seg[:, 1] < seg[:, 0]).any():
-                row = int((seg[:, 1] < seg[:, 0]).nonzero()[0])
-                raise ValueError(f"labels[{i}]['segments'][{row}] ends before it starts: {seg[row].tolist()}")
-            segments.append(seg)
-            classes.append(cls.long())
-        batch = len(segments)
-        most = max([1] + [s.shape[0] for s in segments])
-        seg_pad = torch.zeros(batch, most, 2, device=device)
-        cls_pad = torch.zeros(batch, most, dtype=torch.long, device=device)
-        valid = torch.zeros(batch, most, dtype=torch.bool, device=device)
-        for i, (seg, cls) in enumerate(zip(segments, classes)):
-            seg_pad[i, : len(seg)], cls_pad[i, : len(cls)], valid[i, : len(seg)] = seg, cls, True
-        return seg_pad, cls_pad, valid
-
     @torch.no_grad()
     def label_points(
         self, points: torch.Tensor, labels: list[dict], batch_size: int | None = None
@@ -328,7 +669,8 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
         Returns `cls_targets (B, P, num_classes)` in {0, 1} and `reg_targets (B, P, 2)`: the distances
         `(t - a, b - t) / s` to the chosen action (meaningful only where `cls_targets` has a 1).
         """
-        segments, classes, valid = self._pad_labels(labels, batch_size, points.device)
+        pairs = validate_segment_labels(labels, batch_size, self.config.num_classes, points.device)
+        segments, classes, valid = pad_segment_labels(pairs, points.device)
         t, low, high, stride = (points[:, i][None, :, None] for i in range(4))  # (1, P, 1)
         start, end = segments[..., 0][:, None, :], segments[..., 1][:, None, :]  # (B, 1, N)
         left, right = t - start, end - t  # (B, P, N)
@@ -352,22 +694,28 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
         return cls_targets, reg_targets / stride[0]
 
     # --------------------------------------------------------------------------------------------- losses
-    def compute_detection_loss(
+    def _smoothed_targets(self, cls_targets: torch.Tensor) -> torch.Tensor:
+        smoothing = self.config.label_smoothing
+        if smoothing > 0:
+            return cls_targets * (1.0 - smoothing) + smoothing / (self.config.num_classes + 1)
+        return cls_targets
+
+    def _detection_loss(
         self,
         cls_logits: torch.Tensor,
         offsets: torch.Tensor,
         masks: torch.Tensor,
-        points: torch.Tensor,
-        labels: list[dict],
+        cls_targets: torch.Tensor,
+        reg_targets: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """`(loss, cls_loss, reg_loss)` of `ActionFormerOutput` from flattened head outputs. In training mode it
-        first updates the EMA of the number of positives (`loss_normalizer`), as the official code does.
+        """`(loss, cls_loss, reg_loss)` of `ActionFormerOutput` from flattened head outputs and point targets. In
+        training mode it first updates the EMA of the number of positives (`loss_normalizer`), as the official code
+        does.
 
         Data parallel training (DDP, DeepSpeed; a torch.distributed process group in training mode) counts the
         positives of the *global* batch (summed over processes) and scales each process's loss by the number of
         processes, which cancels the gradient averaging: N processes with batch b take exactly the step of one
         process with batch N * b (the summed losses over the EMA of the global positive count)."""
-        cls_targets, reg_targets = self.label_points(points, labels, batch_size=cls_logits.shape[0])
         positive = (cls_targets.sum(-1) > 0) & masks
         world_size = 1
         if self.training:
@@ -381,18 +729,79 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
                 self.loss_normalizer.mul_(momentum).add_((1.0 - momentum) * count.clamp(min=1))
         normalizer = self.loss_normalizer.detach().clone().float() / world_size
 
-        targets = cls_targets[masks]
-        if self.config.label_smoothing > 0:
-            targets = targets * (1.0 - self.config.label_smoothing) + self.config.label_smoothing / (
-                self.config.num_classes + 1
-            )
+        targets = self._smoothed_targets(cls_targets[masks])
         cls_loss = sigmoid_focal_loss(
             cls_logits[masks], targets, self.config.focal_alpha, self.config.focal_gamma, reduction="sum"
         ) / normalizer
         reg_loss = offset_diou_loss(offsets[positive], reg_targets[positive], reduction="sum") / normalizer
         return cls_loss + self.config.regression_loss_weight * reg_loss, cls_loss, reg_loss
 
+    @torch.no_grad()
+    def _point_losses(self, cls_logits, offsets, masks, cls_targets, reg_targets) -> torch.Tensor:
+        config = self.config
+        point_loss = sigmoid_focal_loss(
+            cls_logits, self._smoothed_targets(cls_targets), config.focal_alpha, config.focal_gamma
+        ).sum(-1)
+        point_loss = point_loss * masks
+        positive = (cls_targets.sum(-1) > 0) & masks
+        regression = torch.zeros_like(point_loss)
+        regression[positive] = offset_diou_loss(offsets[positive], reg_targets[positive])
+        return point_loss + config.regression_loss_weight * regression
+
     # -------------------------------------------------------------------------------------------- forward
+    def pyramid(
+        self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+        """The neck's pyramid of clip features `(B, T, input_dim)`: lists of `(B, T_l, hidden_size)` features and
+        `(B, T_l)` bool masks (all None when no step of the batch is padding), as `detect` takes them."""
+        return self.model.pyramid(input_features, attention_mask)
+
+    def detect(
+        self,
+        cls_pyramid: list[torch.Tensor],
+        loc_pyramid: list[torch.Tensor] | None = None,
+        pyramid_masks: list[torch.Tensor | None] | None = None,
+        labels: list[dict] | None = None,
+        output_point_losses: bool = False,
+    ) -> ActionFormerOutput:
+        """The heads, label assignment and losses on a feature pyramid: what `forward` runs after the backbone, and
+        what models that build their own pyramids on ActionFormer's (ActionVLM) call.
+
+        Args:
+            cls_pyramid (`list` of `(B, T_l, hidden_size)`): the features the classification head reads.
+            loc_pyramid (`list` of `(B, T_l, hidden_size)`, optional): the features the regression head reads
+                (default: `cls_pyramid`).
+            pyramid_masks (`list` of `(B, T_l)` bool or None, optional): True at real steps; None (per level or
+                altogether) when no step is padding.
+            labels (`list` of `B` dicts, optional): as in `forward`; the losses are computed when given.
+            output_point_losses (`bool`): with `labels`, also return each point's unnormalised loss.
+
+        Returns an [`ActionFormerOutput`] (`pyramid_features` is `cls_pyramid`).
+        """
+        loc_pyramid = cls_pyramid if loc_pyramid is None else loc_pyramid
+        pyramid_masks = [None] * len(cls_pyramid) if pyramid_masks is None else pyramid_masks
+        cls_logits = torch.cat(self.cls_head(cls_pyramid, pyramid_masks), dim=1)
+        offsets = torch.cat(self.reg_head(loc_pyramid, pyramid_masks), dim=1)
+        flat_masks = torch.cat(self.model.full_masks(cls_pyramid, pyramid_masks), dim=1)
+        points = self.generate_points([level.shape[1] for level in cls_pyramid], device=cls_logits.device)
+        loss = cls_loss = reg_loss = point_losses = None
+        if labels is not None:
+            cls_targets, reg_targets = self.label_points(points, labels, batch_size=cls_logits.shape[0])
+            loss, cls_loss, reg_loss = self._detection_loss(cls_logits, offsets, flat_masks, cls_targets, reg_targets)
+            if output_point_losses:
+                point_losses = self._point_losses(cls_logits, offsets, flat_masks, cls_targets, reg_targets)
+        return ActionFormerOutput(
+            loss=loss,
+            cls_loss=cls_loss,
+            reg_loss=reg_loss,
+            cls_logits=cls_logits,
+            offsets=offsets,
+            points=points,
+            masks=flat_masks,
+            pyramid_features=tuple(cls_pyramid),
+            point_losses=point_losses,
+        )
+
     def forward(
         self,
         input_features: torch.Tensor,
@@ -407,24 +816,8 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
             labels (`list` of `B` dicts, optional): `{"class_labels": LongTensor (n,), "segments": FloatTensor
                 (n, 2)}`, segments in feature steps from the window start. When given, the loss is computed.
         """
-        features, masks = self.model.pyramid(input_features, attention_mask)
-        cls_logits = torch.cat(self.cls_head(features, masks), dim=1)
-        offsets = torch.cat(self.reg_head(features, masks), dim=1)
-        flat_masks = torch.cat(self.model.full_masks(features, masks), dim=1)
-        points = self.generate_points([f.shape[1] for f in features], device=cls_logits.device)
-        loss = cls_loss = reg_loss = None
-        if labels is not None:
-            loss, cls_loss, reg_loss = self.compute_detection_loss(cls_logits, offsets, flat_masks, points, labels)
-        output = ActionFormerOutput(
-            loss=loss,
-            cls_loss=cls_loss,
-            reg_loss=reg_loss,
-            cls_logits=cls_logits,
-            offsets=offsets,
-            points=points,
-            masks=flat_masks,
-            pyramid_features=tuple(features),
-        )
+        features, masks = self.pyramid(input_features, attention_mask)
+        output = self.detect(features, pyramid_masks=masks, labels=labels)
         return output if return_dict is not False else output.to_tuple()
 
     # ------------------------------------------------------------------------------------ post-processing

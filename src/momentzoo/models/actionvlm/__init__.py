@@ -1,7 +1,7 @@
 """ActionVLM: a vision-language semantic enhancer for temporal action localization, weighted by the language
 advantage, on an ActionFormer detector (Li et al., arXiv:2601.21078)."""
 
-from .configuration_actionvlm import ACTIONVLM_PRESETS, ActionVLMConfig, tiny_actionvlm_config
+from .configuration_actionvlm import ACTIONVLM_PRESETS, ActionVLMConfig
 from .modeling_actionvlm import (
     ActionVLMForTemporalLocalization,
     ActionVLMOutput,
@@ -21,5 +21,4 @@ __all__ = [
     "format_action_prompt",
     "format_proposal_answer",
     "language_advantage_weight",
-    "tiny_actionvlm_config",
 ]

@@ -34,8 +34,9 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrai
 from transformers.utils import ModelOutput
 
 from ...hub import MomentzooModelCardMixin
-from ...layers.losses import offset_diou_loss, sigmoid_focal_loss
 from ..actionformer.modeling_actionformer import ActionFormerForTemporalLocalization
+from ..backbone_utils import load_saved_tokenizer, save_tokenizer, saved_preprocessor_dict
+from ..validation import pad_segment_labels, validate_segment_labels
 from .configuration_actionvlm import ACTIONVLM_PRESETS, DEFAULT_SPECIAL_TOKENS, ActionVLMConfig
 from .processing_actionvlm import format_action_prompt, format_proposal_answer
 
@@ -99,6 +100,17 @@ class ActionVLMOutput(ModelOutput):
     text_logits: torch.FloatTensor | None = None
 
 
+class _TemporalAdapterHook:
+    """Forward hook running a temporal adapter on a vision layer's output (an object, not a closure, so that the
+    model pickles)."""
+
+    def __init__(self, adapter: nn.Module, num_temporal: int):
+        self.adapter, self.num_temporal = adapter, num_temporal
+
+    def __call__(self, module, args, output):
+        return self.adapter(output[0] if isinstance(output, tuple) else output, self.num_temporal)
+
+
 class ActionVLMTemporalAdapter(nn.Module):
     """AdaTAD-style temporal adapter added after a frozen ViT block: down-projection, depthwise convolution over
     time (per spatial position), GELU, up-projection, residual. The up-projection starts at zero, so the adapted
@@ -133,7 +145,7 @@ class ActionVLMPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
     supports_gradient_checkpointing = True
     # The detector shares this config, so the top-level attention setting stays eager (ActionFormer's own local
     # attention); the LM picks its own implementation (SDPA) from text_config.
-    _no_split_modules = ["MaskedTransformerBlock"]
+    _no_split_modules = ["ActionFormerTransformerBlock"]
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -258,11 +270,8 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         vision = self.config.vision_config
         num_temporal = vision.num_frames // vision.tubelet_size
 
-        def hook(adapter):
-            return lambda module, args, output: adapter(output[0] if isinstance(output, tuple) else output, num_temporal)
-
         for layer, adapter in zip(self._vision_layers(), self.temporal_adapters):
-            self._adapter_hooks.append(layer.register_forward_hook(hook(adapter)))
+            self._adapter_hooks.append(layer.register_forward_hook(_TemporalAdapterHook(adapter, num_temporal)))
 
     def _inject_lora(self) -> None:
         from peft import LoraConfig, inject_adapter_in_model
@@ -374,9 +383,7 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
                 extra = {"image_size": vision_image_size} if vision_image_size is not None else {}
                 vm = AutoModel.from_pretrained(vision_model, **extra, **({"dtype": dtype} if dtype else {}))
                 # the frame statistics the encoder was trained with (its processor class's defaults may differ)
-                from ...data.feature_extraction import _preprocessor_dict
-
-                processor = _preprocessor_dict(str(vision_model)) or {}
+                processor = saved_preprocessor_dict(str(vision_model)) or {}
                 for key in ("image_mean", "image_std"):
                     if config_kwargs.get(key) is None and processor.get(key) is not None:
                         config_kwargs[key] = list(processor[key])
@@ -409,28 +416,23 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         return cls.from_backbones(preset["language_model"], preset["vision_model"], **values)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        if self.tokenizer is not None and kwargs.get("is_main_process", True):
-            os.makedirs(save_directory, exist_ok=True)
-            self.tokenizer.save_pretrained(save_directory)
+        save_tokenizer(self.tokenizer, save_directory, args, kwargs)
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         model._set_trainable()
-        path = os.fspath(pretrained_model_name_or_path)
-        if not os.path.isdir(path) or os.path.isfile(os.path.join(path, "tokenizer_config.json")):
-            try:
-                model.set_tokenizer(AutoTokenizer.from_pretrained(path))
-            except (OSError, ValueError, TypeError):
-                pass  # a checkpoint saved without a tokenizer still predicts; only L_tg needs one
+        tokenizer = load_saved_tokenizer(pretrained_model_name_or_path, kwargs)
+        if tokenizer is not None:  # a checkpoint saved without a tokenizer still predicts; only L_tg needs one
+            model.set_tokenizer(tokenizer)
         return model
 
-    def model_card_kwargs(self) -> dict:
-        names = [c._name_or_path for c in (self.config.vision_config, self.config.text_config)
-                 if c is not None and getattr(c, "_name_or_path", "") and "/" in c._name_or_path
+    @classmethod
+    def card_kwargs_from_config(cls, config) -> dict:
+        names = [c._name_or_path for c in (config.vision_config, config.text_config)
+                 if c is not None and c._name_or_path and "/" in c._name_or_path
                  and not os.path.isabs(c._name_or_path) and " " not in c._name_or_path]
-        config = self.config
         vision = config.vision_config
         rows = [
             ("video encoder", f"{vision.model_type} {vision.hidden_size}-d x {vision.num_hidden_layers} layers, "
@@ -448,15 +450,10 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
     @property
     def dummy_inputs(self) -> dict[str, torch.Tensor]:
         """Two short videos, the second padded."""
-        generator = torch.Generator().manual_seed(0)
-        config = self.config
         if self.vision_model is None:
-            length = 2 * config.scale_factor**config.num_downsample_layers + 3
-            features = torch.randn(2, length, config.input_dim, generator=generator)
-            mask = torch.ones(2, length, dtype=torch.long)
-            mask[1, length // 2 :] = 0
-            return {"input_features": features.to(self.device, self.dtype), "attention_mask": mask.to(self.device)}
-        vision = config.vision_config
+            return self.detector.dummy_inputs  # ActionFormer's: the detector reads the same features
+        generator = torch.Generator().manual_seed(0)
+        vision = self.config.vision_config
         frames = 2 * vision.num_frames
         pixels = torch.randn(2, frames, vision.num_channels, vision.image_size, vision.image_size, generator=generator)
         mask = torch.ones(2, frames, dtype=torch.long)
@@ -619,27 +616,12 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         return lang_cls * mask[..., None], lang_loc * mask[..., None], lang_adv, text_loss, text_logits
 
     # ------------------------------------------------------------------------------- per-frame losses
-    @staticmethod
-    def _padded_labels(labels: list[dict], batch: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if not isinstance(labels, (list, tuple)) or len(labels) != batch:
-            raise ValueError(f"labels must be a list of {batch} dicts (one per video)")
-        most = max([1] + [int(torch.as_tensor(item["class_labels"]).numel()) for item in labels])
-        segments = torch.zeros(batch, most, 2, device=device)
-        classes = torch.zeros(batch, most, dtype=torch.long, device=device)
-        valid = torch.zeros(batch, most, dtype=torch.bool, device=device)
-        for b, item in enumerate(labels):
-            seg = torch.as_tensor(item["segments"], dtype=torch.float32, device=device).reshape(-1, 2)
-            cls = torch.as_tensor(item["class_labels"], device=device).reshape(-1).long()
-            if seg.shape[0] != cls.shape[0]:
-                raise ValueError(f"labels[{b}] has {seg.shape[0]} segments but {cls.shape[0]} class_labels")
-            segments[b, : len(cls)], classes[b, : len(cls)], valid[b, : len(cls)] = seg, cls, True
-        return segments, classes, valid
-
     def frame_classes(self, labels: list[dict], length: int, mask: torch.Tensor | None = None) -> torch.Tensor:
         """`(B, length)` ground-truth class of each frame (feature step `l` is inside `[start, end]`), −1 outside
         actions and at padding; where actions overlap the shortest wins."""
         device = mask.device if mask is not None else self.device
-        segments, classes, valid = self._padded_labels(labels, len(labels), device)
+        pairs = validate_segment_labels(labels, None, self.config.num_classes, device)
+        segments, classes, valid = pad_segment_labels(pairs, device)
         t = torch.arange(length, device=device, dtype=torch.float32)[None, None, :]
         inside = (t >= segments[..., :1]) & (t <= segments[..., 1:]) & valid[..., None]  # (B, N, L)
         widths = (segments[..., 1] - segments[..., 0])[..., None].expand_as(inside).masked_fill(~inside, float("inf"))
@@ -649,27 +631,18 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
             result = result.masked_fill(~mask, -1)
         return result
 
+    @staticmethod
     @torch.no_grad()
-    def frame_losses(self, cls_logits, offsets, masks, points, labels, length: int) -> torch.Tensor:
-        """Per-frame detection loss `(B, length)`: each pyramid point's loss (focal summed over classes + weighted
-        DIoU at positives, without the positive-count normaliser) spread evenly over the frames it covers."""
-        config = self.config
-        cls_targets, reg_targets = self.detector.label_points(points, labels, batch_size=cls_logits.shape[0])
-        targets = cls_targets
-        if config.label_smoothing > 0:
-            targets = targets * (1.0 - config.label_smoothing) + config.label_smoothing / (config.num_classes + 1)
-        point_loss = sigmoid_focal_loss(cls_logits, targets, config.focal_alpha, config.focal_gamma).sum(-1)
-        point_loss = point_loss * masks
-        positive = (cls_targets.sum(-1) > 0) & masks
-        regression = torch.zeros_like(point_loss)
-        regression[positive] = offset_diou_loss(offsets[positive], reg_targets[positive])
-        point_loss = point_loss + config.regression_loss_weight * regression
+    def frame_losses(point_losses: torch.Tensor, points: torch.Tensor, length: int) -> torch.Tensor:
+        """Per-frame detection loss `(B, length)`: each pyramid point's loss (`ActionFormerOutput.point_losses`:
+        focal summed over classes + weighted DIoU at positives, without the positive-count normaliser) spread
+        evenly over the frames it covers."""
         strides, counts = torch.unique_consecutive(points[:, 3], return_counts=True)
-        result = point_loss.new_zeros(point_loss.shape[0], length)
+        result = point_losses.new_zeros(point_losses.shape[0], length)
         start = 0
         for stride, count in zip(strides.tolist(), counts.tolist()):
             stride = int(stride)
-            spread = point_loss[:, start : start + count].repeat_interleave(stride, dim=1)[:, :length] / stride
+            spread = point_losses[:, start : start + count].repeat_interleave(stride, dim=1)[:, :length] / stride
             result[:, : spread.shape[1]] += spread
             start += count
         return result
@@ -737,24 +710,20 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
             cls_stream = features + weight[..., None] * lang_cls
             loc_stream = features + weight[..., None] * lang_loc
             # One detector pass over both streams (shared weights): classify from F_cls, regress from F_loc.
-            pyramid, pyramid_masks = detector.model.pyramid(torch.cat([cls_stream, loc_stream]), torch.cat([mask, mask]))
+            pyramid, pyramid_masks = detector.pyramid(torch.cat([cls_stream, loc_stream]), torch.cat([mask, mask]))
             cls_pyramid = [level[:batch] for level in pyramid]
             loc_pyramid = [level[batch:] for level in pyramid]
             level_masks = [m[:batch] if m is not None else None for m in pyramid_masks]
         else:  # vision-only: F_cls = F_loc = F_vis, the LM is never called
-            cls_pyramid, level_masks = detector.model.pyramid(features, mask)
+            cls_pyramid, level_masks = detector.pyramid(features, mask)
             loc_pyramid = cls_pyramid
-        cls_logits = torch.cat(detector.cls_head(cls_pyramid, level_masks), dim=1)
-        offsets = torch.cat(detector.reg_head(loc_pyramid, level_masks), dim=1)
-        flat_masks = torch.cat(detector.model.full_masks(cls_pyramid, level_masks), dim=1)
-        points = detector.generate_points([level.shape[1] for level in cls_pyramid], device=cls_logits.device)
+        detection = detector.detect(cls_pyramid, loc_pyramid, level_masks, labels=labels, output_point_losses=True)
+        cls_logits, offsets, flat_masks, points = detection.cls_logits, detection.offsets, detection.masks, detection.points
 
         loss = detection_loss = cls_loss = reg_loss = advantage_loss = frame_losses = frame_classes = None
         if labels is not None:
-            detection_loss, cls_loss, reg_loss = detector.compute_detection_loss(
-                cls_logits, offsets, flat_masks, points, labels
-            )
-            frame_losses = self.frame_losses(cls_logits, offsets, flat_masks, points, labels, length) * mask
+            detection_loss, cls_loss, reg_loss = detection.loss, detection.cls_loss, detection.reg_loss
+            frame_losses = self.frame_losses(detection.point_losses, points, length) * mask
             frame_classes = self.frame_classes(labels, length, mask)
             loss = detection_loss
             if use_language:

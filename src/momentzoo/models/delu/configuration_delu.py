@@ -5,15 +5,10 @@ loss weights alpha_edl 1.3, alpha_uct_guide 0.4, amplitude 0.7, alpha1 0.8, alph
 import numpy as np
 from transformers import PreTrainedConfig
 
+from ..temporal_localization import THUMOS14_CLASSES, TemporalLocalizationConfigMixin
 from ..validation import ConfigFieldChecks
 
-__all__ = ["THUMOS14_CLASSES", "DELUConfig"]
-
-THUMOS14_CLASSES = (
-    "BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving", "CricketBowling", "CricketShot",
-    "Diving", "FrisbeeCatch", "GolfSwing", "HammerThrow", "HighJump", "JavelinThrow", "LongJump", "PoleVault",
-    "Shotput", "SoccerPenalty", "TennisSwing", "ThrowDiscus", "VolleyballSpiking",
-)  # fmt: skip
+__all__ = ["DELUConfig"]
 
 _checks = ConfigFieldChecks("DELUConfig")
 _fail, _int, _float, _bool, _choice = _checks.fail, _checks.integer, _checks.number, _checks.boolean, _checks.choice
@@ -24,7 +19,7 @@ _LOSS_WEIGHTS = (
 )  # fmt: skip
 
 
-class DELUConfig(PreTrainedConfig):
+class DELUConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
     r"""Configuration of [`DELUModel`] ("Dual-Evidential Learning for Weakly-supervised Temporal Action
     Localization", Chen et al., ECCV 2022). Every field is validated; a bad value raises a `ValueError` naming it.
 
@@ -64,9 +59,10 @@ class DELUConfig(PreTrainedConfig):
             its soft-NMS multiplies negative OIC scores towards 0 (raising them); `batched_nms` decays non-negative
             scores only, so proposals with a negative outer-inner score are dropped here.
         max_segments (`int` or None, None: no cap).
-    Windows (declared capabilities for the shared TAL pipeline):
+    Windows (declared to the shared TAL pipeline and `predict_tal` as `inference_window`):
         max_seq_len (`int`, 320): training crop length in snippets (DELU's `--max_seqlen`).
-        inference_window_size (`int` or None, None): DELU scores whole videos; set a size to run sliding windows.
+        inference_window_size (`int` or None, None): DELU scores whole videos; set a size to run sliding windows,
+            merged with `window_merge_nms_kwargs()` (the NMS settings above).
         inference_window_overlap (`float`, 0.0): overlap of those windows.
     Feature geometry (defaults for metadata that lacks it): fps (25.0), feature_stride (16), num_frames (16).
     Classes: `id2label` / `num_classes` (THUMOS14's 20 by default); the classifier has `num_classes + 1` outputs, the
@@ -191,7 +187,11 @@ class DELUConfig(PreTrainedConfig):
     def flow_dim(self) -> int:
         return self.input_dim - self.rgb_dim
 
-    def merge_nms_kwargs(self) -> dict:
+    @property
+    def inference_window(self) -> tuple[int | None, float]:
+        return self.inference_window_size, self.inference_window_overlap
+
+    def window_merge_nms_kwargs(self) -> dict:
         """`momentzoo.segments.batched_nms` keyword arguments for merging a video's overlapping windows."""
         method = "hard" if self.nms_method == "none" else self.nms_method
         iou = 1.0 if self.nms_method == "none" else self.nms_iou_threshold

@@ -2,40 +2,17 @@
 of key semantic matching (lambda1 = lambda2 = 1.5) and complete semantic reconstruction (mu1 = 1.0), the paper's
 defaults (supplementary of "Can MLLMs Guide Weakly-Supervised Temporal Action Localization Tasks?", CVPR 2025)."""
 
-from transformers import AutoConfig, CLIPTextConfig, PreTrainedConfig
+from transformers import AutoConfig, PreTrainedConfig
 
+from ..backbone_utils import CLIP_TEXT_MODEL_ID, clip_text_config
 from ..delu.configuration_delu import DELUConfig
+from ..temporal_localization import TemporalLocalizationConfigMixin
 from ..validation import ConfigFieldChecks
 
 __all__ = ["CLIP_TEXT_MODEL_ID", "MLLM4WTALConfig"]
 
-CLIP_TEXT_MODEL_ID = "openai/clip-vit-base-patch16"
-# The text tower of CLIP ViT-B/16.
-_CLIP_VIT_B16_TEXT = {
-    "vocab_size": 49408, "hidden_size": 512, "intermediate_size": 2048, "projection_dim": 512,
-    "num_hidden_layers": 12, "num_attention_heads": 8, "max_position_embeddings": 77, "hidden_act": "quick_gelu",
-    "bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 1,
-}  # fmt: skip
-_TEXT_MODEL_TYPES = ("clip_text_model",)
-
 _checks = ConfigFieldChecks("MLLM4WTALConfig")
-_fail, _int, _float, _choice = _checks.fail, _checks.integer, _checks.number, _checks.choice
-
-
-def _text_config(value) -> PreTrainedConfig:
-    if value is None:
-        config = CLIPTextConfig(**_CLIP_VIT_B16_TEXT)
-    elif isinstance(value, dict):
-        values = dict(value)
-        model_type = values.pop("model_type", "clip_text_model")
-        _choice("text_config['model_type']", model_type, _TEXT_MODEL_TYPES)
-        config = AutoConfig.for_model(model_type, **values)
-    elif isinstance(value, PreTrainedConfig):
-        config = value
-    else:
-        _fail("text_config", "None, a dict or a CLIPTextConfig", value)
-    _choice("text_config.model_type", config.model_type, _TEXT_MODEL_TYPES)
-    return config
+_fail, _int, _float = _checks.fail, _checks.integer, _checks.number
 
 
 def _base_config(value, id2label, num_classes) -> DELUConfig:
@@ -56,7 +33,7 @@ def _base_config(value, id2label, num_classes) -> DELUConfig:
     return DELUConfig(**values)
 
 
-class MLLM4WTALConfig(PreTrainedConfig):
+class MLLM4WTALConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
     r"""Configuration of [`MLLM4WTALModel`]: weakly-supervised TAL on a DELU base guided by MLLM descriptions of each
     training video (key descriptions `D_key`, complete descriptions `D_complete`). Every field is validated.
 
@@ -117,7 +94,7 @@ class MLLM4WTALConfig(PreTrainedConfig):
         if num_labels is not None and num_classes is None and (id2label is None or len(id2label) != num_labels):
             id2label, num_classes = None, num_labels  # as in transformers: num_labels wins over a mismatched map
         self.base_config = _base_config(base_config, id2label, num_classes)
-        self.text_config = _text_config(text_config)
+        self.text_config = clip_text_config(text_config, _checks)
         if text_model_name_or_path is not None and (
             not isinstance(text_model_name_or_path, str) or not text_model_name_or_path
         ):
@@ -168,18 +145,10 @@ class MLLM4WTALConfig(PreTrainedConfig):
     def input_dim(self) -> int:
         return self.base_config.input_dim
 
-    # Declared capabilities of the shared TAL pipeline: the base's windows, geometry and NMS.
+    # Declared to the shared TAL pipeline (TemporalLocalizationConfigMixin): the base's geometry, windows and NMS.
     @property
     def max_seq_len(self) -> int:
         return self.base_config.max_seq_len
-
-    @property
-    def inference_window_size(self) -> int | None:
-        return self.base_config.inference_window_size
-
-    @property
-    def inference_window_overlap(self) -> float:
-        return self.base_config.inference_window_overlap
 
     @property
     def fps(self) -> float:
@@ -193,5 +162,9 @@ class MLLM4WTALConfig(PreTrainedConfig):
     def num_frames(self) -> int:
         return self.base_config.num_frames
 
-    def merge_nms_kwargs(self) -> dict:
-        return self.base_config.merge_nms_kwargs()
+    @property
+    def inference_window(self) -> tuple[int | None, float]:
+        return self.base_config.inference_window
+
+    def window_merge_nms_kwargs(self) -> dict:
+        return self.base_config.window_merge_nms_kwargs()

@@ -1,6 +1,6 @@
 """PSFTR: zero-shot temporal action localization with progressive semantic fusion of CLIP text embeddings."""
 
-from .configuration_psftr import CLIP_TEXT_MODEL_ID, DEFAULT_PROMPT_TEMPLATE, PSFTRConfig, tiny_psftr_config
+from .configuration_psftr import CLIP_TEXT_MODEL_ID, DEFAULT_PROMPT_TEMPLATE, PSFTRConfig
 from .modeling_psftr import (
     PSFTRActionnessHead,
     PSFTRDecoderLayer,
@@ -19,7 +19,6 @@ __all__ = [
     "CLIP_TEXT_MODEL_ID",
     "DEFAULT_PROMPT_TEMPLATE",
     "PSFTRConfig",
-    "tiny_psftr_config",
     "PSFTRActionnessHead",
     "PSFTRDecoderLayer",
     "PSFTREncoderLayer",

@@ -1,50 +1,21 @@
 """PSFTR configuration. Defaults are the paper's THUMOS14 setting (CLIP ViT-B/16 features and text encoder,
 2 encoder / 5 decoder layers, 40 queries, 8 heads, d = 512, its Table 5 loss coefficients)."""
 
-from transformers import AutoConfig, CLIPTextConfig, PreTrainedConfig
+from transformers import AutoConfig, PreTrainedConfig
 
+from ..backbone_utils import CLIP_TEXT_MODEL_ID, clip_text_config
+from ..temporal_localization import THUMOS14_CLASSES, TemporalLocalizationConfigMixin
 from ..validation import ConfigFieldChecks
 
-__all__ = ["PSFTRConfig", "THUMOS14_CLASSES", "CLIP_TEXT_MODEL_ID", "DEFAULT_PROMPT_TEMPLATE", "tiny_psftr_config"]
+__all__ = ["PSFTRConfig", "THUMOS14_CLASSES", "CLIP_TEXT_MODEL_ID", "DEFAULT_PROMPT_TEMPLATE"]
 
-THUMOS14_CLASSES = (
-    "BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving", "CricketBowling", "CricketShot",
-    "Diving", "FrisbeeCatch", "GolfSwing", "HammerThrow", "HighJump", "JavelinThrow", "LongJump", "PoleVault",
-    "Shotput", "SoccerPenalty", "TennisSwing", "ThrowDiscus", "VolleyballSpiking",
-)  # fmt: skip
-
-CLIP_TEXT_MODEL_ID = "openai/clip-vit-base-patch16"
 DEFAULT_PROMPT_TEMPLATE = "a video of a person doing {label}"
-# The text tower of CLIP ViT-B/16 (its `text_config` with the joint-space projection of 512).
-_CLIP_VIT_B16_TEXT = dict(
-    vocab_size=49408, hidden_size=512, intermediate_size=2048, projection_dim=512, num_hidden_layers=12,
-    num_attention_heads=8, max_position_embeddings=77, hidden_act="quick_gelu", bos_token_id=49406,
-    eos_token_id=49407, pad_token_id=1,
-)  # fmt: skip
-_TEXT_MODEL_TYPES = ("clip_text_model",)
-
 
 _checks = ConfigFieldChecks("PSFTRConfig")
 _fail, _int, _float, _bool, _choice = _checks.fail, _checks.integer, _checks.number, _checks.boolean, _checks.choice
 
 
-def _text_config(value) -> PreTrainedConfig:
-    if value is None:
-        config = CLIPTextConfig(**_CLIP_VIT_B16_TEXT)
-    elif isinstance(value, dict):
-        values = dict(value)
-        model_type = values.pop("model_type", "clip_text_model")
-        _choice("text_config['model_type']", model_type, _TEXT_MODEL_TYPES)
-        config = AutoConfig.for_model(model_type, **values)
-    elif isinstance(value, PreTrainedConfig):
-        config = value
-    else:
-        _fail("text_config", "None, a dict or a CLIPTextConfig", value)
-    _choice("text_config.model_type", config.model_type, _TEXT_MODEL_TYPES)
-    return config
-
-
-class PSFTRConfig(PreTrainedConfig):
+class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
     r"""Configuration of [`PSFTRModel`] ("Progressive Semantic Fusion Transformer for Zero-Shot Temporal Action
     Localization", ICLR 2026 submission). Every field is validated; a bad value raises a `ValueError` naming it.
 
@@ -141,7 +112,7 @@ class PSFTRConfig(PreTrainedConfig):
         num_classes: int | None = None,
         **kwargs,
     ):
-        self.text_config = _text_config(text_config)
+        self.text_config = clip_text_config(text_config, _checks)
         self.input_dim = _int("input_dim", input_dim)
         text_dim = getattr(self.text_config, "projection_dim", None)
         if self.input_dim != text_dim:
@@ -228,39 +199,21 @@ class PSFTRConfig(PreTrainedConfig):
     def text_embed_dim(self) -> int:
         return self.text_config.projection_dim
 
-    def merge_nms_kwargs(self) -> dict | None:
+    takes_class_names = True  # forward / post_process(class_names=[...]): the zero-shot candidate classes
+
+    @property
+    def inference_window(self) -> tuple[int | None, float]:
+        return self.slice_size, self.inference_slice_overlap
+
+    def window_merge_nms_kwargs(self) -> dict:
         """Keyword arguments of `momentzoo.segments.batched_nms` for merging overlapping windows
-        (`momentzoo.data.merge_window_predictions(..., nms_kwargs=config.merge_nms_kwargs())`)."""
+        (`momentzoo.data.merge_window_predictions(..., nms_kwargs=config.window_merge_nms_kwargs())`)."""
         if self.nms_method == "none":
             return {"method": "hard", "iou_threshold": 1.0, "min_score": self.min_score,
                     "max_segments": self.max_segments}
         return {"method": self.nms_method, "iou_threshold": self.nms_iou_threshold, "sigma": self.nms_sigma,
                 "min_score": self.min_score, "max_segments": self.max_segments}
 
-
-def tiny_psftr_config(**overrides) -> PSFTRConfig:
-    """A small PSFTR (width 32, 1 encoder and 2 decoder layers, 8 queries, a 2-layer text tower of width 32 with a
-    16-d projection, 3 classes) that runs in milliseconds on a CPU. Its text tower matches
-    `momentzoo.testing.tiny_clip()` (whose tokenizer has 512 tokens), so `from_backbones` can load that."""
-    values = dict(
-        input_dim=16,
-        text_config=dict(
-            model_type="clip_text_model", vocab_size=512, hidden_size=32, intermediate_size=64, projection_dim=16,
-            num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=77, pad_token_id=0,
-            bos_token_id=1, eos_token_id=2,
-        ),
-        hidden_size=32,
-        num_attention_heads=4,
-        ffn_dim=64,
-        dropout=0.0,
-        num_encoder_layers=1,
-        num_decoder_layers=2,
-        num_queries=8,
-        encoder_num_points=2,
-        decoder_num_points=2,
-        roi_size=4,
-        slice_size=32,
-        id2label={0: "open door", 1: "pick up cup", 2: "throw ball"},
-    )
-    values.update(overrides)
-    return PSFTRConfig(**values)
+    def merge_nms_kwargs(self) -> dict:
+        """The former name of `window_merge_nms_kwargs`."""
+        return self.window_merge_nms_kwargs()

@@ -36,17 +36,19 @@ from transformers import (
     PreTrainedModel,
 )
 from transformers import initialization as init
-from transformers.utils import ModelOutput, cached_file
+from transformers.utils import ModelOutput
 from transformers.utils import logging as hf_logging
 
 from ...hub import MomentzooModelCardMixin
-from ...layers.deformable_attention import DeformableAttention1d
+from ...layers.deformable_attention import DeformableAttention1d, DeformableAttentionWeights, DeformableSamplingOffsets
 from ...layers.losses import sigmoid_focal_loss
 from ...layers.masked_conv import MaskedConv1d
 from ...layers.matcher import HungarianSegmentMatcher
 from ...layers.roi_align import roi_align_1d
 from ...segments import batched_nms, center_width_to_start_end, feature_grid_to_seconds, start_end_to_center_width
-from ..validation import validate_feature_inputs, window_geometry
+from ..backbone_utils import load_saved_tokenizer, save_tokenizer
+from ..temporal_localization import dummy_feature_inputs
+from ..validation import validate_feature_inputs, validate_segment_labels, window_geometry
 from .configuration_psftr import CLIP_TEXT_MODEL_ID, PSFTRConfig
 
 __all__ = [
@@ -253,12 +255,19 @@ class _ScalarLinear(nn.Linear):
         return (x * self.weight[0]).sum(-1, keepdim=True) + self.bias
 
 
+class PSFTRSegmentDelta(nn.Linear):
+    """The last layer of a decoder segment head: the `(center, width)` refinement in logit space. It starts near
+    zero (weights ~ N(0, 1e-3), zero bias), so each decoder layer first keeps its reference segment."""
+
+
 class _MLP(nn.Module):
-    def __init__(self, input_dim: int, hidden_dim: int, output_dim: int, num_layers: int):
+    def __init__(self, input_dim: int, hidden_dim: int, output_dim: int, num_layers: int, output_layer=None):
         super().__init__()
-        dims = [input_dim] + [hidden_dim] * (num_layers - 1)
+        dims = list(zip([input_dim] + [hidden_dim] * (num_layers - 1), [hidden_dim] * (num_layers - 1) + [output_dim]))
         self.layers = nn.ModuleList(
-            _ScalarLinear(i) if o == 1 else nn.Linear(i, o) for i, o in zip(dims, dims[1:] + [output_dim])
+            output_layer(i, o) if output_layer is not None and k == num_layers - 1
+            else _ScalarLinear(i) if o == 1 else nn.Linear(i, o)
+            for k, (i, o) in enumerate(dims)
         )
 
     def forward(self, x):
@@ -279,7 +288,8 @@ class PSFTRSemanticGuidedDecoder(nn.Module):
         self.reference_points = nn.Linear(config.hidden_size, 2)
         self.layers = nn.ModuleList(PSFTRDecoderLayer(config) for _ in range(config.num_decoder_layers))
         self.segment_heads = nn.ModuleList(
-            _MLP(config.hidden_size, config.hidden_size, 2, 3) for _ in range(config.num_decoder_layers)
+            _MLP(config.hidden_size, config.hidden_size, 2, 3, output_layer=PSFTRSegmentDelta)
+            for _ in range(config.num_decoder_layers)
         )
 
     def forward(self, visual, text, mask):
@@ -305,10 +315,9 @@ class PSFTRPrototypeClassifier(nn.Module):
     def __init__(self, config: PSFTRConfig):
         super().__init__()
         self.prototype_scale = config.prototype_logit_scale
-        self.logit_scale_init = math.log(config.class_logit_scale_init)
         self.prototype_proj = nn.Linear(config.input_dim, config.hidden_size)
         self.query_proj = nn.Linear(config.hidden_size, config.text_embed_dim)
-        self.logit_scale = nn.Parameter(torch.tensor(self.logit_scale_init))
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(config.class_logit_scale_init)))
 
     def prototypes(self, frames: torch.Tensor, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """`V̂` `(B, K, D)` from CLIP-normalised frames `(B, T, D)`, class texts `(K, D)` and the `(B, T)` mask."""
@@ -353,27 +362,20 @@ class PSFTRPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
     main_input_name = "input_features"
     _no_split_modules = ["PSFTREncoderLayer", "PSFTRDecoderLayer", "CLIPEncoderLayer"]
 
-    def _tag_special_inits(self) -> None:
-        """Mark the linear layers whose start is not Xavier's. transformers initialises module by module and skips
-        containers without parameters of their own, so the rule has to sit on the layer itself."""
-        for module in self.modules():
-            if isinstance(module, DeformableAttention1d):
-                module.sampling_offsets.psftr_initial_bias = module.initial_offset_bias  # Deformable DETR's grid
-                module.attention_weights.psftr_initial_bias = lambda m=module: torch.zeros(m.num_heads * m.num_points)
-            elif isinstance(module, PSFTRSemanticGuidedDecoder):
-                for head in module.segment_heads:  # start near the reference segment: almost no refinement
-                    head.layers[-1].psftr_initial_bias = lambda: torch.zeros(2)
-                    head.layers[-1].psftr_initial_weight_std = 1e-3
-
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            initial_bias = getattr(module, "psftr_initial_bias", None)
-            if initial_bias is not None:  # a (near-)zero map plus a fixed bias (see _tag_special_inits)
-                std = getattr(module, "psftr_initial_weight_std", 0.0)
-                init.normal_(module.weight, std=std) if std else init.zeros_(module.weight)
-                init.copy_(module.bias, initial_bias())
-                return
+        # By module class; subclasses of nn.Linear first. (transformers skips modules without parameters of their
+        # own, so a rule has to name the layer that holds the weights.)
+        if isinstance(module, DeformableSamplingOffsets):  # Deformable DETR's grid
+            init.zeros_(module.weight)
+            init.copy_(module.bias, module.initial_bias())
+        elif isinstance(module, DeformableAttentionWeights):  # uniform weights over the sampling points
+            init.zeros_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, PSFTRSegmentDelta):  # start near the reference segment: almost no refinement
+            init.normal_(module.weight, std=1e-3)
+            init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
             init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 init.zeros_(module.bias)
@@ -390,7 +392,7 @@ class PSFTRPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
             init.xavier_uniform_(module.in_proj_weight)
             init.zeros_(module.in_proj_bias)
         elif isinstance(module, PSFTRPrototypeClassifier):
-            init.constant_(module.logit_scale, module.logit_scale_init)
+            init.constant_(module.logit_scale, math.log(self.config.class_logit_scale_init))
 
 
 def _load_clip_text_model(name_or_path: str, **kwargs) -> CLIPTextModelWithProjection:
@@ -448,7 +450,6 @@ class PSFTRModel(PSFTRPreTrainedModel):
         self.text_tokenizer = None
         self._text_cache: OrderedDict = OrderedDict()
         self._candidate_names = None
-        self._tag_special_inits()
         self.post_init()
         if config.freeze_text_encoder:
             self.text_model.requires_grad_(False)
@@ -457,12 +458,9 @@ class PSFTRModel(PSFTRPreTrainedModel):
     def dummy_inputs(self) -> dict[str, torch.Tensor]:
         """Two short windows, the second padded, and random text embeddings of the training classes."""
         generator = torch.Generator().manual_seed(0)
-        features = torch.randn(2, 12, self.config.input_dim, generator=generator)
-        mask = torch.ones(2, 12, dtype=torch.long)
-        mask[1, 8:] = 0
+        inputs = dummy_feature_inputs(self, 12, 8, generator)
         text = torch.randn(self.config.num_classes, self.config.text_embed_dim, generator=generator)
-        return {"input_features": features.to(self.device, self.dtype), "attention_mask": mask.to(self.device),
-                "text_embeds": text.to(self.device, self.dtype)}
+        return {**inputs, "text_embeds": text.to(self.device, self.dtype)}
 
     # ------------------------------------------------------------------------------------------ backbones
     @classmethod
@@ -507,11 +505,12 @@ class PSFTRModel(PSFTRPreTrainedModel):
         model.set_text_tokenizer(tokenizer)
         return model
 
-    def model_card_kwargs(self) -> dict:
+    @classmethod
+    def card_kwargs_from_config(cls, config) -> dict:
         """The card names the CLIP text encoder as the base model (when it is a Hub id) and the prompt."""
-        name = self.config.text_model_name_or_path
+        name = config.text_model_name_or_path
         hub_id = isinstance(name, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", name) and not os.path.exists(name)
-        return {"base_model": [name] if hub_id else None, "prompt_template": self.config.prompt_template,
+        return {"base_model": [name] if hub_id else None, "prompt_template": config.prompt_template,
                 "citation": PSFTR_CITATION}
 
     def set_text_tokenizer(self, tokenizer) -> None:
@@ -520,21 +519,15 @@ class PSFTRModel(PSFTRPreTrainedModel):
         self._text_cache.clear()
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        # The tokenizer is written first: with push_to_hub=True the folder is uploaded inside super()'s call.
-        if self.text_tokenizer is not None and kwargs.get("is_main_process", args[0] if args else True):
-            os.makedirs(save_directory, exist_ok=True)
-            self.text_tokenizer.save_pretrained(save_directory)
+        save_tokenizer(self.text_tokenizer, save_directory, args, kwargs)
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        hub = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only", "subfolder") if k in kwargs}
-        if pretrained_model_name_or_path is not None and cached_file(
-            str(pretrained_model_name_or_path), "tokenizer_config.json",
-            _raise_exceptions_for_missing_entries=False, _raise_exceptions_for_connection_errors=False, **hub,
-        ):
-            model.set_text_tokenizer(AutoTokenizer.from_pretrained(str(pretrained_model_name_or_path), **hub))
+        tokenizer = load_saved_tokenizer(pretrained_model_name_or_path, kwargs)
+        if tokenizer is not None:
+            model.set_text_tokenizer(tokenizer)
         return model
 
     # ---------------------------------------------------------------------------------------- text side
@@ -684,27 +677,12 @@ class PSFTRModel(PSFTRPreTrainedModel):
     # --------------------------------------------------------------------------------------------- losses
     def normalised_targets(self, labels: list[dict], lengths: torch.Tensor, num_classes: int) -> list[dict]:
         """Validated targets with `segments` as normalised `(center, width)` of each window (clipped to it)."""
-        if not isinstance(labels, (list, tuple)) or len(labels) != len(lengths):
-            raise ValueError(f"labels must be a list of {len(lengths)} dicts (one per window), got "
-                             f"{type(labels).__name__} of length {len(labels) if isinstance(labels, (list, tuple)) else 'n/a'}")
+        pairs = validate_segment_labels(labels, len(lengths), num_classes, lengths.device,
+                                        classes=f"ids of the {num_classes} candidate classes")
         targets = []
-        for i, (item, length) in enumerate(zip(labels, lengths.tolist())):
-            if not isinstance(item, dict) or "segments" not in item or "class_labels" not in item:
-                raise ValueError(f"labels[{i}] must be a dict with 'segments' and 'class_labels'")
-            seg = torch.as_tensor(item["segments"], dtype=torch.float32, device=lengths.device).reshape(-1, 2)
-            cls = torch.as_tensor(item["class_labels"], device=lengths.device).reshape(-1)
-            if cls.shape[0] != seg.shape[0]:
-                raise ValueError(f"labels[{i}] has {seg.shape[0]} segments but {cls.shape[0]} class_labels")
-            if cls.numel() and (cls.is_floating_point() or cls.min() < 0 or cls.max() >= num_classes):
-                raise ValueError(f"labels[{i}]['class_labels'] must be ids of the {num_classes} candidate classes, "
-                                 f"got {cls.tolist()}")
-            if not torch.isfinite(seg).all():
-                raise ValueError(f"labels[{i}]['segments'] has NaN or infinite values")
-            if (seg[:, 1] < seg[:, 0]).any():
-                row = int((seg[:, 1] < seg[:, 0]).nonzero()[0])
-                raise ValueError(f"labels[{i}]['segments'][{row}] ends before it starts: {seg[row].tolist()}")
+        for (seg, cls), length in zip(pairs, lengths.tolist()):
             normalised = ((seg + 0.5) / length).clamp(0.0, 1.0)
-            targets.append({"class_labels": cls.long(), "segments": start_end_to_center_width(normalised),
+            targets.append({"class_labels": cls, "segments": start_end_to_center_width(normalised),
                             "steps": seg})
         return targets
 
@@ -765,7 +743,7 @@ class PSFTRModel(PSFTRPreTrainedModel):
         `max_segments_per_window` above `min_score` are converted to seconds of the whole video (the window's
         `window_start` added), clipped to `[0, duration]`, and passed through per-class NMS (`nms_method`).
         Merge the windows of a video with `momentzoo.data.merge_window_predictions(predictions, metadata,
-        nms_kwargs=model.config.merge_nms_kwargs())`.
+        nms_kwargs=model.config.window_merge_nms_kwargs())`.
 
         Args:
             outputs: a [`PSFTROutput`] (or a dict with `logits`, `pred_segments`, `actionness_logits`,

@@ -1,7 +1,7 @@
 """Where the weakly-supervised sets come from: the synthetic set with descriptions, the THUMOS14 weak builder, or any
 TAL dataset source `load_tal_dataset` knows (e.g. the folder `momentzoo describe` saved)."""
 
-from ..tal_datasets import load_tal_dataset
+from ..tal_script import load_tal_dataset
 
 __all__ = ["load_wtal_dataset"]
 

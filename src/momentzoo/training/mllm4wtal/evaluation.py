@@ -3,7 +3,7 @@
 (detections overlapping one are dropped before scoring)."""
 
 from ...metrics.tal_map.tal_map import compute_tal_map
-from ..tal_evaluation import class_names_of, predict_tal, tal_references
+from ..tal import class_names_of, predict_tal, tal_references
 
 __all__ = ["WTAL_AVERAGES", "WTAL_IOU_THRESHOLDS", "drop_ambiguous", "evaluate_wtal", "wtal_averages"]
 
@@ -46,15 +46,18 @@ def evaluate_wtal(
     window_overlap: float | None = None,
     ambiguous_column: str | None = "ambiguous_segments",
 ) -> tuple[dict, dict]:
-    """`(metrics, predictions)` of a DELU / MLLM4WTAL model on TAL rows with segment ground truth (whole videos by
-    default, the config's `inference_window_size` otherwise): `tal_map` at `WTAL_IOU_THRESHOLDS` plus the averages.
-    Detections overlapping a segment of `ambiguous_column` (when the dataset has it, as THUMOS14's does) are dropped."""
+    """`(metrics, predictions)` of a TAL model (DELU / MLLM4WTAL, or any other) on TAL rows with segment ground
+    truth: `predict_tal` with the windows the config declares (`inference_window`: whole videos for DELU's
+    defaults) unless `window_size` / `window_overlap` are given, then `tal_map` at `WTAL_IOU_THRESHOLDS` plus the
+    averages. Detections overlapping a segment of `ambiguous_column` (when the dataset has it, as THUMOS14's does)
+    are dropped."""
     config = model.config
     names = class_names_of(dataset)
     if names != [config.id2label[i] for i in range(len(config.id2label))]:
         raise ValueError(f"the dataset's classes {names} differ from the model's config.id2label {config.id2label}")
-    window_size = config.inference_window_size if window_size is None else window_size
-    overlap = config.inference_window_overlap if window_overlap is None else window_overlap
+    declared_size, declared_overlap = config.inference_window
+    window_size = declared_size if window_size is None else window_size
+    overlap = declared_overlap if window_overlap is None else window_overlap
     predictions = predict_tal(model, dataset, window_size=window_size, window_overlap=overlap, batch_size=batch_size)
     if ambiguous_column is not None and ambiguous_column in dataset.column_names:
         rows = dataset.select_columns(["video_id", ambiguous_column])
