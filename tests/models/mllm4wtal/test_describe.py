@@ -81,10 +81,11 @@ def test_empty_answers_are_kept_and_warned(tmp_path):
     assert out["key_description"] == ["", ""]
 
 
-def test_describe_with_a_tiny_qwen2_5_vl(tmp_path):
+def two_short_videos(tmp_path):
+    """Two 4 s synthetic mp4s at 4 fps, 56 pixels square."""
     from momentzoo.data import make_synthetic_video_dataset
 
-    videos = make_synthetic_video_dataset(
+    return make_synthetic_video_dataset(
         tmp_path / "videos",
         num_videos=2,
         size=56,
@@ -94,6 +95,10 @@ def test_describe_with_a_tiny_qwen2_5_vl(tmp_path):
         min_action_duration=1.0,
         max_action_duration=1.0,
     )
+
+
+def test_describe_with_a_tiny_qwen2_5_vl(tmp_path):
+    videos = two_short_videos(tmp_path)
     torch.manual_seed(0)
     model, tokenizer = tiny_qwen2_5_vl()
     describer = QwenVideoDescriber(model, tokenizer, max_new_tokens=6)
@@ -115,18 +120,7 @@ def test_cli_has_the_describe_command():
 
 def test_cli_describe_end_to_end_and_resumes(tmp_path):
     from momentzoo.cli import main
-    from momentzoo.data import make_synthetic_video_dataset
-
-    videos = make_synthetic_video_dataset(
-        tmp_path / "videos",
-        num_videos=2,
-        size=56,
-        fps=4,
-        min_duration=4.0,
-        max_duration=4.0,
-        min_action_duration=1.0,
-        max_action_duration=1.0,
-    )
+    videos = two_short_videos(tmp_path)
     datasets.DatasetDict({"train": videos}).save_to_disk(str(tmp_path / "data"))
     torch.manual_seed(0)
     model, tokenizer = tiny_qwen2_5_vl()

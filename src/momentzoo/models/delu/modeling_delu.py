@@ -310,17 +310,8 @@ class DELUModel(DELUPreTrainedModel):
             segments, scores, labels = self.video_proposals(cas[index][real].cpu(), attention[index][real].cpu())
             keep = scores >= config.min_score
             segments, scores, labels = segments[keep], scores[keep], labels[keep]
-            if config.nms_method != "none" and len(scores):
-                segments, scores, labels = batched_nms(
-                    segments,
-                    scores,
-                    labels,
-                    method=config.nms_method,
-                    iou_threshold=config.nms_iou_threshold,
-                    sigma=config.nms_sigma,
-                    min_score=config.min_score,
-                    max_segments=config.max_segments,
-                )
+            if config.nms_method != "none" and len(scores):  # the settings that also merge windows
+                segments, scores, labels = batched_nms(segments, scores, labels, **config.window_merge_nms_kwargs())
             long_enough = (segments[:, 1] - segments[:, 0]) > config.min_proposal_length
             segments, scores, labels = segments[long_enough], scores[long_enough], labels[long_enough]
             order = scores.argsort(descending=True, stable=True)
