@@ -120,6 +120,7 @@ def test_cli_has_the_describe_command():
 
 def test_cli_describe_end_to_end_and_resumes(tmp_path):
     from momentzoo.cli import main
+
     videos = two_short_videos(tmp_path)
     datasets.DatasetDict({"train": videos}).save_to_disk(str(tmp_path / "data"))
     torch.manual_seed(0)
