@@ -1,7 +1,14 @@
 """The demonstration on a synthetic weakly-labelled set (order-confusable classes, told apart only by their complete
-extent; synthetic MLLM descriptions): the DELU base learns well above chance from video-level labels, and MLLM4WTAL,
-from the same initial base weights, data and steps, reaches a higher average mAP (0.1:0.7) on average over two seeds
-(the tiny base is unstable from seed to seed; one seed alone decides nothing)."""
+extent; synthetic MLLM descriptions), MLLM4WTAL and DELU alone trained from the same initial base weights, data and
+steps, the new heads seeded too. What it shows, and what it does not:
+
+* seed 0, where DELU alone trains well (average mAP 0.1:0.7 of 0.114, 3x its untrained value): MLLM4WTAL is
+  level with it (0.114), NOT better. The paper's gain where the base trains well is not reproduced here.
+* seed 1, where DELU alone collapses (0.000): MLLM4WTAL still learns (0.060). The guidance keeps the tiny base from
+  collapsing. (Measured by hand on seeds 2 and 3 as well: DELU 0.025 / 0.000, MLLM4WTAL 0.06-0.10 / 0.06-0.09
+  depending on the heads' initial weights; with each training video given another video's descriptions,
+  MLLM4WTAL fell to 0.037 / 0.057, so the descriptions' content matters, not only the extra losses.)
+"""
 
 import logging
 
@@ -102,13 +109,28 @@ def test_delu_learns_above_chance_from_video_labels(delu_runs):
     assert delu[KEY] > 0.08 and delu[KEY] > 3 * untrained[KEY], (delu[KEY], untrained[KEY])
 
 
-@pytest.mark.slow
-def test_mllm4wtal_improves_on_the_base(delu_runs, tmp_path):
-    guided, alone = [], []
+@pytest.fixture(scope="module")
+def guided_runs(delu_runs, tmp_path_factory):
+    """Per seed: (DELU alone, MLLM4WTAL) average mAP 0.1:0.7."""
+    runs = {}
     for seed, (data, _, delu) in delu_runs.items():
+        torch.manual_seed(seed)  # the new heads' initial weights, independent of what ran before in the process
         model, tokenizer = tiny_mllm4wtal(base_config=base_config(data))
         model.base.load_state_dict(initial_delu(data, seed).state_dict())  # the same starting base as DELU alone
-        guided.append(train(model, tokenizer, data, tmp_path / str(seed), seed)[KEY])
-        alone.append(delu[KEY])
-    print(f"\naverage mAP 0.1:0.7 per seed {SEEDS}: DELU {alone}, MLLM4WTAL {guided}")
-    assert sum(guided) > sum(alone), (guided, alone)
+        runs[seed] = delu[KEY], train(model, tokenizer, data, tmp_path_factory.mktemp("g"), seed)[KEY]
+    print(f"\naverage mAP 0.1:0.7 per seed (DELU alone, MLLM4WTAL): {runs}")
+    return runs
+
+
+@pytest.mark.slow
+def test_mllm4wtal_is_level_with_a_base_that_trains_well(guided_runs):
+    alone, guided = guided_runs[0]
+    assert alone > 0.08, alone  # the premise: DELU alone trains well on this seed
+    assert guided >= 0.9 * alone, (guided, alone)  # no loss from the guidance; no gain either (see the docstring)
+
+
+@pytest.mark.slow
+def test_mllm4wtal_keeps_a_collapsing_base_learning(guided_runs):
+    alone, guided = guided_runs[1]
+    assert alone < 0.01, alone  # the premise: DELU alone collapses on this seed
+    assert guided > 0.04, guided
