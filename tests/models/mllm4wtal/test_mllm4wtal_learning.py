@@ -5,9 +5,8 @@ steps, the new heads seeded too. What it shows, and what it does not:
 * seed 0, where DELU alone trains well (average mAP 0.1:0.7 of 0.114, 3x its untrained value): MLLM4WTAL is
   level with it (0.114), NOT better. The paper's gain where the base trains well is not reproduced here.
 * seed 1, where DELU alone collapses (0.000): MLLM4WTAL still learns (0.060). The guidance keeps the tiny base from
-  collapsing. (Measured by hand on seeds 2 and 3 as well: DELU 0.025 / 0.000, MLLM4WTAL 0.06-0.10 / 0.06-0.09
-  depending on the heads' initial weights; with each training video given another video's descriptions,
-  MLLM4WTAL fell to 0.037 / 0.057, so the descriptions' content matters, not only the extra losses.)
+  collapsing. Seeds 2-3 and a shuffled-description control, measured by hand, are in the model card; they do not
+  settle whether the descriptions' content or the extra losses do the work.
 """
 
 import logging
