@@ -5,9 +5,16 @@
 """
 
 import argparse
+import sys
 
 from momentzoo.data.builders import ActivityNetBuilder
-from momentzoo.data.export import add_export_arguments, add_feature_arguments, builder_kwargs, run_dataset_script
+from momentzoo.data.export import (
+    add_export_arguments,
+    add_feature_arguments,
+    builder_kwargs,
+    run_dataset_script,
+    script_main,
+)
 
 
 def main(argv=None):
@@ -26,4 +33,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(script_main(main))

@@ -7,9 +7,16 @@
 """
 
 import argparse
+import sys
 
 from momentzoo.data.builders import CharadesSTABuilder
-from momentzoo.data.export import add_export_arguments, add_feature_arguments, builder_kwargs, run_dataset_script
+from momentzoo.data.export import (
+    add_export_arguments,
+    add_feature_arguments,
+    builder_kwargs,
+    run_dataset_script,
+    script_main,
+)
 
 
 def main(argv=None):
@@ -30,10 +37,8 @@ def main(argv=None):
     kwargs.update(config_name=formats.pop(), data_files=data_files)
     if args.durations:
         kwargs["durations_file"] = tuple(args.durations)
-    return run_dataset_script(
-        CharadesSTABuilder, args, kwargs, pretty_name="Charades-STA", argv=argv, script=__file__
-    )
+    return run_dataset_script(CharadesSTABuilder, args, kwargs, pretty_name="Charades-STA", argv=argv, script=__file__)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(script_main(main))

@@ -6,9 +6,16 @@
 """
 
 import argparse
+import sys
 
 from momentzoo.data.builders import EpicKitchensBuilder
-from momentzoo.data.export import add_export_arguments, add_feature_arguments, builder_kwargs, run_dataset_script
+from momentzoo.data.export import (
+    add_export_arguments,
+    add_feature_arguments,
+    builder_kwargs,
+    run_dataset_script,
+    script_main,
+)
 
 
 def main(argv=None):
@@ -34,4 +41,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(script_main(main))

@@ -5,9 +5,16 @@
 """
 
 import argparse
+import sys
 
 from momentzoo.data.builders import QVHighlightsBuilder
-from momentzoo.data.export import add_export_arguments, add_feature_arguments, builder_kwargs, run_dataset_script
+from momentzoo.data.export import (
+    add_export_arguments,
+    add_feature_arguments,
+    builder_kwargs,
+    run_dataset_script,
+    script_main,
+)
 
 
 def main(argv=None):
@@ -24,9 +31,15 @@ def main(argv=None):
     kwargs = builder_kwargs(args)
     kwargs["data_files"] = data_files
     return run_dataset_script(
-        QVHighlightsBuilder, args, kwargs, pretty_name="QVHighlights", license="cc-by-nc-sa-4.0", argv=argv, script=__file__
+        QVHighlightsBuilder,
+        args,
+        kwargs,
+        pretty_name="QVHighlights",
+        license="cc-by-nc-sa-4.0",
+        argv=argv,
+        script=__file__,
     )
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(script_main(main))

@@ -5,9 +5,16 @@
 """
 
 import argparse
+import sys
 
 from momentzoo.data.builders import Thumos14Builder
-from momentzoo.data.export import add_export_arguments, add_feature_arguments, builder_kwargs, run_dataset_script
+from momentzoo.data.export import (
+    add_export_arguments,
+    add_feature_arguments,
+    builder_kwargs,
+    run_dataset_script,
+    script_main,
+)
 
 
 def main(argv=None):
@@ -17,10 +24,8 @@ def main(argv=None):
     add_feature_arguments(parser)
     args = parser.parse_args(argv)
     kwargs = builder_kwargs(args, ("annotation_file",))
-    return run_dataset_script(
-        Thumos14Builder, args, kwargs, pretty_name="THUMOS14", argv=argv, script=__file__
-    )
+    return run_dataset_script(Thumos14Builder, args, kwargs, pretty_name="THUMOS14", argv=argv, script=__file__)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(script_main(main))

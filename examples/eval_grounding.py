@@ -4,9 +4,18 @@
         --test_file data/charades_sta/charades_sta_test.jsonl --videos_dir data/Charades_v1_480 --split test
     python examples/eval_grounding.py --model outputs/invert4tvg-tiny-synthetic --dataset synthetic --split test
 
+Zero-shot, as the paper's Table 2 (a Charades-STA-trained model on other datasets):
+
+    python examples/eval_grounding.py --model outputs/invert4tvg-qwen2.5-vl-3b-charades --dataset activitynet_captions \
+        --test_file data/activitynet_captions/val_2.json --videos_dir data/activitynet/videos --video_prefix "" --split test
+    python examples/eval_grounding.py --model outputs/invert4tvg-qwen2.5-vl-3b-charades --dataset qvhighlights \
+        --test_file data/qvhighlights/highlight_val_release.jsonl --videos_dir data/qvhighlights/videos --split test
+
+(QVHighlights queries with several windows are split into one row per window, `--split_windows`.)
+
 For every query the model answers the TVG prompt (greedy); the answers are parsed with the shared parser and
-scored with the `grounding_recall` metric (R1@0.3, R1@0.5, R1@0.7, mIoU; `--strict` counts tIoU > m as Time-R1
-does). With `--tasks tvg vc ar vd` the same queries also make verb-completion, action-recognition and
+scored with the `grounding_recall` metric, in % as the paper reports them (R1@0.3, R1@0.5, R1@0.7, mIoU; a hit
+is tIoU > m as in the paper, `--no_strict` counts tIoU >= m). With `--tasks tvg vc ar vd` the same queries also make verb-completion, action-recognition and
 video-description prompts over their ground-truth clips, and their accuracies (share of answers whose task
 reward is 1) are reported: the action-understanding figures of the paper's Figure 1. Results are printed and
 written to `--output` (JSON, with every answer when `--save_answers`).
@@ -38,7 +47,7 @@ class EvalArguments:
     max_samples: int | None = field(default=None, metadata={"help": "Evaluate the first N queries."})
     batch_size: int = field(default=4, metadata={"help": "Prompts per generate call."})
     max_new_tokens: int = field(default=256, metadata={"help": "Answer length limit."})
-    strict: bool = field(default=False, metadata={"help": "Count a hit when tIoU > m (Time-R1) instead of >= m."})
+    strict: bool = field(default=True, metadata={"help": "Count a hit when tIoU > m (the paper); --no_strict: >= m."})
     dtype: str = field(default="auto", metadata={"help": "auto, bfloat16, float16 or float32."})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1, ... (default: cuda if available)."})
     video_root: str | None = field(default=None, metadata={"help": "Folder that relative video paths are resolved in."})
@@ -86,7 +95,7 @@ def evaluate_split(model, tokenizer, processor, rows, args: EvalArguments) -> tu
             chunk = task_rows[begin : begin + args.batch_size]
             videos = load_clip_video_inputs(processor, chunk, device, args.video_root)
             answers.extend(generate_answers(model, chat, chunk, videos, batch_size=len(chunk), max_new_tokens=args.max_new_tokens)[0])
-        metrics = evaluate_task_answers(task_rows, answers, recall_metric=recall, strict=args.strict)
+        metrics = evaluate_task_answers(task_rows, answers, recall_metric=recall, strict=args.strict, percent=True)
         metrics[f"{task}/num_queries"] = len(task_rows)
         metrics[f"{task}/seconds"] = time.perf_counter() - start
         results.update(metrics)
@@ -114,10 +123,10 @@ def main(argv=None) -> dict:
     model, tokenizer, processor = load_checkpoint(args)
     results, answers = evaluate_split(model, tokenizer, processor, list(rows), args)
 
-    print(f"\n{args.model} on {data_args.dataset} / {args.split} ({len(rows)} queries)")
+    print(f"\n{args.model} on {data_args.dataset} / {args.split} ({len(rows)} queries; R1 and mIoU in %)")
     for key in ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU"):
         if key in results:
-            print(f"  {key:8s} {100 * results[key]:6.2f}")
+            print(f"  {key:8s} {results[key]:6.2f}")  # already in %
     for task in ("vc", "ar", "vd"):
         if f"{task}/accuracy" in results:
             print(f"  {task.upper()} accuracy {100 * results[f'{task}/accuracy']:6.2f}   format {100 * results[f'{task}/format']:6.2f}")

@@ -23,6 +23,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 import momentzoo
 from momentzoo.data import TemporalFeatureDataset
 from momentzoo.models.actionformer import ActionFormerConfig, ActionFormerForTemporalLocalization
+from momentzoo.training.resume import resolve_resume_checkpoint
 from momentzoo.training.tal_script import TALDataArguments as DataArguments
 from momentzoo.training.tal_script import (
     as_dict,
@@ -71,7 +72,8 @@ def main(argv=None) -> dict:
     collator = training_collator(data_args, model.config)
     trainer = Trainer(model=model, args=training_args, train_dataset=TemporalFeatureDataset(train),
                       data_collator=collator)
-    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    train_result = trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(
+        training_args.resume_from_checkpoint, training_args.output_dir))
     trainer.log_metrics("train", train_result.metrics)
     evaluation_results = finish_tal_training(trainer, data_args, training_args, evaluation, push, "ActionFormer",
                                              script="examples/train_actionformer.py")

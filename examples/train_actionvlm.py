@@ -39,6 +39,7 @@ from momentzoo.data import TemporalFeatureDataset, TemporalVideoCollator, synthe
 from momentzoo.models.actionvlm import ActionVLMForTemporalLocalization
 from momentzoo.training.actionvlm import LanguageAdvantageTrainer, LanguageAdvantageTrainingArguments
 from momentzoo.training.actionvlm.modality_bias import mean_language_advantage, predict_with_language_weights
+from momentzoo.training.resume import resolve_resume_checkpoint
 from momentzoo.training.tal import class_names_of, encode_video_dataset
 from momentzoo.training.tal_script import TALDataArguments as DataArguments
 from momentzoo.training.tal_script import (
@@ -178,7 +179,8 @@ def main(argv=None) -> dict:
         collator, train_dataset = training_collator(data_args, model.config), TemporalFeatureDataset(train)
     trainer = LanguageAdvantageTrainer(model=model, args=training_args, train_dataset=train_dataset,
                                        data_collator=collator)
-    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    train_result = trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(
+        training_args.resume_from_checkpoint, training_args.output_dir))
     trainer.log_metrics("train", train_result.metrics)
     logger.info("epoch schedule: %s", ", ".join(trainer.epoch_history))
     if videos and evaluation is not None and trainer.is_world_process_zero():

@@ -114,6 +114,7 @@ def main(argv=None):
 
     from momentzoo.data.qwen2_5_vl_video import Qwen2_5_VLVideoProcessor
     from momentzoo.training.invert4tvg import Invert4TVGConfig, Invert4TVGTrainer
+    from momentzoo.training.resume import resolve_resume_checkpoint
 
     parser = TrlParser((ModelArguments, GroundingDataArguments, SFTArguments, Invert4TVGConfig))
     model_args, data_args, sft_args, grpo_args = parser.parse_args_and_config(args=argv)
@@ -140,7 +141,7 @@ def main(argv=None):
         video_processor=video_processor,
         peft_config=lora_config(model_args) if model_args.use_peft else None,
     )
-    trainer.train(resume_from_checkpoint=grpo_args.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(grpo_args.resume_from_checkpoint, grpo_args.output_dir))
     trainer.save_model(grpo_args.output_dir)
     dataset_name = "charades_sta" if data_args.dataset == "charades_sta" else data_args.dataset
     trainer.create_model_card(dataset_name=dataset_name)

@@ -29,6 +29,7 @@ from momentzoo.data import TemporalLocalizationCollator, sliding_windows
 from momentzoo.data.synthetic import SyntheticTALConfig
 from momentzoo.data.synthetic_zero_shot import make_synthetic_zero_shot_dataset
 from momentzoo.models.psftr import PSFTRModel
+from momentzoo.training.resume import resolve_resume_checkpoint
 from momentzoo.training.tal import (
     ZERO_SHOT_IOU_THRESHOLDS,
     evaluate_zero_shot,
@@ -158,7 +159,8 @@ def run_split(model_args: ModelArguments, data_args: ZeroShotDataArguments, trai
     collator = TemporalLocalizationCollator(max_seq_len=slice_size, training=True)
     trainer = Trainer(model=model, args=training_args, data_collator=collator,
                       train_dataset=sliding_windows(train, slice_size, train_overlap))
-    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    train_result = trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(
+        training_args.resume_from_checkpoint, training_args.output_dir))
     trainer.save_model()  # weights, tokenizer and model card
     trainer.log_metrics("train", train_result.metrics)
     metrics = {}

@@ -48,3 +48,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "real_data" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def hub_server():
+    """A local Hub (tests/hub_server.py) for the push and pull tests of one module."""
+    from hub_server import HubServer
+
+    with HubServer() as server:
+        yield server
+
+
+@pytest.fixture
+def online(monkeypatch, hub_server):
+    """This process talks to the local Hub: not offline, no Xet, default endpoint = the server."""
+    from hub_server import use_hub
+
+    return use_hub(monkeypatch, hub_server)

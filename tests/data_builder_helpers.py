@@ -21,6 +21,11 @@ def build(builder_cls, tmp_path: Path, **kwargs):
     return builder.as_dataset()
 
 
+def steps(duration: float, fps: float, feature_stride: int) -> int:
+    """How many feature steps a video of `duration` seconds has at this geometry (the builders check the files)."""
+    return max(1, round(duration * fps / feature_stride))
+
+
 def write_features(folder: Path, lengths: dict[str, int], dim: int = 8, ext: str = ".npy", prefix: str = "",
                    seed: int = 0) -> dict[str, np.ndarray]:
     """One random (T, dim) float32 file per video; returns the arrays written."""

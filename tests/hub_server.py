@@ -495,3 +495,16 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{end}/{len(content)}"
             content, status = content[start: end + 1], 206
         self._send(status, content, headers, head=head)
+
+
+def use_hub(monkeypatch, server: HubServer) -> HubServer:
+    """Point this process's huggingface_hub at `server`: online, no Xet, the server as the default endpoint (also in
+    the download URL template, which huggingface_hub builds from the endpoint at import)."""
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", server.url)
+    monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        server.url + "/{repo_id}/resolve/{revision}/{filename}")
+    return server

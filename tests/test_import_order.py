@@ -15,7 +15,7 @@ PACKAGE = SRC / "momentzoo"
 # Tiers, first to last; a module may import from its own tier and earlier ones. The key of a module is the first
 # name after `momentzoo.` (its folder or file); the package root (`momentzoo/__init__.py`) comes last.
 TIERS = [
-    {"version", "lazy", "segments"},
+    {"version", "lazy", "segments", "strict_json", "errors"},
     {"layers"},
     {"auto", "model_cards"},
     {"hub"},

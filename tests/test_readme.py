@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from data_builder_helpers import THUMOS_MINI, write_features
+from data_builder_helpers import THUMOS_MINI, steps, write_features
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,7 +88,9 @@ def rewards_block(tmp_path):
 def data_block(tmp_path):
     """The THUMOS14 builder on the bundled excerpt of the annotations, with random features for its videos."""
     videos = json.loads(THUMOS_MINI.read_text())["database"]
-    write_features(tmp_path / "i3d", {video: 5 + i for i, video in enumerate(videos)}, dim=6)
+    # Features of each video's length at the builder's geometry (30 fps / stride 4): the builder checks it.
+    lengths = {vid: steps(video["duration"], video["fps"], 4) for vid, video in videos.items()}
+    write_features(tmp_path / "i3d", lengths, dim=6)
     return {}, {
         '"thumos14.json"': repr(str(THUMOS_MINI)),
         '"i3d/"': repr(str(tmp_path / "i3d")),

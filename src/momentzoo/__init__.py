@@ -46,6 +46,13 @@ _LAZY_STRUCTURE = {
     "models.psftr": ["PSFTRConfig", "PSFTRPreTrainedModel", "PSFTRModel", "PSFTROutput"],
     "models.delu": ["DELUConfig", "DELUPreTrainedModel", "DELUModel", "DELUOutput"],
     "models.mllm4wtal": ["MLLM4WTALConfig", "MLLM4WTALPreTrainedModel", "MLLM4WTALModel", "MLLM4WTALOutput"],
+    "models.timeexpert": [
+        "TimeExpertConfig",
+        "TimeExpertPreTrainedModel",
+        "TimeExpertMoE",
+        "TimeExpertOutput",
+        "TimeExpertProcessor",
+    ],
     "pipelines": ["TemporalActionLocalizationPipeline", "TemporalVideoGroundingPipeline"],
     "data": [
         "TemporalLocalizationCollator",
@@ -66,7 +73,7 @@ _LAZY_STRUCTURE = {
         "merge_window_predictions",
     ],
     "data.model_video_encoder": ["ModelVideoEncoder"],
-    "metrics": ["TemporalActionLocalizationMAP", "TemporalGroundingRecall"],
+    "metrics": ["TemporalActionLocalizationMAP", "TemporalGroundingRecall", "QVHighlightsMetric"],
     "training": [
         "LanguageAdvantageTrainer",
         "LanguageAdvantageTrainingArguments",
@@ -86,6 +93,7 @@ _LAZY_STRUCTURE = {
         "TALDataArguments",
         "load_tal_dataset",
     ],
+    "training.timeexpert": ["TimeExpertLifecycleCallback", "TimeExpertCollator"],
     "hub": ["MomentzooModelCardMixin", "push_to_hub"],
     "model_cards": ["render_model_card", "save_model_card"],
     "commands.quickstart": ["run_quickstart"],

@@ -4,9 +4,10 @@ import argparse
 import sys
 from importlib import import_module
 
+from .errors import run_command
 from .version import __version__
 
-__all__ = ["main", "SUBCOMMANDS"]
+__all__ = ["SUBCOMMANDS", "main"]
 
 # One line per subcommand: the module under momentzoo.commands that registers it.
 SUBCOMMANDS = [
@@ -35,9 +36,9 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 0
-    return int(args.func(args) or 0)
+        parser.print_help(sys.stderr)
+        return 2  # a usage error, as argparse exits for a missing argument
+    return run_command(f"momentzoo {args.command}", lambda: args.func(args))
 
 
 if __name__ == "__main__":

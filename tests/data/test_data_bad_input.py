@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from data_builder_helpers import CHARADES, QVH, THUMOS_MINI, build, write_features, write_weak_layout
+from data_builder_helpers import CHARADES, QVH, THUMOS_MINI, build, steps, write_features, write_weak_layout
 
 from momentzoo.data import MomentZooDataWarning
 from momentzoo.data.annotations import safe_join
@@ -99,7 +99,7 @@ def test_duplicate_ids_and_bad_durations_are_errors(tmp_path):
 def test_missing_feature_files_are_listed_at_once_or_skipped_with_a_report(tmp_path):
     db = _db(a=_video(annotations=[((1, 2), "Archery")]), b=_video(), c=_video())
     path = _anet(tmp_path, db)
-    write_features(tmp_path / "f", {"ok_val": 3, "b": 3}, dim=2)
+    write_features(tmp_path / "f", {"ok_val": steps(60.0, 30.0, 16), "b": steps(60.0, 30.0, 16)}, dim=2)
     with pytest.raises(ValueError, match=r"(?s)2 video\(s\) have no feature file.*- a\n  - c\n.*skip_missing=True"):
         build(ActivityNetBuilder, tmp_path, annotation_file=path, features_dir=str(tmp_path / "f"))
     with pytest.warns(MomentZooDataWarning, match=r"(?s)left out 2 video\(s\).*- a\n  - c"):

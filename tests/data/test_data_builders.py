@@ -15,6 +15,7 @@ from data_builder_helpers import (
     THUMOS_MINI,
     WEAK_VIDEOS,
     build,
+    steps,
     write_features,
     write_weak_layout,
 )
@@ -61,7 +62,7 @@ def test_thumos14_annotation_only_rows(tmp_path):
 
 
 def test_thumos14_with_features_records_geometry(tmp_path):
-    lengths = {vid: 5 + i for i, vid in enumerate(THUMOS_JSON)}
+    lengths = {vid: steps(v["duration"], 30.0, 4) + i for i, (vid, v) in enumerate(THUMOS_JSON.items())}
     written = write_features(tmp_path / "feats", lengths, dim=6)
     with pytest.warns(MomentZooDataWarning):
         ds = build(Thumos14Builder, tmp_path, annotation_file=str(THUMOS_MINI), features_dir=str(tmp_path / "feats"))
@@ -74,8 +75,8 @@ def test_thumos14_with_features_records_geometry(tmp_path):
     # fps can be overridden for every video
     with pytest.warns(MomentZooDataWarning):
         ds = build(Thumos14Builder, tmp_path / "b", annotation_file=str(THUMOS_MINI), features_dir=str(tmp_path / "feats"),
-                   fps=25.0, feature_stride=8, num_frames=8)
-    assert set(ds["test"]["fps"]) == {25.0} and set(ds["test"]["feature_stride"]) == {8}
+                   fps=15.0, feature_stride=2, num_frames=8)  # the same steps per second as 30 / 4
+    assert set(ds["test"]["fps"]) == {15.0} and set(ds["test"]["feature_stride"]) == {2}
 
 
 @pytest.mark.parametrize("ext", [".npy", ".npz", ".pt"])
@@ -166,7 +167,8 @@ def test_epic_kitchens_needs_a_task_and_names_classes_by_id_without_file(tmp_pat
     with pytest.raises(ValueError, match="config_name='verb' or config_name='noun'"):
         EpicKitchensBuilder(cache_dir=str(tmp_path), **{k: v for k, v in kwargs.items() if k != "config_name"})
     kwargs.pop("classes_file")
-    write_features(tmp_path / "f", {"P01_01": 4, "P01_02": 3, "P02_09": 5}, dim=4, ext=".npz")
+    write_features(tmp_path / "f", {"P01_01": steps(329.48, 59.94, 16), "P01_02": steps(47.0, 59.94, 16),
+                                    "P02_09": steps(61.2, 50.0, 16)}, dim=4, ext=".npz")
     ds = build(EpicKitchensBuilder, tmp_path, features_dir=str(tmp_path / "f"), **kwargs)
     assert ds["train"].features["labels"].feature.names[:3] == ["0", "1", "2"]
     row = ds["validation"][0]
@@ -194,12 +196,12 @@ def test_charades_sta_with_videos_and_features(tmp_path):
     videos.mkdir()
     for vid in ("OHOFG", "3MSZA"):
         (videos / f"charades_{vid}.mp4").write_bytes(b"not decoded here")
-    write_features(tmp_path / "f", {"OHOFG": 9, "3MSZA": 4}, dim=5)
+    write_features(tmp_path / "f", {"OHOFG": steps(35.04, 24.0, 4), "3MSZA": steps(30.96, 24.0, 4)}, dim=5)
     ds = build(CharadesSTABuilder, tmp_path, data_files={"test": str(CHARADES / "charades_sta_test_mini.jsonl")},
                videos_dir=str(videos), video_prefix="charades_", features_dir=str(tmp_path / "f"), fps=24.0)
     row = ds["test"][0]
     assert row["video"]["path"].endswith("charades_OHOFG.mp4") and row["fps"] == 24.0
-    assert np.asarray(row["features"]).shape == (9, 5)
+    assert np.asarray(row["features"]).shape == (steps(35.04, 24.0, 4), 5)
     assert ds["test"].features["video"] == datasets.Video(decode=False)
 
 
@@ -250,7 +252,7 @@ def test_thumos14_weak_layout(tmp_path):
 
 def test_thumos14_weak_features_file_and_geometry(tmp_path):
     layout = write_weak_layout(tmp_path / "layout")
-    feats = [np.full((3 + i, 4), i, dtype=np.float32) for i in range(len(WEAK_VIDEOS))]
+    feats = [np.full((steps(v[1], 25.0, 16) + i, 4), i, dtype=np.float32) for i, v in enumerate(WEAK_VIDEOS.values())]
     combined = np.empty(len(feats), dtype=object)
     for i, f in enumerate(feats):
         combined[i] = f

@@ -2,13 +2,14 @@
 and `--push_to_hub` against the local Hub server."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import datasets
 import numpy as np
 import pytest
 import yaml
-from data_builder_helpers import ANET_MINI, CHARADES, EPIC, QVH, THUMOS_MINI, write_features, write_weak_layout
+from data_builder_helpers import ANET_MINI, CHARADES, EPIC, QVH, THUMOS_MINI, steps, write_features, write_weak_layout
 
 from momentzoo.data import MomentZooDataWarning, save_dataset_folder
 
@@ -48,8 +49,8 @@ def _names(features):
 
 
 def test_thumos14_script(tmp_path):
-    write_features(tmp_path / "f", {v: 4 for v in ("video_validation_0000151", "video_validation_0000318",
-                                                    "video_test_0000004", "video_test_0000278")}, dim=3)
+    durations = {v: e["duration"] for v, e in json.loads(THUMOS_MINI.read_text())["database"].items()}
+    write_features(tmp_path / "f", {v: steps(d, 30.0, 4) for v, d in durations.items()}, dim=3)
     out, loaded, card = _run("thumos14", [str(THUMOS_MINI), "OUT", "--features_dir", str(tmp_path / "f")], tmp_path, True)
     assert list(loaded) == ["val", "test"] and len(_names(loaded["val"].features)) == 20
     assert loaded["val"].features["features"] == datasets.Array2D(shape=(None, 3), dtype="float32")

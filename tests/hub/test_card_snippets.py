@@ -149,6 +149,18 @@ def mllm4wtal_card(tmp_path, assets):
     return tmp_path / "ckpt", {**inputs, "video_features": inputs["features"][0].numpy()}, {}
 
 
+def timeexpert_card(tmp_path, assets):
+    from momentzoo.models.timeexpert import TimeExpertMoE
+    from momentzoo.testing.timeexpert import tiny_timeexpert_config, tiny_timeexpert_tokenizer
+
+    tokenizer = tiny_timeexpert_tokenizer()
+    model = TimeExpertMoE(tiny_timeexpert_config(tokenizer, vision=True))  # reads both videos and frame features
+    model.tokenizer = tokenizer
+    model.save_pretrained(tmp_path / "ckpt")
+    features = torch.randn(6, 4, model.config.vision_feature_dim).numpy()  # (frames, patches, width)
+    return tmp_path / "ckpt", {"features": features}, {'"video.mp4"': repr(assets["video"])}
+
+
 def default_card(tmp_path, assets):
     register_tiny_models()
     model = TinyDetectorForTemporalLocalization(TinyDetectorConfig(num_labels=2))
@@ -163,6 +175,7 @@ FAMILIES = {
     "invert4tvg": invert4tvg_card,
     "delu": delu_card,
     "mllm4wtal": mllm4wtal_card,
+    "timeexpert": timeexpert_card,
     "default": default_card,
 }
 # (family, a line of the block) -> why it does not run offline.

@@ -11,11 +11,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-import huggingface_hub
 import pytest
 import torch
 import yaml
-from hub_server import TOKEN, HubServer
+from hub_server import TOKEN
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 from tiny_models import (
@@ -136,21 +135,6 @@ def test_push_rejects_a_folder_that_is_not_a_checkpoint(tmp_path):
 
 
 # --- push and pull against the local Hub ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def hub_server():
-    with HubServer() as server:
-        yield server
-
-
-@pytest.fixture
-def online(monkeypatch, hub_server):
-    """This process talks to the local Hub: not offline, no Xet, default endpoint = the server."""
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub_server.url)
-    return hub_server
-
-
 PULL_SCRIPT = textwrap.dedent("""
     import json, sys
     import torch
@@ -200,8 +184,8 @@ def test_push_then_pull_from_the_hub(online, tmp_path):
     commit = push_to_hub(tmp_path / "detector", "tester/tiny-detector", token=TOKEN, endpoint=server.url,
                          card_kwargs={"datasets": ["thumos14"], "results": {"average_mAP": 0.42}})
     assert commit.oid and commit.commit_url.startswith(server.url)
-    # 2. The mixin's model.push_to_hub (default endpoint), with a repo id without namespace.
-    grounder.push_to_hub("tiny-grounder", token=TOKEN, datasets="charades_sta")
+    # 2. The mixin's model.push_to_hub (default endpoint, PushToHubMixin's signature), a repo id without namespace.
+    grounder.push_to_hub("tiny-grounder", token=TOKEN, tags=["charades_sta"])
     # 3. save_pretrained(push_to_hub=True).
     detector.save_pretrained(tmp_path / "again", push_to_hub=True, repo_id="tester/tiny-detector-2", token=TOKEN)
 
@@ -244,7 +228,7 @@ def test_push_then_pull_from_the_hub(online, tmp_path):
     assert "| average_mAP | 0.4200 |" in card and "**Classes (3):** BaseballPitch, CliffDiving, LongJump" in card
     assert f"**Parameters:** {detector.num_parameters()}" in card  # counted from the safetensors header
     grounder_card = (tmp_path / "tiny-grounder.README.md").read_text()
-    assert "# tester/tiny-grounder\n" in grounder_card and _front_matter(grounder_card)["datasets"] == ["charades_sta"]
+    assert "# tester/tiny-grounder\n" in grounder_card and "charades_sta" in _front_matter(grounder_card)["tags"]
 
     dataset = json.loads((tmp_path / "dataset.json").read_text())
     assert "Array2D(shape=(None, 4)" in dataset["features"] and "ClassLabel" in dataset["features"]

@@ -15,7 +15,7 @@ def loop_iou(a, b):
     return inter / union if union > 0 else 0.0
 
 
-def loop_recall(predictions, references, ranks=(1, 5), thresholds=(0.3, 0.5, 0.7), strict=False):
+def loop_recall(predictions, references, ranks=(1, 5), thresholds=(0.3, 0.5, 0.7), strict=True):
     """R{k}@{m} and mIoU straight from the definition."""
     best = [[max(loop_iou(w, r) for r in refs) for w in preds] for preds, refs in zip(predictions, references)]
     out = {}
@@ -33,12 +33,18 @@ def test_card_example():
 
 
 def test_strict_counts_only_above_the_threshold():
-    # tIoU exactly 0.5 (and 0.25): a hit at m=0.5 by default, a miss with strict=True.
+    # tIoU exactly 0.5 (and 0.25): a miss at m=0.5 by default (IoU > m, the papers' convention), a hit with strict=False.
     preds, refs = [[[0.0, 1.0]], [[0.0, 0.5]]], [[[0.0, 2.0]], [[0.0, 2.0]]]
-    assert compute_grounding_recall(preds, refs, ranks=[1], iou_thresholds=[0.5, 0.25])["R1@0.5"] == 0.5
-    assert compute_grounding_recall(preds, refs, ranks=[1], iou_thresholds=[0.5, 0.25])["R1@0.25"] == 1.0
-    strict = compute_grounding_recall(preds, refs, ranks=[1], iou_thresholds=[0.5, 0.25], strict=True)
+    loose = compute_grounding_recall(preds, refs, ranks=[1], iou_thresholds=[0.5, 0.25], strict=False)
+    assert loose["R1@0.5"] == 0.5 and loose["R1@0.25"] == 1.0
+    strict = compute_grounding_recall(preds, refs, ranks=[1], iou_thresholds=[0.5, 0.25])
     assert strict["R1@0.5"] == 0.0 and strict["R1@0.25"] == 0.5
+
+
+def test_percent_reports_the_papers_units():
+    preds, refs = [[[2.0, 6.0]], []], [[[2.0, 8.0]], [[1.0, 3.0]]]
+    result = compute_grounding_recall(preds, refs, ranks=[1], percent=True)
+    assert result == {"R1@0.3": 50.0, "R1@0.5": 50.0, "R1@0.7": 0.0, "mIoU": pytest.approx(100 * (4 / 6) / 2)}
 
 
 def test_top_k_only_and_fewer_windows_than_k():

@@ -71,7 +71,7 @@ def test_registered_and_built_from_a_saved_checkpoint(grounder, checkpoint):
 
     assert "temporal-video-grounding" in PIPELINE_REGISTRY.get_supported_tasks()
     assert isinstance(grounder, TemporalVideoGroundingPipeline)
-    assert grounder.frame_processor.total_pixels == 32 * 28 * 28  # momentzoo_video_processor.json was read
+    assert grounder.grounding.frame_processor.total_pixels == 32 * 28 * 28  # momentzoo_video_processor.json was read
 
 
 def test_forced_answer_is_parsed_into_seconds(grounder, video):

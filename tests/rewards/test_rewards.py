@@ -156,7 +156,13 @@ def test_verb_completion_paper_example_and_tenses(lemmatizer):
     rewards = verb_completion_reward(
         completions=completions, masked_query=[template] * 9, verb=["closes"] * 9, lemmatizer=lemmatizer, **TRL_KWARGS
     )
-    assert rewards == [1.0] * 6 + [0.0] * 3
+    # The paper's reward: the masked verb among the answer's verbs, however the sentence is phrased (the passive too).
+    assert rewards == [1.0] * 6 + [0.0] * 2 + [1.0]
+    # match="gap", the older reward: the answer must keep the template's words around the one filled gap.
+    gap = verb_completion_reward(
+        completions=completions, masked_query=[template] * 9, verb=["closes"] * 9, lemmatizer=lemmatizer, match="gap"
+    )
+    assert gap == [1.0] * 6 + [0.0] * 3
     # irregular forms both ways
     assert verb_completion_reward(
         completions=[answer("Person ran to the door."), answer("Person runs to the door."), answer("Person walked to the door.")],
@@ -175,10 +181,73 @@ def test_verb_completion_schema_errors(lookup_lemmatizer):
         verb_completion_reward(verb=["closes"], **kwargs)
     with pytest.raises(ValueError, match="needs the dataset column 'verb'"):
         verb_completion_reward(masked_query=["Person [] the door"], **kwargs)
-    with pytest.raises(ValueError, match=r"row 0: column 'masked_query' must hold exactly one '\[\]' gap"):
+    with pytest.raises(ValueError, match=r"row 0: column 'masked_query' must hold a '\[\]' gap"):
         verb_completion_reward(masked_query=["Person closes the door"], verb=["closes"], **kwargs)
+    with pytest.raises(ValueError, match=r"row 0: column 'masked_query' must hold exactly one '\[\]' gap"):
+        verb_completion_reward(masked_query=["Person [] the [] door"], verb=["closes"], match="gap", **kwargs)
+    with pytest.raises(ValueError, match=r"row 0: column 'masked_query' .* is not column 'query'"):
+        verb_completion_reward(masked_query=["Person [] the door"], query=["Person opens a window"], **kwargs)
+    with pytest.raises(ValueError, match=r"is not column .query. None"):
+        verb_completion_reward(masked_query=["Person [] the [] door"], verb=["closes"], **kwargs)
+    with pytest.raises(ValueError, match="match must be"):
+        verb_completion_reward(masked_query=["Person [] the door"], verb=["closes"], match="word", **kwargs)
     with pytest.raises(ValueError, match=r"row 0: column 'verb' must be a non-empty string"):
         verb_completion_reward(masked_query=["Person [] the door"], verb=[None], **kwargs)
+
+
+def test_verb_completion_all_masked_verbs_must_appear(lemmatizer):
+    """The paper masks every verb of the query: the answer must name all of them (by lemma), in any wording."""
+    query = "a person walks in a doorway drinking some coffee."
+    example = build_inversion_example(query, "vc", lemmatizer)
+    assert example["masked_query"] == "a person [] in a doorway [] some coffee."
+    completions = [
+        answer("a person walks in a doorway drinking some coffee."),
+        answer("someone walked through the doorway while he drank coffee"),
+        answer("a person walks in a doorway holding some coffee."),  # one of the two verbs is wrong
+        answer("drinking"),
+        "a person walks in a doorway drinking some coffee.",  # no answer tags: the reward reads tagged answers only
+    ]
+    n = len(completions)
+    rewards = verb_completion_reward(completions=completions, masked_query=[example["masked_query"]] * n, query=[query] * n,
+                                     lemmatizer=lemmatizer)
+    assert rewards == [1.0, 1.0, 0.0, 0.0, 0.0]
+    one = build_inversion_example(query, "vc", lemmatizer, mask="one")
+    assert one["masked_query"] == "a person [] in a doorway drinking some coffee."
+    assert verb_completion_reward(completions=[answer("he walked")], masked_query=[one["masked_query"]], query=[query],
+                                  lemmatizer=lemmatizer) == [1.0]
+
+
+def test_masked_words():
+    from momentzoo.rewards.inversion import masked_words
+
+    assert masked_words("a person [] in a doorway [] some coffee.", "a person walks in a doorway drinking some coffee.") == ["walks", "drinking"]
+    assert masked_words("[] the door", "Open the door") == ["Open"]
+    assert masked_words("a person [] it", "a person opens the door") is None
+
+
+def test_inversion_rewards_never_raise_on_unencodable_text(lemmatizer):
+    """A lone surrogate (half an emoji) made spaCy raise inside the VD reward, which would kill a GRPO step."""
+    texts = [answer("a person \ud800 closes the door"), answer("\udfff"), "<answer>\ud83d</answer>"]
+    n = len(texts)
+    assert video_description_reward(completions=texts, verb=["closes"] * n, lemmatizer=lemmatizer) == [1.0, 0.0, 0.0]
+    assert verb_completion_reward(completions=texts, masked_query=["a person [] the door"] * n,
+                                  query=["a person closes the door"] * n, lemmatizer=lemmatizer) == [1.0, 0.0, 0.0]
+    assert action_recognition_reward(completions=[answer("clos\ud800e")], query=["a person closes it"], lemmatizer=lemmatizer) == [0.0]
+
+
+def test_iou_reward_needs_answer_tags():
+    texts = ["<think>x</think> 2 to 4", "<answer>2 to 4</answer>", "<think>x</think> <answer>2 to 4"]
+    assert iou_reward(completions=texts, windows=[[[2.0, 4.0]]] * 3) == [0.0, 1.0, 0.0]
+    assert iou_reward(completions=texts, windows=[[[2.0, 4.0]]] * 3, strict=False) == [1.0, 1.0, 1.0]
+
+
+def test_answer_format_reward_for_inversion_tasks():
+    from momentzoo.rewards import answer_format_reward
+
+    texts = ["<answer>close</answer>", answer("close"), "close", "<answer> </answer>", "<answer>a</answer> trailing"]
+    assert answer_format_reward(completions=texts) == [1.0, 1.0, 0.0, 0.0, 0.0]
+    # format_reward with a task column: TVG needs think + window, inversion rows the answer block.
+    assert format_reward(completions=["<answer>close</answer>", "<answer>1 to 2</answer>"], task=["ar", "tvg"]) == [1.0, 0.0]
 
 
 # -- action recognition ---------------------------------------------------------------------------------------
@@ -232,7 +301,7 @@ def _mixed_batch():
         answer("a person closes the door"),  # tvg: no window -> format 0, IoU 0
         answer("Person [closes] the door."),  # vc: 1 + 1
         answer("walk"),  # ar: 1 + 1
-        "<answer>walk</answer>",  # ar: 0 + 1
+        "<answer>walk</answer>",  # ar: 1 + 1 (the inversion prompts ask for the answer block alone)
         answer("A person jumps and laughs"),  # vd: 1 + 1
     ]
     columns = {
@@ -257,13 +326,13 @@ def test_task_gating_and_trl_sum(lemmatizer):
     assert per_func[4] == [None, None, None, None, None, 1.0]
     # TRL: None -> NaN, then nansum over functions; every row is r_format + its own task's reward
     table = torch.tensor([[math.nan if v is None else v for v in col] for col in per_func]).T
-    assert table.nansum(dim=1).tolist() == [1.5, 0.0, 2.0, 2.0, 1.0, 2.0]
+    assert table.nansum(dim=1).tolist() == [1.5, 0.0, 2.0, 2.0, 2.0, 2.0]
     assert not torch.isnan(table).all(dim=1).any()  # every row is scored by something
 
 
 def test_task_rewards_and_task_funcs(spacy_lemmatizer):
     completions, columns = _mixed_batch()
-    assert task_rewards(completions=completions, **columns) == [1.5, 0.0, 2.0, 2.0, 1.0, 2.0]
+    assert task_rewards(completions=completions, **columns) == [1.5, 0.0, 2.0, 2.0, 2.0, 2.0]
     assert set(TASK_REWARD_FUNCS) == {"tvg", "vc", "ar", "vd"}
     # one task for the whole batch: its two functions, no task column needed
     tvg = [f(completions=completions[:2], windows=columns["windows"][:2]) for f in TASK_REWARD_FUNCS["tvg"]]
@@ -292,7 +361,11 @@ def test_build_inversion_example(lemmatizer):
     ar = build_inversion_example("A person walks away and laughs", "ar", lemmatizer)
     assert (ar["verb"], ar["target"], ar["query_verbs"]) == ("walks", "walk", ["laugh", "walk"])
     vd = build_inversion_example("person begins to play on a phone.", "vd", lemmatizer)
-    assert (vd["verb"], vd["masked_query"]) == ("play", "person begins to [] on a phone.")  # light verb skipped
+    assert (vd["verb"], vd["masked_query"]) == ("play", "person [] to [] on a phone.")  # every verb masked (the paper)
+    one = build_inversion_example("person begins to play on a phone.", "vd", lemmatizer, mask="one")
+    assert one["masked_query"] == "person begins to [] on a phone."  # light verb skipped
+    with pytest.raises(ValueError, match="mask must be one of"):
+        build_inversion_example("person begins to play.", "vc", lemmatizer, mask="some")
     assert build_inversion_example("person starts laughing.", "vd", lemmatizer)["verb"] == "laughing"
     assert build_inversion_example("person begins.", "vc", lemmatizer)["verb"] == "begins"  # the only verb
     rows = build_inversion_examples(["A person jumps and laughs"] * 3, ["vc", "ar", "vd"], lemmatizer)

@@ -191,8 +191,9 @@ def test_thumos14_config_builds_its_dataset_with_the_builder(tmp_path):
     mini = ROOT / "tests" / "fixtures" / "data" / "thumos14" / "thumos14_mini.json"
     features = tmp_path / "i3d_features"
     features.mkdir()
-    for video_id in json.loads(mini.read_text())["database"]:
-        np.save(features / f"{video_id}.npy", np.zeros((40, 8), dtype=np.float32))
+    for video_id, video in json.loads(mini.read_text())["database"].items():  # the builder's geometry: 30 fps / 4
+        steps = round(video["duration"] * video["fps"] / 4)
+        np.save(features / f"{video_id}.npy", np.zeros((steps, 8), dtype=np.float32))
     kwargs = dict(values["dataset_kwargs"], annotation_file=str(mini), features_dir=str(features))
     data = load_tal_dataset(values["dataset"], kwargs, cache_dir=str(tmp_path / "cache"))
     assert {values["train_split"], values["eval_split"]} <= set(data)

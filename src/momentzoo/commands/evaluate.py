@@ -16,7 +16,9 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["register", "run", "load_ground_truth", "load_predictions", "evaluate_files", "EXAMPLE_DIR"]
+from ..strict_json import iter_object_member, load_json_strict
+
+__all__ = ["EXAMPLE_DIR", "evaluate_files", "load_ground_truth", "load_predictions", "register", "run"]
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[1] / "metrics" / "tal_map" / "examples"
 DEFAULT_IOU_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -50,12 +52,7 @@ def register(subparsers) -> None:
 
 
 def _read_json(path, key: str, what: str) -> dict:
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as err:
-        raise ValueError(f"{path}: cannot read the {what} file ({err.strerror or err})") from None
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    data = load_json_strict(path, f"{what} file")  # a video listed twice is an error naming it, not a silently lost entry
     if not isinstance(data, dict) or not isinstance(data.get(key), dict):
         raise ValueError(f'{path}: expected a JSON object with a "{key}" object mapping video ids to {what}')
     return data[key]
@@ -85,24 +82,55 @@ def load_ground_truth(path, subset: str | None = None) -> dict[str, list]:
 
 
 def load_predictions(path) -> dict[str, list]:
-    results = _read_json(path, "results", "detections")
-    for video_id, detections in results.items():
+    """{video_id: detections} of a detections file, read one video at a time (see `iter_object_member`)."""
+    results = {}
+    for video_id, detections in iter_object_member(path, "results"):
         if not isinstance(detections, list):
             raise ValueError(f"{path}: video {video_id!r}: expected a list of detections, got {type(detections).__name__}")
+        results[video_id] = detections
     return results
 
 
+def _stream_predictions(path, gt: dict) -> tuple[dict, list, list]:
+    """The detections of each ground-truth video as a compact Arrow column (checked video by video, each video's
+    Python objects dropped once converted), plus the ids of videos not in `gt`, in file order."""
+    from ..metrics.tal_map.tal_map import _flatten
+
+    columns, unknown, kind = {}, [], None
+    for video_id, detections in iter_object_member(path, "results"):
+        if not isinstance(detections, list):
+            raise ValueError(f"{path}: video {video_id!r}: expected a list of detections, got {type(detections).__name__}")
+        if video_id not in gt:
+            unknown.append((video_id, len(detections)))
+            continue
+        try:
+            flat, column = _flatten([detections], "predictions", with_score=True, video_ids=[video_id], label_kind=kind)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
+        if flat.label_kind is not None:
+            if kind is not None and flat.label_kind != kind:
+                raise ValueError(f"{path}: predictions of video {video_id!r}: labels are {flat.label_kind}s but earlier "
+                                 f"videos' are {kind}s")
+            kind = flat.label_kind
+        columns[video_id] = column
+    return columns, unknown, kind
+
+
 def evaluate_files(references, predictions, subset=None, iou_thresholds=DEFAULT_IOU_THRESHOLDS, ignore_labels=()):
-    """Metrics (the `tal_map` output) and a summary of what was scored, from the two files."""
+    """Metrics (the `tal_map` output) and a summary of what was scored, from the two files. The detections are
+    streamed: peak memory follows their compact Arrow form, not the Python objects of the whole file."""
+    import pyarrow as pa
+
     from ..metrics.tal_map import compute_tal_map
+    from ..metrics.tal_map.tal_map import _FEATURES
 
     gt = load_ground_truth(references, subset)
-    detections = load_predictions(predictions)
-    unknown = [v for v in detections if v not in gt]
+    columns, outside, kind = _stream_predictions(predictions, gt)
+    unknown = [v for v, _ in outside]
     other_subset = []
     if unknown and subset is not None:
         everything = load_ground_truth(references, None)
-        other_subset = [v for v in unknown if v in everything]
+        other_subset = [(v, n) for v, n in outside if v in everything]
         unknown = [v for v in unknown if v not in everything]
     if unknown:
         raise ValueError(
@@ -110,9 +138,15 @@ def evaluate_files(references, predictions, subset=None, iou_thresholds=DEFAULT_
             "are these the right files?"
         )
     video_ids = list(gt)
+    column_type = _FEATURES[kind or "str"].arrow_schema.field("predictions").type
+    empty = pa.array([[]], type=column_type)
+    try:
+        detections = pa.concat_arrays([columns[v].cast(column_type) if v in columns else empty for v in video_ids])
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        raise ValueError(f"{predictions}: labels mix class names and class ids ({err})") from None
     try:
         metrics = compute_tal_map(
-            [detections.get(v, []) for v in video_ids],
+            detections,
             [gt[v] for v in video_ids],
             iou_thresholds=iou_thresholds,
             ignore_labels=list(ignore_labels or ()),
@@ -124,14 +158,15 @@ def evaluate_files(references, predictions, subset=None, iou_thresholds=DEFAULT_
         source = predictions if message.startswith("predictions") else references if message.startswith("references") else None
         raise ValueError(f"{source}: {message}" if source else message) from None
     ignored = set(ignore_labels or ())
+    counts = {v: len(columns[v][0]) if v in columns else 0 for v in video_ids}
     summary = {
         "videos": len(video_ids),
-        "videos_without_predictions": sum(1 for v in video_ids if not detections.get(v)),
+        "videos_without_predictions": sum(1 for v in video_ids if not counts[v]),
         "ground_truth_segments": sum(1 for v in video_ids for a in gt[v] if a["label"] not in ignored),
         "ignored_ground_truth_segments": sum(1 for v in video_ids for a in gt[v] if a["label"] in ignored),
-        "predictions": sum(len(detections.get(v, [])) for v in video_ids),
+        "predictions": sum(counts.values()),
         "videos_of_other_subsets_left_out": len(other_subset),
-        "predictions_of_other_subsets_left_out": sum(len(detections[v]) for v in other_subset),
+        "predictions_of_other_subsets_left_out": sum(n for _, n in other_subset),
     }
     return metrics, summary
 

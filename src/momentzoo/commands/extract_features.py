@@ -1,6 +1,7 @@
 """`momentzoo extract-features`: per-video features from a folder of videos with a transformers encoder."""
 
 import argparse
+import os
 import sys
 
 __all__ = ["register", "run"]
@@ -54,6 +55,14 @@ def run(args) -> int:
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
+        try:
+            device_type = torch.device(device).type
+        except RuntimeError as err:
+            raise ValueError(f"--device {device!r}: not a torch device ({str(err).splitlines()[0]})") from None
+        if device_type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"--device {device!r}: CUDA is not available on this machine")
+        if not os.path.isdir(args.video_dir):
+            raise ValueError(f"{args.video_dir}: no such video folder")
         extractor = VideoFeatureExtractor.from_pretrained(
             args.model,
             fps=args.fps,

@@ -1,11 +1,11 @@
 """`momentzoo push`: upload a saved checkpoint folder to the Hub with its rendered model card."""
 
 import argparse
-import json
 import math
-from pathlib import Path
 
-__all__ = ["register", "run", "read_results"]
+from ..strict_json import load_json_strict
+
+__all__ = ["read_results", "register", "run"]
 
 
 def register(subparsers) -> None:
@@ -42,9 +42,9 @@ def register(subparsers) -> None:
 def read_results(path: str) -> dict[str, float]:
     """The top-level finite numbers of a JSON object (nested tables such as per-class AP stay out of the card)."""
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"--results {path}: cannot read a JSON object ({err})") from err
+        data = load_json_strict(path)
+    except ValueError as err:
+        raise ValueError(f"--results {path}: cannot read a JSON object ({err})") from None
     if not isinstance(data, dict):
         raise ValueError(f"--results {path}: expected a JSON object of metric -> value, got {type(data).__name__}")
     results = {k: float(v) for k, v in data.items()

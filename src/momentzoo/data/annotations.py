@@ -8,11 +8,14 @@ that is wrong; nothing is dropped without a warning that counts it.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 __all__ = [
     "MomentZooDataWarning",
@@ -21,6 +24,9 @@ __all__ = [
     "check_segments",
     "safe_join",
     "format_problems",
+    "segment_pair",
+    "segment_pairs",
+    "integer_labels",
 ]
 
 INVALID_SEGMENT_POLICIES = ("error", "drop")
@@ -76,6 +82,62 @@ class SegmentCheck:
             )
 
 
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def segment_pair(seg) -> tuple[float, float]:
+    """`(start, end)` of one `[start, end]` segment, or a `ValueError` saying what it is instead. Two real numbers
+    only: a string ("12" is not [1, 2]), a bool, a dict or three numbers are refused, never coerced."""
+    if isinstance(seg, np.ndarray):
+        seg = seg.tolist()
+    elif hasattr(seg, "tolist") and not isinstance(seg, (str, bytes)):  # a torch tensor
+        seg = seg.tolist()
+    if not isinstance(seg, (list, tuple)) or len(seg) != 2 or not all(_is_real(v) for v in seg):
+        raise ValueError(f"expected [start, end] as two numbers, got {seg!r}")
+    return float(seg[0]), float(seg[1])
+
+
+def segment_pairs(segments) -> np.ndarray:
+    """A list of `[start, end]` segments (or an (n, 2) real array) as an (n, 2) float64 array. A flat list of
+    numbers, strings, bools, dicts or complex values are a `ValueError` naming the first bad entry."""
+    if hasattr(segments, "numpy") and not isinstance(segments, np.ndarray):  # a torch tensor
+        segments = segments.detach().cpu().numpy()
+    if isinstance(segments, np.ndarray) and segments.dtype != object:
+        if segments.dtype.kind not in "iuf":
+            raise ValueError(f"expected real [start, end] pairs, got an array of dtype {segments.dtype}")
+        if segments.size == 0:
+            return np.zeros((0, 2))
+        if segments.ndim != 2 or segments.shape[1] != 2:
+            raise ValueError(f"expected an (n, 2) array of [start, end] pairs, got shape {segments.shape}")
+        return segments.astype(np.float64)
+    if isinstance(segments, (str, bytes, dict)) or not isinstance(segments, (list, tuple, np.ndarray)):
+        raise ValueError(f"expected a list of [start, end] pairs, got {segments!r}")
+    out = np.zeros((len(segments), 2))
+    for i, seg in enumerate(segments):
+        try:
+            out[i] = segment_pair(seg)
+        except ValueError as err:
+            raise ValueError(f"segment {i}: {err}") from None
+    return out
+
+
+def integer_labels(labels) -> np.ndarray:
+    """Class ids as an int64 array; 1.7, True or "3" are a `ValueError`, never truncated or cast."""
+    if hasattr(labels, "numpy") and not isinstance(labels, np.ndarray):
+        labels = labels.detach().cpu().numpy()
+    values = labels.reshape(-1).tolist() if isinstance(labels, np.ndarray) else labels
+    if values is None:
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(values, (str, bytes, dict)) or not isinstance(values, (list, tuple)):
+        raise ValueError(f"expected a list of class ids, got {labels!r}")
+    for i, v in enumerate(values):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            if not (isinstance(v, float) and v.is_integer()):
+                raise ValueError(f"label {i}: expected an integer class id, got {v!r}")
+    return np.asarray(values, dtype=np.int64).reshape(-1)
+
+
 def check_segments(
     segments: Iterable[Sequence[float]],
     duration: float,
@@ -96,11 +158,14 @@ def check_segments(
         raise ValueError(f"invalid_segments must be one of {INVALID_SEGMENT_POLICIES}, got {policy!r}")
     at = f" ({where})" if where else ""
     kept = []
+    if isinstance(segments, (str, bytes, dict)) or not isinstance(segments, (list, tuple, np.ndarray)):
+        report.errors.append(f"video {video_id!r}{at}: expected a list of [start, end] segments, got {segments!r}")
+        return kept
     for i, seg in enumerate(segments):
         name = f"video {video_id!r}{at}, segment {i}"
         try:
-            start, end = (float(v) for v in seg)
-        except (TypeError, ValueError):
+            start, end = segment_pair(seg)
+        except ValueError:
             report.errors.append(f"{name}: expected [start, end] seconds, got {seg!r}")
             continue
         if not (math.isfinite(start) and math.isfinite(end)):

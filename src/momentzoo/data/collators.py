@@ -27,6 +27,8 @@ import numpy as np
 import torch
 
 from ..segments import seconds_to_feature_grid
+from .annotations import integer_labels, segment_pairs
+from .feature_files import check_feature_length
 from .memory import empty_batch, release_mapped_pages
 from .shared_batches import collate_into_shared_slots, reusable_buffer
 
@@ -48,8 +50,10 @@ def _features_of(row: dict, column: str, where: str):
     if not isinstance(feats, (np.ndarray, torch.Tensor)):
         try:
             feats = np.asarray(feats, dtype=np.float32)
-        except ValueError as err:
-            raise ValueError(f"{where}: {column!r} is not a rectangular (T, D) array: {err}") from None
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{where}: {column!r} is not a rectangular (T, D) array of reals: {err}") from None
+    if feats.dtype.is_complex if isinstance(feats, torch.Tensor) else feats.dtype.kind not in "biuf":
+        raise ValueError(f"{where}: {column!r} must be real numbers, got dtype {feats.dtype}")
     if feats.ndim != 2:
         raise ValueError(f"{where}: {column!r} must be (T, D), got shape {tuple(feats.shape)}")
     if feats.shape[0] == 0 or feats.shape[1] == 0:
@@ -71,13 +75,16 @@ def _geometry_of(row: dict, where: str) -> dict:
     return out
 
 
+def _check_feature_length(num_steps: int, geometry: dict, where: str) -> None:
+    check_feature_length(num_steps, geometry["duration"], geometry["fps"], geometry["feature_stride"],
+                         geometry["num_frames"], where)
+
+
 def _segments_of(row: dict, key: str, where: str) -> np.ndarray:
-    segs = row[key]
-    segs = segs.numpy() if isinstance(segs, torch.Tensor) else segs
-    try:
-        segs = np.asarray(segs, dtype=np.float64).reshape(-1, 2) if len(segs) else np.zeros((0, 2))
-    except (ValueError, TypeError):
-        raise ValueError(f"{where}: {key!r} must be a list of [start, end] pairs, got {row[key]!r}") from None
+    try:  # strictly pairs of reals: a flat list, "12", [true, 5] or dicts are refused, never reshaped or cast
+        segs = segment_pairs(row[key])
+    except ValueError as err:
+        raise ValueError(f"{where}: {key!r} must be a list of [start, end] pairs ({err})") from None
     if not np.isfinite(segs).all():
         bad = int(np.flatnonzero(~np.isfinite(segs).all(1))[0])
         raise ValueError(f"{where}: {key}[{bad}] = {segs[bad].tolist()} is not finite")
@@ -211,9 +218,10 @@ def _ground_truth_of(row: dict, where: str, geometry: dict):
     if "segments" not in row:
         return np.zeros((0, 2)), np.zeros(0, dtype=np.int64), False
     segs = _segments_of(row, "segments", where)
-    labels = row.get("labels")
-    labels = labels.tolist() if isinstance(labels, (torch.Tensor, np.ndarray)) else labels
-    labels = np.asarray([] if labels is None else labels, dtype=np.int64).reshape(-1)
+    try:
+        labels = integer_labels(row.get("labels"))
+    except ValueError as err:
+        raise ValueError(f"{where}: 'labels' ({err})") from None
     if labels.shape != (len(segs),):
         raise ValueError(f"{where}: {len(segs)} segments but labels of shape {labels.shape}")
     if (labels < 0).any():
@@ -309,6 +317,8 @@ class TemporalLocalizationCollator:
         num_steps = feats.shape[0]
         offset = int(row.get("window_start", 0) or 0)  # window rows: feats already start at `offset`
         video_length = int(row.get("video_feature_length", offset + num_steps))
+        if has_gt:  # ground truth in seconds would land on the wrong steps (a bare inference row may clip instead)
+            _check_feature_length(video_length, geometry, where)
         start, length = 0, num_steps
         crops = self.max_seq_len is not None or self.crop_ratio is not None
         if self.training and crops and offset == 0 and video_length == num_steps:
@@ -413,6 +423,9 @@ class TemporalGroundingCollator:
         if len(has_windows) > 1:
             raise ValueError("TemporalGroundingCollator: some rows have windows and some do not")
         lengths = [f.shape[0] for f in feats]
+        if True in has_windows:  # windows in seconds would land on the wrong steps
+            for length, geo, w in zip(lengths, geometry, wheres):
+                _check_feature_length(length, geo, w)
         total = _pad_length(lengths, self.pad_to_multiple_of)
         features = _new_batch((len(rows), total, dims.pop()), self.dtype)
         attention_mask = torch.zeros((len(rows), total), dtype=torch.long)
@@ -426,6 +439,11 @@ class TemporalGroundingCollator:
             labels = []
             for row, geo, w in zip(rows, geometry, wheres):
                 windows = _segments_of(row, "windows", w)
+                past = (windows[:, 0] < 0) | (windows[:, 1] > geo["duration"] * (1 + 1e-6) + 1e-3)
+                if past.any():
+                    bad = int(np.flatnonzero(past)[0])
+                    raise ValueError(f"{w}: windows[{bad}] = {windows[bad].tolist()} lies outside the video "
+                                     f"[0, {geo['duration']:g}] s")
                 if self.window_format == "normalized":
                     windows = np.clip(windows / geo["duration"], 0.0, 1.0)
                 else:

@@ -22,12 +22,13 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 __all__ = [
-    "save_dataset_folder",
-    "push_dataset_folder",
     "add_export_arguments",
     "add_feature_arguments",
     "builder_kwargs",
+    "push_dataset_folder",
     "run_dataset_script",
+    "save_dataset_folder",
+    "script_main",
 ]
 
 _FEATURE_ARGS = (
@@ -91,8 +92,16 @@ def save_dataset_folder(
         if ds.features != features:
             raise ValueError(f"split {split!r} has features {ds.features} that differ from the others' {features}")
     folder = Path(folder)
-    if folder.exists() and any(folder.iterdir()) and not overwrite:
-        raise ValueError(f"{folder} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} exists and is not a folder")
+    if folder.exists() and any(folder.iterdir()):
+        if not overwrite:
+            raise ValueError(f"{folder} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
+        foreign = _not_written_by_us(folder)
+        if foreign:
+            raise ValueError(f"{folder} holds files a dataset export does not write ({', '.join(foreign[:5])}"
+                             f"{' ...' if len(foreign) > 5 else ''}); --overwrite replaces only a folder of README.md and "
+                             "data/*.parquet: choose another output folder")
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
@@ -122,6 +131,33 @@ def save_dataset_folder(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def _not_written_by_us(folder: Path) -> list[str]:
+    """Entries of `folder` that `save_dataset_folder` does not write (README.md, data/*.parquet)."""
+    foreign = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name == "README.md" and entry.is_file() and not entry.is_symlink():
+            continue
+        if entry.name == "data" and entry.is_dir() and not entry.is_symlink():
+            foreign += [f"data/{f.name}" for f in sorted(entry.iterdir())
+                        if not (f.suffix == ".parquet" and f.is_file() and not f.is_symlink())]
+            continue
+        foreign.append(entry.name)
+    return foreign
+
+
+def _paths_inside(value, folder: Path) -> list[str]:
+    """The existing paths among `value` (str, path, or lists/dicts of them) that lie inside `folder`."""
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _paths_inside(v, folder)]
+    if isinstance(value, (list, tuple)):
+        return [p for v in value for p in _paths_inside(v, folder)]
+    if isinstance(value, (str, os.PathLike)) and value and os.path.exists(value):
+        resolved = Path(value).resolve()
+        if resolved == folder or resolved.is_relative_to(folder):
+            return [os.fspath(value)]
+    return []
 
 
 def push_dataset_folder(folder: str | os.PathLike, repo_id: str, private: bool = False, token: str | None = None) -> str:
@@ -172,11 +208,29 @@ def builder_kwargs(args: argparse.Namespace, names: tuple[str, ...] = ()) -> dic
     return {k: getattr(args, k) for k in (*_FEATURE_ARGS, *names) if getattr(args, k, None) is not None}
 
 
+def script_main(main, argv=None) -> int:
+    """Run a dataset script's `main(argv)` as a command: a user error (bad input, a file that cannot be read or
+    written, the Hub refusing) is one `<script>: error: ...` message on stderr and exit status 1, not a traceback."""
+    from ..errors import run_command
+
+    def body() -> None:
+        main(argv)  # returns the DatasetDict it wrote, not a status
+
+    return run_command(os.path.basename(sys.argv[0]) or "dataset script", body)
+
+
 def run_dataset_script(builder_cls, args: argparse.Namespace, kwargs: dict, pretty_name: str,
                        license: str | None = None, argv: list[str] | None = None,
                        script: str | None = None) -> datasets.DatasetDict:
     """Build with `builder_cls(**kwargs)`, save to `args.output_dir`, push if asked; prints what it did.
     `argv` and `script` (the script's `__file__`) are recorded in the card as the command that built it."""
+    output = Path(args.output_dir)
+    if output.exists() and (not output.is_dir() or any(output.iterdir())) and not args.overwrite:
+        raise ValueError(f"{output} exists and is not empty; pass --overwrite to replace it")
+    inside = _paths_inside(kwargs, output.resolve())
+    if inside:
+        raise ValueError(f"input(s) {inside} live inside output_dir {args.output_dir}: writing the dataset there would "
+                         "replace them; choose an output folder outside the inputs")
     builder = builder_cls(cache_dir=args.cache_dir, **kwargs)
     builder.download_and_prepare()
     dd = builder.as_dataset()

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..models.backbone_utils import saved_preprocessor_dict
+from ..strict_json import loads_strict
 from .video import VideoSource, iter_video_frames, probe_video
 
 __all__ = [
@@ -427,6 +428,20 @@ def _write_geometry(path: Path, geometry: dict) -> None:
     _atomic_write(path, lambda handle: handle.write(json.dumps(geometry, indent=2, sort_keys=True).encode()))
 
 
+def _output_is_sound(target: Path, record: dict | None, geometry: dict) -> bool:
+    """An existing `.npy` is kept on resume only when it reads as a finite (N, feature_dim) array and N is what
+    geometry.json lists for it (a file truncated by a full disk or swapped by hand is redone)."""
+    try:
+        array = np.load(target, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        return False
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] != geometry.get("feature_dim", array.shape[1]):
+        return False
+    if record is not None and record.get("num_features") != array.shape[0]:
+        return False
+    return bool(np.isfinite(array).all())
+
+
 def extract_features_to_folder(
     extractor: VideoFeatureExtractor,
     video_dir: str | os.PathLike,
@@ -454,8 +469,8 @@ def extract_features_to_folder(
     records: dict[str, dict] = {}
     if geometry_path.is_file() and not overwrite:
         try:
-            previous = json.loads(geometry_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            previous = loads_strict(geometry_path.read_text(encoding="utf-8"), geometry_path)
+        except (ValueError, UnicodeDecodeError) as error:
             raise ValueError(f"{geometry_path} is not valid JSON ({error}): remove it or pass overwrite") from error
         changed = {k: (previous.get(k), geometry[k]) for k in _GEOMETRY_KEYS if previous.get(k) != geometry[k]}
         if changed:
@@ -471,6 +486,9 @@ def extract_features_to_folder(
     for video_id, path in bar:
         target = output_dir / f"{video_id}.npy"
         source = os.path.relpath(path, video_dir)
+        if target.is_file() and not overwrite and not _output_is_sound(target, records.get(video_id), geometry):
+            target.unlink()  # truncated or not what geometry.json lists: extract it again
+            records.pop(video_id, None)
         if target.is_file() and not overwrite:
             if video_id not in records:  # killed between writing the .npy and the geometry
                 try:

@@ -16,6 +16,7 @@ import numpy as np
 from .annotations import MomentZooDataWarning, format_problems, safe_join
 
 __all__ = [
+    "check_feature_length",
     "FEATURE_EXTENSIONS",
     "locate_feature_files",
     "report_missing",
@@ -112,8 +113,8 @@ def check_feature_array(feats, name: str, feature_dim: int | None = None) -> np.
     feats = np.asarray(feats)
     if feats.ndim != 2 or feats.shape[0] == 0 or feats.shape[1] == 0:
         raise ValueError(f"{name}: expected a non-empty (T, D) feature array, got shape {feats.shape}")
-    if not np.issubdtype(feats.dtype, np.number):
-        raise ValueError(f"{name}: feature array has non-numeric dtype {feats.dtype}")
+    if feats.dtype.kind not in "biuf":  # complex would lose its imaginary part in the float32 cast
+        raise ValueError(f"{name}: feature array has non-real dtype {feats.dtype}")
     if feature_dim is not None and feats.shape[1] != feature_dim:
         raise ValueError(f"{name}: feature dimension {feats.shape[1]} differs from the dataset's {feature_dim}")
     feats = feats.astype(np.float32, copy=False)
@@ -125,6 +126,17 @@ def check_feature_array(feats, name: str, feature_dim: int | None = None) -> np.
             f"first at step {int(bad_steps[0])}"
         )
     return feats
+
+
+def check_feature_length(num_steps: int, duration: float, fps: float, feature_stride: int, num_frames: int,
+                         name: str) -> None:
+    """The features must cover about `duration` seconds at this geometry: a length off by more than a quarter (plus
+    one clip) means a wrong fps/stride or another video's file, and every segment would land elsewhere."""
+    expected = duration * fps / feature_stride
+    if abs(num_steps - expected) > 0.25 * expected + num_frames / feature_stride + 2:
+        raise ValueError(f"{name}: {num_steps} feature steps but duration {duration:g} s at fps {fps:g} / "
+                         f"feature_stride {feature_stride} implies about {expected:.0f}: wrong geometry or features "
+                         "of another video")
 
 
 def peek_feature_dim(path: str | os.PathLike) -> int:

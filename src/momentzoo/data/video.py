@@ -24,8 +24,17 @@ __all__ = [
     "probe_video",
     "iter_video_frames",
     "read_video_frames",
+    "MAX_VIDEO_FRAMES",
+    "default_max_frames",
 ]
 
+# The most frames one read produces unless told otherwise (about 4.6 hours at 30 fps); MOMENTZOO_MAX_VIDEO_FRAMES
+# or `max_frames` change it. A header claiming more fails before anything is decoded or allocated.
+MAX_VIDEO_FRAMES = 500_000
+# How far a container's claimed duration may run past its last frame (a truncated last GOP, an audio track that
+# outlasts the video): this many seconds, or 2% of the claim when that is more.
+_DURATION_TOLERANCE_S = 1.0
+_CHUNK_FRAMES = 256
 # A path, raw bytes, or the `{"bytes", "path"}` dict that `datasets.Video(decode=False)` returns.
 VideoSource = str | os.PathLike | bytes | bytearray | dict
 Size = int | tuple[int, int] | None
@@ -113,7 +122,9 @@ def _open(source: VideoSource, root=None):
     if path.stat().st_size == 0:
         raise ValueError(f"video file is empty: {name}")
     try:
-        return av.open(name, mode="r"), name
+        # "file:" + an absolute path and a file-only protocol whitelist: a name such as "concat:a.mp4|b.mp4" or
+        # "http://..." under the data root is a local file, never a URL FFmpeg would fetch or splice.
+        return av.open("file:" + os.path.abspath(name), mode="r", options={"protocol_whitelist": "file"}), name
     except (av.FFmpegError, OSError) as error:
         raise ValueError(f"cannot open video {name}: {error}") from error
 
@@ -201,6 +212,16 @@ def _to_rgb(frame, out_hw) -> np.ndarray:
     return frame.to_ndarray(format="rgb24", width=out_hw[1], height=out_hw[0], interpolation="BILINEAR")
 
 
+def default_max_frames() -> int:
+    """The most frames one read may produce: `MOMENTZOO_MAX_VIDEO_FRAMES`, else `MAX_VIDEO_FRAMES`."""
+    value = os.environ.get("MOMENTZOO_MAX_VIDEO_FRAMES")
+    if value is None:
+        return MAX_VIDEO_FRAMES
+    if not value.isdigit() or int(value) <= 0:
+        raise ValueError(f"MOMENTZOO_MAX_VIDEO_FRAMES must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def iter_video_frames(
     video: VideoSource,
     start: float = 0.0,
@@ -209,6 +230,7 @@ def iter_video_frames(
     size: Size = None,
     root=None,
     info: VideoInfo | None = None,
+    max_frames: int | None = None,
 ) -> Iterator[tuple[np.ndarray, float, float]]:
     """Yield `(frame (H, W, 3) uint8, sample_time, frame_time)` for the frames of `[start, end)` seconds.
 
@@ -216,7 +238,13 @@ def iter_video_frames(
     video's end), each being the decoded frame on screen at that time; without it, every decoded frame whose
     timestamp lies in `[start, end)` is yielded. Frames are produced as they are decoded, so memory does not
     grow with the length of the video.
+
+    A container's duration is a claim: sample times past the last decoded frame (plus one frame) are not filled
+    with copies of it, and a video whose frames end well before its claimed end (more than 1 s or 2%) is an error. More than `max_frames` frames (default `default_max_frames()`) is an error before decoding.
     """
+    max_frames = default_max_frames() if max_frames is None else int(max_frames)
+    if max_frames <= 0:
+        raise ValueError(f"max_frames must be positive, got {max_frames}")
     container, name = _open(video, root)
     try:
         stream = _video_stream(container, name)
@@ -238,15 +266,23 @@ def iter_video_frames(
             container.seek(int((start + offset) / stream.time_base), stream=stream, backward=True, any_frame=False)
 
         if fps is None:
+            count = 0
             for frame in _decode(container, stream, name):
                 t = _frame_time(frame, offset, name)
                 if t >= stop:
                     break
                 if t >= start:
+                    count += 1
+                    if count > max_frames:
+                        raise ValueError(f"video {name}: more than max_frames={max_frames} frames in [{start:.3f}, "
+                                         f"{stop:.3f}) s (raise max_frames or MOMENTZOO_MAX_VIDEO_FRAMES)")
                     yield _to_rgb(frame, out_hw), t, t
             return
 
         num_samples = max(0, math.ceil((stop - start) * fps - 1e-9))
+        if num_samples > max_frames:
+            raise ValueError(f"video {name}: {num_samples} frames at {fps:g} fps in [{start:.3f}, {stop:.3f}) s "
+                             f"exceed max_frames={max_frames} (raise max_frames or MOMENTZOO_MAX_VIDEO_FRAMES)")
         k = 0
         previous, previous_rgb, previous_time = None, None, None
         for frame in _decode(container, stream, name):
@@ -264,6 +300,13 @@ def iter_video_frames(
             previous, previous_rgb, previous_time = frame, None, t
         if k < num_samples and previous is None:
             raise ValueError(f"video {name} has no decodable frames after {start:.3f} s")
+        if k < num_samples:
+            # The stream holds frames up to the last one's end; a claim beyond that is not filled with copies.
+            frames_end = previous_time + 1.0 / (info.fps if info.fps > 0 else fps)
+            if stop - frames_end > max(_DURATION_TOLERANCE_S, 0.02 * info.duration):
+                raise ValueError(f"video {name} claims {info.duration:.3f} s but its frames end at {frames_end:.3f} s "
+                                 "(a damaged or forged header); re-encode the file")
+            num_samples = min(num_samples, max(k, math.ceil((frames_end - start) * fps - 1e-9)))
         while k < num_samples:  # sample times after the last frame's timestamp show the last frame
             if previous_rgb is None:
                 previous_rgb = _to_rgb(previous, out_hw)
@@ -287,6 +330,7 @@ def read_video_frames(
     size: Size = None,
     root=None,
     return_tensors: str = "np",
+    max_frames: int | None = None,
 ) -> VideoFrames:
     """Read the frames of `[start, end)` seconds of a video (see `iter_video_frames`) into one array.
 
@@ -297,6 +341,7 @@ def read_video_frames(
         size: an int resizes the shorter side to it keeping the aspect ratio; `(height, width)` is exact.
         root: when given, a relative `video` path is resolved under it and may not escape it.
         return_tensors: `"np"` or `"pt"`.
+        max_frames: the most frames to read (default `default_max_frames()`); more is an error before decoding.
     """
     if return_tensors not in ("np", "pt"):
         raise ValueError(f"return_tensors must be 'np' or 'pt', got {return_tensors!r}")
@@ -305,14 +350,22 @@ def read_video_frames(
         info = _stream_info(container, _video_stream(container, name), name)
     finally:
         container.close()
-    frames, times, frame_times = [], [], []
-    for frame, t, frame_t in iter_video_frames(video, start, end, fps, size, root, info=info):
-        frames.append(frame)
+    # Frames are stacked in chunks as they come: a list of per-frame arrays costs an object per frame and a full
+    # extra copy at the end; the chunks are joined once.
+    chunks, pending, times, frame_times = [], [], [], []
+    for frame, t, frame_t in iter_video_frames(video, start, end, fps, size, root, info=info, max_frames=max_frames):
+        pending.append(frame)
         times.append(t)
         frame_times.append(frame_t)
-    if not frames:
+        if len(pending) == _CHUNK_FRAMES:
+            chunks.append(np.stack(pending))
+            pending = []
+    if pending:
+        chunks.append(np.stack(pending))
+    if not chunks:
         raise ValueError(f"no frames in [{start}, {end}) of video {name}")
-    array = np.stack(frames)
+    array = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+    del chunks
     if return_tensors == "pt":
         import torch
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-__all__ = ["path", "available", "TemporalActionLocalizationMAP", "TemporalGroundingRecall"]
+__all__ = ["path", "available", "TemporalActionLocalizationMAP", "TemporalGroundingRecall", "QVHighlightsMetric"]
 
 _ROOT = Path(__file__).parent
 
@@ -10,6 +10,7 @@ _ROOT = Path(__file__).parent
 _LAZY = {
     "TemporalActionLocalizationMAP": "momentzoo.metrics.tal_map.tal_map",
     "TemporalGroundingRecall": "momentzoo.metrics.grounding_recall.grounding_recall",
+    "QVHighlightsMetric": "momentzoo.metrics.highlight_detection.highlight_detection",
 }
 
 

@@ -1,12 +1,20 @@
 """Helpers for the pretrained backbones inside momentzoo models: their image statistics (shared with the feature
-extractor), the tokenizer a model keeps beside its weights (ActionVLM's LM tokenizer, PSFTR's CLIP tokenizer) and
-the CLIP text tower's config (PSFTR's and MLLM4WTAL's text encoders)."""
+extractor), the tokenizer a model keeps beside its weights (ActionVLM's and TimeExpert's LM tokenizers, PSFTR's CLIP
+tokenizer), the causal LM that ActionVLM and TimeExpert are built on and the CLIP text tower's config (PSFTR's
+and MLLM4WTAL's text encoders)."""
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["CLIP_TEXT_MODEL_ID", "clip_text_config", "saved_preprocessor_dict", "save_tokenizer", "load_saved_tokenizer"]
+__all__ = [
+    "CLIP_TEXT_MODEL_ID",
+    "clip_text_config",
+    "saved_preprocessor_dict",
+    "save_tokenizer",
+    "load_saved_tokenizer",
+    "load_causal_lm",
+]
 
 CLIP_TEXT_MODEL_ID = "openai/clip-vit-base-patch16"
 # The text tower of CLIP ViT-B/16 (its `text_config`, with the joint-space projection of 512).
@@ -79,3 +87,29 @@ def load_saved_tokenizer(pretrained_model_name_or_path, kwargs: dict):
     ):
         return None
     return AutoTokenizer.from_pretrained(path, **hub)
+
+
+def load_causal_lm(name_or_model, dtype=None, **kwargs):
+    """A causal LM from an instance, a hub id or a path. A vision-language checkpoint (e.g. InternVL3-hf) gives
+    its text model: decoder and LM head copied into the `AutoModelForCausalLM` of its text config."""
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, PreTrainedModel
+
+    if isinstance(name_or_model, PreTrainedModel):
+        return name_or_model
+    if not isinstance(name_or_model, (str, os.PathLike)):
+        raise ValueError(
+            f"language_model must be a PreTrainedModel, a hub id or a path, got {type(name_or_model).__name__}"
+        )
+    load_kwargs = dict(kwargs, **({"dtype": dtype} if dtype is not None else {}))
+    try:
+        return AutoModelForCausalLM.from_pretrained(name_or_model, **load_kwargs)
+    except ValueError as error:
+        if "Unrecognized configuration class" not in str(error):
+            raise
+    composite = AutoModelForImageTextToText.from_pretrained(name_or_model, **load_kwargs)
+    text_config = composite.config.get_text_config()
+    lm = AutoModelForCausalLM.from_config(text_config, dtype=dtype or composite.dtype)
+    lm.get_decoder().load_state_dict(composite.get_decoder().state_dict())
+    lm.get_output_embeddings().load_state_dict(composite.get_output_embeddings().state_dict())
+    lm.config._name_or_path = f"{name_or_model} (text model)"
+    return lm.eval()

@@ -35,6 +35,28 @@ class ConfigFieldChecks:
             self.fail(field, f"one of {list(allowed)}", value)
         return value
 
+    def sub_config(self, field: str, value, expected_model_types: tuple[str, ...] | None = None):
+        """A nested config (`text_config`, `vision_config`) from None, a `PreTrainedConfig` or a dict with a
+        `model_type` (built with `AutoConfig`), optionally of one of `expected_model_types`."""
+        from transformers import AutoConfig, PreTrainedConfig
+
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            value = dict(value)
+            model_type = value.pop("model_type", None)
+            if not model_type:
+                self.fail(field, "a config or a dict with a 'model_type'", value)
+            try:
+                value = AutoConfig.for_model(model_type, **value)
+            except ValueError as error:
+                raise ValueError(f"{self.owner}.{field}: {error}") from None
+        if not isinstance(value, PreTrainedConfig):
+            self.fail(field, "None, a PreTrainedConfig or a dict", value)
+        if expected_model_types is not None and value.model_type not in expected_model_types:
+            self.fail(field, f"a config of model type {list(expected_model_types)}", value.model_type)
+        return value
+
     def boolean(self, field: str, value) -> bool:
         if not isinstance(value, bool):
             self.fail(field, "True or False", value)

@@ -4,7 +4,7 @@
 from transformers import AutoModelForImageTextToText
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from ..auto import AutoModelForTemporalLocalization
+from ..auto import AutoModelForTemporalGrounding, AutoModelForTemporalLocalization
 from .temporal_action_localization import TemporalActionLocalizationPipeline
 from .temporal_video_grounding import TemporalVideoGroundingPipeline
 
@@ -20,6 +20,6 @@ PIPELINE_REGISTRY.register_pipeline(
 PIPELINE_REGISTRY.register_pipeline(
     "temporal-video-grounding",
     pipeline_class=TemporalVideoGroundingPipeline,
-    pt_model=AutoModelForImageTextToText,
+    pt_model=(AutoModelForImageTextToText, AutoModelForTemporalGrounding),  # Qwen2.5-VL policies, TimeExpert
     type="multimodal",
 )

@@ -1,13 +1,17 @@
 """`pipeline("temporal-video-grounding", model=...)`: (video, query) -> `[{"segment": [s, e], "score"}]` in seconds.
 
-The model is a Qwen2.5-VL (or Qwen2-VL) checkpoint, e.g. one trained with `Invert4TVGTrainer`. The pipeline
-samples the video (or the `[start, end)` part of it) with `Qwen2_5_VLVideoProcessor` (the settings saved
-beside the checkpoint in `momentzoo_video_processor.json` when present; 2 fps and ~2.8 M pixels otherwise),
-asks the TVG prompt of Invert4TVG, generates (greedy by default), and reads the window with the answer parser
-shared with the rewards and the `grounding_recall` metric. The segment is in seconds of the whole video,
-clipped to the part the model saw; its score is the mean token probability of the answer. An answer without a
-well-formed window gives an empty list (and a warning); with `return_answer=True` the output is
-`{"predictions": [...], "answer": <the model's text>}` instead.
+The pipeline serves the interface the model's config declares (`momentzoo.models.temporal_grounding`):
+
+* `"video_chat"`, a Qwen2.5-VL (or Qwen2-VL) checkpoint, e.g. one trained with `Invert4TVGTrainer`
+  (`VideoChatGrounding`, below). It samples the video (or the `[start, end)` part of it) with
+  `Qwen2_5_VLVideoProcessor` (the settings saved beside the checkpoint in `momentzoo_video_processor.json` when
+  present; 2 fps and ~2.8 M pixels otherwise), asks the TVG prompt of Invert4TVG, generates (greedy by default), and
+  reads the window with the answer parser shared with the rewards and the `grounding_recall` metric. The segment is
+  in seconds of the whole video, clipped to the part the model saw; its score is the mean token probability of the
+  answer. An answer without a well-formed window gives an empty list (and a warning); with `return_answer=True` the
+  output is `{"predictions": [...], "answer": <the model's text>}` instead.
+* `"event_tokens"`, TimeExpert (`TimeExpertGrounding` in `pipelines/timeexpert_grounding.py`): the same call, plus
+  `task=` for dense captioning, highlight detection and general answers.
 
     grounder = pipeline("temporal-video-grounding", model="path/to/checkpoint")
     grounder("video.mp4", query="a person opens the door")
@@ -25,10 +29,12 @@ from pathlib import Path
 import numpy as np
 from transformers import Pipeline
 
+from ..models.temporal_grounding import grounding_interface
+
 # Video reading, prompts and parsing are imported when a pipeline is built, not when `import momentzoo`
 # registers this class (they pull in `datasets` and PyAV).
 
-__all__ = ["TemporalVideoGroundingPipeline"]
+__all__ = ["TemporalVideoGroundingPipeline", "VideoChatGrounding"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +55,9 @@ class TemporalVideoGroundingPipeline(Pipeline):
     Call arguments: `video` (a path, bytes, a `{"bytes", "path"}` dict, or a (T, H, W, 3) uint8 frame array with
     `fps`), `query`, optional `start` / `end` (seconds: ground within that part of the video), `fps` (the rate
     of given frames), `max_new_tokens` (default 256), `generate_kwargs` (for `generate`, e.g. `do_sample`),
-    `return_answer`. A dict input may carry `video`, `query`, `start`, `end`, `fps`; a list of inputs is a batch.
-    `frame_processor` (constructor) overrides the video sampling settings.
+    `return_answer`, and what the model's interface adds (TimeExpert: `task`, `num_frames`). A dict input may carry
+    `video`, `query`, `start`, `end`, `fps`; a list of inputs is a batch. Constructor options: `frame_processor`,
+    `system_prompt` (video chat), `num_frames` (TimeExpert). `self.grounding` does the interface's work.
     """
 
     _load_tokenizer = True
@@ -59,33 +66,69 @@ class TemporalVideoGroundingPipeline(Pipeline):
     _load_video_processor = False
     _load_feature_extractor = False
 
-    def __init__(self, *args, frame_processor=None, system_prompt: str | None = None, **kwargs):
+    def __init__(self, model, *args, **kwargs):
+        # The config declares the interface; its class is needed before Pipeline.__init__ (which already calls
+        # _sanitize_parameters), its instance after (it needs the loaded tokenizer).
+        self._grounding_class = _grounding_class(grounding_interface(model.config))
+        options = {key: kwargs.pop(key) for key in self._grounding_class.init_options if key in kwargs}
+        super().__init__(model, *args, **kwargs)
+        self.grounding = self._grounding_class(self.model, self.tokenizer, **options)
+        self.tokenizer = self.grounding.tokenizer
+
+    def _sanitize_parameters(self, **kwargs):
+        return self._grounding_class.sanitize_parameters(**kwargs)
+
+    def __call__(self, video, query=None, **kwargs):
+        """Ground `query` in `video`; see the class doc for the inputs. Returns a list of `{"segment", "score"}`
+        (a list of such lists for a batch)."""
+        return super().__call__(video, query=query, **kwargs)
+
+    def preprocess(self, inputs, **kwargs):
+        return self.grounding.preprocess(inputs, **kwargs)
+
+    def _forward(self, model_inputs, **kwargs):
+        return self.grounding.forward(model_inputs, **kwargs)
+
+    def postprocess(self, model_outputs, **kwargs):
+        return self.grounding.postprocess(model_outputs, **kwargs)
+
+
+def _grounding_class(interface: str):
+    if interface == "event_tokens":
+        from .timeexpert_grounding import TimeExpertGrounding
+
+        return TimeExpertGrounding
+    return VideoChatGrounding
+
+
+class VideoChatGrounding:
+    """The `"video_chat"` interface: a Qwen2-VL / Qwen2.5-VL checkpoint asked the Invert4TVG grounding prompt."""
+
+    init_options = ("frame_processor", "system_prompt")
+
+    def __init__(self, model, tokenizer, frame_processor=None, system_prompt: str | None = None):
         from ..data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor
         from ..training.invert4tvg.inference import check_video_llm
 
-        super().__init__(*args, **kwargs)
-        check_video_llm(self.model.config, "temporal-video-grounding")
-        if self.tokenizer is None:
+        check_video_llm(model.config, "temporal-video-grounding")
+        if tokenizer is None:
             raise ValueError("temporal-video-grounding needs the model's tokenizer (pass tokenizer=...)")
-        self.frame_processor = frame_processor if frame_processor is not None else _saved_video_processor(self.model)
-        self.chat = Qwen2_5_VLVideoChatProcessor(self.tokenizer, self.frame_processor)
+        self.model, self.tokenizer = model, tokenizer
+        self.frame_processor = frame_processor if frame_processor is not None else _saved_video_processor(model)
+        self.chat = Qwen2_5_VLVideoChatProcessor(tokenizer, self.frame_processor)
         self.system_prompt = system_prompt
         # Several queries on one video are the common case: keep the last file's sampled clip.
         self._last_clip = None
 
-    def _sanitize_parameters(self, query=None, start=None, end=None, fps=None, max_new_tokens=None, generate_kwargs=None,
-                             return_answer=None, **kwargs):
+    @staticmethod
+    def sanitize_parameters(query=None, start=None, end=None, fps=None, max_new_tokens=None, generate_kwargs=None,
+                            return_answer=None, **kwargs):
         if kwargs:
             raise ValueError(f"unknown argument(s) for temporal-video-grounding: {sorted(kwargs)}")
         preprocess = {k: v for k, v in (("query", query), ("start", start), ("end", end), ("fps", fps)) if v is not None}
         forward = {"max_new_tokens": 256 if max_new_tokens is None else int(max_new_tokens), "generate_kwargs": dict(generate_kwargs or {})}
         postprocess = {"return_answer": bool(return_answer)}
         return preprocess, forward, postprocess
-
-    def __call__(self, video, query=None, **kwargs):
-        """Ground `query` in `video`; see the class doc for the inputs. Returns a list of `{"segment", "score"}`
-        (a list of such lists for a batch)."""
-        return super().__call__(video, query=query, **kwargs)
 
     def preprocess(self, inputs, query=None, start=None, end=None, fps=None):
         from ..training.invert4tvg.prompts import task_messages
@@ -126,7 +169,7 @@ class TemporalVideoGroundingPipeline(Pipeline):
         messages = task_messages("tvg", self.system_prompt, query=query, duration=duration)
         return {"prompt": messages, "video_inputs": video, "clip_start": clip_start, "clip_duration": duration}
 
-    def _forward(self, model_inputs, max_new_tokens=256, generate_kwargs=None):
+    def forward(self, model_inputs, max_new_tokens=256, generate_kwargs=None):
         from ..training.invert4tvg.inference import generate_answers
 
         answers, scores = generate_answers(self.model, self.chat, [{"prompt": model_inputs["prompt"]}], [model_inputs["video_inputs"]],

@@ -2,11 +2,11 @@
 the answer parser shared with the grounding metric and pipeline, and the verb lemmatizer they use."""
 
 from .common import GAP, INVERSION_TASKS, TASKS
-from .grounding import format_reward, grounding_format_reward, iou_reward, temporal_iou
+from .grounding import answer_format_reward, format_reward, grounding_format_reward, iou_reward, temporal_iou
 from .inversion import action_recognition_reward, fill_gap, verb_completion_reward, video_description_reward
-from .inversion_examples import build_inversion_example, build_inversion_examples, select_target_verb
+from .inversion_examples import build_inversion_example, build_inversion_examples, mask_verbs, select_target_verb
 from .lemmatizer import VerbLemmatizer, default_lemmatizer
-from .parsing import completion_text, extract_answer, parse_format, parse_window, parse_windows
+from .parsing import completion_text, extract_answer, parse_answer_format, parse_format, parse_window, parse_windows
 from .tasks import MIXED_REWARD_FUNCS, TASK_REWARD_FUNCS, task_rewards
 from .verb_lexicon import VerbLexicon, VerbToken
 
@@ -15,6 +15,7 @@ __all__ = [
     "INVERSION_TASKS",
     "GAP",
     "format_reward",
+    "answer_format_reward",
     "grounding_format_reward",
     "iou_reward",
     "temporal_iou",
@@ -25,6 +26,7 @@ __all__ = [
     "build_inversion_example",
     "build_inversion_examples",
     "select_target_verb",
+    "mask_verbs",
     "VerbLemmatizer",
     "default_lemmatizer",
     "VerbLexicon",
@@ -32,6 +34,7 @@ __all__ = [
     "completion_text",
     "extract_answer",
     "parse_format",
+    "parse_answer_format",
     "parse_window",
     "parse_windows",
     "TASK_REWARD_FUNCS",

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from .common import column, completion_texts, scored_rows, task_rows
-from .parsing import parse_format, parse_window
+from .parsing import parse_answer_format, parse_format, parse_window
 
-__all__ = ["format_reward", "grounding_format_reward", "iou_reward", "temporal_iou", "ground_truth_windows"]
+__all__ = ["format_reward", "answer_format_reward", "grounding_format_reward", "iou_reward", "temporal_iou", "ground_truth_windows"]
 
 WINDOW_COLUMNS = ("windows", "solution")
 
@@ -18,13 +18,21 @@ def format_reward(prompts=None, completions=None, **kwargs) -> list[float]:
     """1.0 if a completion is ``<think>...</think> <answer>...</answer>`` (see ``parse_format``), else 0.0.
 
     Scores every row. With a ``task`` column, ``"tvg"`` rows also need the answer to be a window
-    (``<answer>t_s to t_e</answer>``), as in ``grounding_format_reward``.
+    (``<answer>t_s to t_e</answer>``), as in ``grounding_format_reward``, and the inversion rows are scored as
+    ``answer_format_reward`` does (their prompts ask for the answer block alone, as the official code's).
     """
     texts = completion_texts(completions, "format_reward")
     if kwargs.get("task") is None:
         return [float(parse_format(t)) for t in texts]
     is_tvg = task_rows(kwargs, "tvg", len(texts), "format_reward")
-    return [float(parse_format(t, require_window=w)) for t, w in zip(texts, is_tvg)]
+    return [float(parse_format(t, require_window=True) if w else parse_answer_format(t)) for t, w in zip(texts, is_tvg)]
+
+
+def answer_format_reward(prompts=None, completions=None, **kwargs) -> list[float]:
+    """1.0 if a completion is a lone ``<answer>...</answer>`` block, optionally after a ``<think>...</think>``
+    block (see ``parse_answer_format``), else 0.0: the inversion tasks' format (the official code's
+    ``format_reward2``). Scores every row."""
+    return [float(parse_answer_format(t)) for t in completion_texts(completions, "answer_format_reward")]
 
 
 def grounding_format_reward(prompts=None, completions=None, **kwargs) -> list[float | None]:
@@ -35,9 +43,10 @@ def grounding_format_reward(prompts=None, completions=None, **kwargs) -> list[fl
     return [float(parse_format(t, require_window=True)) if r else None for t, r in zip(texts, rows)]
 
 
-def iou_reward(prompts=None, completions=None, **kwargs) -> list[float | None]:
+def iou_reward(prompts=None, completions=None, strict: bool = True, **kwargs) -> list[float | None]:
     """Temporal IoU of the window parsed from each completion's answer with its ground truth, 0.0 when no
-    window can be parsed (see ``parse_window``: tolerant about tags, strict about numbers).
+    window can be parsed (``parse_window(strict=True)``: the answer must be inside one closed
+    ``<answer> </answer>`` pair, as the official reward reads it; ``strict=False`` also reads untagged answers).
 
     Ground truth: column ``windows`` (the grounding-row contract: a list of ``[start, end]`` in seconds) or
     ``solution`` (one ``[start, end]`` or a list of them); with several windows the best IoU counts.
@@ -50,7 +59,7 @@ def iou_reward(prompts=None, completions=None, **kwargs) -> list[float | None]:
     name, values = column(kwargs, WINDOW_COLUMNS, len(texts), "iou_reward")
     for i in scored:
         truth = ground_truth_windows(values[i], f"iou_reward: row {i}: column {name!r}")
-        window = parse_window(texts[i])
+        window = parse_window(texts[i], strict=strict)
         rewards[i] = 0.0 if window is None else max(temporal_iou(window, gt) for gt in truth)
     return rewards
 

@@ -50,6 +50,7 @@ __all__ = [
     "completion_text",
     "extract_answer",
     "parse_format",
+    "parse_answer_format",
     "parse_window",
     "parse_windows",
 ]
@@ -161,6 +162,21 @@ def parse_format(text: Any, require_window: bool = False) -> bool:
         match = _WINDOW_ONLY_RE.fullmatch(answer)
         return match is not None and _window_from_match(match) is not None
     return True
+
+
+def parse_answer_format(text: Any) -> bool:
+    """Whether `text` is ``<answer>A</answer>`` alone, or ``<think>T</think> <answer>A</answer>``
+    (`parse_format`), with a non-blank A: the format of the inversion tasks' prompts."""
+    if not isinstance(text, str) or len(text) > MAX_COMPLETION_CHARS:
+        return False
+    s = text.strip()
+    if s.startswith(THINK_OPEN):
+        return parse_format(s)
+    if not (s.startswith(ANSWER_OPEN) and s.endswith(ANSWER_CLOSE)) or THINK_OPEN in s or THINK_CLOSE in s:
+        return False
+    if s.count(ANSWER_OPEN) != 1 or s.count(ANSWER_CLOSE) != 1:
+        return False
+    return bool(s[len(ANSWER_OPEN) : -len(ANSWER_CLOSE)].strip())
 
 
 def parse_window(text: Any, strict: bool = False) -> tuple[float, float] | None:

@@ -4,7 +4,8 @@ TRL's ``GRPOTrainer(reward_funcs=[...])`` sums its reward functions per completi
 ``GRPOConfig.reward_weights``, default 1 each) and skips ``None``. Two ways to train:
 
 * one task per batch (the paper's Algorithm 1 draws the task once per iteration) or a single task:
-  ``reward_funcs=TASK_REWARD_FUNCS[task]``, e.g. ``[grounding_format_reward, iou_reward]`` for TVG;
+  ``reward_funcs=TASK_REWARD_FUNCS[task]``, e.g. ``[grounding_format_reward, iou_reward]`` for TVG (the
+  inversion tasks' format is ``answer_format_reward``: their prompts ask for the answer block alone);
 * tasks mixed within a batch (or switching between batches without rebuilding the trainer):
   ``reward_funcs=MIXED_REWARD_FUNCS`` and a ``task`` column. Every row then gets exactly
   ``format_reward`` (which asks TVG answers for a window) plus the reward of its own task, since the others
@@ -16,16 +17,16 @@ TRL's ``GRPOTrainer(reward_funcs=[...])`` sums its reward functions per completi
 from __future__ import annotations
 
 from .common import TASKS, completion_texts, task_rows
-from .grounding import format_reward, grounding_format_reward, iou_reward
+from .grounding import answer_format_reward, format_reward, grounding_format_reward, iou_reward
 from .inversion import action_recognition_reward, verb_completion_reward, video_description_reward
 
 __all__ = ["TASK_REWARD_FUNCS", "MIXED_REWARD_FUNCS", "task_rewards"]
 
 TASK_REWARD_FUNCS = {
     "tvg": (grounding_format_reward, iou_reward),
-    "vc": (format_reward, verb_completion_reward),
-    "ar": (format_reward, action_recognition_reward),
-    "vd": (format_reward, video_description_reward),
+    "vc": (answer_format_reward, verb_completion_reward),
+    "ar": (answer_format_reward, action_recognition_reward),
+    "vd": (answer_format_reward, video_description_reward),
 }
 MIXED_REWARD_FUNCS = (format_reward, iou_reward, verb_completion_reward, action_recognition_reward, video_description_reward)
 

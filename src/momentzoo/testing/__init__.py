@@ -28,6 +28,9 @@ _LAZY = {
     "tiny_mllm4wtal": "mllm4wtal",
     "tiny_invert4tvg_tokenizer": "invert4tvg",
     "tiny_invert4tvg_model": "invert4tvg",
+    "tiny_timeexpert_tokenizer": "timeexpert",
+    "tiny_timeexpert_config": "timeexpert",
+    "tiny_timeexpert": "timeexpert",
 }
 
 __all__ = list(_LAZY)

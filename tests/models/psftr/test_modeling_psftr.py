@@ -238,7 +238,9 @@ def _detections(predictions):
 
 
 def test_changing_only_the_class_names_changes_the_predicted_labels_accordingly(clip_dir):
-    model = small_model(clip_dir)
+    # The query logits' softmax keeps every class above min_score on random features; the default RoI-text softmax
+    # (CLIP's scale 100) is nearly one-hot there (its open-vocabulary test is in test_psftr_paper_recipe.py).
+    model = small_model(clip_dir, inference_classification="query")
     features = torch.randn(1, 24, 16)
     meta = [{"video_id": "v", "duration": 30.0, "fps": 10.0, "feature_stride": 10, "num_frames": 10}]
 
@@ -312,7 +314,7 @@ def test_loss_is_the_weighted_sum_and_reaches_every_trainable_parameter(clip_dir
 
 # ------------------------------------------------------------------------------------------ post-processing
 def test_post_process_decodes_seconds_of_the_whole_video(clip_dir):
-    model = small_model(clip_dir, num_queries=2, nms_method="none")
+    model = small_model(clip_dir, num_queries=2, nms_method="none", inference_classification="query")
     names = model.config.class_names
     # window of 20 real steps (padded to 24) starting at step 40 of the video
     logits = torch.tensor([[[5.0, 0.0, 0.0], [0.0, 0.0, 5.0]]])
@@ -373,4 +375,5 @@ def test_the_tal_pipeline_runs_a_psftr_checkpoint_on_candidate_labels(clip_dir, 
         direct = model.post_process(model(torch.from_numpy(short[None]), class_names=labels), meta,
                                     class_names=labels, label_names=True)[0]
     assert [d["label"] for d in found] == [d["label"] for d in direct]
-    assert [d["score"] for d in found] == pytest.approx([d["score"] for d in direct], rel=1e-5)
+    # rel 1e-4: the RoI-text softmax (CLIP's scale 100) magnifies float rounding in the tiny scores' last digits
+    assert [d["score"] for d in found] == pytest.approx([d["score"] for d in direct], rel=1e-4)

@@ -8,13 +8,13 @@ ActivityNet-1.3 file), else the sorted labels found in the file.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import datasets
 
+from ...strict_json import load_json_strict
 from .base import MomentZooBuilderConfig, TemporalLocalizationBuilder, VideoAnnotation
 
 __all__ = ["ActivityNetConfig", "ActivityNetBuilder", "read_activitynet_json"]
@@ -57,11 +57,7 @@ def read_activitynet_json(
     """Parse the JSON into `{split: [VideoAnnotation]}` (splits in the order asked) and the class list
     the file declares (`classes`, taxonomy leaves, or the sorted labels it uses)."""
     source = str(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: cannot read ActivityNet-style JSON ({err})") from err
+    data = load_json_strict(path)  # a video listed twice is an error naming it, not a silently lost entry
     if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
         raise ValueError(f"{path}: expected a JSON object with a 'database' mapping of video ids")
     out = {split: [] for split in splits}
@@ -69,6 +65,9 @@ def read_activitynet_json(
     for vid, entry in data["database"].items():
         if not isinstance(entry, dict) or "subset" not in entry:
             errors.append(f"video {vid!r}: missing 'subset'")
+            continue
+        if not isinstance(entry["subset"], str):
+            errors.append(f"video {vid!r}: 'subset' must be a string, got {entry['subset']!r}")
             continue
         subsets.add(entry["subset"])
         if entry["subset"] not in out:
@@ -81,6 +80,10 @@ def read_activitynet_json(
             if not isinstance(ann, dict) or "segment" not in ann or "label" not in ann:
                 errors.append(f"video {vid!r}, annotation {i}: needs 'segment' and 'label', got {ann!r}")
                 continue
+            if not isinstance(ann["label"], (str, int)) or isinstance(ann["label"], bool):
+                if not isinstance(ann["label"], float):  # a float is reported as an unknown label by the builder
+                    errors.append(f"video {vid!r}, annotation {i}: label must be a class name or id, got {ann['label']!r}")
+                    continue
             if ambiguous_label is not None and ann["label"] == ambiguous_label:
                 ambiguous.append(ann["segment"])
                 continue

@@ -32,6 +32,7 @@ from ..annotations import (
 )
 from ..feature_files import (
     FEATURE_EXTENSIONS,
+    check_feature_length,
     load_feature_file,
     locate_feature_files,
     peek_feature_dim,
@@ -307,6 +308,9 @@ class _MomentZooBuilder(datasets.GeneratorBasedBuilder, metaclass=abc.ABCMeta):
             feats = self._load_features(video_id)
             fps = cfg.fps if cfg.fps is not None else fps
             stride, num_frames = cfg.feature_stride, cfg.num_frames
+            if cfg.resize_length is None:  # resizing derives fps from the duration: consistent by construction
+                check_feature_length(len(feats), duration, fps, stride, num_frames,
+                                     f"{self._feature_files[video_id]} (video {video_id!r})")
             if cfg.resize_length is not None:
                 fps = resized_feature_geometry(len(feats), cfg.resize_length, fps, stride, num_frames, duration)
                 feats, stride, num_frames = resize_features(feats, cfg.resize_length), 1, 1
@@ -379,6 +383,9 @@ class TemporalLocalizationBuilder(_MomentZooBuilder):
                 seen.add(rec.video_id)
                 if self._bad_duration(rec.duration):
                     other_errors.append(f"{rec.source}: {name}: duration must be a positive number, got {rec.duration!r}")
+                    continue
+                if self._has_features() and self.config.fps is None and rec.fps is not None and self._bad_duration(rec.fps):
+                    other_errors.append(f"{rec.source}: {name}: fps must be a positive finite number, got {rec.fps!r}")
                     continue
                 if len(rec.segments) != len(rec.labels):
                     other_errors.append(

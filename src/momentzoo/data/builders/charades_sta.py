@@ -16,6 +16,7 @@ from pathlib import Path
 
 import datasets
 
+from ...strict_json import DuplicateKeyError, reject_duplicate_keys
 from ..annotations import format_problems
 from .base import MomentZooBuilderConfig, QueryAnnotation, TemporalGroundingBuilder
 
@@ -31,9 +32,12 @@ def read_jsonl(path: str) -> list[tuple[int, dict]]:
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line)
+                    obj = json.loads(line, object_pairs_hook=reject_duplicate_keys)
                 except json.JSONDecodeError as err:
                     errors.append(f"line {lineno}: invalid JSON ({err.msg})")
+                    continue
+                except (DuplicateKeyError, RecursionError) as err:
+                    errors.append(f"line {lineno}: {err if isinstance(err, ValueError) else 'JSON nested too deeply'}")
                     continue
                 if not isinstance(obj, dict):
                     errors.append(f"line {lineno}: expected a JSON object, got {type(obj).__name__}")
@@ -41,6 +45,8 @@ def read_jsonl(path: str) -> list[tuple[int, dict]]:
                 rows.append((lineno, obj))
     except OSError as err:
         raise ValueError(f"{path}: cannot read ({err})") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     if errors:
         raise ValueError(f"{path}: {len(errors)} malformed line(s):\n{format_problems(errors)}")
     return rows
@@ -52,6 +58,10 @@ def query_from_json(path: str, lineno: int, obj: dict, required: tuple[str, ...]
     if missing:
         errors.append(f"line {lineno}: missing key(s) {missing}")
         return None
+    for key in ("qid", "vid"):  # str(None) would make a video called "None"; str(1.5) a qid "1.5"
+        if not isinstance(obj[key], (str, int)) or isinstance(obj[key], bool):
+            errors.append(f"line {lineno}: {key!r} must be a string or an integer, got {obj[key]!r}")
+            return None
     windows = obj.get("relevant_windows")
     if windows is not None and not isinstance(windows, list):
         errors.append(f"line {lineno}: relevant_windows must be a list of [start, end], got {windows!r}")
@@ -104,15 +114,18 @@ class CharadesSTABuilder(TemporalGroundingBuilder):
         files = (self.config.durations_file,) if isinstance(self.config.durations_file, str) else self.config.durations_file
         out, errors = {}, []
         for path in files:
-            with open(path, newline="", encoding="utf-8") as f:
-                reader = csv.DictReader(f)
-                if not {"id", "length"} <= set(reader.fieldnames or []):
-                    raise ValueError(f"{path}: needs columns 'id' and 'length', found {reader.fieldnames}")
-                for line, row in enumerate(reader, start=2):
-                    try:
-                        out[row["id"]] = float(row["length"])
-                    except ValueError:
-                        errors.append(f"{path}: line {line}: bad length {row['length']!r}")
+            try:
+                with open(path, newline="", encoding="utf-8") as f:
+                    reader = csv.DictReader(f)
+                    if not {"id", "length"} <= set(reader.fieldnames or []):
+                        raise ValueError(f"{path}: needs columns 'id' and 'length', found {reader.fieldnames}")
+                    for line, row in enumerate(reader, start=2):
+                        try:  # a short row has None for its missing cells
+                            out[row["id"]] = float(row["length"])
+                        except (ValueError, TypeError):
+                            errors.append(f"{path}: line {line}: bad length {row['length']!r}")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
         if errors:
             raise ValueError(f"{len(errors)} problem(s) in the durations CSV:\n{format_problems(errors)}")
         return out
@@ -120,8 +133,11 @@ class CharadesSTABuilder(TemporalGroundingBuilder):
     def _read_txt(self, path: str) -> list[QueryAnnotation]:
         durations = self._durations
         out, errors = [], []
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
         for index, line in enumerate(lines):
             if not line.strip():
                 continue

@@ -66,9 +66,18 @@ def _read_csv(path: str, required: tuple[str, ...]) -> list[dict]:
             missing = [c for c in required if c not in (reader.fieldnames or [])]
             if missing:
                 raise ValueError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
-            return list(reader)
+            rows = list(reader)
     except OSError as err:
         raise ValueError(f"{path}: cannot read CSV ({err})") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    # DictReader fills a short row with None and files a long row's extra cells under None: both are errors.
+    bad = [f"line {line}: {sum(v is not None for k, v in row.items() if k is not None)} cell(s) for "
+           f"{len(reader.fieldnames)} columns" for line, row in enumerate(rows, start=2)
+           if None in row or any(v is None for v in row.values())]
+    if bad:
+        raise ValueError(f"{path}: {len(bad)} row(s) with the wrong number of cells:\n{format_problems(bad)}")
+    return rows
 
 
 class EpicKitchensBuilder(TemporalLocalizationBuilder):

@@ -101,7 +101,11 @@ class Thumos14WeakBuilder(TemporalLocalizationBuilder):
         if not path.is_file():
             raise ValueError(f"{path}: ambiguous-segment file not found (pass ambiguous_file=None to build without it)")
         out, errors, unknown = {}, [], []
-        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        for lineno, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             parts = line.split()

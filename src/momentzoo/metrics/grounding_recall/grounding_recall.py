@@ -8,6 +8,8 @@ computation as a plain function.
 import datasets
 import evaluate
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 
 from momentzoo.metrics._common import check_iou_thresholds, is_number, paired_segment_iou
@@ -20,8 +22,8 @@ DEFAULT_IOU_THRESHOLDS = (0.3, 0.5, 0.7)
 
 _DESCRIPTION = """\
 Recall of temporal video grounding: R{k}@{m} is the fraction of queries for which at least one of the top-k
-predicted windows has a temporal IoU (tIoU) >= m with a ground-truth window of the query (> m with
-`strict=True`, the convention of Time-R1 and some video-LLM papers). mIoU is the mean, over queries, of the
+predicted windows has a temporal IoU (tIoU) > m with a ground-truth window of the query (the default
+`strict=True`, the convention of Time-R1 and Invert4TVG; >= m with `strict=False`). mIoU is the mean, over queries, of the
 tIoU between the top-1 window and its best-matching ground-truth window. A query without any predicted
 window (an empty list, or a model answer that does not parse) scores tIoU 0: it counts as a miss, never
 as a skipped query.
@@ -43,9 +45,10 @@ Args:
     references: per query (same order), a non-empty list of ground-truth windows `[start, end]`.
     ranks: the k of R{k}@{m}, default (1, 5). Queries with fewer than k windows use the ones they have.
     iou_thresholds: the m of R{k}@{m}, in (0, 1], default (0.3, 0.5, 0.7).
-    strict: count a hit when tIoU > m instead of tIoU >= m (default False).
+    strict: count a hit when tIoU > m (default True, as the papers) instead of tIoU >= m.
+    percent: report every value in % (0-100) as the papers' tables do, instead of fractions (default False).
 Returns:
-    `R{k}@{m:g}` for every rank and threshold, and `mIoU`, all fractions in [0, 1].
+    `R{k}@{m:g}` for every rank and threshold, and `mIoU`, fractions in [0, 1] (or % with `percent=True`).
 Examples:
     >>> import evaluate, momentzoo.metrics
     >>> recall = evaluate.load(momentzoo.metrics.path("grounding_recall"))
@@ -70,6 +73,60 @@ def _windows(entry, where: str, allow_empty: bool) -> list:
         if window[1] < window[0]:
             raise ValueError(f"{where}, window {j}: end < start: {list(window)!r}")
     return entry
+
+
+class _Windows:
+    """Every query's windows as one flat (n, 2) float64 array plus per-query offsets (query i owns rows
+    `offsets[i]:offsets[i + 1]`), the columnar form the metric computes on."""
+
+    def __init__(self, values: np.ndarray, offsets: np.ndarray):
+        self.values, self.offsets = values, offsets
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @classmethod
+    def from_lists(cls, window_lists: list) -> "_Windows":
+        counts = np.fromiter((len(w) for w in window_lists), dtype=np.int64, count=len(window_lists))
+        flat = np.array([x for w in window_lists for window in w for x in window], dtype=np.float64).reshape(-1, 2)
+        return cls(flat, np.concatenate([[0], np.cumsum(counts)]))
+
+
+def _columnar(entries, allow_empty: bool) -> "_Windows | None":
+    """The fast path: Arrow converts the nested lists in C and the checks run on whole arrays. Returns None when
+    anything is off (not lists of pairs of ints/floats, bools, non-finite, end < start, a missing reference): the
+    per-query check then runs and names the query and window."""
+    try:
+        array = pa.array(entries)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        return None
+    if not pa.types.is_list(array.type):
+        return None
+    if pa.types.is_null(array.type.value_type):  # every query without a window
+        values = np.zeros((0, 2))
+    else:
+        if not pa.types.is_list(array.type.value_type):
+            return None
+        leaf = array.type.value_type.value_type
+        if not (pa.types.is_integer(leaf) or pa.types.is_floating(leaf)):
+            return None
+        windows = array.values
+        if array.null_count or windows.null_count or windows.values.null_count:
+            return None
+        if len(windows) and not np.all(pc.list_value_length(windows).to_numpy(zero_copy_only=False) == 2):
+            return None
+        values = windows.values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False).reshape(-1, 2)
+        if not np.isfinite(values).all() or (values[:, 1] < values[:, 0]).any():
+            return None
+    offsets = array.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+    offsets = offsets - offsets[0]
+    if not allow_empty and (np.diff(offsets) == 0).any():
+        return None
+    return _Windows(values, offsets)
 
 
 def _check_inputs(predictions, references) -> tuple[list, list]:
@@ -100,29 +157,51 @@ def _check_options(ranks, iou_thresholds) -> tuple[list[int], list[float]]:
     return [int(k) for k in ranks], thresholds
 
 
-def _padded(window_lists: list, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(Q, width, 2) float64 windows and a (Q, width) validity mask from per-query lists (cut at width)."""
-    counts = np.array([min(len(w), width) for w in window_lists], dtype=np.int64)
-    flat = np.array([x for w in window_lists for x in w[:width]], dtype=np.float64).reshape(-1, 2)
-    query = np.repeat(np.arange(len(window_lists)), counts)
-    position = np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)
-    windows = np.zeros((len(window_lists), max(width, 1), 2))
-    valid = np.zeros((len(window_lists), max(width, 1)), dtype=bool)
-    windows[query, position], valid[query, position] = flat, True
-    return torch.from_numpy(windows), torch.from_numpy(valid)
+def _padded(windows: _Windows, width: int, queries: slice) -> tuple[torch.Tensor, torch.Tensor]:
+    """(q, width, 2) float64 windows and a (q, width) validity mask for `queries` (each cut at `width`)."""
+    offsets = windows.offsets[queries.start:queries.stop + 1]
+    counts = np.minimum(np.diff(offsets), width)
+    query = np.repeat(np.arange(len(counts)), counts)
+    position = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    out = np.zeros((len(counts), max(width, 1), 2))
+    valid = np.zeros((len(counts), max(width, 1)), dtype=bool)
+    out[query, position] = windows.values[offsets[:-1][query] + position]
+    valid[query, position] = True
+    return torch.from_numpy(out), torch.from_numpy(valid)
 
 
-def compute_grounding_recall(predictions, references, ranks=DEFAULT_RANKS, iou_thresholds=DEFAULT_IOU_THRESHOLDS, strict=False) -> dict:
-    """The `grounding_recall` metric as a function: the inputs and output of `TemporalGroundingRecall.compute`."""
+# Queries scored at once: bounds the (chunk, K, R) IoU temporaries whatever the number of queries.
+_CHUNK = 1 << 16
+
+
+def compute_grounding_recall(
+    predictions, references, ranks=DEFAULT_RANKS, iou_thresholds=DEFAULT_IOU_THRESHOLDS, strict=True, percent=False
+) -> dict:
+    """The `grounding_recall` metric as a function: the inputs and output of `TemporalGroundingRecall.compute`.
+
+    Window lists go through Arrow and whole-array checks (1M queries x 5 windows in seconds); raw text answers,
+    and any input the fast checks reject, through the per-query checks that name the query and window."""
     ranks, thresholds = _check_options(ranks, iou_thresholds)
-    preds, refs = _check_inputs(predictions, references)
-    if not preds:
+    for name, value in (("predictions", predictions), ("references", references)):
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{name} must be a list with one entry per query, got {type(value).__name__}")
+    text = any(isinstance(p, str) for p in predictions)
+    preds = None if text else _columnar(predictions, allow_empty=True)
+    refs = _columnar(references, allow_empty=False)
+    if preds is None or refs is None or len(preds) != len(refs):
+        checked_preds, checked_refs = _check_inputs(predictions, references)
+        preds, refs = _Windows.from_lists(checked_preds), _Windows.from_lists(checked_refs)
+    if not len(preds):
         raise ValueError("no queries: recall is undefined")
-    pred_windows, pred_valid = _padded(preds, max(ranks))
-    ref_windows, ref_valid = _padded(refs, max(map(len, refs)))
-    # tIoU of each of the top windows with its best-matching reference: (Q, K).
-    iou = paired_segment_iou(pred_windows[:, :, None], ref_windows[:, None, :])
-    iou = iou.masked_fill(~(pred_valid[:, :, None] & ref_valid[:, None, :]), 0.0).amax(dim=2)
+    width, ref_width = max(ranks), int(refs.counts.max())
+    # tIoU of each of the top windows with its best-matching reference: (Q, K), chunk by chunk.
+    iou = torch.zeros((len(preds), width), dtype=torch.float64)
+    for start in range(0, len(preds), _CHUNK):
+        queries = slice(start, min(start + _CHUNK, len(preds)))
+        pred_windows, pred_valid = _padded(preds, width, queries)
+        ref_windows, ref_valid = _padded(refs, ref_width, queries)
+        chunk = paired_segment_iou(pred_windows[:, :, None], ref_windows[:, None, :])
+        iou[queries] = chunk.masked_fill(~(pred_valid[:, :, None] & ref_valid[:, None, :]), 0.0).amax(dim=2)
     result = {}
     for k in ranks:
         best = iou[:, :k].amax(dim=1)
@@ -130,7 +209,9 @@ def compute_grounding_recall(predictions, references, ranks=DEFAULT_RANKS, iou_t
             hit = best > m if strict else best >= m
             result[f"R{k}@{m:g}"] = hit.double().mean().item()
     result["mIoU"] = iou[:, 0].mean().item()
-    return result
+    if not isinstance(percent, bool):
+        raise ValueError(f"percent must be True or False, got {percent!r}")
+    return {key: 100.0 * value for key, value in result.items()} if percent else result
 
 
 def _features(prediction: datasets.features.features.FeatureType) -> datasets.Features:
@@ -189,5 +270,5 @@ class TemporalGroundingRecall(evaluate.Metric):
         self._check_batch([prediction], [reference])
         super().add(prediction=prediction, reference=reference, **kwargs)
 
-    def _compute(self, predictions, references, ranks=DEFAULT_RANKS, iou_thresholds=DEFAULT_IOU_THRESHOLDS, strict=False):
-        return compute_grounding_recall(predictions, references, ranks=ranks, iou_thresholds=iou_thresholds, strict=strict)
+    def _compute(self, predictions, references, ranks=DEFAULT_RANKS, iou_thresholds=DEFAULT_IOU_THRESHOLDS, strict=True, percent=False):
+        return compute_grounding_recall(predictions, references, ranks=ranks, iou_thresholds=iou_thresholds, strict=strict, percent=percent)

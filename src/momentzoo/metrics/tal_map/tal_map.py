@@ -5,6 +5,7 @@ importable as `momentzoo.metrics.TemporalActionLocalizationMAP`. `compute_tal_ma
 as a plain function, without evaluate's Arrow round trip.
 """
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -151,6 +152,8 @@ def _flatten(entries, field: str, with_score: bool, video_ids=None, label_kind=N
     count as 0/1, as in Python). Anything it rejects, and any missing value, sends the input to
     `_check_items`, which walks the items and raises an error naming the video, item and field.
     """
+    if isinstance(entries, pa.Array):  # already an Arrow column of the feature type (a streamed file)
+        return _flatten_arrow(entries, field, with_score, video_ids), entries
     if not isinstance(entries, (list, tuple)):
         raise ValueError(f"{field} must be a list with one list of dicts per video, got {type(entries).__name__}")
     keys = ("segment", "score", "label") if with_score else ("segment", "label")
@@ -309,6 +312,12 @@ def _tal_map(preds: _Flat, refs: _Flat, num_videos: int, iou_thresholds, ignore_
     if not classes:
         raise ValueError("references hold no ground truth (after ignore_labels): mAP is undefined")
     index = {label: i for i, label in enumerate(classes)}
+    unmatched = sorted(set(preds.vocab) - set(classes) - ignored, key=str)
+    if unmatched:  # e.g. "diving" against "Diving": these predictions can never be counted
+        shown = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in unmatched[:20])
+        warnings.warn(f"tal_map: {len(unmatched)} prediction label(s) match no ground-truth class and score nothing: "
+                      f"{shown}{' ...' if len(unmatched) > 20 else ''} (classes: {len(classes)}, e.g. "
+                      f"{[c.item() if isinstance(c, np.generic) else c for c in classes[:5]]})", UserWarning, stacklevel=3)
     g_class = np.array([index.get(label, -1) for label in refs.vocab] + [-1], dtype=np.int64)[refs.codes]
     p_class = np.array([index.get(label, -1) for label in preds.vocab] + [-1], dtype=np.int64)[preds.codes]
     g_keep = g_class >= 0

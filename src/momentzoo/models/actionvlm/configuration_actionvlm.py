@@ -51,23 +51,7 @@ def _template(field: str, value, placeholders: tuple[str, ...]) -> str:
     return value
 
 
-def _sub_config(field: str, value, expected_model_types: tuple[str, ...] | None = None) -> PreTrainedConfig | None:
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        value = dict(value)
-        model_type = value.pop("model_type", None)
-        if not model_type:
-            _fail(field, "a config or a dict with a 'model_type'", value)
-        try:
-            value = AutoConfig.for_model(model_type, **value)
-        except ValueError as error:
-            raise ValueError(f"ActionVLMConfig.{field}: {error}") from None
-    if not isinstance(value, PreTrainedConfig):
-        _fail(field, "None, a PreTrainedConfig or a dict", value)
-    if expected_model_types is not None and value.model_type not in expected_model_types:
-        _fail(field, f"a config of model type {list(expected_model_types)}", value.model_type)
-    return value
+_sub_config = _checks.sub_config
 
 
 class ActionVLMConfig(ActionFormerConfig):

@@ -35,7 +35,7 @@ from transformers.utils import ModelOutput
 
 from ...hub import MomentzooModelCardMixin
 from ..actionformer.modeling_actionformer import ActionFormerForTemporalLocalization
-from ..backbone_utils import load_saved_tokenizer, save_tokenizer, saved_preprocessor_dict
+from ..backbone_utils import load_causal_lm, load_saved_tokenizer, save_tokenizer, saved_preprocessor_dict
 from ..validation import pad_segment_labels, validate_segment_labels
 from .configuration_actionvlm import ACTIONVLM_PRESETS, DEFAULT_SPECIAL_TOKENS, ActionVLMConfig
 from .processing_actionvlm import format_action_prompt, format_proposal_answer
@@ -167,30 +167,6 @@ class ActionVLMPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
             init.zeros_(module.special_token_offsets)
             init.zeros_(module.vision_class_loss)
             init.zeros_(module.vision_class_frames)
-
-
-def _load_causal_lm(name_or_model, dtype=None, **kwargs) -> PreTrainedModel:
-    """A causal LM from an instance, a hub id or a path. A vision-language checkpoint (e.g. InternVL3-hf) gives
-    its text model: decoder and LM head copied into the `AutoModelForCausalLM` of its text config."""
-    if isinstance(name_or_model, PreTrainedModel):
-        return name_or_model
-    if not isinstance(name_or_model, (str, os.PathLike)):
-        raise ValueError(f"language_model must be a PreTrainedModel, a hub id or a path, got {type(name_or_model).__name__}")
-    load_kwargs = dict(kwargs, **({"dtype": dtype} if dtype is not None else {}))
-    try:
-        return AutoModelForCausalLM.from_pretrained(name_or_model, **load_kwargs)
-    except ValueError as error:
-        if "Unrecognized configuration class" not in str(error):
-            raise
-    from transformers import AutoModelForImageTextToText
-
-    composite = AutoModelForImageTextToText.from_pretrained(name_or_model, **load_kwargs)
-    text_config = composite.config.get_text_config()
-    lm = AutoModelForCausalLM.from_config(text_config, dtype=dtype or composite.dtype)
-    lm.get_decoder().load_state_dict(composite.get_decoder().state_dict())
-    lm.get_output_embeddings().load_state_dict(composite.get_output_embeddings().state_dict())
-    lm.config._name_or_path = f"{name_or_model} (text model)"
-    return lm.eval()
 
 
 class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
@@ -361,7 +337,7 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         (and the embeddings resized when the vocabulary lacks room). `config_kwargs` go to `ActionVLMConfig`
         (`id2label`, `class_descriptions`, `input_dim` for features, `vision_tuning`, ...); `vision_image_size`
         overrides the encoder's input size (its position table is sinusoidal)."""
-        lm = _load_causal_lm(language_model, dtype=dtype)
+        lm = load_causal_lm(language_model, dtype=dtype)
         if tokenizer is None:
             if not isinstance(language_model, (str, os.PathLike)):
                 raise ValueError("pass tokenizer= when language_model is a model instance")

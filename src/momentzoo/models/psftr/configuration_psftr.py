@@ -10,6 +10,10 @@ from ..validation import ConfigFieldChecks
 __all__ = ["PSFTRConfig", "THUMOS14_CLASSES", "CLIP_TEXT_MODEL_ID", "DEFAULT_PROMPT_TEMPLATE"]
 
 DEFAULT_PROMPT_TEMPLATE = "a video of a person doing {label}"
+ACTIONNESS_HEADS = ("query", "roi")
+INFERENCE_CLASSIFICATIONS = ("roi", "query", "roi_and_query")
+SPDE_VARIANTS = ("prototype", "none")
+
 
 _checks = ConfigFieldChecks("PSFTRConfig")
 _fail, _int, _float, _bool, _choice = _checks.fail, _checks.integer, _checks.number, _checks.boolean, _checks.choice
@@ -38,14 +42,39 @@ class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         num_encoder_layers (`int`, 2): SSAE layers. num_decoder_layers (`int`, 5; 2 for ActivityNet): SGQG layers.
         num_queries (`int`, 40; 30 for ActivityNet).
         encoder_num_points, decoder_num_points (`int`, 4): sampling points per head of the deformable attention.
-        roi_size (`int`, 16), roi_sampling_ratio (`int`, 2): the 1-D RoI align that feeds the actionness head.
-        prototype_logit_scale (`float`, 100.0): SPDE's `softmax(T Vᵀ)` is taken over CLIP-normalised
-            embeddings scaled by CLIP's logit scale, so that it is as sharp as CLIP's own zero-shot softmax.
+        roi_size (`int`, 16), roi_sampling_ratio (`int`, 2): the 1-D RoI align over each predicted interval
+            (inference classification, §3.7.1; and the actionness head when `actionness_head="roi"`).
+        prototype_logit_scale (`float`, 1.0), prototype_normalize (`bool`, False): SPDE's Eq. 5,
+            `V̂ = softmax(T Vᵀ) V`, literally by default: the frame features as given, no scale. `True` / 100.0
+            take it over CLIP-normalised frames scaled by CLIP's logit scale (as sharp as CLIP's zero-shot softmax).
         class_logit_scale_init (`float`, 1 / 0.07): initial (learned) scale of the query-text cosine similarity.
+        actionness_head (`"query"` or `"roi"`, "query"): the paper's base, a linear layer on each decoder query
+            (sigmoid focal loss); `"roi"`: an MLP on the RoI-aligned encoder features of its segment plus the query.
+    Inference classification (§3.7.1):
+        inference_classification (`"roi"`, `"query"` or `"roi_and_query"`, "roi"): how a detection's class
+            probabilities are computed. `"roi"`: the CLIP frame features RoI-aligned over the predicted interval,
+            mean-pooled and L2-normalised, scored against the class texts (cosine x `roi_class_logit_scale`,
+            softmax over the classes); `"query"`: the softmax of the decoder's class logits; `"roi_and_query"`:
+            the mean of the two distributions.
+        roi_class_logit_scale (`float`, 100.0): CLIP's logit scale for the RoI-text cosine similarity.
+    Ablations (the paper's Tables 2-3; all on by default):
+        text_to_vision (`bool`): SSAE's frames attend to the class texts (F_A); off: F̂ = FFN(F̃).
+        vision_to_text (`bool`): SSAE's class texts attend to the frames (T_A); off: T̂ = FFN(T̃).
+        text_to_query (`bool`): SGQG's queries attend to the encoded class texts (Q_A); off: Q̃ = Q̄.
+        spde (`"prototype"` or `"none"`, "prototype"): SPDE's prototype enhancement of the queries, or none
+            (the queries' own embedding is compared with the class texts).
     Training:
         class_loss_coefficient (2), l1_loss_coefficient (5), iou_loss_coefficient (2),
         actionness_loss_coefficient (3), saliency_loss_coefficient (3; 2 for ActivityNet): the paper's Table 5.
         matcher_class_cost (2), matcher_l1_cost (5), matcher_iou_cost (2): Hungarian matching costs.
+        matcher_class_cost_type (`"focal"` or `"probability"`, "focal"): the class term of the matching cost, Eq. 7
+            as the base code computes it (Deformable DETR's focal cost on sigmoid(class logits), `focal_alpha`,
+            `focal_gamma`), or DETR's -softmax probability.
+        saliency_head (`"conv"` or `"linear"`, "conv"): the base code's head on the encoded frames, Conv1d(k=3) ->
+            LeakyReLU(0.2) -> Conv1d(k=1), or one linear layer.
+        saliency_loss (`"bce"` or `"focal"`, "bce"): BCE averaged over real frames (the paper), or the base code's
+            focal-modulated BCE (`focal_alpha`, `focal_gamma`; per window mean over its steps, summed, divided by
+            the number of ground-truth segments).
         focal_alpha (0.25), focal_gamma (2.0): the query actionness focal loss.
         auxiliary_loss (`bool`, True): classification and segment losses on every decoder layer.
         slice_size (`int`, 128), train_slice_overlap (0.75), inference_slice_overlap (0.25): sliding windows
@@ -84,8 +113,16 @@ class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         decoder_num_points: int = 4,
         roi_size: int = 16,
         roi_sampling_ratio: int = 2,
-        prototype_logit_scale: float = 100.0,
+        prototype_logit_scale: float = 1.0,
+        prototype_normalize: bool = False,
         class_logit_scale_init: float = 1.0 / 0.07,
+        actionness_head: str = "query",
+        inference_classification: str = "roi",
+        roi_class_logit_scale: float = 100.0,
+        text_to_vision: bool = True,
+        vision_to_text: bool = True,
+        text_to_query: bool = True,
+        spde: str = "prototype",
         class_loss_coefficient: float = 2.0,
         l1_loss_coefficient: float = 5.0,
         iou_loss_coefficient: float = 2.0,
@@ -94,6 +131,9 @@ class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         matcher_class_cost: float = 2.0,
         matcher_l1_cost: float = 5.0,
         matcher_iou_cost: float = 2.0,
+        matcher_class_cost_type: str = "focal",
+        saliency_head: str = "conv",
+        saliency_loss: str = "bce",
         focal_alpha: float = 0.25,
         focal_gamma: float = 2.0,
         auxiliary_loss: bool = True,
@@ -154,6 +194,15 @@ class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         self.roi_size = _int("roi_size", roi_size)
         self.roi_sampling_ratio = _int("roi_sampling_ratio", roi_sampling_ratio)
         self.prototype_logit_scale = _float("prototype_logit_scale", prototype_logit_scale, 0.0, low_open=True)
+        self.prototype_normalize = _bool("prototype_normalize", prototype_normalize)
+        self.actionness_head = _choice("actionness_head", actionness_head, ACTIONNESS_HEADS)
+        self.inference_classification = _choice("inference_classification", inference_classification,
+                                                INFERENCE_CLASSIFICATIONS)
+        self.roi_class_logit_scale = _float("roi_class_logit_scale", roi_class_logit_scale, 0.0, low_open=True)
+        self.text_to_vision = _bool("text_to_vision", text_to_vision)
+        self.vision_to_text = _bool("vision_to_text", vision_to_text)
+        self.text_to_query = _bool("text_to_query", text_to_query)
+        self.spde = _choice("spde", spde, SPDE_VARIANTS)
         self.class_logit_scale_init = _float("class_logit_scale_init", class_logit_scale_init, 0.0, 100.0,
                                              low_open=True)
 
@@ -167,6 +216,9 @@ class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
             setattr(self, name, _float(name, value, 0.0))
         if self.matcher_class_cost == self.matcher_l1_cost == self.matcher_iou_cost == 0:
             _fail("matcher_class_cost", "> 0 when the other matcher costs are 0", matcher_class_cost)
+        self.matcher_class_cost_type = _choice("matcher_class_cost_type", matcher_class_cost_type, ("focal", "probability"))
+        self.saliency_head = _choice("saliency_head", saliency_head, ("conv", "linear"))
+        self.saliency_loss = _choice("saliency_loss", saliency_loss, ("bce", "focal"))
         self.focal_alpha = _float("focal_alpha", focal_alpha, -1.0, 1.0)
         self.focal_gamma = _float("focal_gamma", focal_gamma, 0.0)
         self.auxiliary_loss = _bool("auxiliary_loss", auxiliary_loss)

@@ -12,8 +12,10 @@ Equations (one SSAE layer; CA(q, k, v) is multi-head cross-attention, FFN(x) = L
 one SGQG layer, with query content q = Q[d:] and position p = Q[:d]:
     Q̄ = LN(q + SA(q + p, q + p, q))   Q_A = CA(Q̄ + p, T̂, T̂),  Q̃ = FFN(LN(Q_A + Q̄))
     Q̃_A = DA(Q̃ + p, segment, F̂),    Q̂ = FFN(LN(Q̃_A + Q̃)),   segment <- sigmoid(logit(segment) + MLP(Q̂))
-and SPDE, on the CLIP-normalised inputs V (frames) and T (class texts):
+and SPDE, on the input frames V and the CLIP class texts T (Eq. 5 literally: s = 1, V as given, by default):
     V̂ = softmax(s T Vᵀ) V,   Q̂_cls = Q̂ + Linear(MeanPool_K(V̂)),   logits = τ cos(W Q̂_cls, T)
+At inference (§3.7.1) a detection's class comes from the CLIP features RoI-aligned over its interval, scored
+against T (`interval_class_logits`), times its actionness.
 """
 
 import math
@@ -61,8 +63,11 @@ __all__ = [
     "PSFTRSemanticGuidedDecoder",
     "PSFTRPrototypeClassifier",
     "PSFTRActionnessHead",
+    "PSFTRActionnessLinear",
+    "PSFTRSaliencyHead",
     "PSFTRModel",
     "format_class_prompt",
+    "interval_class_logits",
 ]
 
 PSFTR_CITATION = """@inproceedings{psftr2026,
@@ -92,7 +97,10 @@ class PSFTROutput(ModelOutput):
             truth or not), mean over real frames.
         logits (`torch.FloatTensor` of shape `(B, N_q, K)`): class logits of the last layer (softmax over `K`).
         pred_segments (`torch.FloatTensor` of shape `(B, N_q, 2)`): normalised `(center, width)`.
-        actionness_logits (`torch.FloatTensor` of shape `(B, N_q)`): from RoI-aligned features of each segment.
+        actionness_logits (`torch.FloatTensor` of shape `(B, N_q)`): each query's actionness.
+        roi_logits (`torch.FloatTensor` of shape `(B, N_q, K)`, in eval mode unless `inference_classification="query"`):
+            §3.7.1's inference class logits, the RoI-aligned CLIP features of each predicted interval against the
+            class texts (not computed in training, where nothing uses them).
         saliency_logits (`torch.FloatTensor` of shape `(B, T)`): per-frame saliency.
         intermediate_logits (`torch.FloatTensor` of shape `(N_l, B, N_q, K)`): every decoder layer's logits.
         intermediate_segments (`torch.FloatTensor` of shape `(N_l, B, N_q, 2)`): every layer's segments.
@@ -108,6 +116,7 @@ class PSFTROutput(ModelOutput):
     logits: torch.FloatTensor | None = None
     pred_segments: torch.FloatTensor | None = None
     actionness_logits: torch.FloatTensor | None = None
+    roi_logits: torch.FloatTensor | None = None
     saliency_logits: torch.FloatTensor | None = None
     intermediate_logits: torch.FloatTensor | None = None
     intermediate_segments: torch.FloatTensor | None = None
@@ -170,11 +179,12 @@ class PSFTREncoderLayer(nn.Module):
         self.visual_self_norm = nn.LayerNorm(hidden)
         self.text_self_attn = _attention(config)
         self.text_self_norm = nn.LayerNorm(hidden)
-        self.visual_cross_attn = _attention(config)  # frames attend to class texts
-        self.visual_cross_norm = nn.LayerNorm(hidden)
+        # Frames attend to class texts (text -> vision) and texts to frames (vision -> text); each can be ablated.
+        self.visual_cross_attn = _attention(config) if config.text_to_vision else None
+        self.visual_cross_norm = nn.LayerNorm(hidden) if config.text_to_vision else None
         self.visual_ffn = PSFTRFeedForward(config)
-        self.text_cross_attn = _attention(config)  # class texts attend to frames
-        self.text_cross_norm = nn.LayerNorm(hidden)
+        self.text_cross_attn = _attention(config) if config.vision_to_text else None
+        self.text_cross_norm = nn.LayerNorm(hidden) if config.vision_to_text else None
         self.text_ffn = PSFTRFeedForward(config)
         self.dropout = nn.Dropout(config.dropout)
 
@@ -191,10 +201,16 @@ class PSFTREncoderLayer(nn.Module):
         f_tilde = self.visual_self_norm(visual + self.dropout(self.visual_self_attn(visual + position, reference,
                                                                                     visual, mask)))
         t_tilde = self.text_self_norm(text + self.dropout(self.text_self_attn(text, text, text, need_weights=False)[0]))
-        f_a = self.visual_cross_attn(f_tilde, t_tilde, t_tilde, need_weights=False)[0]
-        f_hat = self.visual_ffn(self.visual_cross_norm(self.dropout(f_a) + f_tilde))
-        t_a = self.text_cross_attn(t_tilde, f_tilde, f_tilde, key_padding_mask=~mask, need_weights=False)[0]
-        t_hat = self.text_ffn(self.text_cross_norm(self.dropout(t_a) + t_tilde))
+        if self.visual_cross_attn is not None:
+            f_a = self.visual_cross_attn(f_tilde, t_tilde, t_tilde, need_weights=False)[0]
+            f_hat = self.visual_ffn(self.visual_cross_norm(self.dropout(f_a) + f_tilde))
+        else:  # ablation: no text -> vision fusion
+            f_hat = self.visual_ffn(f_tilde)
+        if self.text_cross_attn is not None:
+            t_a = self.text_cross_attn(t_tilde, f_tilde, f_tilde, key_padding_mask=~mask, need_weights=False)[0]
+            t_hat = self.text_ffn(self.text_cross_norm(self.dropout(t_a) + t_tilde))
+        else:  # ablation: no vision -> text fusion
+            t_hat = self.text_ffn(t_tilde)
         return f_hat, t_hat
 
 
@@ -224,9 +240,9 @@ class PSFTRDecoderLayer(nn.Module):
         hidden = config.hidden_size
         self.self_attn = _attention(config)
         self.self_norm = nn.LayerNorm(hidden)
-        self.text_cross_attn = _attention(config)
-        self.text_cross_norm = nn.LayerNorm(hidden)
-        self.text_ffn = PSFTRFeedForward(config)
+        self.text_cross_attn = _attention(config) if config.text_to_query else None  # text -> query (ablatable)
+        self.text_cross_norm = nn.LayerNorm(hidden) if config.text_to_query else None
+        self.text_ffn = PSFTRFeedForward(config) if config.text_to_query else None
         self.visual_cross_attn = DeformableAttention1d(hidden, config.num_attention_heads, config.decoder_num_points)
         self.visual_cross_norm = nn.LayerNorm(hidden)
         self.visual_ffn = PSFTRFeedForward(config)
@@ -237,8 +253,11 @@ class PSFTRDecoderLayer(nn.Module):
         `(center, width)`, `visual` F̂ `(B, T, d)`, `text` T̂ `(B, K, d)` -> Q̂ `(B, N_q, d)`."""
         q = query + position
         q_bar = self.self_norm(query + self.dropout(self.self_attn(q, q, query, need_weights=False)[0]))
-        q_a = self.text_cross_attn(q_bar + position, text, text, need_weights=False)[0]
-        q_tilde = self.text_ffn(self.text_cross_norm(self.dropout(q_a) + q_bar))
+        if self.text_cross_attn is not None:
+            q_a = self.text_cross_attn(q_bar + position, text, text, need_weights=False)[0]
+            q_tilde = self.text_ffn(self.text_cross_norm(self.dropout(q_a) + q_bar))
+        else:  # ablation: no text -> query fusion
+            q_tilde = q_bar
         q_tilde_a = self.visual_cross_attn(q_tilde + position, segments, visual, mask)
         return self.visual_ffn(self.visual_cross_norm(self.dropout(q_tilde_a) + q_tilde))
 
@@ -258,6 +277,34 @@ class _ScalarLinear(nn.Linear):
 class PSFTRSegmentDelta(nn.Linear):
     """The last layer of a decoder segment head: the `(center, width)` refinement in logit space. It starts near
     zero (weights ~ N(0, 1e-3), zero bias), so each decoder layer first keeps its reference segment."""
+
+
+class PSFTRActionnessLinear(_ScalarLinear):
+    """The query actionness layer; its bias starts at the focal-loss prior, -log((1 - 0.01) / 0.01), as the base code's."""
+
+    prior_probability = 0.01
+
+
+class PSFTRSaliencyHead(nn.Module):
+    """Frame saliency from the encoded frames: the base code's Conv1d(d, d, 3) -> LeakyReLU(0.2) -> Conv1d(d, 1, 1)
+    (`saliency_head="conv"`, padded steps read as zeros), or one linear layer (`"linear"`)."""
+
+    def __init__(self, config: PSFTRConfig):
+        super().__init__()
+        if config.saliency_head == "conv":
+            self.conv = MaskedConv1d(config.hidden_size, config.hidden_size, 3)
+            self.out = MaskedConv1d(config.hidden_size, 1, 1)
+            self.linear = None
+        else:
+            self.conv = self.out = None
+            self.linear = _ScalarLinear(config.hidden_size)
+
+    def forward(self, visual: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """`visual` `(B, T, d)`, `mask` `(B, T)` -> saliency logits `(B, T)`."""
+        if self.linear is not None:
+            return self.linear(visual).squeeze(-1)
+        hidden, _ = self.conv(visual, mask)
+        return self.out(F.leaky_relu(hidden, 0.2), mask)[0].squeeze(-1)
 
 
 class _MLP(nn.Module):
@@ -315,44 +362,86 @@ class PSFTRPrototypeClassifier(nn.Module):
     def __init__(self, config: PSFTRConfig):
         super().__init__()
         self.prototype_scale = config.prototype_logit_scale
-        self.prototype_proj = nn.Linear(config.input_dim, config.hidden_size)
+        self.prototype_normalize = config.prototype_normalize
+        # spde="none" (ablation): the queries are compared with the class texts without prototype enhancement.
+        self.prototype_proj = nn.Linear(config.input_dim, config.hidden_size) if config.spde == "prototype" else None
         self.query_proj = nn.Linear(config.hidden_size, config.text_embed_dim)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(config.class_logit_scale_init)))
 
     def prototypes(self, frames: torch.Tensor, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """`V̂` `(B, K, D)` from CLIP-normalised frames `(B, T, D)`, class texts `(K, D)` and the `(B, T)` mask."""
+        """Eq. 5, `V̂ = softmax(T Vᵀ) V` `(B, K, D)`, from the frame features V `(B, T, D)`, the class texts T
+        `(K, D)` and the `(B, T)` mask (padded frames get no weight): literally by default; with
+        `prototype_normalize` V is L2-normalised first, and the scores are multiplied by `prototype_logit_scale`."""
+        if self.prototype_normalize:
+            frames = F.normalize(frames, dim=-1)
+        frames = frames * mask[..., None]
         scores = self.prototype_scale * torch.einsum("kd,btd->bkt", text, frames)
         scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
         return torch.bmm(scores.softmax(-1), frames)
 
     def forward(self, queries: torch.Tensor, frames: torch.Tensor, text: torch.Tensor, mask: torch.Tensor):
         """`queries` Q̂ `(..., B, N_q, d)` -> class logits `(..., B, N_q, K)`."""
-        context = self.prototype_proj(self.prototypes(frames, text, mask).mean(dim=1))  # (B, d)
-        enhanced = queries + context[:, None, :]
+        enhanced = queries
+        if self.prototype_proj is not None:
+            context = self.prototype_proj(self.prototypes(frames, text, mask).mean(dim=1))  # (B, d)
+            enhanced = queries + context[:, None, :]
         projected = F.normalize(self.query_proj(enhanced), dim=-1)
         scale = self.logit_scale.exp().clamp(max=100.0)
         return scale * torch.matmul(projected, text.t())
 
 
 class PSFTRActionnessHead(nn.Module):
-    """Query actionness from the RoI-aligned encoder features of its predicted segment (TadTR's 1-D RoI align,
-    `roi_size` bins), added to the query's own features so that duplicate queries can be told apart."""
+    """Query actionness. `actionness_head="query"` (the paper's base): a linear layer on the decoder query.
+    `"roi"`: an MLP on the RoI-aligned encoder features of its predicted segment (TadTR's 1-D RoI align,
+    `roi_size` bins) added to the query's own features, so that duplicate queries can be told apart."""
 
     def __init__(self, config: PSFTRConfig):
         super().__init__()
         self.roi_size, self.sampling_ratio = config.roi_size, config.roi_sampling_ratio
-        self.roi_proj = nn.Linear(config.roi_size * config.hidden_size, config.hidden_size)
-        self.mlp = _MLP(config.hidden_size, config.hidden_size, 1, 2)
+        if config.actionness_head == "query":
+            self.linear = PSFTRActionnessLinear(config.hidden_size)
+            self.roi_proj = self.mlp = None
+        else:
+            self.linear = None
+            self.roi_proj = nn.Linear(config.roi_size * config.hidden_size, config.hidden_size)
+            self.mlp = _MLP(config.hidden_size, config.hidden_size, 1, 2)
 
     def forward(self, queries, segments, visual, lengths):
         """`queries` `(B, N_q, d)`, `segments` normalised `(B, N_q, 2)`, `visual` `(B, T, d)`, `lengths` `(B,)`."""
+        if self.linear is not None:
+            return self.linear(queries).squeeze(-1)
         batch, num_queries, _ = queries.shape
-        bounds = center_width_to_start_end(segments.detach().float()) * lengths[:, None, None] - 0.5
-        index = torch.arange(batch, device=queries.device).repeat_interleave(num_queries)
-        rois = torch.cat((index[:, None].float(), bounds.reshape(-1, 2)), dim=1)
-        pooled = roi_align_1d(visual, rois, self.roi_size, self.sampling_ratio, lengths=lengths)
+        pooled = roi_align_1d(visual, segment_rois(segments, lengths), self.roi_size, self.sampling_ratio, lengths=lengths)
         pooled = pooled.reshape(batch, num_queries, -1).to(queries.dtype)
         return self.mlp(F.relu(self.roi_proj(pooled)) + queries).squeeze(-1)
+
+
+def segment_rois(segments: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """`(B N_q, 3)` RoIs `(batch index, start, end)` in feature steps of the (detached) normalised `(center, width)`
+    segments `(B, N_q, 2)` of windows of real length `lengths` `(B,)`."""
+    batch, num_queries, _ = segments.shape
+    bounds = center_width_to_start_end(segments.detach().float()) * lengths[:, None, None] - 0.5
+    index = torch.arange(batch, device=segments.device).repeat_interleave(num_queries)
+    return torch.cat((index[:, None].float(), bounds.reshape(-1, 2)), dim=1)
+
+
+def interval_class_logits(
+    features: torch.Tensor,
+    segments: torch.Tensor,
+    lengths: torch.Tensor,
+    text: torch.Tensor,
+    roi_size: int,
+    sampling_ratio: int,
+    logit_scale: float,
+) -> torch.Tensor:
+    """§3.7.1's inference classification: the CLIP frame features `(B, T, D)` RoI-aligned over each predicted
+    interval (normalised `(center, width)` `(B, N_q, 2)` of windows of real length `lengths` `(B,)`), mean-pooled,
+    L2-normalised and compared with the unit class texts `(K, D)`: `logit_scale * cos` `(B, N_q, K)`."""
+    batch, num_queries, _ = segments.shape
+    frames = F.normalize(features.float(), dim=-1)
+    pooled = roi_align_1d(frames, segment_rois(segments, lengths), roi_size, sampling_ratio, lengths=lengths).mean(dim=1)
+    pooled = F.normalize(pooled.reshape(batch, num_queries, -1), dim=-1)
+    return logit_scale * torch.matmul(pooled, text.float().t())
 
 
 class PSFTRPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
@@ -372,6 +461,10 @@ class PSFTRPreTrainedModel(MomentzooModelCardMixin, PreTrainedModel):
         elif isinstance(module, DeformableAttentionWeights):  # uniform weights over the sampling points
             init.zeros_(module.weight)
             init.zeros_(module.bias)
+        elif isinstance(module, PSFTRActionnessLinear):  # the focal-loss prior, as the base code's
+            init.xavier_uniform_(module.weight)
+            p = module.prior_probability
+            init.constant_(module.bias, -math.log((1 - p) / p))
         elif isinstance(module, PSFTRSegmentDelta):  # start near the reference segment: almost no refinement
             init.normal_(module.weight, std=1e-3)
             init.zeros_(module.bias)
@@ -444,9 +537,10 @@ class PSFTRModel(PSFTRPreTrainedModel):
         self.decoder = PSFTRSemanticGuidedDecoder(config)
         self.classifier = PSFTRPrototypeClassifier(config)
         self.actionness_head = PSFTRActionnessHead(config)
-        self.saliency_head = _ScalarLinear(config.hidden_size)
+        self.saliency_head = PSFTRSaliencyHead(config)
         self.matcher = HungarianSegmentMatcher(config.matcher_class_cost, config.matcher_l1_cost,
-                                               config.matcher_iou_cost)
+                                               config.matcher_iou_cost, config.matcher_class_cost_type,
+                                               config.focal_alpha, config.focal_gamma)
         self.text_tokenizer = None
         self._text_cache: OrderedDict = OrderedDict()
         self._candidate_names = None
@@ -654,10 +748,15 @@ class PSFTRModel(PSFTRPreTrainedModel):
         visual, text_tokens = self.encoder(visual, text_tokens, mask)
         hidden_states, segments = self.decoder(visual, text_tokens, mask)
 
-        frames = F.normalize(input_features, dim=-1) * mask[..., None]
-        logits = self.classifier(hidden_states, frames, text, mask)  # (N_l, B, N_q, K)
+        logits = self.classifier(hidden_states, input_features, text, mask)  # (N_l, B, N_q, K)
         actionness = self.actionness_head(hidden_states[-1], segments[-1], visual, lengths)
-        saliency = self.saliency_head(visual).squeeze(-1)
+        saliency = self.saliency_head(visual, mask)
+        roi_logits = None
+        if self.config.inference_classification != "query" and not self.training:  # §3.7.1: inference only
+            roi_logits = interval_class_logits(
+                input_features * mask[..., None], segments[-1], lengths, text, self.config.roi_size,
+                self.config.roi_sampling_ratio, self.config.roi_class_logit_scale,
+            ).to(logits.dtype)
 
         losses = {}
         if labels is not None:
@@ -666,6 +765,7 @@ class PSFTRModel(PSFTRPreTrainedModel):
             logits=logits[-1],
             pred_segments=segments[-1],
             actionness_logits=actionness,
+            roi_logits=roi_logits,
             saliency_logits=saliency,
             intermediate_logits=logits,
             intermediate_segments=segments,
@@ -697,7 +797,8 @@ class PSFTRModel(PSFTRPreTrainedModel):
         total, last = 0.0, {}
         for layer in layers:
             layer_logits, layer_segments = logits[layer].float(), segments[layer].float()
-            matches = self.matcher(layer_logits.softmax(-1), layer_segments, targets)
+            probs = layer_logits.sigmoid() if config.matcher_class_cost_type == "focal" else layer_logits.softmax(-1)
+            matches = self.matcher(probs, layer_segments, targets)
             batch_index = torch.cat([torch.full_like(q, b) for b, (q, _) in enumerate(matches)]).to(mask.device)
             query_index = torch.cat([q for q, _ in matches]).to(mask.device)
             target_classes = torch.cat([t["class_labels"][j.to(mask.device)] for t, (_, j) in zip(targets, matches)])
@@ -727,7 +828,12 @@ class PSFTRModel(PSFTRPreTrainedModel):
             if len(seg):
                 inside = (steps[None, :] >= seg[:, :1]) & (steps[None, :] <= seg[:, 1:])
                 saliency_targets[b] = inside.any(0).float()
-        saliency_loss = F.binary_cross_entropy_with_logits(saliency.float()[mask], saliency_targets[mask])
+        if config.saliency_loss == "bce":
+            saliency_loss = F.binary_cross_entropy_with_logits(saliency.float()[mask], saliency_targets[mask])
+        else:  # the base code's: focal-modulated BCE, mean over each window's steps, summed, per ground truth
+            per_step = sigmoid_focal_loss(saliency.float(), saliency_targets, config.focal_alpha, config.focal_gamma,
+                                          reduction="none") * mask
+            saliency_loss = per_step.mean(1).sum() / num_targets
         total = total + config.actionness_loss_coefficient * actionness_loss + \
             config.saliency_loss_coefficient * saliency_loss
         return {"loss": total, **last, "actionness_loss": actionness_loss, "saliency_loss": saliency_loss}
@@ -739,7 +845,8 @@ class PSFTRModel(PSFTRPreTrainedModel):
     ) -> list[list[dict]]:
         """Decode a batch of outputs into detections in seconds, one list per window of `metadata`.
 
-        Per window, every (query, class) pair scores `softmax(logits)[class] * sigmoid(actionness)`; the top
+        Per window, every (query, class) pair scores `p(class) * sigmoid(actionness)`, `p` as
+        `config.inference_classification` says (§3.7.1's RoI-text softmax by default, `roi_logits`); the top
         `max_segments_per_window` above `min_score` are converted to seconds of the whole video (the window's
         `window_start` added), clipped to `[0, duration]`, and passed through per-class NMS (`nms_method`).
         Merge the windows of a video with `momentzoo.data.merge_window_predictions(predictions, metadata,
@@ -760,6 +867,7 @@ class PSFTRModel(PSFTRPreTrainedModel):
         logits, segments, actionness, lengths = (
             outputs[k] for k in ("logits", "pred_segments", "actionness_logits", "window_lengths")
         )
+        roi_logits = outputs.get("roi_logits") if isinstance(outputs, dict) else getattr(outputs, "roi_logits", None)
         names = self.default_class_names() if class_names is None else _check_class_names(class_names)
         if len(names) != logits.shape[-1]:
             raise ValueError(f"the outputs score {logits.shape[-1]} classes but {len(names)} class names were given "
@@ -767,7 +875,16 @@ class PSFTRModel(PSFTRPreTrainedModel):
         if len(metadata) != logits.shape[0]:
             raise ValueError(f"metadata has {len(metadata)} entries but the outputs hold {logits.shape[0]} windows")
         num_classes = logits.shape[-1]
-        scores = logits.float().softmax(-1) * actionness.float().sigmoid()[..., None]
+        mode = config.inference_classification
+        if mode != "query" and roi_logits is None:
+            raise ValueError(f"inference_classification={mode!r} needs the outputs' roi_logits (run forward with this config)")
+        if mode == "roi":
+            probs = roi_logits.float().softmax(-1)
+        elif mode == "query":
+            probs = logits.float().softmax(-1)
+        else:  # the mean of the two class distributions
+            probs = 0.5 * (roi_logits.float().softmax(-1) + logits.float().softmax(-1))
+        scores = probs * actionness.float().sigmoid()[..., None]
         results = []
         for index, meta in enumerate(metadata):
             duration, fps, feature_stride, num_frames, window_start = window_geometry(meta, index, config)

@@ -8,6 +8,7 @@ from trl import GRPOConfig
 
 from ...data.qwen2_5_vl_video import Qwen2_5_VLVideoProcessor
 from ...rewards import INVERSION_TASKS, TASKS
+from ...rewards.inversion_examples import MASKS
 from .tasks import TASK_MIXING, Invert4TVGTaskSampler
 
 __all__ = ["Invert4TVGConfig"]
@@ -20,8 +21,23 @@ class Invert4TVGConfig(GRPOConfig):
     Paper defaults: AdamW with lr 5e-5, betas (0.9, 0.999), eps 1e-8, no weight decay (the last three are
     `TrainingArguments`' defaults), 2 epochs, p = 0.8, 2 fps, ~2.8 M pixels per video. The batch size (4 in
     the paper) and the number of generations are left to the run's config.
+
+    The objective is the paper's GRPO (its Eq. 3-4), not TRL 1.16's defaults (``loss_type="dapo"``, ``beta=0``):
+    ``loss_type="grpo"`` averages the clipped token terms over each completion's length, then over the group's
+    completions (Eq. 3's 1/G sum_i 1/|o_i| sum_t), and ``beta=0.04`` subtracts beta * D_KL(pi_theta || pi_ref) with
+    the k3 estimator pi_ref/pi_theta - log(pi_ref/pi_theta) - 1 per token (Eq. 4), the reference being the
+    starting policy. Set ``beta: 0.0`` / ``loss_type: dapo`` for TRL's.
     """
 
+    beta: float = field(
+        default=0.04, metadata={"help": "KL coefficient beta of the paper's Eq. 4 (0.04); 0 drops the reference model."}
+    )
+    loss_type: str = field(
+        default="grpo",
+        metadata={
+            "help": "GRPO loss normalisation: 'grpo' is the paper's Eq. 3; TRL's others (dapo, dr_grpo, ...) work."
+        },
+    )
     learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate (the paper: 5e-5)."})
     num_train_epochs: float = field(default=2.0, metadata={"help": "Training epochs (the paper: 2)."})
     tvg_probability: float = field(
@@ -56,6 +72,16 @@ class Invert4TVGConfig(GRPOConfig):
         metadata={"help": "Folder that relative `video` paths of the dataset are resolved in (and may not leave)."},
     )
     system_prompt: str | None = field(default=None, metadata={"help": "Optional system message of every prompt."})
+    vc_mask: str = field(
+        default="all",
+        metadata={
+            "help": "Verbs a verb-completion prompt masks: 'all' non-auxiliary verbs of the query (the paper) or 'one'."
+        },
+    )
+    tvg_prompt_with_duration: bool = field(
+        default=False,
+        metadata={"help": "Prepend the video's duration to the TVG prompt (the official template has none)."},
+    )
 
     def __post_init__(self):
         if isinstance(self.inversion_tasks, str):  # from the command line: "vc,ar,vd"
@@ -65,6 +91,8 @@ class Invert4TVGConfig(GRPOConfig):
         Invert4TVGTaskSampler(self.tvg_probability, self.inversion_tasks, self.task_mixing, self.seed)
         if self.task_mixing not in TASK_MIXING:
             raise ValueError(f"task_mixing must be one of {TASK_MIXING}, got {self.task_mixing!r}")
+        if self.vc_mask not in MASKS:
+            raise ValueError(f"vc_mask must be one of {MASKS}, got {self.vc_mask!r}")
         if self.eval_task not in TASKS:
             raise ValueError(f"eval_task must be one of {TASKS}, got {self.eval_task!r}")
         self.video_processor_kwargs()

@@ -135,12 +135,15 @@ def generate_answers(
     return answers, scores
 
 
-def evaluate_task_answers(rows: Sequence[dict], answers: Sequence[str], recall_metric=None, strict: bool = False) -> dict[str, float]:
+def evaluate_task_answers(
+    rows: Sequence[dict], answers: Sequence[str], recall_metric=None, strict: bool = True, percent: bool = False
+) -> dict[str, float]:
     """Metrics of answers to task rows (from `build_task_rows`): per task present, `{task}/format` (format
     reward rate), `{task}/reward` (mean total reward, r_format + r_task) and `{task}/accuracy` (mean task
     reward: the IoU for TVG, the 0/1 verb match for VC, AR, VD); for TVG also `R1@0.3`, `R1@0.5`, `R1@0.7`
     and `mIoU` from `recall_metric` (an `evaluate.load(momentzoo.metrics.path("grounding_recall"))` module;
-    default: the same computation, `compute_grounding_recall`), with tIoU > m when `strict`."""
+    default: the same computation, `compute_grounding_recall`), with tIoU > m when `strict` (the paper's
+    convention, default) and in % when `percent` (the paper's tables)."""
     if len(rows) != len(answers):
         raise ValueError(f"got {len(rows)} rows but {len(answers)} answers")
     results: dict[str, float] = {}
@@ -160,8 +163,9 @@ def evaluate_task_answers(rows: Sequence[dict], answers: Sequence[str], recall_m
             if recall_metric is None:
                 from ...metrics.grounding_recall.grounding_recall import compute_grounding_recall
 
-                recall = compute_grounding_recall(completions, references, ranks=[1], strict=strict)
+                recall = compute_grounding_recall(completions, references, ranks=[1], strict=strict, percent=percent)
             else:
-                recall = recall_metric.compute(predictions=completions, references=references, ranks=[1], strict=strict)
+                recall = recall_metric.compute(predictions=completions, references=references, ranks=[1], strict=strict,
+                                               percent=percent)
             results.update(recall)
     return results

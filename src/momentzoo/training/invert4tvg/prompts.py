@@ -1,9 +1,9 @@
 """The prompts of Invert4TVG's four tasks and the reference answers used for supervised warm-up.
 
-Every prompt asks for the answer format the rewards check (``momentzoo.rewards``): reasoning inside
-``<think> </think>``, then the answer inside ``<answer> </answer>``; a grounding answer is
-``<answer>t_s to t_e</answer>`` in seconds. Prompts are chat messages with one video part, which Qwen's chat
-template writes as ``<|vision_start|><|video_pad|><|vision_end|>``. This module imports nothing heavy, so the
+Every prompt asks for the answer format the rewards check (``momentzoo.rewards``): TVG asks for reasoning
+inside ``<think> </think>``, then ``<answer>t_s to t_e</answer>`` in seconds; the inversion tasks ask for the
+``<answer> </answer>`` block alone, as the official code's verb-completion prompt does. Prompts are chat messages with one video part, which Qwen's chat
+template writes as ``<|vision_start|><|video_pad|><|vision_end|>``, after the instruction (the official order). This module imports nothing heavy, so the
 grounding pipeline and the evaluation script share it with the trainer.
 """
 
@@ -20,22 +20,37 @@ TASK_NAMES = {
     "ar": "action recognition",
     "vd": "video description",
 }
-_FORMAT = "First think about it inside <think> </think>, then give your answer inside <answer> </answer>."
 
+# TVG: the official Invert4TVG code's QUESTION_TEMPLATE (Time-R1's), word for word; the video's duration is not
+# in it (``include_duration=True`` prepends "The video lasts D seconds.").
+# VC: the official code's QUESTION_TEMPLATE2, word for word, with the masked query as the event.
+# AR and VD: the paper's text could not be retrieved; they are written in the VC template's form and ask for
+# the same ``<answer> </answer>`` block (see the model card).
 _PROMPTS = {
     "tvg": (
-        'The video lasts {duration} seconds. When does this happen in it: "{query}"? '
-        "First think about it inside <think> </think>, then give the start and end time in seconds inside "
-        "<answer> </answer>, in the form <answer>12.50 to 17.80</answer>."
+        'To accurately pinpoint the event "{query}" in the video, determine the precise time period of the event.\n\n'
+        "Output your thought process within the <think> </think> tags, including analysis with either specific "
+        "timestamps (xx.xx) or time ranges (xx.xx to xx.xx) in <timestep> </timestep> tags.\n\n"
+        'Then, provide the start and end times (in seconds, precise to two decimal places) in the format "start time '
+        'to end time" within the <answer> </answer> tags. For example: "12.54 to 17.83".'
     ),
     "vc": (
-        'This clip shows "{masked_query}", where [] stands for a missing verb. ' + _FORMAT
-        + " The answer is the whole sentence with the missing verb filled in."
+        'Add a verb for the following event "{masked_query}" based on the video to make it a complete sentence.\n'
+        "provide the complete sentence based on the video within the <answer> </answer> tags. "
+        "For example <answer>person close the door</answer>."
     ),
-    "ar": "Which action does the person perform in this clip? " + _FORMAT + " The answer is a single verb.",
-    "vd": "Describe what the people do in this clip. " + _FORMAT + " The answer is one sentence.",
+    "ar": (
+        "Recognize the action the person performs in the video.\n"
+        "provide the action as a single verb within the <answer> </answer> tags. For example <answer>close</answer>."
+    ),
+    "vd": (
+        "Describe what the person does in the video in one sentence.\n"
+        "provide the description within the <answer> </answer> tags. "
+        "For example <answer>a person closes the door</answer>."
+    ),
 }
-_REQUIRED = {"tvg": ("query", "duration"), "vc": ("masked_query",), "ar": (), "vd": ()}
+_DURATION = "The video lasts {duration} seconds. "
+_REQUIRED = {"tvg": ("query",), "vc": ("masked_query",), "ar": (), "vd": ()}
 
 
 def format_seconds(t: float) -> str:
@@ -43,23 +58,33 @@ def format_seconds(t: float) -> str:
     return f"{float(t):.2f}"
 
 
-def task_prompt(task: str, query: str | None = None, duration: float | None = None, masked_query: str | None = None) -> str:
+def task_prompt(
+    task: str,
+    query: str | None = None,
+    duration: float | None = None,
+    masked_query: str | None = None,
+    include_duration: bool = False,
+) -> str:
     """The instruction text of `task` (``"tvg"``, ``"vc"``, ``"ar"`` or ``"vd"``).
 
-    TVG needs the `query` and the video `duration` (seconds); VC needs the `masked_query` (the query with its
-    verb replaced by ``[]``); AR and VD need nothing but the clip.
+    TVG needs the `query` (and the video `duration` in seconds when `include_duration`, which prepends it; the
+    official template has no duration); VC needs the `masked_query` (the query with its verbs replaced by
+    ``[]``); AR and VD need nothing but the clip.
     """
     if task not in _PROMPTS:
         raise ValueError(f"task must be one of {sorted(_PROMPTS)}, got {task!r}")
     fields = {"query": query, "duration": duration, "masked_query": masked_query}
-    for name in _REQUIRED[task]:
+    for name in _REQUIRED[task] + (("duration",) if task == "tvg" and include_duration else ()):
         value = fields[name]
         if value is None or (isinstance(value, str) and not value.strip()):
             raise ValueError(f"the {task!r} prompt needs a non-empty {name!r}, got {value!r}")
     if task == "tvg":
+        prompt = _PROMPTS[task].format(query=query.strip())
+        if not include_duration:
+            return prompt
         if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not (math.isfinite(duration) and duration > 0):
             raise ValueError(f"the 'tvg' prompt needs a positive duration in seconds, got {duration!r}")
-        return _PROMPTS[task].format(query=query.strip(), duration=format_seconds(duration))
+        return _DURATION.format(duration=format_seconds(duration)) + prompt
     if task == "vc":
         if "[]" not in masked_query:
             raise ValueError(f"the 'vc' prompt needs a masked_query containing '[]', got {masked_query!r}")
@@ -68,10 +93,10 @@ def task_prompt(task: str, query: str | None = None, duration: float | None = No
 
 
 def task_messages(task: str, system_prompt: str | None = None, **fields) -> list[dict]:
-    """The chat messages of one prompt: an optional system message, then the user turn with the video
-    before the instruction (as Qwen2.5-VL's examples place it)."""
+    """The chat messages of one prompt: an optional system message, then the user turn with the instruction
+    before the video, as the official code orders them."""
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    messages.append({"role": "user", "content": [{"type": "video"}, {"type": "text", "text": task_prompt(task, **fields)}]})
+    messages.append({"role": "user", "content": [{"type": "text", "text": task_prompt(task, **fields)}, {"type": "video"}]})
     return messages
 
 
@@ -92,5 +117,5 @@ def reference_answer(task: str, query: str, windows: Sequence[Sequence[float]] |
     if task == "ar":
         if not verb_lemma:
             raise ValueError(f"an 'ar' reference answer needs the verb lemma of query {query!r}")
-        return f"<think>I watch the clip for the action.</think> <answer>{verb_lemma}</answer>"
-    return f"<think>I watch the clip for the action.</think> <answer>{query}</answer>"
+        return f"<answer>{verb_lemma}</answer>"
+    return f"<answer>{query}</answer>"

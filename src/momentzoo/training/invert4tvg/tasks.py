@@ -94,14 +94,23 @@ def row_name(row: dict, index: int) -> str:
     return f"qid {row['qid']!r}" if row.get("qid") is not None else f"row {index} ({row.get('video_id', '?')})"
 
 
-def build_task_rows(rows: Sequence[dict], tasks: Sequence[str], lemmatizer=None, system_prompt: str | None = None) -> tuple[list[dict], int]:
+def build_task_rows(
+    rows: Sequence[dict],
+    tasks: Sequence[str],
+    lemmatizer=None,
+    system_prompt: str | None = None,
+    mask: str = "all",
+    include_duration: bool = False,
+) -> tuple[list[dict], int]:
     """Grounding rows turned into prompts of their tasks; returns (rows, number of inversion fallbacks).
 
     Each returned row is a copy with `prompt` (chat messages with one video part), `task`, the inversion
     columns (`masked_query`, `verb`, `verb_lemma`, `query_verbs`, `target`, from `build_inversion_examples`;
     left as they are, or `None`, for TVG rows) and `clip`: the `(start, end)` seconds the model sees, the whole
     video `(0.0, None)` for TVG and the first ground-truth window for an inversion task. A query without a verb
-    cannot make an inversion prompt: its row becomes a TVG row, with a warning, and is counted.
+    cannot make an inversion prompt: its row becomes a TVG row, with a warning, and is counted. `mask` is how
+    many verbs the VC prompt masks (``"all"``, the paper, or ``"one"``); `include_duration` puts the video's
+    duration in the TVG prompt (the official template has none).
     """
     if len(rows) != len(tasks):
         raise ValueError(f"got {len(rows)} rows but {len(tasks)} tasks")
@@ -121,10 +130,12 @@ def build_task_rows(rows: Sequence[dict], tasks: Sequence[str], lemmatizer=None,
                 tasks[i] = "tvg"
                 fallbacks += 1
         inversion = [i for i in inversion if tasks[i] != "tvg"]
-    examples = dict(zip(inversion, build_inversion_examples([rows[i]["query"] for i in inversion], [tasks[i] for i in inversion], lemmatizer)))
+    queries = [rows[i]["query"] for i in inversion]
+    examples = dict(zip(inversion, build_inversion_examples(queries, [tasks[i] for i in inversion], lemmatizer, mask)))
     for i, (row, task) in enumerate(zip(rows, tasks)):
         if task == "tvg":
-            row["prompt"] = task_messages("tvg", system_prompt, query=row["query"], duration=float(row["duration"]))
+            row["prompt"] = task_messages("tvg", system_prompt, query=row["query"], duration=float(row["duration"]),
+                                          include_duration=include_duration)
             row["clip"] = (0.0, None)
             for name in INVERSION_COLUMNS:
                 row.setdefault(name, None)

@@ -152,8 +152,10 @@ class Invert4TVGTrainer(GRPOTrainer):
         return tasks
 
     def build_task_rows(self, rows: list[dict], tasks: list[str]) -> list[dict]:
-        """`tasks.build_task_rows` with this trainer's lemmatizer and system prompt."""
-        rows, fallbacks = build_task_rows(rows, tasks, self.lemmatizer, self.args.system_prompt)
+        """`tasks.build_task_rows` with this trainer's lemmatizer, system prompt and prompt options."""
+        rows, fallbacks = build_task_rows(
+            rows, tasks, self.lemmatizer, self.args.system_prompt, self.args.vc_mask, self.args.tvg_prompt_with_duration
+        )
         self._inversion_fallbacks += fallbacks
         return rows
 
