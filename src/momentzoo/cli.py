@@ -16,6 +16,7 @@ SUBCOMMANDS = [
     "push",
     "evaluate",
     "cards",
+    "describe",
 ]
 
 

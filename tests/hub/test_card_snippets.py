@@ -130,6 +130,25 @@ def invert4tvg_card(tmp_path, assets):
     return folder, {}, {'"video.mp4"': repr(assets["video"])}
 
 
+def delu_card(tmp_path, assets):
+    from momentzoo.models.delu import DELUModel
+    from momentzoo.testing import tiny_delu_config
+
+    model = DELUModel(tiny_delu_config(**GEOMETRY))
+    model.save_pretrained(tmp_path / "ckpt")
+    inputs = feature_inputs(model.config.input_dim)
+    return tmp_path / "ckpt", {**inputs, "video_features": inputs["features"][0].numpy()}, {}
+
+
+def mllm4wtal_card(tmp_path, assets):
+    from momentzoo.testing import tiny_delu_config, tiny_mllm4wtal
+
+    model, _ = tiny_mllm4wtal(base_config=tiny_delu_config(**GEOMETRY))
+    model.save_pretrained(tmp_path / "ckpt")
+    inputs = feature_inputs(model.config.input_dim)
+    return tmp_path / "ckpt", {**inputs, "video_features": inputs["features"][0].numpy()}, {}
+
+
 def timeexpert_card(tmp_path, assets):
     from momentzoo.models.timeexpert import TimeExpertMoE
     from momentzoo.testing.timeexpert import tiny_timeexpert_config, tiny_timeexpert_tokenizer
@@ -154,6 +173,8 @@ FAMILIES = {
     "psftr": psftr_card,
     "actionvlm": actionvlm_card,
     "invert4tvg": invert4tvg_card,
+    "delu": delu_card,
+    "mllm4wtal": mllm4wtal_card,
     "timeexpert": timeexpert_card,
     "default": default_card,
 }

@@ -1,12 +1,50 @@
 """Helpers for the pretrained backbones inside momentzoo models: their image statistics (shared with the feature
 extractor), the tokenizer a model keeps beside its weights (ActionVLM's and TimeExpert's LM tokenizers, PSFTR's CLIP
-tokenizer) and the causal LM that ActionVLM and TimeExpert are built on."""
+tokenizer), the causal LM that ActionVLM and TimeExpert are built on and the CLIP text tower's config (PSFTR's
+and MLLM4WTAL's text encoders)."""
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["saved_preprocessor_dict", "save_tokenizer", "load_saved_tokenizer", "load_causal_lm"]
+__all__ = [
+    "CLIP_TEXT_MODEL_ID",
+    "clip_text_config",
+    "saved_preprocessor_dict",
+    "save_tokenizer",
+    "load_saved_tokenizer",
+    "load_causal_lm",
+]
+
+CLIP_TEXT_MODEL_ID = "openai/clip-vit-base-patch16"
+# The text tower of CLIP ViT-B/16 (its `text_config`, with the joint-space projection of 512).
+_CLIP_VIT_B16_TEXT = {
+    "vocab_size": 49408, "hidden_size": 512, "intermediate_size": 2048, "projection_dim": 512,
+    "num_hidden_layers": 12, "num_attention_heads": 8, "max_position_embeddings": 77, "hidden_act": "quick_gelu",
+    "bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 1,
+}  # fmt: skip
+_CLIP_TEXT_MODEL_TYPES = ("clip_text_model",)
+
+
+def clip_text_config(value, checks):
+    """A config's `text_config` field: None (CLIP ViT-B/16's text tower), a dict (its `model_type` defaults to
+    "clip_text_model") or a `CLIPTextConfig`; anything else fails through `checks` (the owner's
+    `ConfigFieldChecks`, so the error names its config and field)."""
+    from transformers import AutoConfig, CLIPTextConfig, PreTrainedConfig
+
+    if value is None:
+        config = CLIPTextConfig(**_CLIP_VIT_B16_TEXT)
+    elif isinstance(value, dict):
+        values = dict(value)
+        model_type = values.pop("model_type", "clip_text_model")
+        checks.choice("text_config['model_type']", model_type, _CLIP_TEXT_MODEL_TYPES)
+        config = AutoConfig.for_model(model_type, **values)
+    elif isinstance(value, PreTrainedConfig):
+        config = value
+    else:
+        checks.fail("text_config", "None, a dict or a CLIPTextConfig", value)
+    checks.choice("text_config.model_type", config.model_type, _CLIP_TEXT_MODEL_TYPES)
+    return config
 
 
 def saved_preprocessor_dict(name_or_path: str) -> dict | None:

@@ -1,7 +1,7 @@
 """Trainers (`Trainer` / `GRPOTrainer` subclasses), their recipes and the shared TAL evaluation.
 
-One folder per method recipe (`actionformer/`, `actionvlm/`, `invert4tvg/`), the weight EMA shared by recipes
-(`ema.py`), the TAL prediction and evaluation, zero-shot protocol
+One folder per method recipe (`actionformer/`, `actionvlm/`, `invert4tvg/`, `mllm4wtal/`, `timeexpert/`), the weight EMA
+shared by recipes (`ema.py`), the TAL prediction and evaluation, zero-shot protocol
 included (`tal.py`), and the example scripts' helpers (`tal_script.py`). Names are
 imported on first use: `import momentzoo.training` does not import TRL.
 """
@@ -30,6 +30,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "task_messages",
             "reference_answer",
         ],
+        "mllm4wtal": ["WTALTrainer", "WeakTALCollator", "evaluate_wtal", "make_synthetic_wtal_dataset"],
         "tal": ["evaluate_tal", "predict_tal", "evaluate_zero_shot"],
         "tal_script": ["TALDataArguments", "load_tal_dataset", "parse_args_with_config"],
     },

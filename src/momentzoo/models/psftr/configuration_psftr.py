@@ -1,22 +1,15 @@
 """PSFTR configuration. Defaults are the paper's THUMOS14 setting (CLIP ViT-B/16 features and text encoder,
 2 encoder / 5 decoder layers, 40 queries, 8 heads, d = 512, its Table 5 loss coefficients)."""
 
-from transformers import AutoConfig, CLIPTextConfig, PreTrainedConfig
+from transformers import AutoConfig, PreTrainedConfig
 
+from ..backbone_utils import CLIP_TEXT_MODEL_ID, clip_text_config
 from ..temporal_localization import THUMOS14_CLASSES, TemporalLocalizationConfigMixin
 from ..validation import ConfigFieldChecks
 
 __all__ = ["PSFTRConfig", "THUMOS14_CLASSES", "CLIP_TEXT_MODEL_ID", "DEFAULT_PROMPT_TEMPLATE"]
 
-CLIP_TEXT_MODEL_ID = "openai/clip-vit-base-patch16"
 DEFAULT_PROMPT_TEMPLATE = "a video of a person doing {label}"
-# The text tower of CLIP ViT-B/16 (its `text_config` with the joint-space projection of 512).
-_CLIP_VIT_B16_TEXT = dict(
-    vocab_size=49408, hidden_size=512, intermediate_size=2048, projection_dim=512, num_hidden_layers=12,
-    num_attention_heads=8, max_position_embeddings=77, hidden_act="quick_gelu", bos_token_id=49406,
-    eos_token_id=49407, pad_token_id=1,
-)  # fmt: skip
-_TEXT_MODEL_TYPES = ("clip_text_model",)
 ACTIONNESS_HEADS = ("query", "roi")
 INFERENCE_CLASSIFICATIONS = ("roi", "query", "roi_and_query")
 SPDE_VARIANTS = ("prototype", "none")
@@ -24,22 +17,6 @@ SPDE_VARIANTS = ("prototype", "none")
 
 _checks = ConfigFieldChecks("PSFTRConfig")
 _fail, _int, _float, _bool, _choice = _checks.fail, _checks.integer, _checks.number, _checks.boolean, _checks.choice
-
-
-def _text_config(value) -> PreTrainedConfig:
-    if value is None:
-        config = CLIPTextConfig(**_CLIP_VIT_B16_TEXT)
-    elif isinstance(value, dict):
-        values = dict(value)
-        model_type = values.pop("model_type", "clip_text_model")
-        _choice("text_config['model_type']", model_type, _TEXT_MODEL_TYPES)
-        config = AutoConfig.for_model(model_type, **values)
-    elif isinstance(value, PreTrainedConfig):
-        config = value
-    else:
-        _fail("text_config", "None, a dict or a CLIPTextConfig", value)
-    _choice("text_config.model_type", config.model_type, _TEXT_MODEL_TYPES)
-    return config
 
 
 class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
@@ -175,7 +152,7 @@ class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         num_classes: int | None = None,
         **kwargs,
     ):
-        self.text_config = _text_config(text_config)
+        self.text_config = clip_text_config(text_config, _checks)
         self.input_dim = _int("input_dim", input_dim)
         text_dim = getattr(self.text_config, "projection_dim", None)
         if self.input_dim != text_dim:
