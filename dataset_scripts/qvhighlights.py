@@ -31,13 +31,7 @@ def main(argv=None):
     kwargs = builder_kwargs(args)
     kwargs["data_files"] = data_files
     return run_dataset_script(
-        QVHighlightsBuilder,
-        args,
-        kwargs,
-        pretty_name="QVHighlights",
-        license="cc-by-nc-sa-4.0",
-        argv=argv,
-        script=__file__,
+        QVHighlightsBuilder, args, kwargs, pretty_name="QVHighlights", argv=argv, script=__file__
     )
 
 

@@ -59,7 +59,10 @@ class EvalArguments:
 def load_checkpoint(args: EvalArguments):
     from transformers import AutoModelForImageTextToText, AutoTokenizer
 
-    from momentzoo.data.qwen2_5_vl_video import VIDEO_PROCESSOR_FILE, Qwen2_5_VLVideoProcessor
+    from momentzoo.data.qwen2_5_vl_video import (
+        VIDEO_PROCESSOR_FILE,
+        Qwen2_5_VLVideoProcessor,
+    )
 
     dtype = args.dtype if args.dtype == "auto" else getattr(torch, args.dtype)
     model = AutoModelForImageTextToText.from_pretrained(args.model, dtype=dtype).eval()

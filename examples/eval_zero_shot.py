@@ -36,8 +36,8 @@ from momentzoo.training.tal import (  # noqa: E402
 )
 from momentzoo.training.tal_script import (  # noqa: E402
     as_dict,
+    example_parser,
     load_tal_dataset,  # noqa: E402
-    parse_args_with_config,
 )
 
 logger = logging.getLogger("eval_zero_shot")
@@ -85,9 +85,9 @@ def evaluate_checkpoint(folder: Path, data_args: ZeroShotDataArguments, data, ba
 
 
 def main(argv=None) -> dict:
-    model_args, data_args, training_args, eval_args = parse_args_with_config(
-        (ModelArguments, ZeroShotDataArguments, TrainingArguments, EvalArguments), argv
-    )
+    model_args, data_args, training_args, eval_args = example_parser(
+        (ModelArguments, ZeroShotDataArguments, TrainingArguments, EvalArguments)
+    ).parse_args_and_config(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO,
                         handlers=[logging.StreamHandler(sys.stdout)])
     if not training_args.should_log:

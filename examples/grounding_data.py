@@ -136,7 +136,9 @@ def single_window_rows(split):
 
 
 def _synthetic(args: GroundingDataArguments):
-    from momentzoo.data.synthetic_video_grounding import make_synthetic_video_grounding_dataset
+    from momentzoo.data.synthetic_video_grounding import (
+        make_synthetic_video_grounding_dataset,
+    )
 
     # Short, small clips: the example runs on a CPU in a couple of minutes.
     return make_synthetic_video_grounding_dataset(

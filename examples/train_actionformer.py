@@ -6,12 +6,13 @@
         examples/train_actionformer.py --config examples/configs/actionformer_thumos14_i3d.yaml
     python examples/train_actionformer.py --config ... --push_to_hub --hub_model_id user/actionformer-thumos14
 
-Every key of the YAML file is an argument of `ModelArguments`, `DataArguments` or `transformers.TrainingArguments`;
-the command line overrides the file (`--num_train_epochs 5`). Training runs `ActionFormerTrainer` (a
-`transformers.Trainer` with the official weight-decay groups: no decay on biases, LayerNorms, `Scale`s and
-LayerScales) with `TemporalLocalizationCollator` (ActionFormer's random truncation to `max_seq_len`) and the official
-weight EMA (`--ema_decay 0.999`; saved as `ema.safetensors` in every checkpoint; at the end the EMA weights become
-the model's, which is saved and evaluated, as the official code evaluates its EMA); data parallel runs take the
+Every key of the YAML file is an argument of `ModelArguments`, `DataArguments` or `TemporalLocalizationTrainingArguments`;
+the command line overrides the file (`--num_train_epochs 5`). Training runs `ActionFormerTrainer` (momentzoo's
+`TemporalLocalizationTrainer`, which evaluates mAP through `Trainer.evaluate`, with the official weight-decay groups:
+no decay on biases, LayerNorms, `Scale`s and LayerScales) with `TemporalLocalizationCollator` (ActionFormer's random
+truncation to `max_seq_len`) and the official weight EMA (`--ema_decay 0.999`; saved as `ema.safetensors` in every
+checkpoint; at the end the EMA weights become the model's, which is saved and evaluated, as the official code
+evaluates its EMA); data parallel runs take the
 same steps as one process with the global batch (ActionFormer's loss normaliser counts the global batch). At the
 end the main process saves the model with its card, scores the evaluation split with `tal_map` and writes
 `eval_results.json`, `predictions.json` and `ground_truth.json` (the files `momentzoo evaluate` reads) into
@@ -21,7 +22,7 @@ end the main process saves the model with its card, scores the evaluation split 
 import logging
 from dataclasses import dataclass, field
 
-from transformers import TrainingArguments, set_seed
+from transformers import set_seed
 
 import momentzoo
 from momentzoo.data import TemporalFeatureDataset
@@ -33,12 +34,13 @@ from momentzoo.training.tal_script import (
     as_dict,
     check_model_matches_dataset,
     dataset_config_fields,
+    example_parser,
     finish_tal_training,
     load_splits,
-    parse_args_with_config,
     setup_script,
     training_collator,
 )
+from momentzoo.training.trainer import TemporalLocalizationTrainingArguments
 
 logger = logging.getLogger("train_actionformer")
 
@@ -68,10 +70,10 @@ def build_model(model_args: ModelArguments, train_split) -> ActionFormerForTempo
 
 
 def main(argv=None) -> dict:
-    model_args, data_args, training_args = parse_args_with_config(
-        (ModelArguments, DataArguments, TrainingArguments), argv
-    )
-    push = setup_script(training_args, logger)
+    model_args, data_args, training_args = example_parser(
+        (ModelArguments, DataArguments, TemporalLocalizationTrainingArguments)
+    ).parse_args_and_config(argv)
+    setup_script(training_args, logger)
     set_seed(training_args.seed)
     _, train, evaluation = load_splits(data_args)
 
@@ -79,12 +81,11 @@ def main(argv=None) -> dict:
     collator = training_collator(data_args, model.config)
     callbacks = [ModelEMACallback(model_args.ema_decay)] if model_args.ema_decay > 0 else []
     trainer = ActionFormerTrainer(model=model, args=training_args, train_dataset=TemporalFeatureDataset(train),
-                                  data_collator=collator, callbacks=callbacks)
+                                  eval_dataset=evaluation, data_collator=collator, callbacks=callbacks)
     train_result = trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(
         training_args.resume_from_checkpoint, training_args.output_dir))
     trainer.log_metrics("train", train_result.metrics)
-    evaluation_results = finish_tal_training(trainer, data_args, training_args, evaluation, push, "ActionFormer",
-                                             script="examples/train_actionformer.py")
+    evaluation_results = finish_tal_training(trainer, data_args, training_args, evaluation, "ActionFormer")
     return {"train": train_result.metrics, "eval": evaluation_results}
 
 

@@ -35,7 +35,11 @@ from dataclasses import dataclass, field
 from transformers import set_seed
 
 import momentzoo
-from momentzoo.data import TemporalFeatureDataset, TemporalVideoCollator, synthetic_tal_metadata
+from momentzoo.data import (
+    TemporalFeatureDataset,
+    TemporalVideoCollator,
+    synthetic_tal_metadata,
+)
 from momentzoo.models.actionvlm import ActionVLMForTemporalLocalization
 from momentzoo.training.actionvlm import LanguageAdvantageTrainer, LanguageAdvantageTrainingArguments
 from momentzoo.training.actionvlm.modality_bias import mean_language_advantage, predict_with_language_weights
@@ -47,9 +51,9 @@ from momentzoo.training.tal_script import (
     check_model_matches_dataset,
     dataset_class_fields,
     dataset_config_fields,
+    example_parser,
     finish_tal_training,
     load_splits,
-    parse_args_with_config,
     setup_script,
     training_collator,
 )
@@ -155,10 +159,10 @@ def language_weights(model, evaluation) -> dict:
 
 
 def main(argv=None) -> dict:
-    model_args, data_args, training_args = parse_args_with_config(
-        (ModelArguments, DataArguments, LanguageAdvantageTrainingArguments), argv
-    )
-    push = setup_script(training_args, logger)
+    model_args, data_args, training_args = example_parser(
+        (ModelArguments, DataArguments, LanguageAdvantageTrainingArguments)
+    ).parse_args_and_config(argv)
+    setup_script(training_args, logger)
     set_seed(training_args.seed)
     data, train, evaluation = load_splits(data_args)
     videos = "features" not in train.column_names
@@ -174,22 +178,22 @@ def main(argv=None) -> dict:
     if videos:
         collator = video_training_collator(model, model_args, data_args)
         train_dataset = train
-        training_args.remove_unused_columns = False  # the collator reads the rows' video and ground truth
+        training_args.eval_video_fps = model_args.video_fps  # evaluation encodes the videos at the training rate
     else:
         collator, train_dataset = training_collator(data_args, model.config), TemporalFeatureDataset(train)
     trainer = LanguageAdvantageTrainer(model=model, args=training_args, train_dataset=train_dataset,
-                                       data_collator=collator)
+                                       eval_dataset=evaluation, data_collator=collator)
     train_result = trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(
         training_args.resume_from_checkpoint, training_args.output_dir))
     trainer.log_metrics("train", train_result.metrics)
     logger.info("epoch schedule: %s", ", ".join(trainer.epoch_history))
-    if videos and evaluation is not None and trainer.is_world_process_zero():
+    if videos and evaluation is not None:
         # encoded once by the trained encoder, then scored as features (windows of tokens)
         evaluation = encode_video_dataset(trainer.accelerator.unwrap_model(trainer.model), evaluation,
                                           fps=model_args.video_fps, video_root=model_args.video_root,
                                           progress=not training_args.disable_tqdm)
-    evaluation_results = finish_tal_training(trainer, data_args, training_args, evaluation, push, "ActionVLM",
-                                             script="examples/train_actionvlm.py", extra=language_weights)
+    evaluation_results = finish_tal_training(trainer, data_args, training_args, evaluation, "ActionVLM",
+                                             extra=language_weights)
     return {"train": train_result.metrics, "schedule": trainer.epoch_history, "eval": evaluation_results}
 
 

@@ -110,13 +110,12 @@ def run_sft(model, tokenizer, video_processor, train_rows, model_args, sft_args,
 
 
 def main(argv=None):
-    from trl import TrlParser
-
     from momentzoo.data.qwen2_5_vl_video import Qwen2_5_VLVideoProcessor
     from momentzoo.training.invert4tvg import Invert4TVGConfig, Invert4TVGTrainer
     from momentzoo.training.resume import resolve_resume_checkpoint
+    from momentzoo.training.tal_script import example_parser
 
-    parser = TrlParser((ModelArguments, GroundingDataArguments, SFTArguments, Invert4TVGConfig))
+    parser = example_parser((ModelArguments, GroundingDataArguments, SFTArguments, Invert4TVGConfig))
     model_args, data_args, sft_args, grpo_args = parser.parse_args_and_config(args=argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if model_args.torch_threads:

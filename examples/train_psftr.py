@@ -9,7 +9,7 @@ Every key of the YAML file is an argument of `ModelArguments`, `ZeroShotDataArgu
 `transformers.TrainingArguments`; the command line overrides the file. THUMOS14 and ActivityNet use the standard
 seen/unseen lists shipped with momentzoo (`momentzoo.data.load_zero_shot_classes`); the synthetic set uses a
 seeded random split of its classes, and its features carry the text embedding of their class (see
-`momentzoo.data.synthetic_zero_shot`), as CLIP features do. Training runs `transformers.Trainer` on 128-step slices
+`momentzoo.data.synthetic_zero_shot`), as CLIP features do. Training runs momentzoo's `TemporalLocalizationTrainer` (a `transformers.Trainer`) on 128-step slices
 overlapping by 0.75 (the paper's); evaluation slides 0.25-overlap slices over the unseen-class videos and merges
 them with NMS. `eval_zero_shot.py` runs every split and reports the mean.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 import transformers
-from transformers import Trainer, TrainingArguments, set_seed
+from transformers import TrainingArguments, set_seed
 
 import momentzoo
 from momentzoo.data import TemporalLocalizationCollator, sliding_windows
@@ -37,7 +37,8 @@ from momentzoo.training.tal import (
     zero_shot_classes,
     zero_shot_data,
 )
-from momentzoo.training.tal_script import as_dict, load_tal_dataset, parse_args_with_config
+from momentzoo.training.tal_script import as_dict, example_parser, load_tal_dataset
+from momentzoo.training.trainer import TemporalLocalizationTrainer
 
 logger = logging.getLogger("train_psftr")
 
@@ -157,7 +158,7 @@ def run_split(model_args: ModelArguments, data_args: ZeroShotDataArguments, trai
     # The collator reads the raw columns (segments, labels, geometry), not forward()'s arguments.
     training_args.remove_unused_columns = False
     collator = TemporalLocalizationCollator(max_seq_len=slice_size, training=True)
-    trainer = Trainer(model=model, args=training_args, data_collator=collator,
+    trainer = TemporalLocalizationTrainer(model=model, args=training_args, data_collator=collator,
                       train_dataset=sliding_windows(train, slice_size, train_overlap))
     train_result = trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(
         training_args.resume_from_checkpoint, training_args.output_dir))
@@ -177,9 +178,9 @@ def run_split(model_args: ModelArguments, data_args: ZeroShotDataArguments, trai
 
 
 def main(argv=None) -> dict:
-    model_args, data_args, training_args = parse_args_with_config(
-        (ModelArguments, ZeroShotDataArguments, TrainingArguments), argv
-    )
+    model_args, data_args, training_args = example_parser(
+        (ModelArguments, ZeroShotDataArguments, TrainingArguments)
+    ).parse_args_and_config(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO,
                         handlers=[logging.StreamHandler(sys.stdout)])
     if not training_args.should_log:

@@ -1,5 +1,6 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 # Test modules live in folders by area (tests/models/<name>/, tests/data/, ...); their shared helpers
@@ -9,6 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+# The examples report to trackio when it is installed: keep the tests' runs out of the user's trackio folder.
+os.environ.setdefault("TRACKIO_DIR", tempfile.mkdtemp(prefix="momentzoo-tests-trackio-"))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -62,6 +65,9 @@ def hub_server():
 @pytest.fixture
 def online(monkeypatch, hub_server):
     """This process talks to the local Hub: not offline, no Xet, default endpoint = the server."""
+    import transformers.utils.hub
     from hub_server import use_hub
 
+    # transformers keeps one HfApi (made with the endpoint of its first call): a fresh one for this server
+    monkeypatch.setattr(transformers.utils.hub, "_hf_api", None)
     return use_hub(monkeypatch, hub_server)

@@ -346,6 +346,8 @@ class _Handler(BaseHTTPRequestHandler):
         return {"_id": hashlib.md5(repo.repo_id.encode()).hexdigest()[:24], "id": repo.repo_id,
                 "author": repo.repo_id.split("/")[0], "sha": sha, "private": repo.private, "disabled": False,
                 "gated": False, "downloads": 0, "likes": 0, "tags": list(card_data.get("tags") or []),
+                # the Hub reads these from the card's metadata (transformers' pipeline() infers the task from them)
+                "pipeline_tag": card_data.get("pipeline_tag"), "library_name": card_data.get("library_name"),
                 "cardData": card_data, "siblings": siblings, "createdAt": repo.created,
                 "lastModified": repo.commits[sha]["date"], "usedStorage": sum(e["size"] for e in tree.values())}
 

@@ -124,6 +124,8 @@ BLOCKS = {
 }
 # A line of the block -> why it does not run offline.
 NOT_RUN = {
+    'trainer.push_to_hub(dataset="momentzoo-synthetic-tal")': "trains, pushes and pulls through the Hub; "
+    "tests/test_readme_models.py runs it as written against a local Hub server",
     'model.push_to_hub("your-name/actionformer-thumos14"': "uploads to the Hub; tests/hub/test_hub.py runs "
     "save_pretrained and push_to_hub against a local Hub server",
 }

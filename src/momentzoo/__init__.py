@@ -77,6 +77,8 @@ _LAZY_STRUCTURE = {
     "training": [
         "ActionFormerTrainer",
         "ModelEMACallback",
+        "TemporalLocalizationTrainer",
+        "TemporalLocalizationTrainingArguments",
         "LanguageAdvantageTrainer",
         "LanguageAdvantageTrainingArguments",
         "evaluate_modality_bias",

@@ -22,6 +22,7 @@ from .model_cards import (
     MODEL_CARDS_DIR,
     TASK_TAGS,
     as_list,
+    hub_repo_id,
     model_card_template,
     model_task,
     render_model_card,
@@ -33,6 +34,7 @@ __all__ = [
     "MODEL_CARDS_DIR",
     "TASK_TAGS",
     "MomentzooModelCardMixin",
+    "hub_repo_id",
     "checkpoint_files",
     "model_card_template",
     "model_task",
@@ -267,7 +269,7 @@ class MomentzooModelCardMixin:
         want_info = kwargs.pop("output_loading_info", False)
         model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True, **kwargs)
         source = os.fspath(pretrained_model_name_or_path)
-        missing = sorted(info.get("missing_keys") or ())
+        missing = sorted(set(info.get("missing_keys") or ()) - model.weights_loaded_separately())
         if missing:
             raise ValueError(f"{source}: the checkpoint lacks {len(missing)} weight(s) of {cls.__name__} (they would "
                              f"stay randomly initialised): {missing[:10]}{' ...' if len(missing) > 10 else ''}")
@@ -277,6 +279,11 @@ class MomentzooModelCardMixin:
         if bad:
             raise ValueError(f"{source}: NaN or infinite values in {len(bad)} weight(s): {bad[:10]}")
         return (model, info) if want_info else model
+
+    def weights_loaded_separately(self) -> set[str]:
+        """Weights the model loads from elsewhere once `from_pretrained` has read the checkpoint (ActionVLM's frozen
+        LM of an adapter-only checkpoint): absent from the checkpoint by design, not missing."""
+        return set()
 
     def model_card_kwargs(self) -> dict[str, Any]:
         """`card_kwargs_from_config(self.config)`."""

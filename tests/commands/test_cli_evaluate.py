@@ -49,7 +49,7 @@ def test_videos_without_predictions_count_as_misses(files, capsys):
     tmp_path, gt, pred, _, _ = files
     out = tmp_path / "m.json"
     assert main(["evaluate", "--references", gt, "--predictions", pred, "--subset", "test",
-                 "--ignore-labels", "Ambiguous", "--iou-thresholds", "0.5", "0.9", "--output", str(out)]) == 0
+                 "--ignore_labels", "Ambiguous", "--iou_thresholds", "0.5", "0.9", "--output", str(out)]) == 0
     report = json.loads(out.read_text())
     # Jump found (tIoU 0.95), Run's only instance is in v2, which has no predictions: AP 0.
     assert report["per_class_AP"] == {"Jump": [1.0, 1.0], "Run": [0.0, 0.0]}
@@ -112,7 +112,7 @@ def test_usage_errors(files, capsys):
 
 def test_console_command_runs_the_example():
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    done = subprocess.run([sys.executable, "-m", "momentzoo.cli", "evaluate", "--example", "--per-class"],
+    done = subprocess.run([sys.executable, "-m", "momentzoo.cli", "evaluate", "--example", "--per_class"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "6 videos (subset test)" in done.stdout and "CricketShot" in done.stdout
@@ -126,7 +126,7 @@ def test_thumos14_ground_truth_as_detections_scores_one(real_data, tmp_path):
     pred = write(tmp_path / "pred.json", {"results": results})
     out = tmp_path / "m.json"
     assert main(["evaluate", "--references", str(gt), "--predictions", pred, "--subset", "test",
-                 "--ignore-labels", "Ambiguous", "--output", str(out)]) == 0
+                 "--ignore_labels", "Ambiguous", "--output", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["average_mAP"] == 1.0 and len(report["per_class_AP"]) == 20
     assert report["evaluation"]["videos"] == 213 and report["evaluation"]["videos_of_other_subsets_left_out"] == 200

@@ -21,7 +21,7 @@ def quickstart(tmp_path_factory):
     output = tmp_path_factory.mktemp("quickstart")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        code = cli.main(["quickstart", "--fast", "--no-progress", "--plot-videos", "2", "--output_dir", str(output)])
+        code = cli.main(["quickstart", "--fast", "--no_progress", "--plot_videos", "2", "--output_dir", str(output)])
     assert code == 0
     return output, printed.getvalue()
 
@@ -64,7 +64,7 @@ def test_outputs_are_well_formed(run):
         scored, _ = evaluate_files(run / "ground_truth.json", run / "predictions" / f"{key}.json")
         assert scored["average_mAP"] == pytest.approx(metrics["models"][name]["average_mAP"], abs=1e-9)
         card = (run / key / "README.md").read_text()
-        assert name in card and "average_mAP" in card and str(run / key) in card
+        assert name in card and "average_mAP" in card and f"# {key}\n" in card and str(run) not in card
     assert "momentzoo quickstart" in (run / "actionformer" / "README.md").read_text()  # training details
     with Image.open(run / "timeline.png") as image:
         assert image.format == "PNG" and image.width >= 800 and image.height >= 300

@@ -301,3 +301,26 @@ def test_trainer_passes_the_collated_batch_straight_to_forward(tmp_path, synthet
     for train in (synthetic, TemporalFeatureDataset(synthetic)):
         Trainer(model=_Probe(PretrainedConfig()), args=args, train_dataset=train, data_collator=collator).train()
     assert len(seen) == 4 and all(shape == (2, 64, 8) and len(counts) == 2 for shape, counts in seen)
+
+
+def test_raw_dataset_handed_to_trainer_names_remove_unused_columns(tmp_path):
+    # What a user does first: the dataset straight into Trainer, with its default remove_unused_columns=True, which
+    # drops every column the model's forward does not name (features, geometry, segments) before collating.
+    from transformers import Trainer, TrainingArguments
+
+    from momentzoo.models.actionformer import ActionFormerForTemporalLocalization
+    from momentzoo.testing import tiny_actionformer_config
+
+    train = make_synthetic_tal_dataset(num_classes=3, num_confusable_pairs=1, feature_dim=12, min_length=80,
+                                       max_length=80, num_videos={"train": 2}, seed=0)["train"]
+    model = ActionFormerForTemporalLocalization(tiny_actionformer_config())
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=1, use_cpu=True, report_to="none", disable_tqdm=True)
+    trainer = Trainer(model=model, args=args, train_dataset=train,
+                      data_collator=TemporalLocalizationCollator(max_seq_len=64))
+    with pytest.raises(ValueError, match=r"no 'features' field.*remove_unused_columns=False"):
+        trainer.train()
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=1, use_cpu=True, report_to="none", disable_tqdm=True,
+                             remove_unused_columns=False)
+    trainer = Trainer(model=model, args=args, train_dataset=train,
+                      data_collator=TemporalLocalizationCollator(max_seq_len=64))
+    assert trainer.train().training_loss > 0

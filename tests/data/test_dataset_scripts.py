@@ -41,6 +41,13 @@ def _run(name, argv, tmp_path, expect_warning=False):
     card = (out / "README.md").read_text()
     meta = yaml.safe_load(card.split("---")[1])
     assert [c["config_name"] for c in meta["configs"]] == ["default"]
+    # what the Hub shows and filters by
+    assert meta["license"] and meta["language"] == ["en"]
+    task = "temporal-video-grounding" if "windows" in built[split].features else "temporal-action-localization"
+    assert meta["task_categories"] and task in meta["tags"]
+    for column in ("duration", "segments", "windows"):  # seconds in float64
+        if column in built[split].features:
+            assert "float64" in repr(loaded[split].features[column]), column
     return out, loaded, card
 
 
@@ -84,12 +91,18 @@ def test_charades_sta_script(tmp_path, fmt):
 def test_charades_sta_script_embeds_videos(tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()
-    for vid in ("OHOFG", "3MSZA"):
-        (videos / f"{vid}.mp4").write_bytes(vid.encode() * 10)
-    _, loaded, _ = _run("charades_sta", ["OUT", "--test", str(CHARADES / "charades_sta_test_mini.jsonl"), "--videos_dir", str(videos)],
-                        tmp_path)
-    row = loaded["test"][0]
-    assert loaded["test"].features["video"] == datasets.Video(decode=False) and row["video"]["bytes"] == b"OHOFG" * 10
+    content = {vid: np.random.default_rng(i).bytes(2**20) for i, vid in enumerate(("OHOFG", "3MSZA"))}
+    for vid, data in content.items():
+        (videos / f"{vid}.mp4").write_bytes(data)
+    out, loaded, card = _run("charades_sta", ["OUT", "--test", str(CHARADES / "charades_sta_test_mini.jsonl"),
+                                              "--videos_dir", str(videos)], tmp_path)
+    test = loaded["test"]
+    assert test.features["video"] == datasets.Video(decode=False)
+    assert all(row["video"]["bytes"] == content[row["video_id"]] for row in test)
+    # 8 queries of 2 videos: each 1 MiB video is stored once in the Parquet file, not once per query
+    assert test.num_rows == 8
+    assert (out / "data" / "test-00000-of-00001.parquet").stat().st_size < 2.1 * 2**20
+    assert "license: other" in card
 
 
 def test_qvhighlights_script(tmp_path):

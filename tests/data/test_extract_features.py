@@ -176,7 +176,7 @@ def test_kill_and_resume_skips_finished_videos(videos, encoders, tmp_path, capsy
     output = tmp_path / "features"
     args = [
         "extract-features", str(folder), str(output), "--model", str(encoders / "videomae"),
-        "--fps", "8", "--batch-size", "4", "--device", "cpu", "--no-progress",
+        "--fps", "8", "--batch_size", "4", "--device", "cpu", "--no_progress",
     ]  # fmt: skip
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_NO_ADVISORY_WARNINGS="1")
     process = subprocess.Popen([sys.executable, "-m", "momentzoo.cli", *args], env=env, stderr=subprocess.PIPE)
@@ -217,7 +217,7 @@ def test_corrupt_videos_are_reported_and_the_rest_processed(videos, encoders, tm
     (mixed / "empty.mkv").write_bytes(b"")
     (mixed / "notes.txt").write_text("not a video")
     output = tmp_path / "out"
-    argv = ["extract-features", str(mixed), str(output), "--model", str(encoders / "clip_vision"), "--fps", "2", "--no-progress"]
+    argv = ["extract-features", str(mixed), str(output), "--model", str(encoders / "clip_vision"), "--fps", "2", "--no_progress"]
 
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
@@ -232,7 +232,7 @@ def test_corrupt_videos_are_reported_and_the_rest_processed(videos, encoders, tm
     assert "0 processed, 2 skipped (already done), 2 failed" in capsys.readouterr().err
 
     # a resume with other settings is refused rather than mixing features
-    assert cli.main(argv[:-3] + ["--fps", "3", "--no-progress"]) == 2
+    assert cli.main(argv[:-3] + ["--fps", "3", "--no_progress"]) == 2
     err = capsys.readouterr().err
     assert "other settings" in err and "fps: 2.0 -> 3.0" in err
 
@@ -244,7 +244,7 @@ def test_extracted_folder_builds_a_thumos_style_dataset(videos, encoders, tmp_pa
     folder, dataset = videos
     features_dir = tmp_path / "features"
     assert cli.main(["extract-features", str(folder), str(features_dir), "--model", str(encoders / "videomae"),
-                     "--fps", "6", "--feature-stride", "2", "--no-progress"]) == 0  # fmt: skip
+                     "--fps", "6", "--feature_stride", "2", "--no_progress"]) == 0  # fmt: skip
     names = dataset.features["labels"].feature.names
     database = {
         row["video_id"]: {

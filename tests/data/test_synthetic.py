@@ -53,11 +53,11 @@ def test_row_schema_follows_the_tal_contract(small):
     assert [len(small[s]) for s in small] == [12, 4, 4]
     feats = small["train"].features
     assert feats["video_id"] == datasets.Value("string")
-    assert feats["duration"] == datasets.Value("float32") and feats["fps"] == datasets.Value("float32")
+    assert feats["duration"] == datasets.Value("float64") and feats["fps"] == datasets.Value("float64")
     assert feats["feature_stride"] == datasets.Value("int32") and feats["num_frames"] == datasets.Value("int32")
     assert isinstance(feats["features"], datasets.Array2D) and feats["features"].shape == (None, 16)
     assert feats["features"].dtype == "float32"
-    assert feats["segments"] == datasets.List(datasets.List(datasets.Value("float32"), length=2))
+    assert feats["segments"] == datasets.List(datasets.List(datasets.Value("float64"), length=2))
     assert feats["labels"].feature.names == config.class_names
     ids = [vid for split in small for vid in small[split]["video_id"]]
     assert len(set(ids)) == len(ids)
@@ -173,7 +173,7 @@ def test_grounding_rows_follow_the_tal_videos(small):
     feats = grounding["train"].features
     for name in ("qid", "video_id", "query", "verb", "action"):
         assert feats[name] == datasets.Value("string")
-    assert feats["windows"] == datasets.List(datasets.List(datasets.Value("float32"), length=2))
+    assert feats["windows"] == datasets.List(datasets.List(datasets.Value("float64"), length=2))
     videos = {row["video_id"]: row for row in small["train"].with_format("numpy")}
     g = grounding["train"].with_format("numpy")
     assert len(set(g["qid"])) == len(g)

@@ -33,7 +33,7 @@ def test_synthetic_video_rows_follow_the_tal_contract(synthetic):
     assert set(dataset.column_names) == {"video_id", "duration", "fps", "video", "segments", "labels"}
     assert dataset.features["video"].decode is False
     assert dataset.features["labels"].feature.names == SYNTHETIC_VIDEO_CLASSES
-    assert dataset.features["duration"].dtype == "float32"
+    assert dataset.features["duration"].dtype == "float64"
     # every class appears: labels are dealt in shuffled rounds
     assert {label for labels in dataset["labels"] for label in labels} == set(range(len(SYNTHETIC_VIDEO_CLASSES)))
     for row in dataset:

@@ -142,7 +142,7 @@ def test_dataloader_workers_give_the_same_batches(model, videos):
 def test_bad_rows_are_errors_naming_the_video(model, videos, tmp_path):
     folder, rows = videos
     collator = TemporalVideoCollator.from_model(model, fps=FPS, training=False, video_root=str(folder))
-    with pytest.raises(ValueError, match="'synthetic_video_000'.*no 'video' field"):
+    with pytest.raises(ValueError, match="'synthetic_video_000'.*no 'video' field.*remove_unused_columns=False"):
         collator([{k: v for k, v in rows[0].items() if k != "video"}])
     with pytest.raises(ValueError, match="'escape'.*"):
         collator([dict(rows[0], video_id="escape", video="../outside.mp4")])

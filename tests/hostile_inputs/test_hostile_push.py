@@ -158,7 +158,7 @@ def test_model_push_to_hub_forwards_tags_and_keeps_an_edited_remote_card(online)
     model = TinyDetectorForTemporalLocalization(TinyDetectorConfig())
     model.push_to_hub("tester/edited", token=TOKEN, tags=["i3d"])
     card = huggingface_hub.ModelCard(online.read_file("model", "tester/edited", "README.md").decode())
-    assert "i3d" in card.data.tags and card.data.library_name == "momentzoo"
+    assert "i3d" in card.data.tags and "momentzoo" in card.data.tags and card.data.library_name == "transformers"
     # The user edits the card on the Hub: new text, a license of their choice, a tag of their own.
     card.text = "# My detector\n\nHand-written notes.\n"
     card.data.license = "mit"
@@ -172,4 +172,4 @@ def test_model_push_to_hub_forwards_tags_and_keeps_an_edited_remote_card(online)
     assert merged.data.tags[0] == "mine" and {"features-i3d", "momentzoo", "temporal-action-localization"} <= set(
         merged.data.tags
     )
-    assert merged.data.library_name == "momentzoo"  # filled in: the user's card did not set it
+    assert merged.data.library_name == "transformers"  # filled in: the user's card did not set it

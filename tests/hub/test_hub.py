@@ -75,7 +75,8 @@ def test_card_metadata_and_body():
         results={"mAP@0.5": 0.712, "average_mAP": 0.665}, tags=["video"], license="mit", citation="@inproceedings{af}",
     )
     meta = _front_matter(str(card))
-    assert meta["library_name"] == "momentzoo" and meta["license"] == "mit"
+    assert meta["library_name"] == "transformers" and meta["license"] == "mit"
+    assert meta["pipeline_tag"] == "temporal-action-localization"  # pipeline(model="org/repo") infers the task
     assert meta["tags"] == ["momentzoo", "temporal-action-localization", "tiny_detector", "video"]
     assert meta["datasets"] == ["thumos14"] and meta["base_model"] == ["MCG-NJU/videomae-base"]
     results = meta["model-index"][0]["results"][0]
@@ -122,8 +123,9 @@ def test_save_pretrained_writes_the_card(tmp_path):
     model = TinyDetectorForTemporalLocalization(TinyDetectorConfig(id2label=LABELS))
     model.save_pretrained(tmp_path / "ckpt")
     card = ModelCard.load(tmp_path / "ckpt" / "README.md")
-    assert card.data.library_name == "momentzoo" and "temporal-action-localization" in card.data.tags
-    assert str(tmp_path / "ckpt") in card.content  # loadable from where it was saved
+    assert card.data.library_name == "transformers" and "momentzoo" in card.data.tags
+    assert card.data.pipeline_tag == "temporal-action-localization"
+    assert "# ckpt" in card.content and str(tmp_path) not in card.content  # a local path is never published
     assert (tmp_path / "ckpt" / "model.safetensors").is_file()
     path = save_model_card(model, tmp_path / "ckpt", model_id="org/renamed")
     assert "# org/renamed" in path.read_text()

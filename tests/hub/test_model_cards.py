@@ -21,10 +21,10 @@ def test_every_preset_has_a_card_naming_it(tmp_path):
 
 
 def test_check_fails_on_a_stale_card_and_the_command_rewrites_it(tmp_path, capsys):
-    assert main(["cards", "--output-dir", str(tmp_path)]) == 0
-    assert main(["cards", "--output-dir", str(tmp_path), "--check"]) == 0
+    assert main(["cards", "--output_dir", str(tmp_path)]) == 0
+    assert main(["cards", "--output_dir", str(tmp_path), "--check"]) == 0
     card = tmp_path / "actionformer-thumos14-i3d.md"
     card.write_text(card.read_text().replace("ActionFormer", "ActionFormr", 1))
     (tmp_path / "orphan.md").write_text("no preset")
-    assert main(["cards", "--output-dir", str(tmp_path), "--check"]) == 1
+    assert main(["cards", "--output_dir", str(tmp_path), "--check"]) == 1
     assert "actionformer-thumos14-i3d, orphan.md" in capsys.readouterr().err

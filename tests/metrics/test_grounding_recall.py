@@ -142,3 +142,29 @@ def test_charades_sta_test_windows(real_data):
     result = compute_grounding_recall(shifted, refs)
     assert result == pytest.approx(loop_recall(shifted, refs), abs=1e-12)
     assert result["R1@0.7"] < result["R1@0.5"] < result["R1@0.3"] < 1.0 and result["mIoU"] < 0.9
+
+
+def test_pipeline_outputs_and_tensors_are_accepted():
+    import numpy as np
+    import torch
+
+    references = [[[2.0, 8.0]], [[1.0, 3.0]]]
+    expected = compute_grounding_recall([[[2.0, 6.0], [0.0, 1.0]], [[5.0, 6.0], [1.0, 3.0]]], references)
+    # what `pipeline("temporal-video-grounding")` returns: dicts with a segment and a score, ranked by the score
+    pipeline_outputs = [
+        [{"segment": [0.0, 1.0], "score": 0.2}, {"segment": [2.0, 6.0], "score": 0.9}],
+        {"predictions": [{"segment": [5.0, 6.0], "score": 0.7}, {"segment": [1.0, 3.0], "score": 0.1}],
+         "answer": "<answer>5 to 6</answer>"},
+    ]
+    assert compute_grounding_recall(pipeline_outputs, references) == expected
+    metric = TemporalGroundingRecall()
+    assert metric.compute(predictions=pipeline_outputs, references=references) == expected
+    # tensors: (queries, windows, 2) predictions, (queries, 2) references (one window per query)
+    tensors = torch.tensor([[[2.0, 6.0], [0.0, 1.0]], [[5.0, 6.0], [1.0, 3.0]]])
+    assert compute_grounding_recall(tensors, torch.tensor([[2.0, 8.0], [1.0, 3.0]])) == expected
+    assert compute_grounding_recall(tensors.numpy(), np.array(references)) == expected
+    assert metric.compute(predictions=list(tensors), references=[torch.tensor(r) for r in references]) == expected
+    metric.add(prediction=pipeline_outputs[0], reference=torch.tensor([[2.0, 8.0]]))
+    assert metric.compute(ranks=[1])["R1@0.5"] == 1.0
+    with pytest.raises(ValueError, match=r"predictions: a tensor of windows must have shape"):
+        compute_grounding_recall(torch.zeros(2, 3), references)

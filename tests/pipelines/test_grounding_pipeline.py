@@ -110,7 +110,33 @@ def test_bad_inputs(grounder, video):
     with pytest.raises(ValueError, match="fps"):
         grounder(np.zeros((4, 32, 32, 3), dtype=np.uint8), query="x")
     with pytest.raises(ValueError, match="unknown argument"):
-        grounder(path, query="x", temperature=0.5)
+        grounder(path, query="x", tempreature=0.5)
+
+
+def test_batch_size_two_and_generation_arguments(grounder, video):
+    # What a transformers user writes: a list of inputs with batch_size, and sampling arguments passed directly.
+    path, duration = video
+    answer = "<think>the square moves.</think> <answer>1.50 to 3.25</answer>"
+    queries = [{"video": path, "query": "the square moves to the right"},
+               {"video": path, "query": "the square shrinks", "start": 1.0, "end": 5.0},
+               {"video": path, "query": "the square grows"}]
+    forced = LogitsProcessorList([ForceAnswer(grounder.tokenizer, answer)])
+    batched = grounder(queries, batch_size=2, max_new_tokens=40, logits_processor=forced)
+    assert len(batched) == 3
+    assert batched[0][0]["segment"] == pytest.approx([1.5, 3.25])
+    assert batched[1][0]["segment"] == pytest.approx([2.5, 4.25])  # within [1, 5): shifted to video time
+    assert batched[0][0]["score"] == pytest.approx(1.0)
+    # free generation: batched answers equal those generated one at a time (greedy; left padding is masked)
+    one_by_one = [grounder(q, max_new_tokens=12, return_answer=True)["answer"] for q in queries]
+    two_by_two = [out["answer"] for out in grounder(queries, batch_size=2, max_new_tokens=12, return_answer=True)]
+    assert two_by_two == one_by_one
+    torch.manual_seed(0)
+    sampled = grounder(queries[0], max_new_tokens=12, do_sample=True, temperature=1.5, top_k=0, return_answer=True)
+    torch.manual_seed(0)
+    again = grounder(queries[0], max_new_tokens=12, generate_kwargs={"do_sample": True, "temperature": 1.5,
+                                                                      "top_k": 0}, return_answer=True)
+    assert sampled["answer"] == again["answer"] != one_by_one[0]  # sampled, not greedy
+    _well_formed(sampled["predictions"], duration)
 
 
 @pytest.mark.real_data

@@ -2,6 +2,7 @@
 ActionFormer (with a separate tiny VideoMAE encoder) and an end-to-end ActionVLM (its own encoder)."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,7 +140,7 @@ def test_bad_inputs_are_clear_errors(detector, tmp_path):
     _well_formed(detector(str(tmp_path / "video_7.npy")), (11 * 4 + 16) / 30.0, NAMES)
 
 
-def test_synthetic_mp4_with_a_separate_encoder(actionformer_dir, encoders, synthetic_mp4):
+def test_synthetic_mp4_with_a_separate_encoder(actionformer_dir, encoders, synthetic_mp4, capsys):
     path, duration = synthetic_mp4
     detector = pipeline("temporal-action-localization", model=str(actionformer_dir),
                         feature_extractor=str(encoders / "videomae"), feature_extractor_kwargs={"feature_stride": 2, "num_frames": 4})
@@ -152,6 +153,16 @@ def test_synthetic_mp4_with_a_separate_encoder(actionformer_dir, encoders, synth
     assert video_duration == pytest.approx(duration)
     on_features = detector(features, fps=fps, feature_stride=2, num_frames=4, duration=video_duration)
     assert on_features == detections
+    # a progress bar over the clips while the video is encoded (by default only once that takes over 2 s)
+    capsys.readouterr()
+    assert detector(path, progress=True) == detections
+    bar = capsys.readouterr().err
+    clips = len(features)
+    assert f"encoding {Path(path).name}" in bar and f"0/{clips} [" in bar  # the total is the clips encoded
+    detector(path, progress=False)
+    assert "encoding" not in capsys.readouterr().err
+    with pytest.raises(ValueError, match="progress must be"):
+        detector(path, progress="yes")
     with pytest.raises(ValueError, match="input_dim=32"):
         pipeline("temporal-action-localization", model=str(actionformer_dir),
                  feature_extractor=VideoFeatureExtractor(tiny_videomae(hidden_size=16), "tiny", image_mean=[0.5] * 3,

@@ -434,3 +434,28 @@ def test_prompts_are_the_official_templates():
     content = task_messages("ar")[-1]["content"]
     assert [part["type"] for part in content] == ["text", "video"]  # the instruction first, as the official code
     assert "<answer> </answer>" in task_prompt("ar") and "<answer> </answer>" in task_prompt("vd")
+
+
+def test_evaluate_reports_grounding_recall_for_best_model_selection(grounding, tmp_path):
+    from momentzoo.metrics.grounding_recall import compute_grounding_recall
+    from momentzoo.training.invert4tvg import Invert4TVGTrainer
+
+    model, tokenizer = _tiny()
+    config = _config(tmp_path, tvg_probability=1.0, eval_strategy="steps", eval_steps=1, save_strategy="steps",
+                     save_steps=1, per_device_eval_batch_size=2, metric_for_best_model="mIoU",
+                     load_best_model_at_end=True)
+    trainer = Invert4TVGTrainer(model, config, train_dataset=grounding["train"], eval_dataset=grounding["test"],
+                                processing_class=tokenizer)
+    trainer.train()
+    evaluations = [h for h in trainer.state.log_history if "eval_mIoU" in h]
+    assert len(evaluations) == 2 and all({"eval_R1@0.3", "eval_R1@0.5", "eval_R1@0.7"} <= set(h) for h in evaluations)
+    assert trainer.state.best_metric == max(h["eval_mIoU"] for h in evaluations)
+    # the logged values are grounding_recall over every evaluation answer
+    rows = [dict(r, task="tvg") for r in grounding["test"].select(range(2))]
+    answers = ["<answer>1.0 to 3.0</answer>", "no window here"]
+    trainer.model.eval()
+    trainer._record_grounding_recall(rows, answers)
+    logs = {"eval_loss": 0.0}
+    trainer.log(logs)
+    expected = compute_grounding_recall(answers, [r["windows"] for r in rows], ranks=[1])
+    assert {k: logs[f"eval_{k}"] for k in expected} == pytest.approx(expected)

@@ -15,7 +15,7 @@ import yaml
 from hub_server import TOKEN, HubServer
 from safetensors.torch import load_file
 
-from momentzoo.training.tal_script import parse_args_with_config
+from momentzoo.training.tal_script import example_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "train_actionformer.py"
@@ -86,21 +86,20 @@ def _script():
 
 def test_yaml_defaults_and_command_line_overrides(config_file, tmp_path):
     script = _script()
-    from transformers import TrainingArguments
+    from momentzoo.training.trainer import TemporalLocalizationTrainingArguments
 
-    model_args, data_args, training_args = parse_args_with_config(
-        (script.ModelArguments, script.DataArguments, TrainingArguments),
-        ["--config", str(config_file), "--learning_rate", "0.01", "--output_dir", str(tmp_path)],
-    )
+    model_args, data_args, training_args = example_parser(
+        (script.ModelArguments, script.DataArguments, TemporalLocalizationTrainingArguments)
+    ).parse_args_and_config(["--config", str(config_file), "--learning_rate", "0.01", "--output_dir", str(tmp_path)])
     assert data_args.dataset_kwargs["num_videos"] == {"train": 4, "test": 2}
     assert model_args.model_config["hidden_size"] == 16 and data_args.max_seq_len == 64
     assert training_args.learning_rate == 0.01 and training_args.max_steps == 2  # CLI wins, YAML fills the rest
     assert training_args.optim.value == "sgd" and training_args.output_dir == str(tmp_path)
     bad = tmp_path / "bad.yaml"
     bad.write_text("num_train_epoch: 3\n")
-    with pytest.raises(ValueError, match=r"bad.yaml: unknown argument\(s\) \['num_train_epoch'\]"):
-        parse_args_with_config((script.ModelArguments, script.DataArguments, TrainingArguments),
-                               ["--config", str(bad)])
+    with pytest.raises(ValueError, match=r"Unknown arguments from config file.*num_train_epoch"):
+        example_parser((script.ModelArguments, script.DataArguments, TemporalLocalizationTrainingArguments)
+                       ).parse_args_and_config(["--config", str(bad)])
 
 
 def test_ddp_two_processes_batch_one_equal_one_process_batch_two(config_file, tmp_path, monkeypatch):
@@ -113,6 +112,9 @@ def test_ddp_two_processes_batch_one_equal_one_process_batch_two(config_file, tm
             monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
             monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
             monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.url)
+            import transformers.utils.hub  # its shared HfApi keeps the endpoint of its first use
+
+            monkeypatch.setattr(transformers.utils.hub, "_hf_api", None)
             _script().main(["--config", str(config_file), "--per_device_train_batch_size", "2", "--output_dir",
                             str(single), "--push_to_hub", "--hub_model_id", "tester/actionformer-tiny",
                             "--hub_token", TOKEN])
@@ -162,19 +164,18 @@ def _load_script(name):
 
 @pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "examples" / "configs").glob("action*.yaml")))
 def test_example_configs_parse_and_their_model_configs_are_valid(config, tmp_path):
-    from transformers import TrainingArguments
 
     from momentzoo.models.actionformer import ActionFormerConfig
     from momentzoo.models.actionvlm import ActionVLMConfig
     from momentzoo.training.actionvlm import LanguageAdvantageTrainingArguments
+    from momentzoo.training.trainer import TemporalLocalizationTrainingArguments
 
     script = _load_script("train_actionvlm" if config.startswith("actionvlm") else "train_actionformer")
-    arguments = LanguageAdvantageTrainingArguments if config.startswith("actionvlm") else TrainingArguments
-    model_args, data_args, training_args = parse_args_with_config(
-        (script.ModelArguments, script.DataArguments, arguments),
-        ["--config", str(ROOT / "examples" / "configs" / config), "--output_dir", str(tmp_path), "--use_cpu", "true",
-         "--bf16", "false"],
-    )
+    arguments = LanguageAdvantageTrainingArguments if config.startswith("actionvlm") else TemporalLocalizationTrainingArguments
+    model_args, data_args, training_args = example_parser(
+        (script.ModelArguments, script.DataArguments, arguments)
+    ).parse_args_and_config(["--config", str(ROOT / "examples" / "configs" / config), "--output_dir", str(tmp_path),
+                             "--use_cpu", "true", "--bf16", "false"])
     model_config = dict(model_args.model_config or {})
     model_config.setdefault("input_dim", 64)  # from the dataset at run time
     (ActionVLMConfig if config.startswith("actionvlm") else ActionFormerConfig)(**model_config)  # validates

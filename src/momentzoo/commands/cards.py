@@ -29,13 +29,21 @@ PRESETS = {
 
 
 def _config(family: str, name: str):
+    """The config of the published checkpoint: the paper's defaults, with the backbones recorded as `from_preset` /
+    `from_backbones` record them when they load the weights (the card names them as base models)."""
     from ..models.actionformer import ActionFormerConfig
-    from ..models.actionvlm import ActionVLMConfig
-    from ..models.psftr import PSFTRConfig
+    from ..models.actionvlm import ACTIONVLM_PRESETS, ActionVLMConfig
+    from ..models.psftr import CLIP_TEXT_MODEL_ID, PSFTRConfig
 
     if family == "actionvlm":
-        return ActionVLMConfig.from_preset(name)
-    return {"actionformer": ActionFormerConfig, "psftr": PSFTRConfig}[family]()  # the paper's defaults
+        preset = ACTIONVLM_PRESETS[name]
+        config = ActionVLMConfig.from_preset(name, language_model_name_or_path=preset["language_model"])
+        config.vision_config._name_or_path = preset["vision_model"]
+        config.text_config._name_or_path = preset["language_model"]
+        return config
+    if family == "psftr":
+        return PSFTRConfig(text_model_name_or_path=CLIP_TEXT_MODEL_ID)
+    return ActionFormerConfig()  # the paper's defaults
 
 
 def render_preset_cards() -> dict[str, str]:
@@ -76,7 +84,7 @@ def register(subparsers) -> None:
         description=__doc__.split("\n\n")[1],
     )
     parser.add_argument(
-        "--output-dir", "--output_dir", default="model_cards", help="where to write (default: model_cards)"
+        "--output_dir", default="model_cards", help="where to write (default: model_cards)"
     )
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a card is missing or stale")
     parser.set_defaults(func=run)

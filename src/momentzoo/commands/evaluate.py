@@ -38,16 +38,16 @@ def register(subparsers) -> None:
     parser.add_argument("--predictions", metavar="PRED.json", help='detections: {"results": {video_id: [...]}}')
     parser.add_argument("--subset", default=None,
                         help="score only ground-truth videos of this subset, e.g. test (default: all videos)")
-    parser.add_argument("--iou-thresholds", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS),
+    parser.add_argument("--iou_thresholds", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS),
                         metavar="T", help="tIoU thresholds in (0, 1] (default: 0.3 0.4 0.5 0.6 0.7)")
-    parser.add_argument("--ignore-labels", nargs="+", default=None, metavar="LABEL",
+    parser.add_argument("--ignore_labels", nargs="+", default=None, metavar="LABEL",
                         help="labels whose ground truth and detections are dropped, e.g. Ambiguous for THUMOS14 "
                              "(default: none; Ambiguous with --example)")
-    parser.add_argument("--per-class", action="store_true", help="also print the AP of every class")
+    parser.add_argument("--per_class", action="store_true", help="also print the AP of every class")
     parser.add_argument("--output", metavar="metrics.json", default=None, help="write the metrics here as JSON")
     parser.add_argument("--example", action="store_true",
                         help=f"evaluate the bundled example: six THUMOS14 test videos ({EXAMPLE_DIR}) with "
-                             "jittered detections, --subset test --ignore-labels Ambiguous")
+                             "jittered detections, --subset test --ignore_labels Ambiguous")
     parser.set_defaults(func=run)
 
 
@@ -195,7 +195,7 @@ def run(args) -> int:
         subset = subset or "test"
         ignore = ["Ambiguous"] if ignore is None else ignore
         print(f"example: --references {references} --predictions {predictions} --subset {subset} "
-              f"--ignore-labels {' '.join(ignore)}")
+              f"--ignore_labels {' '.join(ignore)}")
     elif not (references and predictions):
         print("momentzoo evaluate: error: give --references and --predictions (or --example)", file=sys.stderr)
         return 2

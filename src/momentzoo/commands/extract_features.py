@@ -1,8 +1,9 @@
 """`momentzoo extract-features`: per-video features from a folder of videos with a transformers encoder."""
 
-import argparse
 import os
 import sys
+
+from ..training.tal_script import DefaultsOnceHelpFormatter
 
 __all__ = ["register", "run"]
 
@@ -19,15 +20,15 @@ def register(subparsers) -> None:
             "feature_stride, num_frames, encoder, ...). Videos already done are skipped, so a killed run resumes; "
             "unreadable videos are reported at the end and make the exit status 1."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsOnceHelpFormatter,
     )
     parser.add_argument("video_dir", help="folder of videos (searched recursively)")
     parser.add_argument("output_dir", help="folder for <video_id>.npy and geometry.json")
     parser.add_argument("--model", required=True, help="hub id or local folder loadable with transformers.AutoModel")
     parser.add_argument("--fps", type=float, default=None, help="sampling rate; default: each video's own frame rate")
-    parser.add_argument("--num-frames", type=int, default=None, help="frames per clip (clip encoders; default: the model's)")
+    parser.add_argument("--num_frames", type=int, default=None, help="frames per clip (clip encoders; default: the model's)")
     parser.add_argument(
-        "--feature-stride", type=int, default=None, help="sampled frames between features (default: 4 for clip encoders, 1 for frame encoders)"
+        "--feature_stride", type=int, default=None, help="sampled frames between features (default: 4 for clip encoders, 1 for frame encoders)"
     )
     parser.add_argument(
         "--pooling",
@@ -35,23 +36,27 @@ def register(subparsers) -> None:
         default="mean",
         help="mean of the output tokens, the model's pooler_output, or get_image_features of a dual encoder (CLIP)",
     )
-    parser.add_argument("--batch-size", type=int, default=16, help="clips (or frames) per forward pass")
+    parser.add_argument("--batch_size", type=int, default=16, help="clips (or frames) per forward pass")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--dtype", choices=_DTYPES, default="float32", help="precision the encoder runs in")
     parser.add_argument("--resize", type=int, default=None, help="shorter side before the centre crop (default: from the checkpoint)")
-    parser.add_argument("--crop-size", type=int, default=None, help="square centre crop (default: the model's image size)")
-    parser.add_argument("--image-mean", type=float, nargs=3, default=None, help="per-channel mean (default: from the checkpoint)")
-    parser.add_argument("--image-std", type=float, nargs=3, default=None, help="per-channel std (default: from the checkpoint)")
+    parser.add_argument("--crop_size", type=int, default=None, help="square centre crop (default: the model's image size)")
+    parser.add_argument("--image_mean", type=float, nargs=3, default=None, help="per-channel mean (default: from the checkpoint)")
+    parser.add_argument("--image_std", type=float, nargs=3, default=None, help="per-channel std (default: from the checkpoint)")
     parser.add_argument("--extensions", nargs="+", default=None, help="video file extensions to look for")
     parser.add_argument("--overwrite", action="store_true", help="re-extract videos whose .npy already exists")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     import torch
 
-    from ..data.feature_extraction import VIDEO_EXTENSIONS, VideoFeatureExtractor, extract_features_to_folder
+    from ..data.feature_extraction import (
+        VIDEO_EXTENSIONS,
+        VideoFeatureExtractor,
+        extract_features_to_folder,
+    )
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:

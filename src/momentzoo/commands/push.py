@@ -1,9 +1,9 @@
 """`momentzoo push`: upload a saved checkpoint folder to the Hub with its rendered model card."""
 
-import argparse
 import math
 
 from ..strict_json import load_json_strict
+from ..training.tal_script import DefaultsOnceHelpFormatter
 
 __all__ = ["read_results", "register", "run"]
 
@@ -18,19 +18,19 @@ def register(subparsers) -> None:
             "option below is given; otherwise the folder's README.md is uploaded as it is. The endpoint and token "
             "come from HF_ENDPOINT and HF_TOKEN (or `hf auth login`) unless given."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsOnceHelpFormatter,
     )
     parser.add_argument("checkpoint", help="folder with config.json and the safetensors weights")
     parser.add_argument("repo_id", help="Hub repository, 'org/name' (or 'name' in your own namespace)")
     parser.add_argument("--private", action="store_true", help="create the repository as private")
     parser.add_argument("--revision", default=None, help="branch to push to (default: main)")
-    parser.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing")
-    parser.add_argument("--commit-message", default="Upload momentzoo checkpoint")
+    parser.add_argument("--create_pr", action="store_true", help="open a pull request instead of committing")
+    parser.add_argument("--commit_message", default="Upload momentzoo checkpoint")
     parser.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the stored login)")
     parser.add_argument("--endpoint", default=None, help="Hub endpoint (default: HF_ENDPOINT or huggingface.co)")
     card = parser.add_argument_group("model card (any of these re-renders README.md)")
     card.add_argument("--dataset", action="append", default=None, help="training/evaluation dataset id (repeatable)")
-    card.add_argument("--base-model", action="append", default=None, help="backbone hub id (repeatable)")
+    card.add_argument("--base_model", action="append", default=None, help="backbone hub id (repeatable)")
     card.add_argument("--results", default=None,
                       help="JSON file of metrics, e.g. the output of `momentzoo evaluate`: its top-level numbers "
                            "are reported as measured on the first --dataset")

@@ -6,7 +6,7 @@ with `tal_map`, and write checkpoints with their cards, predictions, metrics and
 
 The synthetic set (`momentzoo.data.make_synthetic_tal_dataset`) has 8 classes; each action is a program of three
 phases, and two pairs of classes (open / close door, pick up / put down cup) use the same phases in opposite
-order, so only temporal order tells them apart. ActionFormer is trained with `Trainer`; ActionVLM (the same
+order, so only temporal order tells them apart. ActionFormer is trained with `TemporalLocalizationTrainer`; ActionVLM (the same
 detection head, a 2-layer Qwen2 of width 32 with a locally trained tokenizer as its language model, class
 descriptions in the prompt) with `LanguageAdvantageTrainer`'s alternating vision-only / vision-language epochs.
 Both start from scratch with the same seed, data and head. The language model is random and tiny, so ActionVLM's
@@ -113,16 +113,17 @@ def _training_arguments(config: QuickstartConfig, folder: str, epochs: int, cls=
 
 
 def _train_actionformer(config: QuickstartConfig, train, work: str):
-    from transformers import Trainer, set_seed
+    from transformers import set_seed
 
     from ..data import TemporalFeatureDataset, TemporalLocalizationCollator
     from ..models.actionformer import ActionFormerConfig, ActionFormerForTemporalLocalization
     from ..training.tal_script import dataset_config_fields
+    from ..training.trainer import TemporalLocalizationTrainer
 
     set_seed(config.seed)
     model = ActionFormerForTemporalLocalization(ActionFormerConfig(**dataset_config_fields(train, config.head)))
     collator = TemporalLocalizationCollator(max_seq_len=model.config.max_seq_len, training=True)
-    trainer = Trainer(model=model, args=_training_arguments(config, work, config.epochs("actionformer")),
+    trainer = TemporalLocalizationTrainer(model=model, args=_training_arguments(config, work, config.epochs("actionformer")),
                       train_dataset=TemporalFeatureDataset(train), data_collator=collator)
     result = trainer.train()
     return model.eval(), {"train_loss": result.training_loss, "epochs": config.epochs("actionformer"),
@@ -331,19 +332,19 @@ def register(subparsers) -> None:
             "OUTPUT_DIR. Runs on a CPU."
         ),
     )
-    parser.add_argument("--output_dir", "--output-dir", default="momentzoo-quickstart", help="where to write (default: momentzoo-quickstart)")
+    parser.add_argument("--output_dir", default="momentzoo-quickstart", help="where to write (default: momentzoo-quickstart)")
     parser.add_argument("--models", nargs="+", default=["actionformer", "actionvlm"],
                         choices=["actionformer", "actionvlm"], help="which models to train (default: both)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the data, the models and training (default: 0)")
-    parser.add_argument("--actionformer_epochs", "--actionformer-epochs", type=int, default=None,
+    parser.add_argument("--actionformer_epochs", type=int, default=None,
                         help="default 15 (2 with --fast)")
-    parser.add_argument("--actionvlm_epochs", "--actionvlm-epochs", type=int, default=None,
+    parser.add_argument("--actionvlm_epochs", type=int, default=None,
                         help="default 12, half vision-only (2 with --fast)")
-    parser.add_argument("--num_threads", "--num-threads", type=int, default=1,
+    parser.add_argument("--num_threads", type=int, default=1,
                         help="torch intra-op threads (default: 1; on these small tensors more rarely help)")
-    parser.add_argument("--plot_videos", "--plot-videos", type=int, default=4, help="videos in timeline.png (default: 4)")
+    parser.add_argument("--plot_videos", type=int, default=4, help="videos in timeline.png (default: 4)")
     parser.add_argument("--fast", action="store_true", help="tiny data and models, 2 epochs (a smoke test)")
-    parser.add_argument("--no_progress", "--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
 

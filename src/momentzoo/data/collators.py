@@ -43,9 +43,18 @@ def _where(row: dict, index: int) -> str:
     return f"video {name!r} (batch row {index})" if name is not None else f"batch row {index}"
 
 
+def missing_field_error(where: str, column: str, row: dict) -> ValueError:
+    """The error for a row without its input column; the usual cause is `Trainer` stripping the dataset's columns
+    that the model's `forward` does not name."""
+    return ValueError(
+        f"{where}: no {column!r} field (keys: {sorted(row)}). If a Trainer fed this batch, it dropped the dataset "
+        f"columns the model's forward does not take: pass TrainingArguments(remove_unused_columns=False)"
+    )
+
+
 def _features_of(row: dict, column: str, where: str):
     if column not in row:
-        raise ValueError(f"{where}: no {column!r} field (keys: {sorted(row)})")
+        raise missing_field_error(where, column, row)
     feats = row[column]
     if not isinstance(feats, (np.ndarray, torch.Tensor)):
         try:

@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
+import pyarrow.parquet as pq
 from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from datasets.table import embed_table_storage
@@ -37,8 +39,52 @@ _FEATURE_ARGS = (
 )
 
 
-def _has_external_files(features: datasets.Features) -> bool:
-    return any(isinstance(f, (datasets.Video, datasets.Image, datasets.Audio)) for f in features.values())
+# A row group holds up to this many bytes of distinct media; within one, equal media bytes are stored once.
+_MEDIA_ROW_GROUP_BYTES = 256 * 2**20
+
+
+def _media_columns(features: datasets.Features) -> list[str]:
+    return [name for name, f in features.items() if isinstance(f, (datasets.Video, datasets.Image, datasets.Audio))]
+
+
+def _media_bytes(ds: datasets.Dataset, columns: list[str]) -> int:
+    """Bytes of the distinct media files `ds` references (by path), or embeds."""
+    seen, total = set(), 0
+    for column in columns:
+        for value in ds.data.column(column).to_pylist():
+            if not value:
+                continue
+            key = value.get("path") if value.get("bytes") is None else hash(value["bytes"])
+            if key in seen or key is None:
+                continue
+            seen.add(key)
+            total += len(value["bytes"]) if value.get("bytes") is not None else os.path.getsize(value["path"])
+    return total
+
+
+def _write_parquet(table: pa.Table, path: Path, media_columns: list[str]) -> None:
+    """`table` as one Parquet file. Media bytes are dictionary-encoded within row groups cut at
+    `_MEDIA_ROW_GROUP_BYTES` of distinct media: a video shared by many rows (Charades-STA has several queries per
+    video) is stored once, and readers (datasets, pandas, the Hub viewer) decode the dictionary transparently."""
+    if not media_columns:
+        pq.write_table(table, str(path))
+        return
+    groups, start, seen, size = [], 0, set(), 0
+    for row in range(table.num_rows):
+        values = [table.column(c)[row].as_py() or {} for c in media_columns]
+        new = [v["bytes"] for v in values if v.get("bytes") is not None and hash(v["bytes"]) not in seen]
+        if new and size and size + sum(map(len, new)) > _MEDIA_ROW_GROUP_BYTES:
+            groups.append((start, row - start))
+            start, seen, size = row, set(), 0
+            new = [v["bytes"] for v in values if v.get("bytes") is not None]
+        seen.update(hash(b) for b in new)
+        size += sum(map(len, new))
+    groups.append((start, table.num_rows - start))
+    dictionary = [f"{c}.bytes" for c in media_columns]
+    with pq.ParquetWriter(str(path), table.schema, use_dictionary=dictionary,
+                          dictionary_pagesize_limit=2 * _MEDIA_ROW_GROUP_BYTES) as writer:
+        for offset, length in groups:
+            writer.write_table(table.slice(offset, length), row_group_size=max(length, 1))
 
 
 def _card_text(dd: datasets.DatasetDict, pretty_name: str, description: str, homepage: str, citation: str,
@@ -70,7 +116,10 @@ def save_dataset_folder(
     description: str = "",
     homepage: str = "",
     citation: str = "",
-    license: str | None = None,
+    license: str = "unknown",
+    task_categories: tuple[str, ...] = (),
+    tags: tuple[str, ...] = (),
+    language: tuple[str, ...] = ("en",),
     command: str | None = None,
     embed_external_files: bool = True,
     max_shard_size: int = 500 * 2**20,
@@ -80,7 +129,8 @@ def save_dataset_folder(
 
     The card's YAML carries `dataset_info.features` and `configs[0].data_files`, exactly what
     `push_to_hub` writes, so the folder loads with `datasets.load_dataset(folder)` (and the same after
-    uploading it). Video/image files referenced by path are embedded as bytes unless
+    uploading it), and the Hub metadata `license`, `task_categories`, `tags` and `language`. Video/image files
+    referenced by path are embedded as bytes, each file once per row group however many rows share it, unless
     `embed_external_files=False` (then the Parquet keeps local paths: fine locally, useless elsewhere).
     The folder is written next to its final place and renamed into it, so a failure leaves nothing half-written.
     """
@@ -107,16 +157,20 @@ def save_dataset_folder(
     try:
         (tmp / "data").mkdir()
         split_dict = SplitDict()
+        media = _media_columns(features)
         for split, ds in dd.items():
-            num_shards = max(1, math.ceil(ds.data.nbytes / max_shard_size))
+            size = ds.data.nbytes + (_media_bytes(ds, media) if embed_external_files else 0)
+            num_shards = max(1, math.ceil(size / max_shard_size))
             for index in range(num_shards):
                 shard = ds.shard(num_shards=num_shards, index=index, contiguous=True)
-                if embed_external_files and _has_external_files(features):
+                if embed_external_files and media:
                     shard = shard.with_format("arrow").map(embed_table_storage, batched=True, keep_in_memory=True)
                     shard = shard.with_format(None)
-                shard.to_parquet(str(tmp / "data" / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"))
+                _write_parquet(shard.data.table, tmp / "data" / f"{split}-{index:05d}-of-{num_shards:05d}.parquet",
+                               media)
             split_dict.add(SplitInfo(name=split, num_bytes=ds.data.nbytes, num_examples=ds.num_rows))
-        card_data = DatasetCardData(pretty_name=pretty_name, license=license)
+        card_data = DatasetCardData(pretty_name=pretty_name, license=license, language=list(language),
+                                    task_categories=list(task_categories), tags=list(tags) or None)
         info = DatasetInfo(features=features, splits=split_dict)
         DatasetInfosDict({"default": info}).to_dataset_card_data(card_data)
         MetadataConfigs(
@@ -220,10 +274,10 @@ def script_main(main, argv=None) -> int:
 
 
 def run_dataset_script(builder_cls, args: argparse.Namespace, kwargs: dict, pretty_name: str,
-                       license: str | None = None, argv: list[str] | None = None,
-                       script: str | None = None) -> datasets.DatasetDict:
-    """Build with `builder_cls(**kwargs)`, save to `args.output_dir`, push if asked; prints what it did.
-    `argv` and `script` (the script's `__file__`) are recorded in the card as the command that built it."""
+                       argv: list[str] | None = None, script: str | None = None) -> datasets.DatasetDict:
+    """Build with `builder_cls(**kwargs)`, save to `args.output_dir`, push if asked; prints what it did. The card's
+    license, task categories, tags and language are the builder's; `argv` and `script` (the script's `__file__`)
+    are recorded in the card as the command that built it."""
     output = Path(args.output_dir)
     if output.exists() and (not output.is_dir() or any(output.iterdir())) and not args.overwrite:
         raise ValueError(f"{output} exists and is not empty; pass --overwrite to replace it")
@@ -239,8 +293,9 @@ def run_dataset_script(builder_cls, args: argparse.Namespace, kwargs: dict, pret
     command = "python " + " ".join(shlex.quote(a) for a in [name, *argv])
     doc = (builder_cls.__doc__ or "").strip()
     folder = save_dataset_folder(
-        dd, args.output_dir, pretty_name=pretty_name, description=doc, homepage=getattr(builder_cls, "HOMEPAGE", ""),
-        citation=getattr(builder_cls, "CITATION", ""), license=license, command=command,
+        dd, args.output_dir, pretty_name=pretty_name, description=doc, homepage=builder_cls.HOMEPAGE,
+        citation=builder_cls.CITATION, license=builder_cls.LICENSE, task_categories=builder_cls.TASK_CATEGORIES,
+        tags=builder_cls.TAGS, language=builder_cls.LANGUAGE, command=command,
         embed_external_files=not args.no_embed_videos, overwrite=args.overwrite,
     )
     print(f"wrote {folder}: " + ", ".join(f"{split} {ds.num_rows} rows" for split, ds in dd.items()))

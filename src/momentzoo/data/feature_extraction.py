@@ -259,7 +259,7 @@ class VideoFeatureExtractor:
             if stats is None:
                 raise ValueError(
                     f"{name_or_path} has no preprocessor_config.json and transformers knows no image processor for "
-                    f"model type {model.config.model_type!r}: pass image_mean and image_std (--image-mean/--image-std)"
+                    f"model type {model.config.model_type!r}: pass image_mean and image_std (--image_mean/--image_std)"
                 )
             image_mean = stats["image_mean"] if image_mean is None else image_mean
             image_std = stats["image_std"] if image_std is None else image_std
@@ -350,19 +350,24 @@ class VideoFeatureExtractor:
             picks = [min(start + j, total - 1) - first for j in range(length)]
             yield np.stack([buffer[p] for p in picks])
 
-    def extract(self, video: VideoSource, root=None) -> tuple[np.ndarray, float, float]:
-        """Features of one video: `(features (N, feature_dim) float32, fps sampled at, duration in seconds)`."""
+    def extract(self, video: VideoSource, root=None, progress: bool | None = False) -> tuple[np.ndarray, float, float]:
+        """Features of one video: `(features (N, feature_dim) float32, fps sampled at, duration in seconds)`.
+        `progress`: a progress bar over the clips (True), only once encoding has taken 2 s (None), or none."""
         info = probe_video(video, root)
         fps = self.fps if self.fps is not None else info.fps
         frames = (self._crop(f) for f, _, _ in iter_video_frames(video, fps=fps, size=self.resize, root=root, info=info))
+        expected = max(1, math.ceil((math.ceil(info.duration * fps) - self.num_frames) / self.feature_stride) + 1)
         outputs, batch = [], []
-        for clip in self._clips(frames):
-            batch.append(clip)
-            if len(batch) == self.batch_size:
+        with encoding_progress(expected, video, progress) as bar:
+            for clip in self._clips(frames):
+                batch.append(clip)
+                if len(batch) == self.batch_size:
+                    outputs.append(self._forward(np.stack(batch)))
+                    bar.update(len(batch))
+                    batch = []
+            if batch:
                 outputs.append(self._forward(np.stack(batch)))
-                batch = []
-        if batch:
-            outputs.append(self._forward(np.stack(batch)))
+                bar.update(len(batch))
         if not outputs:
             raise ValueError(f"video {video} gave no frames to encode")
         features = torch.cat(outputs).numpy()
@@ -426,6 +431,16 @@ def _remove_stale_tmp(output_dir: Path) -> None:
 
 def _write_geometry(path: Path, geometry: dict) -> None:
     _atomic_write(path, lambda handle: handle.write(json.dumps(geometry, indent=2, sort_keys=True).encode()))
+
+
+def encoding_progress(total_clips: int, video, progress: bool | None):
+    """A tqdm bar over the clips of a video being encoded (transformers' tqdm: `disable_progress_bar()` silences
+    it). `progress=True` shows it at once, None only when encoding lasts over 2 s (a long video), False never."""
+    from transformers.utils import logging as hf_logging
+
+    name = Path(video).name if isinstance(video, (str, os.PathLike)) else "video"
+    return hf_logging.tqdm(total=total_clips, desc=f"encoding {name}", unit="clip", leave=False, file=sys.stderr,
+                           disable=progress is False, delay=2.0 if progress is None else 0.0)
 
 
 def _output_is_sound(target: Path, record: dict | None, geometry: dict) -> bool:

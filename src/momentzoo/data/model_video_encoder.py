@@ -28,7 +28,7 @@ class ModelVideoEncoder:
     encoder's `num_frames` (the last one padded by repeating the final frame) and passed through
     `model.encode_video` `clips_per_batch` clips at a time. The tokens of the padding are dropped.
 
-    Has the `VideoFeatureExtractor` interface the pipeline uses: `extract(video) -> (features, fps, duration)`,
+    Has the `VideoFeatureExtractor` interface the pipeline uses: `extract(video, progress=None) -> (features, fps, duration)`,
     `feature_stride`, `num_frames` (from `model.video_feature_geometry()`), `feature_dim`."""
 
     def __init__(self, model, fps: float | None = None, clips_per_batch: int = 8, image_mean=None, image_std=None):
@@ -48,7 +48,9 @@ class ModelVideoEncoder:
         self.preprocessor = FramePreprocessor.for_model(model, image_mean, image_std)
 
     @torch.no_grad()
-    def extract(self, video, root=None) -> tuple[np.ndarray, float, float]:
+    def extract(self, video, root=None, progress: bool | None = False) -> tuple[np.ndarray, float, float]:
+        """`(features, fps, duration)` of a video; `progress` as `VideoFeatureExtractor.extract`'s."""
+        from .feature_extraction import encoding_progress
         from .video import iter_video_frames, probe_video
 
         info = probe_video(video, root)
@@ -63,9 +65,11 @@ class ModelVideoEncoder:
         chunk = self.clip_length * self.clips_per_batch
         device = next(self.model.parameters()).device
         tokens = []
-        for first in range(0, len(frames), chunk):
-            pixels = self.preprocessor(frames[first : first + chunk]).to(device)
-            tokens.append(self.model.encode_video(pixels[None])[0].float().cpu())
+        with encoding_progress(len(frames) // self.clip_length, video, progress) as bar:
+            for first in range(0, len(frames), chunk):
+                pixels = self.preprocessor(frames[first : first + chunk]).to(device)
+                tokens.append(self.model.encode_video(pixels[None])[0].float().cpu())
+                bar.update(len(pixels) // self.clip_length)
         features = torch.cat(tokens)
         # keep the tokens that cover at least one real frame
         features = features[: -(-count // self.feature_stride)]

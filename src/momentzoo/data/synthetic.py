@@ -371,12 +371,12 @@ def tal_features(class_names: Sequence[str], feature_dim: int) -> datasets.Featu
     """The `Features` of TAL rows with (T, feature_dim) float32 features (the shared TAL row contract)."""
     return datasets.Features({
         "video_id": datasets.Value("string"),
-        "duration": datasets.Value("float32"),
-        "fps": datasets.Value("float32"),
+        "duration": datasets.Value("float64"),
+        "fps": datasets.Value("float64"),
         "feature_stride": datasets.Value("int32"),
         "num_frames": datasets.Value("int32"),
         "features": datasets.Array2D(shape=(None, feature_dim), dtype="float32"),
-        "segments": datasets.List(datasets.List(datasets.Value("float32"), length=2)),
+        "segments": datasets.List(datasets.List(datasets.Value("float64"), length=2)),
         "labels": datasets.List(datasets.ClassLabel(names=list(class_names))),
     })
 
@@ -431,15 +431,15 @@ def _grounding_features(config: SyntheticTALConfig, include_features: bool) -> d
     spec = {
         "qid": datasets.Value("string"),
         "video_id": datasets.Value("string"),
-        "duration": datasets.Value("float32"),
+        "duration": datasets.Value("float64"),
         "query": datasets.Value("string"),
-        "windows": datasets.List(datasets.List(datasets.Value("float32"), length=2)),
+        "windows": datasets.List(datasets.List(datasets.Value("float64"), length=2)),
         "verb": datasets.Value("string"),
         "action": datasets.Value("string"),
     }
     if include_features:
         spec.update({
-            "fps": datasets.Value("float32"),
+            "fps": datasets.Value("float64"),
             "feature_stride": datasets.Value("int32"),
             "num_frames": datasets.Value("int32"),
             "features": datasets.Array2D(shape=(None, config.feature_dim), dtype="float32"),

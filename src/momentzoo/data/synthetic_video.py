@@ -200,10 +200,10 @@ def make_synthetic_video_dataset(
     features = Features(
         {
             "video_id": Value("string"),
-            "duration": Value("float32"),
-            "fps": Value("float32"),
+            "duration": Value("float64"),
+            "fps": Value("float64"),
             "video": Video(decode=False),
-            "segments": ListFeature(ListFeature(Value("float32"), length=2)),
+            "segments": ListFeature(ListFeature(Value("float64"), length=2)),
             "labels": ListFeature(ClassLabel(names=classes)),
         }
     )

@@ -37,9 +37,9 @@ def _features():
     return Features({
         "qid": Value("string"),
         "video_id": Value("string"),
-        "duration": Value("float32"),
+        "duration": Value("float64"),
         "query": Value("string"),
-        "windows": List(List(Value("float32"), length=2)),
+        "windows": List(List(Value("float64"), length=2)),
         "verb": Value("string"),
         "action": Value("string"),
         "video": Video(decode=False),

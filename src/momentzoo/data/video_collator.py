@@ -32,6 +32,7 @@ from .collators import (
     _new_batch,
     _where,
     _window_ground_truth,
+    missing_field_error,
     random_truncation,
 )
 from .shared_batches import collate_into_shared_slots
@@ -160,9 +161,11 @@ class TemporalVideoCollator:
 
     def _prepare(self, row: dict, index: int) -> dict:
         where = _where(row, index)
-        video = row.get(self.video_column)
+        if self.video_column not in row:
+            raise missing_field_error(where, self.video_column, row)
+        video = row[self.video_column]
         if video is None:
-            raise ValueError(f"{where}: no {self.video_column!r} field (keys: {sorted(row)})")
+            raise ValueError(f"{where}: {self.video_column!r} is None")
         try:
             info = probe_video(video, self.video_root)
         except (OSError, ValueError) as err:

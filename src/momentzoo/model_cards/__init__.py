@@ -29,6 +29,7 @@ from ..version import __version__
 __all__ = [
     "MODEL_CARDS_DIR",
     "TASK_TAGS",
+    "hub_repo_id",
     "model_card_template",
     "model_task",
     "render_model_card",
@@ -52,6 +53,7 @@ TASK_DESCRIPTIONS = {
     "temporal-grounding": "temporal video grounding: finding the time window of a video that a sentence describes",
 }
 _MODEL_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+_REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
 # Bookkeeping fields every PreTrainedConfig carries; the card's configuration table shows the model's own fields.
 _BASE_CONFIG_KEYS = frozenset(PreTrainedConfig().to_dict())
 
@@ -69,6 +71,20 @@ def model_card_template(model_type: str) -> Path:
     if not default.is_file():
         raise FileNotFoundError(f"model card template {default} is missing: the momentzoo install is incomplete")
     return default
+
+
+def hub_repo_id(name: str | os.PathLike | None) -> str | None:
+    """`name` when it is a Hub repo id (`org/name`, not an existing local path), else None: what a card may name
+    as its base model or title, so that a local path never ends up on the Hub."""
+    name = os.fspath(name) if isinstance(name, os.PathLike) else name
+    if not isinstance(name, str) or not _REPO_ID.fullmatch(name) or os.path.exists(name):
+        return None
+    return name
+
+
+def _card_title(model_id: str | os.PathLike, fallback: str) -> str:
+    """The repo id, or for a local folder its name (the card is published, the path is not)."""
+    return hub_repo_id(model_id) or Path(os.fspath(model_id)).name or fallback
 
 
 def model_task(config_or_model: PreTrainedConfig | PreTrainedModel) -> tuple[str, type] | None:
@@ -173,9 +189,14 @@ def render_model_card(
 ) -> ModelCard:
     """Render the model card of a model (or of a config alone) from its family's template.
 
-    `model_id` is the Hub id (or local path) shown in the usage snippet; `results` maps metric names to values
-    measured on `datasets[0]` (a table in the card and the card's `model-index`). Every other keyword
-    (`model_summary`, `training_details`, `citation`, ...) is passed to the template.
+    `model_id` is the Hub id, shown as the title, the `model-index` name and in the usage snippet (a local path
+    shows as its folder name); `results` maps metric names to values measured on `datasets[0]` (a table in the card
+    and the card's `model-index`). The template sees the `config` itself (architecture text follows its fields);
+    every other keyword (`model_summary`, `training_details`, `citation`, ...) is passed to it.
+
+    The metadata names `library_name: transformers` and the momentzoo pipeline as `pipeline_tag`: momentzoo
+    checkpoints are transformers checkpoints, and transformers' `pipeline(model="org/repo")` infers the task from
+    `pipeline_tag` only for that library. The `momentzoo` tag marks them as momentzoo's.
     """
     model = config_or_model if isinstance(config_or_model, PreTrainedModel) else None
     config = config_or_model.config if model is not None else config_or_model
@@ -192,13 +213,14 @@ def render_model_card(
     if model is not None and num_parameters is None:
         num_parameters = model.num_parameters()
     model_class = type(model).__name__ if model is not None else task_model_class.__name__
-    model_id = model_id or config.name_or_path or model_type
+    model_id = _card_title(model_id or config.name_or_path or model_type, model_type)
     datasets, base_model = as_list(datasets), as_list(base_model)
 
     evaluated = eval_results(results, datasets, TASK_TAGS[task])
     card_data = ModelCardData(
         license=license,
-        library_name="momentzoo",
+        library_name="transformers",
+        pipeline_tag=TASK_TAGS[task],
         tags=list(dict.fromkeys(["momentzoo", TASK_TAGS[task], model_type, *(tags or [])])),
         datasets=datasets or None,
         base_model=base_model or None,
@@ -225,6 +247,7 @@ def render_model_card(
         results_table=results_table(results),
         results_dataset=datasets[0] if datasets else None,
         momentzoo_version=__version__,
+        config=config,
     )
     variables.update(template_kwargs)
     template = Path(template_path) if template_path is not None else model_card_template(model_type)

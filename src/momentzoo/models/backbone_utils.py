@@ -82,11 +82,15 @@ def load_saved_tokenizer(pretrained_model_name_or_path, kwargs: dict):
         path,
         "tokenizer_config.json",
         _raise_exceptions_for_missing_entries=False,
-        _raise_exceptions_for_connection_errors=False,
+        _raise_exceptions_for_connection_errors=True,  # a Hub that cannot be reached is an error, not "no tokenizer"
         **hub,
     ):
         return None
     return AutoTokenizer.from_pretrained(path, **hub)
+
+
+# The suffix a VLM's extracted text model carries in its `_name_or_path` (cards strip it to name the checkpoint).
+TEXT_MODEL_SUFFIX = " (text model)"
 
 
 def load_causal_lm(name_or_model, dtype=None, **kwargs):
@@ -111,5 +115,5 @@ def load_causal_lm(name_or_model, dtype=None, **kwargs):
     lm = AutoModelForCausalLM.from_config(text_config, dtype=dtype or composite.dtype)
     lm.get_decoder().load_state_dict(composite.get_decoder().state_dict())
     lm.get_output_embeddings().load_state_dict(composite.get_output_embeddings().state_dict())
-    lm.config._name_or_path = f"{name_or_model} (text model)"
+    lm.config._name_or_path = f"{name_or_model}{TEXT_MODEL_SUFFIX}"
     return lm.eval()

@@ -3,10 +3,21 @@ values) and the `(batch, time, dim)` feature inputs of the TAL models."""
 
 import math
 from numbers import Integral, Real
+from typing import ClassVar
 
 import torch
+from transformers.utils import logging
 
-__all__ = ["ConfigFieldChecks", "validate_feature_inputs", "validate_segment_labels", "pad_segment_labels", "window_geometry"]
+__all__ = [
+    "ConfigFieldChecks",
+    "LabelMapMixin",
+    "validate_feature_inputs",
+    "validate_segment_labels",
+    "pad_segment_labels",
+    "window_geometry",
+]
+
+logger = logging.get_logger(__name__)
 
 
 class ConfigFieldChecks:
@@ -62,26 +73,58 @@ class ConfigFieldChecks:
             self.fail(field, "True or False", value)
         return value
 
-    def label_map(self, id2label, num_classes, default_names) -> dict[int, str]:
-        """`id2label` checked (ids 0..K-1, distinct non-empty names, agreeing with `num_classes`), else
-        `LABEL_i` names for `num_classes`, else `default_names`."""
-        if id2label is not None:
-            if not isinstance(id2label, dict) or not id2label:
-                self.fail("id2label", "a non-empty {id: name} dict", id2label)
-            try:
-                id2label = {int(key): str(value) for key, value in id2label.items()}
-            except (TypeError, ValueError):
-                self.fail("id2label", "a dict with integer ids", id2label)
-            if sorted(id2label) != list(range(len(id2label))):
-                self.fail("id2label", f"a dict with ids 0..{len(id2label) - 1}", sorted(id2label))
-            if len(set(id2label.values())) != len(id2label) or any(not v.strip() for v in id2label.values()):
-                self.fail("id2label", "a dict with distinct, non-empty names", id2label)
-            if num_classes is not None and self.integer("num_classes", num_classes) != len(id2label):
+    def label_map(self, id2label) -> dict[int, str]:
+        """`id2label` checked: ids 0..K-1 (int or their JSON strings) and distinct, non-empty names."""
+        if not isinstance(id2label, dict) or not id2label:
+            self.fail("id2label", "a non-empty {id: name} dict", id2label)
+        try:
+            id2label = {int(key): str(value) for key, value in id2label.items()}
+        except (TypeError, ValueError):
+            self.fail("id2label", "a dict with integer ids", id2label)
+        if sorted(id2label) != list(range(len(id2label))):
+            self.fail("id2label", f"a dict with ids 0..{len(id2label) - 1}", sorted(id2label))
+        if len(set(id2label.values())) != len(id2label) or any(not v.strip() for v in id2label.values()):
+            self.fail("id2label", "a dict with distinct, non-empty names", id2label)
+        return id2label
+
+    def resolve_labels(self, kwargs: dict, num_classes, default_names) -> dict[int, str]:
+        """The config's `id2label`, popping the label arguments from `kwargs` and reading them as transformers
+        does: `num_labels` (or its alias `num_classes`) that disagrees with `id2label` re-heads to `LABEL_i` names
+        (what `from_pretrained(ckpt, num_labels=K)` asks for), else `id2label`, else `default_names`. `label2id` is
+        always the inverse of `id2label` (see `LabelMapMixin`)."""
+        kwargs.pop("label2id", None)
+        id2label, num_labels = kwargs.pop("id2label", None), kwargs.pop("num_labels", None)
+        if num_classes is not None:
+            num_classes = self.integer("num_classes", num_classes)
+            if id2label is not None and len(id2label) != num_classes:
                 self.fail("num_classes", f"len(id2label) = {len(id2label)}", num_classes)
+            num_labels = num_classes if num_labels is None else num_labels  # the transformers name wins
+        if id2label is not None:
+            id2label = self.label_map(id2label)
+        if num_labels is None:
+            return id2label if id2label is not None else dict(enumerate(default_names))
+        num_labels = self.integer("num_labels", num_labels)
+        if id2label is not None and len(id2label) == num_labels:
             return id2label
-        if num_classes is None:
-            return dict(enumerate(default_names))
-        return {i: f"LABEL_{i}" for i in range(self.integer("num_classes", num_classes))}
+        if id2label is not None:
+            logger.warning(f"{self.owner}: num_labels={num_labels} replaces the {len(id2label)} classes of id2label")
+        return {i: f"LABEL_{i}" for i in range(num_labels)}
+
+
+class LabelMapMixin:
+    """For momentzoo configs: `num_classes` is an alias of transformers' `num_labels` (so setting either re-heads
+    the config), and `id2label` is validated and `label2id` rebuilt whenever `id2label` is set, also after
+    construction, as `from_pretrained(ckpt, id2label=..., ignore_mismatched_sizes=True)` does."""
+
+    attribute_map: ClassVar[dict[str, str]] = {"num_classes": "num_labels"}
+
+    def __setattr__(self, key, value):
+        if key == "id2label" and value is not None:
+            value = ConfigFieldChecks(type(self).__name__).label_map(value)
+            super().__setattr__("id2label", value)
+            super().__setattr__("label2id", {name: i for i, name in value.items()})
+            return
+        super().__setattr__(key, value)
 
 
 def validate_feature_inputs(

@@ -84,6 +84,9 @@ class TemporalActionLocalizationPipeline(Pipeline):
             comes from the encoder).
         window_size (`int` or `None`; default the model's `max_seq_len` or `slice_size`), window_overlap (`float`;
             default the config's `inference_slice_overlap` or 0.25), window_batch_size (`int`, 4): sliding windows.
+        progress (`bool` or `None`, None): a tqdm bar while a video is encoded: None shows it once encoding has
+            taken 2 s (a long video), True at once, False never (`transformers.utils.logging.disable_progress_bar()`
+            silences it too).
         threshold (`float`, 0.0): drop detections scoring below it. top_k (`int`): keep at most this many.
         candidate_labels (`list[str]`): class names for open-vocabulary models (whose forward takes `class_names`
             or `candidate_labels`, e.g. PSFTR); the returned labels are these names.
@@ -124,7 +127,8 @@ class TemporalActionLocalizationPipeline(Pipeline):
         for attribute in ("extract", "feature_stride", "num_frames"):
             if not hasattr(feature_extractor, attribute):
                 raise ValueError(
-                    f"feature_extractor must be a momentzoo.data.VideoFeatureExtractor, an object with extract(), "
+                    f"feature_extractor must be a momentzoo.data.VideoFeatureExtractor, an object with "
+                    f"extract(video, progress=None), "
                     f"feature_stride and num_frames, or a hub id / path of a vision encoder; "
                     f"{type(feature_extractor).__name__} has no {attribute!r}"
                 )
@@ -149,6 +153,7 @@ class TemporalActionLocalizationPipeline(Pipeline):
         threshold=None,
         top_k=None,
         candidate_labels=None,
+        progress=_UNSET,
         **kwargs,
     ):
         if kwargs:
@@ -157,6 +162,10 @@ class TemporalActionLocalizationPipeline(Pipeline):
         geometry = {"fps": _positive("fps", fps), "feature_stride": _positive("feature_stride", feature_stride, True),
                     "num_frames": _positive("num_frames", num_frames, True), "duration": _positive("duration", duration)}
         preprocess.update({k: v for k, v in geometry.items() if v is not None})
+        if progress is not _UNSET:
+            if progress not in (True, False, None):
+                raise ValueError(f"temporal-action-localization: progress must be True, False or None, got {progress!r}")
+            preprocess["progress"] = progress
         if window_size is not _UNSET:
             if window_size is not None:
                 window_size = _positive("window_size", window_size, True)
@@ -197,7 +206,7 @@ class TemporalActionLocalizationPipeline(Pipeline):
         return super().__call__(inputs, **kwargs)
 
     # ------------------------------------------------------------------------------------ preprocess
-    def _read_input(self, inputs) -> tuple[np.ndarray, dict, str]:
+    def _read_input(self, inputs, progress: bool | None = None) -> tuple[np.ndarray, dict, str]:
         """(features (T, D) float32, geometry found with them, video id) of one input."""
         from ..data.feature_files import check_feature_array, load_feature_file
 
@@ -213,7 +222,7 @@ class TemporalActionLocalizationPipeline(Pipeline):
             return check_feature_array(features, f"features of row {name!r}"), geometry, name
         if isinstance(inputs, dict) and "video" in inputs and not {"bytes", "path"} & inputs.keys():
             name = str(inputs.get("video_id", "video"))
-            features, geometry, _ = self._encode_video(inputs["video"], name)
+            features, geometry, _ = self._encode_video(inputs["video"], name, progress)
             return features, geometry, name
         if isinstance(inputs, (str, os.PathLike)) and Path(inputs).suffix.lower() in _FEATURE_FILE_SUFFIXES:
             if not Path(inputs).is_file():
@@ -223,13 +232,13 @@ class TemporalActionLocalizationPipeline(Pipeline):
             name = Path(inputs).stem if isinstance(inputs, (str, os.PathLike)) else "video"
             if isinstance(inputs, dict) and inputs.get("path"):
                 name = Path(inputs["path"]).stem
-            return self._encode_video(inputs, name)
+            return self._encode_video(inputs, name, progress)
         raise ValueError(
             "temporal-action-localization takes a video (path, bytes or {'bytes', 'path'}), a (T, D) feature array "
             f"or file, or a TAL row with 'features'; got {type(inputs).__name__}"
         )
 
-    def _encode_video(self, video, name: str) -> tuple[np.ndarray, dict, str]:
+    def _encode_video(self, video, name: str, progress: bool | None = None) -> tuple[np.ndarray, dict, str]:
         if self.video_encoder is None:
             raise ValueError(
                 f"{type(self.model).__name__} works on pre-extracted features and has no vision encoder of its own: "
@@ -238,7 +247,7 @@ class TemporalActionLocalizationPipeline(Pipeline):
             )
         if isinstance(video, (str, os.PathLike)) and not Path(video).is_file():
             raise ValueError(f"video file not found: {video}")
-        features, fps, duration = self.video_encoder.extract(video)
+        features, fps, duration = self.video_encoder.extract(video, progress=progress)
         from ..data.feature_files import check_feature_array
 
         features = check_feature_array(features, f"features of video {name!r}")
@@ -247,11 +256,11 @@ class TemporalActionLocalizationPipeline(Pipeline):
         return features, geometry, name
 
     def preprocess(self, inputs, fps=None, feature_stride=None, num_frames=None, duration=None,
-                   window_size=_UNSET, window_overlap=None):
+                   window_size=_UNSET, window_overlap=None, progress=None):
         from ..data.collators import TemporalLocalizationCollator
         from ..data.windows import window_starts
 
-        features, found, video_id = self._read_input(inputs)
+        features, found, video_id = self._read_input(inputs, progress)
         config = self.model.config
         input_dim = config.input_dim
         if features.shape[1] != input_dim:

@@ -24,10 +24,11 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sized
 from pathlib import Path
 
 import numpy as np
-from transformers import Pipeline
+from transformers import GenerationConfig, Pipeline
 
 from ..models.temporal_grounding import grounding_interface
 
@@ -35,6 +36,10 @@ from ..models.temporal_grounding import grounding_interface
 # registers this class (they pull in `datasets` and PyAV).
 
 __all__ = ["TemporalVideoGroundingPipeline", "VideoChatGrounding"]
+
+# What `generate` takes besides its inputs: the generation config's fields and the processors.
+_GENERATION_ARGUMENTS = frozenset(GenerationConfig().to_dict()) | {
+    "logits_processor", "stopping_criteria", "streamer", "prefix_allowed_tokens_fn", "synced_gpus"}
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +59,12 @@ class TemporalVideoGroundingPipeline(Pipeline):
 
     Call arguments: `video` (a path, bytes, a `{"bytes", "path"}` dict, or a (T, H, W, 3) uint8 frame array with
     `fps`), `query`, optional `start` / `end` (seconds: ground within that part of the video), `fps` (the rate
-    of given frames), `max_new_tokens` (default 256), `generate_kwargs` (for `generate`, e.g. `do_sample`),
-    `return_answer`, and what the model's interface adds (TimeExpert: `task`, `num_frames`). A dict input may carry
-    `video`, `query`, `start`, `end`, `fps`; a list of inputs is a batch. Constructor options: `frame_processor`,
-    `system_prompt` (video chat), `num_frames` (TimeExpert). `self.grounding` does the interface's work.
+    of given frames), `max_new_tokens` (default 256), `generate` arguments (`do_sample=True`, `temperature`, ...,
+    directly or as `generate_kwargs`), `return_answer`, and what the model's interface adds (TimeExpert: `task`,
+    `num_frames`). A dict input may carry `video`, `query`, `start`, `end`, `fps`; a list of inputs is run
+    `batch_size` at a time (video chat: one `generate` call per batch, left-padded). Constructor options:
+    `frame_processor`, `system_prompt` (video chat), `num_frames` (TimeExpert). `self.grounding` does the
+    interface's work.
     """
 
     _load_tokenizer = True
@@ -83,6 +90,23 @@ class TemporalVideoGroundingPipeline(Pipeline):
         (a list of such lists for a batch)."""
         return super().__call__(video, query=query, **kwargs)
 
+    def get_iterator(self, inputs, num_workers, batch_size, preprocess_params, forward_params, postprocess_params):
+        """With `batch_size > 1`, samples are batched as lists (their prompts and videos differ in length; the
+        interface pads them in its `forward`) instead of by the tensor-padding default collator."""
+        if batch_size == 1:
+            return super().get_iterator(inputs, num_workers, batch_size, preprocess_params, forward_params,
+                                        postprocess_params)
+        if not self._grounding_class.batched:
+            raise ValueError(f"{self._grounding_class.__name__} runs one input at a time: use batch_size=1")
+        from torch.utils.data import DataLoader
+        from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
+
+        dataset = (PipelineDataset if isinstance(inputs, Sized) else PipelineIterator)(
+            inputs, self.preprocess, preprocess_params)
+        loader = DataLoader(dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=_as_lists)
+        batches = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
+        return PipelineIterator(batches, self.postprocess, postprocess_params)
+
     def preprocess(self, inputs, **kwargs):
         return self.grounding.preprocess(inputs, **kwargs)
 
@@ -105,6 +129,7 @@ class VideoChatGrounding:
     """The `"video_chat"` interface: a Qwen2-VL / Qwen2.5-VL checkpoint asked the Invert4TVG grounding prompt."""
 
     init_options = ("frame_processor", "system_prompt")
+    batched = True  # `forward` takes lists of samples (one `generate` call, left-padded)
 
     def __init__(self, model, tokenizer, frame_processor=None, system_prompt: str | None = None):
         from ..data.qwen2_5_vl_video import Qwen2_5_VLVideoChatProcessor
@@ -123,10 +148,13 @@ class VideoChatGrounding:
     @staticmethod
     def sanitize_parameters(query=None, start=None, end=None, fps=None, max_new_tokens=None, generate_kwargs=None,
                             return_answer=None, **kwargs):
+        # As in transformers' generation pipelines, `generate` arguments may be passed directly (do_sample=True, ...).
+        generation = {k: kwargs.pop(k) for k in list(kwargs) if k in _GENERATION_ARGUMENTS}
         if kwargs:
             raise ValueError(f"unknown argument(s) for temporal-video-grounding: {sorted(kwargs)}")
         preprocess = {k: v for k, v in (("query", query), ("start", start), ("end", end), ("fps", fps)) if v is not None}
-        forward = {"max_new_tokens": 256 if max_new_tokens is None else int(max_new_tokens), "generate_kwargs": dict(generate_kwargs or {})}
+        forward = {"max_new_tokens": 256 if max_new_tokens is None else int(max_new_tokens),
+                   "generate_kwargs": {**(generate_kwargs or {}), **generation}}
         postprocess = {"return_answer": bool(return_answer)}
         return preprocess, forward, postprocess
 
@@ -172,10 +200,14 @@ class VideoChatGrounding:
     def forward(self, model_inputs, max_new_tokens=256, generate_kwargs=None):
         from ..training.invert4tvg.inference import generate_answers
 
-        answers, scores = generate_answers(self.model, self.chat, [{"prompt": model_inputs["prompt"]}], [model_inputs["video_inputs"]],
-                                           batch_size=1, max_new_tokens=max_new_tokens, **(generate_kwargs or {}))
-        return {"answer": answers[0], "score": scores[0], "clip_start": model_inputs["clip_start"],
-                "clip_duration": model_inputs["clip_duration"]}
+        batched = isinstance(model_inputs["clip_start"], list)
+        samples = model_inputs if batched else {k: [v] for k, v in model_inputs.items()}
+        answers, scores = generate_answers(
+            self.model, self.chat, [{"prompt": prompt} for prompt in samples["prompt"]], samples["video_inputs"],
+            batch_size=len(samples["prompt"]), max_new_tokens=max_new_tokens, **(generate_kwargs or {}))
+        outputs = {"answer": answers, "score": scores, "clip_start": samples["clip_start"],
+                   "clip_duration": samples["clip_duration"]}
+        return outputs if batched else {k: v[0] for k, v in outputs.items()}
 
     def postprocess(self, model_outputs, return_answer=False):
         from ..rewards.parsing import parse_window
@@ -191,6 +223,10 @@ class VideoChatGrounding:
             s, e = (min(max(t, 0.0), duration) for t in window)
             results.append({"segment": [offset + s, offset + e], "score": float(model_outputs["score"])})
         return {"predictions": results, "answer": answer} if return_answer else results
+
+
+def _as_lists(samples: list[dict]) -> dict[str, list]:
+    return {key: [sample[key] for sample in samples] for key in samples[0]}
 
 
 def _is_tensor(x) -> bool:

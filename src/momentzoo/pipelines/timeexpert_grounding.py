@@ -34,6 +34,7 @@ class TimeExpertGrounding:
     doc). `num_frames` (default 64): the frames sampled from a video."""
 
     init_options = ("num_frames",)
+    batched = False  # one video at a time: `forward` takes one sample
 
     def __init__(self, model, tokenizer, num_frames: int = 64):
         tokenizer = tokenizer if tokenizer is not None else model.tokenizer

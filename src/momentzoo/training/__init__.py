@@ -32,6 +32,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         ],
         "mllm4wtal": ["WTALTrainer", "WeakTALCollator", "evaluate_wtal", "make_synthetic_wtal_dataset"],
         "tal": ["evaluate_tal", "predict_tal", "evaluate_zero_shot"],
-        "tal_script": ["TALDataArguments", "load_tal_dataset", "parse_args_with_config"],
+        "tal_script": ["TALDataArguments", "load_tal_dataset", "example_parser"],
+        "trainer": ["TemporalLocalizationTrainer", "TemporalLocalizationTrainingArguments"],
     },
 )

@@ -1,7 +1,8 @@
-"""What every TAL example script shares around its `Trainer`: the data arguments (`TALDataArguments`), loading the
-dataset they name (the synthetic set, a momentzoo builder on the user's files, or a saved / exported / Hub dataset),
-fitting a model's configuration to that dataset, and, after training, scoring the evaluation split with `tal_map`,
-writing the files `momentzoo evaluate` reads, the model card with the results, and the optional Hub upload.
+"""What every TAL example script shares around its `TemporalLocalizationTrainer`: the command line (TRL's
+`TrlParser`, `example_parser`), the data arguments (`TALDataArguments`), loading the dataset they name (the
+synthetic set, a momentzoo builder on the user's files, or a saved / exported / Hub dataset), fitting a model's
+configuration to that dataset, and, after training, the final `trainer.evaluate` (tal_map), the files `momentzoo
+evaluate` reads, the model card with the results and `trainer.push_to_hub()`.
 
     load_tal_dataset("synthetic", {"num_classes": 8, "seed": 0})
     load_tal_dataset("thumos14", {"annotation_file": "thumos14.json", "features_dir": "i3d_features/"})
@@ -11,26 +12,24 @@ writing the files `momentzoo evaluate` reads, the model card with the results, a
 from __future__ import annotations
 
 import argparse
+import copy
+import importlib.util
 import json
 import logging
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import datasets
 import transformers
-import yaml
-from transformers import HfArgumentParser
 
 from ..data.collators import TemporalLocalizationCollator
-from ..hub import push_to_hub, save_model_card
-from .tal import class_names_of, evaluate_tal, format_map_table, write_predictions_json, write_references_json
+from .tal import class_names_of, format_map_table, write_predictions_json, write_references_json
 
 __all__ = [
-    "parse_args_with_config",
-    "load_yaml_config",
+    "DefaultsOnceHelpFormatter",
+    "default_report_to",
+    "example_parser",
     "as_dict",
     "TALDataArguments",
     "TAL_BUILDERS",
@@ -46,54 +45,43 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------- arguments
-# Command-line arguments for the example scripts: `HfArgumentParser` dataclasses with defaults from a YAML file.
-#
-#     model_args, data_args, training_args = parse_args_with_config(
-#         (ModelArguments, DataArguments, TrainingArguments))       # sys.argv: --config cfg.yaml [--key value ...]
-#
-# Every top-level key of the YAML file sets the default of the argument of that name (a key no dataclass has is an
-# error naming it and the file); arguments given on the command line override the file.
+class DefaultsOnceHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """`--help` shows each argument's default once (appended as "(default: X)" unless its help already says it)
+    and one flag style, `--snake_case` (the `--kebab-case` aliases `HfArgumentParser` adds still parse)."""
+
+    def _format_action_invocation(self, action):
+        snake = [option for option in action.option_strings if "-" not in option.lstrip("-")]
+        if snake and len(snake) < len(action.option_strings):
+            action = copy.copy(action)
+            action.option_strings = snake
+        return super()._format_action_invocation(action)
+
+    def _get_help_string(self, action):
+        if action.required or "default" in (action.help or "").lower():
+            return action.help
+        return super()._get_help_string(action)
 
 
-def load_yaml_config(path) -> dict[str, Any]:
-    """The mapping at the top of a YAML file (a ValueError naming the file otherwise)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML ({err})") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
-        raise ValueError(f"{path}: the top level must be a mapping of argument names to values")
-    return data
+def default_report_to() -> str:
+    """The examples' experiment tracker: trackio when installed (it logs locally; a Hub Space only when asked), else
+    none."""
+    return "trackio" if importlib.util.find_spec("trackio") is not None else "none"
 
 
-def parse_args_with_config(dataclass_types, args: Sequence[str] | None = None) -> tuple:
-    """Parse `args` (default `sys.argv[1:]`) into instances of `dataclass_types`, taking defaults from the YAML
-    file named by `--config` when given."""
-    parser = HfArgumentParser(dataclass_types)
-    parser.add_argument("--config", default=None, metavar="FILE.yaml",
-                        help="YAML file whose keys set the defaults of these arguments (the command line overrides)")
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--config", default=None)
-    known, _ = pre.parse_known_args(args)
-    if known.config:
-        values = load_yaml_config(known.config)
-        destinations = {action.dest for action in parser._actions}
-        unknown = sorted(set(values) - destinations)
-        if unknown:
-            raise ValueError(f"{known.config}: unknown argument(s) {unknown}")
-        parser.set_defaults(**values)
-        # argparse checks required arguments before defaults: those the file gives are no longer required
-        for action in parser._actions:
-            if action.dest in values:
-                action.required = False
-    outputs = parser.parse_args_into_dataclasses(args=args, look_for_args_file=False)
-    # `--config` itself comes back in a trailing Namespace: drop it
-    return tuple(output for output in outputs if not isinstance(output, argparse.Namespace))
+def example_parser(dataclass_types):
+    """The example scripts' parser: TRL's `TrlParser` (`--config FILE.yaml` sets defaults, the command line
+    overrides, unknown keys are an error), with `report_to` defaulting to trackio when installed and `--help`
+    showing each default once. Use `.parse_args_and_config(argv)`:
+
+        model_args, data_args, training_args = example_parser(
+            (ModelArguments, DataArguments, TrainingArguments)).parse_args_and_config()   # --config cfg.yaml
+    """
+    from trl import TrlParser
+
+    parser = TrlParser(dataclass_types, formatter_class=DefaultsOnceHelpFormatter)
+    if any(action.dest == "report_to" for action in parser._actions):
+        parser.set_defaults(report_to=default_report_to())
+    return parser
 
 
 def as_dict(value, name: str) -> dict:
@@ -112,8 +100,9 @@ def as_dict(value, name: str) -> dict:
 
 @dataclass
 class TALDataArguments:
-    """Where the TAL data comes from, how training crops it and how the final evaluation runs (the `DataArguments`
-    of `examples/train_actionformer.py` and `examples/train_actionvlm.py`)."""
+    """Where the TAL data comes from and how training crops it (the `DataArguments` of
+    `examples/train_actionformer.py` and `examples/train_actionvlm.py`; how evaluation runs is in
+    `TemporalLocalizationTrainingArguments`)."""
 
     dataset: str = field(
         default="synthetic",
@@ -133,13 +122,6 @@ class TALDataArguments:
         default=None, metadata={"help": "Also crop shorter videos to a random [lo, hi] fraction (ActionFormer: 0.9 1.0)."}
     )
     padding: str = field(default="longest", metadata={"help": "'longest' or 'max_length' (pad to max_seq_len)."})
-    eval_window_size: int | None = field(
-        default=None, metadata={"help": "Evaluate in sliding windows of this many steps (default: whole videos)."}
-    )
-    eval_window_overlap: float = field(default=0.25, metadata={"help": "Overlap of consecutive evaluation windows."})
-    iou_thresholds: list[float] = field(
-        default_factory=lambda: [0.3, 0.4, 0.5, 0.6, 0.7], metadata={"help": "tIoU thresholds of the mAP."}
-    )
     max_train_videos: int | None = field(default=None, metadata={"help": "Use only the first N training videos."})
     max_eval_videos: int | None = field(default=None, metadata={"help": "Score only the first N evaluation videos."})
     cache_dir: str | None = field(default=None, metadata={"help": "Cache of dataset builders / load_dataset."})
@@ -147,10 +129,6 @@ class TALDataArguments:
     def __post_init__(self):
         if self.padding not in ("longest", "max_length"):
             raise ValueError(f"padding must be 'longest' or 'max_length', got {self.padding!r}")
-        if not 0 <= self.eval_window_overlap < 1:
-            raise ValueError(f"eval_window_overlap must be in [0, 1), got {self.eval_window_overlap!r}")
-        if not self.iou_thresholds or any(not 0 < t <= 1 for t in self.iou_thresholds):
-            raise ValueError(f"iou_thresholds must be values in (0, 1], got {self.iou_thresholds!r}")
         if self.eval_split in ("", "none", "None"):
             self.eval_split = None
 
@@ -264,18 +242,13 @@ def check_model_matches_dataset(model, dataset) -> None:
         raise ValueError(f"the model takes {input_dim}-d features but the dataset's are {width}-d")
 
 
-def setup_script(training_args, logger: logging.Logger) -> bool:
-    """Logging as transformers' examples do; the collator needs the raw columns (`remove_unused_columns=False`);
-    the Hub upload is taken out of `Trainer` (it would write its own card) and done by `finish_tal_training`.
-    Returns whether to push."""
+def setup_script(training_args, logger: logging.Logger) -> None:
+    """Logging as transformers' examples do."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO,
                         handlers=[logging.StreamHandler(sys.stdout)])
     if not training_args.should_log:
         logger.setLevel(logging.WARNING)
         transformers.utils.logging.set_verbosity_warning()
-    training_args.remove_unused_columns = False
-    push, training_args.push_to_hub = training_args.push_to_hub, False
-    return push
 
 
 def load_splits(data_args: TALDataArguments):
@@ -308,43 +281,29 @@ def training_collator(data_args: TALDataArguments, config) -> TemporalLocalizati
     )
 
 
-def finish_tal_training(trainer, data_args: TALDataArguments, training_args, evaluation, push: bool, name: str,
-                        script: str, forward_kwargs: dict | None = None, extra=None) -> dict:
-    """Save the model (with its card), then on the main process score `evaluation` with `tal_map`, write
-    `eval_results.json`, `predictions.json`, `ground_truth.json`, re-render the card with the results and push when
-    asked. `extra(model, evaluation)` may return more results for `eval_results.json` (not for the card)."""
-    trainer.save_model()  # the model's save_pretrained writes its card (main process only)
+def finish_tal_training(trainer, data_args: TALDataArguments, training_args, evaluation, name: str,
+                        extra=None) -> dict:
+    """After training: save the model, score `evaluation` with `trainer.evaluate` (tal_map; the windows shared by
+    all processes), write `eval_results.json`, `predictions.json` and `ground_truth.json` (the files `momentzoo
+    evaluate` reads) on the main process, render the model card with the results and push with
+    `trainer.push_to_hub()` when `--push_to_hub`. `extra(model, evaluation)` may add results to
+    `eval_results.json` (not to the card)."""
+    trainer.save_model()
     summary = {}
     output_dir = Path(training_args.output_dir)
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    card = dict(model_card_kwargs(model), model_id=training_args.hub_model_id or str(output_dir),
-                datasets=[data_args.dataset])
-    if evaluation is not None and trainer.is_world_process_zero():
-        metrics, predictions = evaluate_tal(
-            model, evaluation, iou_thresholds=data_args.iou_thresholds, window_size=data_args.eval_window_size,
-            window_overlap=data_args.eval_window_overlap, batch_size=training_args.per_device_eval_batch_size,
-            progress=not training_args.disable_tqdm, forward_kwargs=forward_kwargs,
-        )
-        write_predictions_json(predictions, output_dir / "predictions.json")
-        write_references_json(evaluation, output_dir / "ground_truth.json", subset=data_args.eval_split)
-        results = {k: v for k, v in metrics.items() if k != "per_class_AP"}
-        everything = dict(metrics, **(extra(model, evaluation) if extra is not None else {}))
-        (output_dir / "eval_results.json").write_text(json.dumps(everything, indent=1))
-        print(f"\ntal_map on {data_args.dataset}/{data_args.eval_split} ({len(evaluation)} videos), mAP in %:")
-        print(format_map_table({name: metrics}, data_args.iou_thresholds))
-        card.update(results=results, training_details=(
-            f"Trained with `{script}` for {training_args.num_train_epochs:g} epochs on the `{data_args.train_split}` "
-            f"split; evaluated on `{data_args.eval_split}` ({len(evaluation)} videos)."))
-        save_model_card(model, output_dir, **card)
-        summary = everything
-    if push and trainer.is_world_process_zero():
-        repo_id = training_args.hub_model_id or output_dir.name
-        card.pop("model_id")
-        push_to_hub(output_dir, repo_id, token=training_args.hub_token, private=training_args.hub_private_repo,
-                    card_kwargs=card, ignore_patterns=["checkpoint-*", "checkpoint-*/**"])
+    if evaluation is not None:
+        trainer.evaluate(evaluation)
+        if trainer.is_world_process_zero():
+            model = trainer.accelerator.unwrap_model(trainer.model)
+            metrics = trainer.last_eval_results
+            write_predictions_json(trainer.last_eval_predictions, output_dir / "predictions.json")
+            write_references_json(evaluation, output_dir / "ground_truth.json", subset=data_args.eval_split)
+            summary = dict(metrics, **(extra(model, evaluation) if extra is not None else {}))
+            (output_dir / "eval_results.json").write_text(json.dumps(summary, indent=1))
+            print(f"\ntal_map on {data_args.dataset}/{data_args.eval_split} ({len(evaluation)} videos), mAP in %:")
+            print(format_map_table({name: metrics}, training_args.iou_thresholds))
+    trainer.create_model_card(dataset=data_args.dataset)
+    if training_args.push_to_hub:
+        trainer.push_to_hub(dataset=data_args.dataset)
     trainer.accelerator.wait_for_everyone()
     return summary
-
-
-def model_card_kwargs(model) -> dict:
-    return dict(model.model_card_kwargs() or {})

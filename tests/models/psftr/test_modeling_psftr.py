@@ -77,7 +77,7 @@ def test_config_defaults_are_the_papers():
     assert (config.focal_alpha, config.focal_gamma, config.roi_size) == (0.25, 2.0, 16)
     assert (config.slice_size, config.train_slice_overlap, config.inference_slice_overlap) == (128, 0.75, 0.25)
     assert config.prompt_template == "a video of a person doing {label}"
-    assert config.text_model_name_or_path == "openai/clip-vit-base-patch16"
+    assert config.text_model_name_or_path is None  # set by from_backbones to the checkpoint it loaded
     text = config.text_config
     assert (text.model_type, text.hidden_size, text.num_hidden_layers, text.projection_dim) == ("clip_text_model", 512, 12, 512)
     assert config.num_classes == 20 and config.id2label[0] == "BaseballPitch"

@@ -192,14 +192,14 @@ def test_psftr_example_configs_parse_and_hold_valid_model_configs(name, monkeypa
     from transformers import TrainingArguments
 
     from momentzoo.models.psftr import PSFTRConfig
-    from momentzoo.training.tal_script import as_dict, parse_args_with_config
+    from momentzoo.training.tal_script import as_dict, example_parser
 
     examples = Path(__file__).resolve().parents[3] / "examples"
     monkeypatch.syspath_prepend(str(examples))
     train_psftr = importlib.import_module("train_psftr")
-    model_args, data_args, training_args = parse_args_with_config(
-        (train_psftr.ModelArguments, train_psftr.ZeroShotDataArguments, TrainingArguments),
-        ["--config", str(examples / "configs" / name)])
+    model_args, data_args, training_args = example_parser(
+        (train_psftr.ModelArguments, train_psftr.ZeroShotDataArguments, TrainingArguments)
+    ).parse_args_and_config(["--config", str(examples / "configs" / name)])
     config = PSFTRConfig(**as_dict(model_args.model_config, "model_config"))
     assert data_args.benchmark in ZERO_SHOT_IOU_THRESHOLDS and data_args.split_ratio in ("75_25", "50_50")
     assert list(data_args.iou_thresholds) == list(ZERO_SHOT_IOU_THRESHOLDS[data_args.benchmark])

@@ -119,6 +119,7 @@ class ActivityNetBuilder(TemporalLocalizationBuilder):
     BUILDER_CONFIGS = [ActivityNetConfig(name="default", version=datasets.Version("1.3.0"))]
     DEFAULT_CONFIG_NAME = "default"
     HOMEPAGE = "http://activity-net.org/"
+    LICENSE = "other"  # annotations for research use; the videos are YouTube's
     CITATION = (
         "@inproceedings{caba2015activitynet, title={ActivityNet: A Large-Scale Video Benchmark for Human "
         "Activity Understanding}, author={Caba Heilbron, Fabian and Escorcia, Victor and Ghanem, Bernard and "

@@ -50,7 +50,8 @@ __all__ = [
     "SEGMENTS",
 ]
 
-SEGMENTS = datasets.List(datasets.List(datasets.Value("float32"), length=2))
+# Seconds (and fps) as float64: float32 keeps only ~7 digits, 0.1 s off at an hour into a video.
+SEGMENTS = datasets.List(datasets.List(datasets.Value("float64"), length=2))
 
 
 @dataclass
@@ -163,6 +164,13 @@ def _fingerprint(value, h) -> None:
 
 class _MomentZooBuilder(datasets.GeneratorBasedBuilder, metaclass=abc.ABCMeta):
     BUILDER_CONFIG_CLASS = MomentZooBuilderConfig
+    # What the dataset card declares on the Hub (a dataset sets its own license where its source states one).
+    HOMEPAGE = ""
+    CITATION = ""
+    LICENSE = "unknown"
+    LANGUAGE: tuple[str, ...] = ("en",)
+    TASK_CATEGORIES: tuple[str, ...] = ()
+    TAGS: tuple[str, ...] = ()
 
     def __init__(self, *args, **kwargs):
         if kwargs.get("hash") is None:
@@ -193,8 +201,9 @@ class _MomentZooBuilder(datasets.GeneratorBasedBuilder, metaclass=abc.ABCMeta):
         return datasets.DatasetInfo(
             description=self.__doc__.split("\n\n")[0] if self.__doc__ else "",
             features=datasets.Features(features),
-            homepage=getattr(self, "HOMEPAGE", ""),
-            citation=getattr(self, "CITATION", ""),
+            homepage=self.HOMEPAGE,
+            citation=self.CITATION,
+            license=self.LICENSE,
         )
 
     @staticmethod
@@ -268,7 +277,7 @@ class _MomentZooBuilder(datasets.GeneratorBasedBuilder, metaclass=abc.ABCMeta):
     def _media_features(self) -> dict:
         out = {}
         if self._has_features():
-            out["fps"] = datasets.Value("float32")
+            out["fps"] = datasets.Value("float64")
             out["feature_stride"] = datasets.Value("int32")
             out["num_frames"] = datasets.Value("int32")
             out["features"] = datasets.Array2D(shape=(None, self._feature_dim()), dtype="float32")
@@ -328,6 +337,8 @@ class TemporalLocalizationBuilder(_MomentZooBuilder):
     segment-valued extras named in `EXTRA_SEGMENT_COLUMNS` are validated like `segments`).
     """
 
+    TASK_CATEGORIES = ("video-classification",)  # the Hub has no temporal-localization category
+    TAGS = ("temporal-action-localization",)
     EXTRA_SEGMENT_COLUMNS: tuple[str, ...] = ()
     EXTRA_LABEL_COLUMNS: tuple[str, ...] = ()
 
@@ -354,7 +365,7 @@ class TemporalLocalizationBuilder(_MomentZooBuilder):
     def _info(self) -> datasets.DatasetInfo:
         self.config.validate()
         label = datasets.ClassLabel(names=self._class_names())
-        features = {"video_id": datasets.Value("string"), "duration": datasets.Value("float32")}
+        features = {"video_id": datasets.Value("string"), "duration": datasets.Value("float64")}
         features.update(self._media_features())
         features.update(segments=SEGMENTS, labels=datasets.List(label))
         for name in self._extra_segment_columns():
@@ -440,6 +451,8 @@ class TemporalGroundingBuilder(_MomentZooBuilder):
     columns via `_extra_features()` (values from `QueryAnnotation.extra`)."""
 
     ROW_KEY = "qid"
+    TASK_CATEGORIES = ("video-text-to-text",)
+    TAGS = ("temporal-video-grounding", "moment-retrieval")
 
     @abc.abstractmethod
     def _read_queries(self) -> dict[str, list[QueryAnnotation]]:
@@ -459,7 +472,7 @@ class TemporalGroundingBuilder(_MomentZooBuilder):
         features = {
             "qid": datasets.Value("string"),
             "video_id": datasets.Value("string"),
-            "duration": datasets.Value("float32"),
+            "duration": datasets.Value("float64"),
             "query": datasets.Value("string"),
             "windows": SEGMENTS,
         }

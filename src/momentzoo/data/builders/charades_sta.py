@@ -104,6 +104,7 @@ class CharadesSTABuilder(TemporalGroundingBuilder):
     ]
     DEFAULT_CONFIG_NAME = "jsonl"
     HOMEPAGE = "https://github.com/jiyanggao/TALL"
+    LICENSE = "other"  # Charades videos: the Allen Institute's non-commercial research license
     CITATION = (
         "@inproceedings{gao2017tall, title={TALL: Temporal Activity Localization via Language Query}, "
         "author={Gao, Jiyang and Sun, Chen and Yang, Zhenheng and Nevatia, Ram}, booktitle={ICCV}, year={2017}}"

@@ -89,6 +89,7 @@ class EpicKitchensBuilder(TemporalLocalizationBuilder):
         EpicKitchensConfig(name="noun", label_column="noun_class", num_classes=300, version=datasets.Version("1.0.0")),
     ]
     HOMEPAGE = "https://epic-kitchens.github.io/"
+    LICENSE = "cc-by-nc-4.0"
     CITATION = (
         "@article{damen2022rescaling, title={Rescaling Egocentric Vision: Collection, Pipeline and Challenges "
         "for EPIC-KITCHENS-100}, author={Damen, Dima and others}, journal={IJCV}, year={2022}}"

@@ -47,6 +47,7 @@ class QVHighlightsBuilder(TemporalGroundingBuilder):
     BUILDER_CONFIGS = [QVHighlightsConfig(name="default", version=datasets.Version("1.0.0"))]
     DEFAULT_CONFIG_NAME = "default"
     HOMEPAGE = "https://github.com/jayleicn/moment_detr"
+    LICENSE = "cc-by-nc-sa-4.0"  # the annotations' license (moment_detr README)
     CITATION = (
         "@inproceedings{lei2021detecting, title={QVHighlights: Detecting Moments and Highlights in Videos via "
         "Natural Language Queries}, author={Lei, Jie and Berg, Tamara L and Bansal, Mohit}, booktitle={NeurIPS}, "

@@ -15,7 +15,10 @@ import torch
 from momentzoo.metrics._common import check_iou_thresholds, is_number, paired_segment_iou
 from momentzoo.rewards.parsing import parse_windows
 
-__all__ = ["TemporalGroundingRecall", "compute_grounding_recall", "DEFAULT_RANKS", "DEFAULT_IOU_THRESHOLDS"]
+__all__ = [
+    "TemporalGroundingRecall", "compute_grounding_recall", "normalize_grounding_inputs", "DEFAULT_RANKS",
+    "DEFAULT_IOU_THRESHOLDS",
+]
 
 DEFAULT_RANKS = (1, 5)
 DEFAULT_IOU_THRESHOLDS = (0.3, 0.5, 0.7)
@@ -41,8 +44,11 @@ _CITATION = """\
 _KWARGS_DESCRIPTION = """\
 Args:
     predictions: per query, a ranked list of windows `[start, end]` (best first; may be empty), or the
-        model's raw text answer, parsed into windows by `momentzoo.rewards.parsing.parse_windows`.
-    references: per query (same order), a non-empty list of ground-truth windows `[start, end]`.
+        model's raw text answer, parsed into windows by `momentzoo.rewards.parsing.parse_windows`. The grounding
+        pipeline's output is accepted as it is (`[{"segment": [s, e], "score"}]` per query, ranked by score, or
+        its `return_answer=True` dicts), and so are tensors/arrays: (queries, 2) or (queries, windows, 2).
+    references: per query (same order), a non-empty list of ground-truth windows `[start, end]` (or a tensor as
+        above).
     ranks: the k of R{k}@{m}, default (1, 5). Queries with fewer than k windows use the ones they have.
     iou_thresholds: the m of R{k}@{m}, in (0, 1], default (0.3, 0.5, 0.7).
     strict: count a hit when tIoU > m (default True, as the papers) instead of tIoU >= m.
@@ -55,6 +61,49 @@ Examples:
     >>> recall.compute(predictions=[[[2.0, 6.0]], []], references=[[[2.0, 8.0]], [[1.0, 3.0]]], ranks=[1])
     {'R1@0.3': 0.5, 'R1@0.5': 0.5, 'R1@0.7': 0.0, 'mIoU': 0.3333333333333333}
 """
+
+
+def _plain_window(window):
+    """One window as a list of Python numbers: a `{"segment": [s, e], ...}` dict (a pipeline's output), a tensor,
+    an array, or numpy scalars."""
+    if isinstance(window, dict) and "segment" in window:
+        window = window["segment"]
+    if isinstance(window, (torch.Tensor, np.ndarray)):
+        return window.tolist()
+    if isinstance(window, (list, tuple)):
+        return [x.item() if isinstance(x, (np.generic, torch.Tensor)) else x for x in window]
+    return window
+
+
+def _plain_query(entry):
+    """One query's prediction or references as a list of windows (or the raw text answer, kept as it is). A
+    pipeline's `{"predictions": [...], "answer": ...}` (`return_answer=True`) gives its predictions; dicts with a
+    `score` are ranked by it, best first."""
+    if isinstance(entry, dict) and "predictions" in entry:
+        entry = entry["predictions"]
+    if isinstance(entry, (torch.Tensor, np.ndarray)):
+        entry = entry.tolist()
+    if not isinstance(entry, (list, tuple)):
+        return entry
+    if entry and all(isinstance(w, dict) and "score" in w for w in entry):
+        entry = sorted(entry, key=lambda w: -float(w["score"]))
+    return [_plain_window(w) for w in entry]
+
+
+def normalize_grounding_inputs(value, name: str):
+    """`predictions` or `references` in the metric's own form (per query, a list of `[start, end]`, or raw
+    text): also accepts the grounding pipeline's outputs and tensors or arrays of shape (queries, 2) (one window
+    per query) or (queries, windows, 2)."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        if value.ndim == 2 and value.shape[1] == 2:
+            return [[window] for window in value.tolist()]
+        if value.ndim == 3 and value.shape[2] == 2:
+            return value.tolist()
+        raise ValueError(f"{name}: a tensor of windows must have shape (queries, 2) or (queries, windows, 2), got "
+                         f"{tuple(value.shape)}")
+    if not isinstance(value, (list, tuple)):
+        return value  # refused with a clear error by the checks
+    return [_plain_query(entry) for entry in value]
 
 
 def _windows(entry, where: str, allow_empty: bool) -> list:
@@ -182,6 +231,8 @@ def compute_grounding_recall(
     Window lists go through Arrow and whole-array checks (1M queries x 5 windows in seconds); raw text answers,
     and any input the fast checks reject, through the per-query checks that name the query and window."""
     ranks, thresholds = _check_options(ranks, iou_thresholds)
+    predictions = normalize_grounding_inputs(predictions, "predictions")
+    references = normalize_grounding_inputs(references, "references")
     for name, value in (("predictions", predictions), ("references", references)):
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"{name} must be a list with one entry per query, got {type(value).__name__}")
@@ -262,11 +313,14 @@ class TemporalGroundingRecall(evaluate.Metric):
 
     def add_batch(self, *, predictions=None, references=None, **kwargs):
         """Validate a batch of queries (a clear `ValueError` naming the query and field), then add it.\n"""
+        predictions = normalize_grounding_inputs(predictions, "predictions")
+        references = normalize_grounding_inputs(references, "references")
         self._check_batch(predictions, references)
         super().add_batch(predictions=predictions, references=references, **kwargs)
 
     def add(self, *, prediction=None, reference=None, **kwargs):
         """Validate one query's prediction and references, then add them.\n"""
+        prediction, reference = _plain_query(prediction), _plain_query(reference)
         self._check_batch([prediction], [reference])
         super().add(prediction=prediction, reference=reference, **kwargs)
 

@@ -7,7 +7,7 @@ from numbers import Integral
 from transformers import PreTrainedConfig
 
 from ..temporal_localization import THUMOS14_CLASSES, TemporalLocalizationConfigMixin
-from ..validation import ConfigFieldChecks
+from ..validation import ConfigFieldChecks, LabelMapMixin
 
 __all__ = ["ActionFormerConfig", "THUMOS14_CLASSES"]
 
@@ -19,7 +19,7 @@ _checks = ConfigFieldChecks("ActionFormerConfig")
 _fail, _int, _float, _choice, _bool = _checks.fail, _checks.integer, _checks.number, _checks.choice, _checks.boolean
 
 
-class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
+class ActionFormerConfig(LabelMapMixin, TemporalLocalizationConfigMixin, PreTrainedConfig):
     r"""Configuration of [`ActionFormerForTemporalLocalization`] (Zhang et al., "ActionFormer: Localizing Moments of
     Actions with Transformers", ECCV 2022). Every field is validated; a bad value raises a `ValueError` naming it.
 
@@ -61,8 +61,8 @@ class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         loss_normalizer_init (`float`, 100), loss_normalizer_momentum (`float`, 0.9): both losses are divided by an
             EMA of the number of positive points (kept as a buffer, saved with the weights).
     Classes:
-        num_classes (`int`, 20), id2label / label2id (THUMOS14's 20 classes by default; `LABEL_i` names when only
-            `num_classes` is given).
+        id2label / label2id / num_labels exactly as in transformers (`num_classes` is an alias of `num_labels`):
+            THUMOS14's 20 classes when none of them is given; `LABEL_i` names when only `num_labels` is given.
     Feature geometry (defaults for metadata that lacks it): fps (`float`, 30.0), feature_stride (`int`, 4),
         num_frames (`int`, 16): step `i` is centred on frame `i * feature_stride + num_frames / 2`.
     Post-processing (`post_process`):
@@ -209,11 +209,7 @@ class ActionFormerConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         self.min_score = _float("min_score", min_score, 0.0, 1.0)
         self.max_segments = _int("max_segments", max_segments)
 
-        kwargs.pop("label2id", None)  # always rebuilt from id2label
-        kwargs.pop("num_labels", None)
-        id2label = _checks.label_map(kwargs.pop("id2label", None), num_classes, THUMOS14_CLASSES)
-        self.num_classes = len(id2label)
-        super().__init__(id2label=id2label, label2id={name: i for i, name in id2label.items()}, **kwargs)
+        super().__init__(id2label=_checks.resolve_labels(kwargs, num_classes, THUMOS14_CLASSES), **kwargs)
 
     # Not in the paper (ActionFormer runs whole videos at inference): long videos in the pipeline and `predict_tal`
     # run in windows of the training length, overlapping by a quarter.

@@ -80,7 +80,10 @@ class ActionVLMConfig(ActionFormerConfig):
             `AutoConfig`; its `vocab_size` must cover `special_token_ids`.
         language_tuning (`"lora"`, `"full"` or `"frozen"`, "lora"), lora_rank (`int`, 128), lora_alpha (`int`,
             256), lora_dropout (`float`, 0.05), lora_target_modules (`list[str]`, Qwen2's attention and MLP
-            projections): LoRA (peft) on the LM.
+            projections): LoRA on the LM through peft (`get_peft_model`; `merge_and_unload()` folds it in).
+        language_model_name_or_path (`str` or None, None): the checkpoint the LM's frozen weights come from, set by
+            `from_backbones` when it loads a Hub model. With LoRA, checkpoints then store only the LM's adapter
+            (the frozen LM is not saved again) and `from_pretrained` reloads the rest from here.
         special_tokens (`list[str]`, `["[cls]", "[loc]", "[adv]"]`), special_token_ids (`list[int]`, set by
             `from_backbones`): the three per-frame query tokens, added to the tokenizer and the embeddings.
         special_token_layout (`"blocked"` or `"interleaved"`, "blocked"): `blocked` puts all L visual tokens, then
@@ -130,6 +133,7 @@ class ActionVLMConfig(ActionFormerConfig):
         lora_alpha: int = 256,
         lora_dropout: float = 0.05,
         lora_target_modules: list[str] | None = None,
+        language_model_name_or_path: str | None = None,
         special_tokens: list[str] | None = None,
         special_token_ids: list[int] | None = None,
         special_token_layout: str = "blocked",
@@ -182,6 +186,11 @@ class ActionVLMConfig(ActionFormerConfig):
         if isinstance(targets, str) or not targets or not all(isinstance(t, str) and t for t in targets):
             _fail("lora_target_modules", "a non-empty list of module names", lora_target_modules)
         self.lora_target_modules = list(targets)
+        if language_model_name_or_path is not None and (
+            not isinstance(language_model_name_or_path, str) or not language_model_name_or_path
+        ):
+            _fail("language_model_name_or_path", "None or a non-empty hub id or path", language_model_name_or_path)
+        self.language_model_name_or_path = language_model_name_or_path
 
         tokens = DEFAULT_SPECIAL_TOKENS if special_tokens is None else special_tokens
         if isinstance(tokens, str) or len(tokens) != 3 or len(set(tokens)) != 3 or not all(
@@ -217,7 +226,12 @@ class ActionVLMConfig(ActionFormerConfig):
         self.advantage_loss_weight = _weight("advantage_loss_weight", advantage_loss_weight)
         self.vision_loss_average = _choice("vision_loss_average", vision_loss_average, VISION_LOSS_AVERAGES)
 
+        given_labels = kwargs.get("id2label")
         super().__init__(input_dim=2048 if input_dim is None else input_dim, **kwargs)
+        if given_labels is not None and len(given_labels) != self.num_classes:
+            # re-headed by num_labels (`from_pretrained(ckpt, num_labels=K)`): the checkpoint's prompt and
+            # descriptions were for its own classes
+            self.prompt_token_ids = class_descriptions = None
         if class_descriptions is not None:
             if isinstance(class_descriptions, str) or len(class_descriptions) != self.num_classes or not all(
                 isinstance(d, str) for d in class_descriptions
@@ -225,6 +239,17 @@ class ActionVLMConfig(ActionFormerConfig):
                 _fail("class_descriptions", f"a list of {self.num_classes} strings (one per class)", class_descriptions)
             class_descriptions = list(class_descriptions)
         self.class_descriptions = class_descriptions
+
+    def __setattr__(self, key, value):
+        relabelled = key == "id2label" and value is not None and self.__dict__.get("_post_init_done", False)
+        previous = self.__dict__.get("id2label")
+        super().__setattr__(key, value)
+        if relabelled and self.id2label != previous:
+            # Re-headed (`from_pretrained(ckpt, id2label=...)`): the prompt lists the old classes. It is rebuilt from
+            # the new names by `from_pretrained` (or `set_class_descriptions`); descriptions of other classes go.
+            self.prompt_token_ids = None
+            if self.class_descriptions is not None and len(self.class_descriptions) != self.num_classes:
+                self.class_descriptions = None
 
     @property
     def has_video_encoder(self) -> bool:
@@ -243,8 +268,9 @@ class ActionVLMConfig(ActionFormerConfig):
             raise ValueError(f"unknown ActionVLM preset {name!r}; available: {sorted(ACTIONVLM_PRESETS)}")
         preset = ACTIONVLM_PRESETS[name]
         values = copy.deepcopy(preset["config"])
-        values["vision_config"] = {**copy.deepcopy(preset["vision_config"]), "_name_or_path": preset["vision_model"]}
-        values["text_config"] = {**copy.deepcopy(preset["text_config"]), "_name_or_path": preset["language_model"]}
+        # No `_name_or_path` on the sub-configs: these backbones are random until from_preset loads the weights.
+        values["vision_config"] = copy.deepcopy(preset["vision_config"])
+        values["text_config"] = copy.deepcopy(preset["text_config"])
         values.update(overrides)
         return cls(**values)
 

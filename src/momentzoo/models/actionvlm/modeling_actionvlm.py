@@ -34,9 +34,15 @@ from torch import nn
 from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from ...hub import MomentzooModelCardMixin
+from ...hub import MomentzooModelCardMixin, hub_repo_id
 from ..actionformer.modeling_actionformer import ActionFormerForTemporalLocalization
-from ..backbone_utils import load_causal_lm, load_saved_tokenizer, save_tokenizer, saved_preprocessor_dict
+from ..backbone_utils import (
+    TEXT_MODEL_SUFFIX,
+    load_causal_lm,
+    load_saved_tokenizer,
+    save_tokenizer,
+    saved_preprocessor_dict,
+)
 from ..validation import pad_segment_labels, validate_segment_labels
 from .configuration_actionvlm import ACTIONVLM_PRESETS, DEFAULT_SPECIAL_TOKENS, ActionVLMConfig
 from .processing_actionvlm import format_action_prompt, format_proposal_answer
@@ -251,13 +257,17 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
             self._adapter_hooks.append(layer.register_forward_hook(_TemporalAdapterHook(adapter, num_temporal)))
 
     def _inject_lora(self) -> None:
-        from peft import LoraConfig, inject_adapter_in_model
+        """Wrap the LM in a peft `PeftModel` with the config's LoRA (its base weights frozen by peft)."""
+        from peft import LoraConfig, get_peft_model
 
         config = self.config
         lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                           target_modules=list(config.lora_target_modules), bias="none")
         try:
-            inject_adapter_in_model(lora, self.language_model)
+            # peft adds the LoRA layers to the LM in place; the `PeftModel` around it is kept out of the module tree
+            # (the LM stays `language_model`, so transformers ties and loads its weights as before) and serves
+            # peft's adapter saving and merging.
+            self.__dict__["language_adapter"] = get_peft_model(self.language_model, lora)
         except ValueError as error:
             raise ValueError(f"ActionVLMConfig.lora_target_modules {config.lora_target_modules} do not match the "
                              f"language model {type(self.language_model).__name__}: {error}") from None
@@ -265,6 +275,31 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         for name, module in self.language_model.named_modules():
             if ".lora_" in name:
                 module._is_hf_initialized = True
+
+    def merge_and_unload(self) -> "ActionVLMForTemporalLocalization":
+        """Fold the LoRA weights into the LM (peft's `merge_and_unload`): the same outputs without the adapter. The
+        LM is then frozen (`language_tuning="frozen"`) and saved whole. Returns the model."""
+        if self.config.language_tuning != "lora":
+            raise ValueError(f"merge_and_unload needs language_tuning='lora', got {self.config.language_tuning!r}")
+        self.language_model = self.__dict__.pop("language_adapter").merge_and_unload()
+        self.config.language_tuning = "frozen"
+        self.config.language_model_name_or_path = None  # the merged LM is no longer the base checkpoint
+        self._set_trainable()
+        return self
+
+    def _adapter_only(self) -> bool:
+        """Whether checkpoints leave out the frozen LM (LoRA on an LM that reloads from its checkpoint)."""
+        return self.config.language_tuning == "lora" and self.config.language_model_name_or_path is not None
+
+    def weights_loaded_separately(self) -> set[str]:
+        """An adapter-only checkpoint's frozen LM weights, which `from_pretrained` reloads from their checkpoint."""
+        if not self._adapter_only():
+            return set()
+        return {key for key in self.state_dict() if self._is_frozen_language_key(key)}
+
+    @staticmethod
+    def _is_frozen_language_key(key: str) -> bool:
+        return key.startswith("language_model.") and "lora_" not in key
 
     def _set_trainable(self) -> None:
         """requires_grad by the config: LM frozen but LoRA (or fully trained, or frozen), video encoder fine-tuned,
@@ -335,7 +370,8 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         """ActionVLM on real backbones: `language_model` (hub id, path or `PreTrainedModel`; any causal LM, or the
         text model of a vision-language checkpoint), `vision_model` (a `VideoMAEModel` id/path/instance, or None
         for pre-extracted features), `tokenizer` (default: the LM's). The special tokens are added to the tokenizer
-        (and the embeddings resized when the vocabulary lacks room). `config_kwargs` go to `ActionVLMConfig`
+        (and the embeddings resized when the vocabulary lacks room; otherwise a Hub LM is recorded as
+        `language_model_name_or_path`, so that LoRA checkpoints store only the adapter). `config_kwargs` go to `ActionVLMConfig`
         (`id2label`, `class_descriptions`, `input_dim` for features, `vision_tuning`, ...); `vision_image_size`
         overrides the encoder's input size (its position table is sinusoidal)."""
         lm = load_causal_lm(language_model, dtype=dtype)
@@ -351,6 +387,10 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         rows = lm.get_input_embeddings().weight.shape[0]
         if max(special_ids) >= rows:  # never shrink a padded vocabulary (Qwen2.5 has 151,936 rows for 151,665 tokens)
             lm.resize_token_embeddings(max(special_ids) + 1, mean_resizing=True)
+        elif isinstance(language_model, (str, os.PathLike)):
+            # LoRA checkpoints then hold only the adapter: the frozen LM reloads from its Hub checkpoint (a local
+            # path may be gone by then; pass language_model_name_or_path to rely on one)
+            config_kwargs.setdefault("language_model_name_or_path", hub_repo_id(language_model))
 
         vm = None
         if vision_model is not None:
@@ -394,22 +434,45 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         save_tokenizer(self.tokenizer, save_directory, args, kwargs)
+        if self._adapter_only():  # the frozen LM reloads from config.language_model_name_or_path
+            state_dict = kwargs.get("state_dict")
+            state_dict = self.state_dict() if state_dict is None else state_dict
+            kwargs["state_dict"] = {k: v for k, v in state_dict.items() if not self._is_frozen_language_key(k)}
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        hub = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only") if k in kwargs}
         model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        if model._adapter_only():  # an adapter-only checkpoint: the frozen LM weights come from their checkpoint
+            model._load_base_language_model(**hub)
         model._set_trainable()
         tokenizer = load_saved_tokenizer(pretrained_model_name_or_path, kwargs)
         if tokenizer is not None:  # a checkpoint saved without a tokenizer still predicts; only L_tg needs one
             model.set_tokenizer(tokenizer)
+        if model.config.prompt_token_ids is None and model.tokenizer is not None:  # re-headed: prompt the new classes
+            model.set_class_descriptions(model.config.class_descriptions)
         return model
+
+    def _load_base_language_model(self, **hub) -> None:
+        base = load_causal_lm(self.config.language_model_name_or_path, dtype=self.dtype, **hub).state_dict()
+        wrapped = self.language_model
+        # peft moved each adapted Linear's weights under `base_layer`
+        weights = {key: base[key.replace(".base_layer", "")] for key in wrapped.state_dict()
+                   if "lora_" not in key and key.replace(".base_layer", "") in base}
+        missing = [k for k in wrapped.state_dict() if "lora_" not in k and k not in weights]
+        if missing:
+            raise ValueError(f"{self.config.language_model_name_or_path} lacks LM weights {missing[:5]} that this "
+                             "adapter-only checkpoint needs")
+        wrapped.load_state_dict(weights, strict=False)
 
     @classmethod
     def card_kwargs_from_config(cls, config) -> dict:
-        names = [c._name_or_path for c in (config.vision_config, config.text_config)
-                 if c is not None and c._name_or_path and "/" in c._name_or_path
-                 and not os.path.isabs(c._name_or_path) and " " not in c._name_or_path]
+        # The backbones from_backbones loaded (a VLM's text model names its checkpoint); a model built from a
+        # config has random backbones and names none.
+        names = [hub_repo_id(c._name_or_path.removesuffix(TEXT_MODEL_SUFFIX))
+                 for c in (config.vision_config, config.text_config) if c is not None]
+        names = [name for name in names if name]
         vision = config.vision_config
         rows = [
             ("video encoder", f"{vision.model_type} {vision.hidden_size}-d x {vision.num_hidden_layers} layers, "

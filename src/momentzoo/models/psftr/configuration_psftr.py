@@ -5,7 +5,7 @@ from transformers import AutoConfig, PreTrainedConfig
 
 from ..backbone_utils import CLIP_TEXT_MODEL_ID, clip_text_config
 from ..temporal_localization import THUMOS14_CLASSES, TemporalLocalizationConfigMixin
-from ..validation import ConfigFieldChecks
+from ..validation import ConfigFieldChecks, LabelMapMixin
 
 __all__ = ["PSFTRConfig", "THUMOS14_CLASSES", "CLIP_TEXT_MODEL_ID", "DEFAULT_PROMPT_TEMPLATE"]
 
@@ -19,7 +19,7 @@ _checks = ConfigFieldChecks("PSFTRConfig")
 _fail, _int, _float, _bool, _choice = _checks.fail, _checks.integer, _checks.number, _checks.boolean, _checks.choice
 
 
-class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
+class PSFTRConfig(LabelMapMixin, TemporalLocalizationConfigMixin, PreTrainedConfig):
     r"""Configuration of [`PSFTRModel`] ("Progressive Semantic Fusion Transformer for Zero-Shot Temporal Action
     Localization", ICLR 2026 submission). Every field is validated; a bad value raises a `ValueError` naming it.
 
@@ -27,8 +27,9 @@ class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         input_dim (`int`, 512): frame feature size; the features are CLIP image embeddings in the joint
             image-text space, so it must equal the text encoder's `projection_dim` (SPDE compares the two).
         text_config (`dict` or `CLIPTextConfig`): the text encoder, a `CLIPTextModelWithProjection`; defaults to
-            CLIP ViT-B/16's text tower. text_model_name_or_path (`str`, "openai/clip-vit-base-patch16"): where its
-            weights come from (`PSFTRModel.from_backbones`; None when they were given as a model object).
+            CLIP ViT-B/16's text tower. text_model_name_or_path (`str` or None, None): where its weights came from,
+            set by `PSFTRModel.from_backbones` (None for a model built from a config, whose weights are random, or
+            from a model object of unknown origin); the model card names it as the base model.
         prompt_template (`str`, "a video of a person doing {label}"): how a class name becomes the encoder's
             text; the paper's ablation also tries "{label}", "a video of {label}", "a video of action {label}".
         split_camel_case (`bool`, True): "CleanAndJerk" -> "clean and jerk" before prompting (THUMOS14's names).
@@ -79,7 +80,8 @@ class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         auxiliary_loss (`bool`, True): classification and segment losses on every decoder layer.
         slice_size (`int`, 128), train_slice_overlap (0.75), inference_slice_overlap (0.25): sliding windows
             (used by the collators / examples: the model accepts any length).
-    Classes: id2label / label2id: the training classes (THUMOS14's 20 by default); any other class names can be
+    Classes: id2label / label2id / num_labels (alias `num_classes`) as in transformers: the training classes
+        (THUMOS14's 20 when none is given); any other class names can be
         passed to `forward(class_names=...)` and `post_process(class_names=...)` at inference.
     Feature geometry (defaults for metadata that lacks it): fps (30.0), feature_stride (4), num_frames (16).
     Post-processing: max_segments_per_window (`int`, 100): top (query, class) pairs kept per window;
@@ -95,7 +97,7 @@ class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         self,
         input_dim: int = 512,
         text_config: dict | PreTrainedConfig | None = None,
-        text_model_name_or_path: str | None = CLIP_TEXT_MODEL_ID,
+        text_model_name_or_path: str | None = None,
         prompt_template: str = DEFAULT_PROMPT_TEMPLATE,
         split_camel_case: bool = True,
         freeze_text_encoder: bool = True,
@@ -236,11 +238,7 @@ class PSFTRConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         self.nms_sigma = _float("nms_sigma", nms_sigma, 0.0, low_open=True)
         self.max_segments = _int("max_segments", max_segments)
 
-        kwargs.pop("label2id", None)  # always rebuilt from id2label
-        kwargs.pop("num_labels", None)
-        id2label = _checks.label_map(kwargs.pop("id2label", None), num_classes, THUMOS14_CLASSES)
-        self.num_classes = len(id2label)
-        super().__init__(id2label=id2label, label2id={name: i for i, name in id2label.items()}, **kwargs)
+        super().__init__(id2label=_checks.resolve_labels(kwargs, num_classes, THUMOS14_CLASSES), **kwargs)
 
     @property
     def class_names(self) -> list[str]:

@@ -41,7 +41,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 from transformers.utils import logging as hf_logging
 
-from ...hub import MomentzooModelCardMixin
+from ...hub import MomentzooModelCardMixin, hub_repo_id
 from ...layers.deformable_attention import DeformableAttention1d, DeformableAttentionWeights, DeformableSamplingOffsets
 from ...layers.losses import sigmoid_focal_loss
 from ...layers.masked_conv import MaskedConv1d
@@ -563,8 +563,8 @@ class PSFTRModel(PSFTRPreTrainedModel):
 
         Args:
             text_model: hub id or local path of a CLIP checkpoint (full `CLIPModel` or text-only), a loaded
-                `CLIPModel` or `CLIPTextModelWithProjection`; default `config.text_model_name_or_path`
-                ("openai/clip-vit-base-patch16").
+                `CLIPModel` or `CLIPTextModelWithProjection`; default `config_kwargs["text_model_name_or_path"]`,
+                else "openai/clip-vit-base-patch16".
             tokenizer: its tokenizer (or where to load it from); default: loaded from `text_model` when that is a
                 path or hub id.
             config_kwargs: any other `PSFTRConfig` field (`input_dim` defaults to CLIP's projection size).
@@ -602,9 +602,8 @@ class PSFTRModel(PSFTRPreTrainedModel):
     @classmethod
     def card_kwargs_from_config(cls, config) -> dict:
         """The card names the CLIP text encoder as the base model (when it is a Hub id) and the prompt."""
-        name = config.text_model_name_or_path
-        hub_id = isinstance(name, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", name) and not os.path.exists(name)
-        return {"base_model": [name] if hub_id else None, "prompt_template": config.prompt_template,
+        name = hub_repo_id(config.text_model_name_or_path)
+        return {"base_model": [name] if name else None, "prompt_template": config.prompt_template,
                 "citation": PSFTR_CITATION}
 
     def set_text_tokenizer(self, tokenizer) -> None:

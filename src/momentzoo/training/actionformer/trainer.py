@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from torch import nn
-from transformers import Trainer
+
+from ..trainer import TemporalLocalizationTrainer
 
 __all__ = ["ActionFormerTrainer", "official_decay_parameter_names"]
 
@@ -21,7 +22,7 @@ def official_decay_parameter_names(model: nn.Module) -> list[str]:
     ]
 
 
-class ActionFormerTrainer(Trainer):
+class ActionFormerTrainer(TemporalLocalizationTrainer):
     """A `Trainer` whose AdamW groups follow the official code (see `official_decay_parameter_names`)."""
 
     def get_decay_parameter_names(self, model: nn.Module) -> list[str]:

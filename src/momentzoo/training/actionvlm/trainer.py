@@ -22,17 +22,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers import TrainerCallback, TrainingArguments
 
 from ...models.actionvlm.modeling_actionvlm import ActionVLMForTemporalLocalization
+from ..trainer import TemporalLocalizationTrainer, TemporalLocalizationTrainingArguments
 
 __all__ = ["LanguageAdvantageTrainingArguments", "LanguageAdvantageTrainer", "LanguageAdvantageCallback"]
 
 
 @dataclass
-class LanguageAdvantageTrainingArguments(TrainingArguments):
-    """`TrainingArguments` with the paper's learning rates and the epoch schedule. `learning_rate` is the head's
-    (detector, bridges to and from the LM, advantage head, special-token offsets, temporal adapters)."""
+class LanguageAdvantageTrainingArguments(TemporalLocalizationTrainingArguments):
+    """`TemporalLocalizationTrainingArguments` with the paper's learning rates and the epoch schedule.
+    `learning_rate` is the head's (detector, bridges to and from the LM, advantage head, special-token offsets,
+    temporal adapters)."""
 
     learning_rate: float = field(default=1e-4, metadata={"help": "Learning rate of the head and new modules."})
     vision_learning_rate: float = field(default=5e-6, metadata={"help": "Learning rate of the video encoder."})
@@ -41,11 +43,9 @@ class LanguageAdvantageTrainingArguments(TrainingArguments):
     )
     vision_only_interval: int = field(
         default=2,
-        metadata={"help": "Epoch e is vision-only when e % interval == 0 (2: alternate, starting vision-only; "
+        metadata={"help": "Epoch e is vision-only when e %% interval == 0 (2: alternate, starting vision-only; "
                           "1: every epoch vision-only; 0: never)."},
     )
-    # The collator needs the raw columns (segments, labels, geometry), not just forward()'s arguments.
-    remove_unused_columns: bool = field(default=False, metadata={"help": "Keep the dataset columns for the collator."})
     # Vision-only epochs leave the LM without gradients.
     ddp_find_unused_parameters: bool | None = field(
         default=True, metadata={"help": "Needed under DDP: the LM gets no gradient in vision-only epochs."}
@@ -76,7 +76,7 @@ class LanguageAdvantageCallback(TrainerCallback):
         self.trainer.end_epoch()
 
 
-class LanguageAdvantageTrainer(Trainer):
+class LanguageAdvantageTrainer(TemporalLocalizationTrainer):
     """`Trainer` for [`ActionVLMForTemporalLocalization`] running the paper's alternating schedule (see the module
     docstring) with three learning rates (head, video encoder, LoRA) from `LanguageAdvantageTrainingArguments`
     (plain `TrainingArguments` work too, with the defaults of those fields)."""

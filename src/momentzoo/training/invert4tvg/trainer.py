@@ -49,6 +49,11 @@ logger = logging.getLogger(__name__)
 _RESERVED_COLUMNS = ("prompt", "task")
 
 
+def _completion_text(completion) -> str:
+    """A completion's text: TRL gives a string, or chat messages `[{"role": "assistant", "content": ...}]`."""
+    return completion if isinstance(completion, str) else "".join(str(m.get("content", "")) for m in completion)
+
+
 class Invert4TVGTrainer(GRPOTrainer):
     """GRPO on Qwen2.5-VL with videos and Invert4TVG's task mixing (see the module doc).
 
@@ -261,7 +266,22 @@ class Invert4TVGTrainer(GRPOTrainer):
             selected = torch.tensor([t == task for t in tasks], device=totals.device) & scored
             if selected.any():
                 self._metrics[mode][f"rewards/task_{task}/mean"].append(totals[selected].mean().item())
+        if mode == "eval":
+            self._record_grounding_recall(inputs, completions)
         return rewards_per_func
+
+    def _record_grounding_recall(self, inputs, completions) -> None:
+        """R1@m and mIoU of the evaluation's grounding answers (the `grounding_recall` metric), kept so that
+        `Trainer.evaluate` reports them as `eval_R1@0.5`, `eval_mIoU`, ... (usable as `metric_for_best_model`).
+        Each answer is one entry, so the logged mean over all evaluation batches is the metric over all answers."""
+        from ...metrics.grounding_recall.grounding_recall import compute_grounding_recall
+
+        picked = [(_completion_text(c), [list(w) for w in row["windows"]])
+                  for row, c in zip(inputs, completions) if row["task"] == "tvg" and row.get("windows")]
+        picked = gather_object(picked)
+        for answer, windows in picked:
+            for name, value in compute_grounding_recall([answer], [windows], ranks=[1]).items():
+                self._metrics["eval"][name].append(value)
 
     # -- saving -------------------------------------------------------------------------------------------
     def _save(self, output_dir: str | None = None, state_dict=None):
