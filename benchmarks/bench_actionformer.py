@@ -137,28 +137,38 @@ def main() -> None:
         print(json.dumps(run_mode(args.mode, args.repeats, args.threads)))
         return
     modes = ("train", "infer", "attention") if args.mode == "all" else (args.mode,)
-    print(f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
-          f"load average before: {os.getloadavg()[0]:.2f}")
+    print(
+        f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
+        f"load average before: {os.getloadavg()[0]:.2f}"
+    )
     for mode in modes:
         out = subprocess.run(
             [sys.executable, __file__, "--child", "--mode", mode, "--repeats", str(args.repeats)]
             + (["--threads", str(args.threads)] if args.threads else []),
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         result = json.loads(out.stdout.strip().splitlines()[-1])
         if mode == "attention":
-            print(f"local attention (2 x 4 heads x {LENGTH} x 128, window 19), fwd+bwd: median wall "
-                  f"{result['local_s'] * 1e3:.0f} ms, CPU {result['local_cpu_s'] * 1e3:.0f} ms; dense masked "
-                  f"reference: wall {result['dense_s'] * 1e3:.0f} ms, CPU {result['dense_cpu_s'] * 1e3:.0f} ms")
+            print(
+                f"local attention (2 x 4 heads x {LENGTH} x 128, window 19), fwd+bwd: median wall "
+                f"{result['local_s'] * 1e3:.0f} ms, CPU {result['local_cpu_s'] * 1e3:.0f} ms; dense masked "
+                f"reference: wall {result['dense_s'] * 1e3:.0f} ms, CPU {result['dense_cpu_s'] * 1e3:.0f} ms"
+            )
             continue
         runs = ", ".join(f"{t:.2f}" for t in result["all_s"][1:])
-        common = (f"median wall {result['median_s']:.2f} s [{runs}], median CPU {result['cpu_median_s']:.2f} s "
-                  f"({result['threads']} threads), peak RSS {result['peak_rss_gb']:.2f} GB")
+        common = (
+            f"median wall {result['median_s']:.2f} s [{runs}], median CPU {result['cpu_median_s']:.2f} s "
+            f"({result['threads']} threads), peak RSS {result['peak_rss_gb']:.2f} GB"
+        )
         if mode == "train":
             print(f"train step (batch {BATCH} x {LENGTH} x 2048, fwd+bwd+clip+AdamW): {common}")
         else:
-            print(f"inference (1 x {LENGTH} x 2048, forward + post_process): {common}; forward alone "
-                  f"{result['forward_s']:.2f} s wall, {result['detections']} detections")
+            print(
+                f"inference (1 x {LENGTH} x 2048, forward + post_process): {common}; forward alone "
+                f"{result['forward_s']:.2f} s wall, {result['detections']} detections"
+            )
     print(f"load average after: {os.getloadavg()[0]:.2f} (2 cores shared with other work: figures are upper bounds)")
 
 

@@ -34,8 +34,16 @@ def text_config(name: str) -> dict:
         preset = "actionvlm-b-1.5b" if name == "1.5b" else "actionvlm-b-3b"
         return dict(ACTIONVLM_PRESETS[preset]["text_config"])
     hidden, layers, heads, kv, intermediate = LM_SIZES[name]
-    return dict(model_type="qwen2", vocab_size=4096, hidden_size=hidden, intermediate_size=intermediate,
-                num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv, tie_word_embeddings=True)
+    return dict(
+        model_type="qwen2",
+        vocab_size=4096,
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv,
+        tie_word_embeddings=True,
+    )
 
 
 def timed(fn, repeats: int, sync) -> tuple[float, float]:
@@ -85,24 +93,37 @@ def main():
     with torch.inference_mode():
         t_af = timed(lambda: baseline(input_features=features), args.repeats, sync)
     t_af_pp = timed(lambda: run(baseline), args.repeats, sync)
-    print(f"device {device}, dtype {args.dtype}, threads {torch.get_num_threads()}, window {args.window} x "
-          f"{args.input_dim}, prompt {args.prompt_tokens} tokens (LM sequence {4 * args.window + args.prompt_tokens})")
-    print(f"ActionFormer ({baseline.num_parameters() / 1e6:.1f}M parameters): forward {t_af[0] * 1e3:.0f} ms wall, "
-          f"{t_af[1] * 1e3:.0f} ms CPU; with post-processing {t_af_pp[0] * 1e3:.0f} ms wall, {t_af_pp[1] * 1e3:.0f} ms CPU")
-    print(f"{'LM':>8} {'LM params':>10} {'fwd wall ms':>12} {'ratio':>6} {'fwd CPU ms':>11} {'ratio':>6} "
-          f"{'+post CPU ms':>13} {'ratio':>6}")
+    print(
+        f"device {device}, dtype {args.dtype}, threads {torch.get_num_threads()}, window {args.window} x "
+        f"{args.input_dim}, prompt {args.prompt_tokens} tokens (LM sequence {4 * args.window + args.prompt_tokens})"
+    )
+    print(
+        f"ActionFormer ({baseline.num_parameters() / 1e6:.1f}M parameters): forward {t_af[0] * 1e3:.0f} ms wall, "
+        f"{t_af[1] * 1e3:.0f} ms CPU; with post-processing {t_af_pp[0] * 1e3:.0f} ms wall, {t_af_pp[1] * 1e3:.0f} ms CPU"
+    )
+    print(
+        f"{'LM':>8} {'LM params':>10} {'fwd wall ms':>12} {'ratio':>6} {'fwd CPU ms':>11} {'ratio':>6} "
+        f"{'+post CPU ms':>13} {'ratio':>6}"
+    )
     for name in args.lm_sizes.split(","):
         text = text_config(name)
-        config = ActionVLMConfig(**head, text_config=text, language_tuning="frozen",
-                                 special_token_ids=[1, 2, 3], prompt_token_ids=[4 + i % 64 for i in range(args.prompt_tokens)])
+        config = ActionVLMConfig(
+            **head,
+            text_config=text,
+            language_tuning="frozen",
+            special_token_ids=[1, 2, 3],
+            prompt_token_ids=[4 + i % 64 for i in range(args.prompt_tokens)],
+        )
         model = ActionVLMForTemporalLocalization(config).to(device, dtype).eval()
         lm_params = model.language_model.num_parameters()
         with torch.inference_mode():
             t_vlm = timed(lambda m=model: m(input_features=features), args.repeats, sync)
         t_vlm_pp = timed(lambda m=model: run(m), args.repeats, sync)
-        print(f"{name:>8} {lm_params / 1e6:>9.1f}M {t_vlm[0] * 1e3:>12.0f} {t_vlm[0] / t_af[0]:>6.2f} "
-              f"{t_vlm[1] * 1e3:>11.0f} {t_vlm[1] / t_af[1]:>6.2f} {t_vlm_pp[1] * 1e3:>13.0f} "
-              f"{t_vlm_pp[1] / t_af_pp[1]:>6.2f}")
+        print(
+            f"{name:>8} {lm_params / 1e6:>9.1f}M {t_vlm[0] * 1e3:>12.0f} {t_vlm[0] / t_af[0]:>6.2f} "
+            f"{t_vlm[1] * 1e3:>11.0f} {t_vlm[1] / t_af[1]:>6.2f} {t_vlm_pp[1] * 1e3:>13.0f} "
+            f"{t_vlm_pp[1] / t_af_pp[1]:>6.2f}"
+        )
         del model
 
 

@@ -139,8 +139,14 @@ class PeakMemory:
 
 
 def run_epoch(dataset, collator, batch_size: int, num_workers: int, warmup_batches: int = 2):
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=num_workers, collate_fn=collator,
-                        generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=num_workers,
+        collate_fn=collator,
+        generator=torch.Generator().manual_seed(0),
+    )
     windows = steady_windows = 0
     with PeakMemory() as rss:
         start = steady_start = time.perf_counter()
@@ -153,9 +159,14 @@ def run_epoch(dataset, collator, batch_size: int, num_workers: int, warmup_batch
             assert batch["attention_mask"].shape == batch["input_features"].shape[:2]
         total = time.perf_counter() - start
         steady = time.perf_counter() - steady_start
-    return {"windows": windows, "seconds": total, "windows_per_s": windows / total,
-            "cpu_ms_per_window": 1e3 * rss.cpu_seconds() / windows,
-            "steady_windows_per_s": steady_windows / steady if steady > 0 else float("nan"), "peak": dict(rss.peak)}
+    return {
+        "windows": windows,
+        "seconds": total,
+        "windows_per_s": windows / total,
+        "cpu_ms_per_window": 1e3 * rss.cpu_seconds() / windows,
+        "steady_windows_per_s": steady_windows / steady if steady > 0 else float("nan"),
+        "peak": dict(rss.peak),
+    }
 
 
 def _gb(n: int) -> str:
@@ -179,23 +190,32 @@ def main():
     free = shutil.disk_usage(args.tmp_dir).free
     if free < 1.2 * need:
         sys.exit(f"bench_data: needs about {_gb(1.2 * need)} free in {args.tmp_dir}, only {_gb(free)} there")
-    print(f"torch {torch.__version__}, datasets {datasets.__version__}, {os.cpu_count()} CPUs; "
-          f"{_gb(free)} free in {args.tmp_dir}")
+    print(
+        f"torch {torch.__version__}, datasets {datasets.__version__}, {os.cpu_count()} CPUs; "
+        f"{_gb(free)} free in {args.tmp_dir}"
+    )
 
     workdir = tempfile.mkdtemp(prefix="momentzoo_bench_data_", dir=args.tmp_dir)
     try:
         t0 = time.perf_counter()
         full = datasets.Dataset.from_generator(
-            _rows, gen_kwargs={"num_videos": args.num_videos, "length": args.length, "dim": args.dim},
-            features=tal_features([f"class_{i}" for i in range(NUM_CLASSES)], args.dim), cache_dir=workdir,
-            writer_batch_size=4, keep_in_memory=False)
+            _rows,
+            gen_kwargs={"num_videos": args.num_videos, "length": args.length, "dim": args.dim},
+            features=tal_features([f"class_{i}" for i in range(NUM_CLASSES)], args.dim),
+            cache_dir=workdir,
+            writer_batch_size=4,
+            keep_in_memory=False,
+        )
         size = sum(os.path.getsize(f["filename"]) for f in full.cache_files)
-        print(f"generated {len(full)} videos of {args.length} x {args.dim} float32: {_gb(size)} of Arrow in "
-              f"{time.perf_counter() - t0:.1f} s ({len(full.cache_files)} memory-mapped files)")
+        print(
+            f"generated {len(full)} videos of {args.length} x {args.dim} float32: {_gb(size)} of Arrow in "
+            f"{time.perf_counter() - t0:.1f} s ({len(full.cache_files)} memory-mapped files)"
+        )
 
         def collator():
-            return TemporalLocalizationCollator(max_seq_len=args.max_seq_len, training=True, crop_ratio=(0.9, 1.0),
-                                                padding="max_length")
+            return TemporalLocalizationCollator(
+                max_seq_len=args.max_seq_len, training=True, crop_ratio=(0.9, 1.0), padding="max_length"
+            )
 
         print(f"load average before the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         results = {}
@@ -212,25 +232,36 @@ def main():
             "in_process": "same, num_workers=0 (batches built in the main process)",
             "hf_numpy": f"dataset.with_format('numpy'), {len(full)} videos (comparison)",
         }
-        print(f"\nbatch {args.batch_size}, {args.num_workers} workers unless noted, windows of <= "
-              f"{args.max_seq_len} steps ({args.max_seq_len * args.dim * 4 / 1e6:.1f} MB each):")
-        print(f"{'path':<56} {'windows/s':>9} {'steady':>7} {'CPU ms/w':>8} {'PSS':>8} {'anon':>8} {'file':>8} "
-              f"{'shmem':>8} {'sum RSS':>8} {'max RSS':>8}")
+        print(
+            f"\nbatch {args.batch_size}, {args.num_workers} workers unless noted, windows of <= "
+            f"{args.max_seq_len} steps ({args.max_seq_len * args.dim * 4 / 1e6:.1f} MB each):"
+        )
+        print(
+            f"{'path':<56} {'windows/s':>9} {'steady':>7} {'CPU ms/w':>8} {'PSS':>8} {'anon':>8} {'file':>8} "
+            f"{'shmem':>8} {'sum RSS':>8} {'max RSS':>8}"
+        )
         for key, r in results.items():
             p = r["peak"]
-            print(f"{labels[key]:<56} {r['windows_per_s']:>9.1f} {r['steady_windows_per_s']:>7.1f} "
-                  f"{r['cpu_ms_per_window']:>8.1f} "
-                  + " ".join(f"{_gb(p[k]):>8}" for k in ("Pss", "Pss_Anon", "Pss_File", "Pss_Shmem", "Rss",
-                                                         "max_process_rss")))
+            print(
+                f"{labels[key]:<56} {r['windows_per_s']:>9.1f} {r['steady_windows_per_s']:>7.1f} "
+                f"{r['cpu_ms_per_window']:>8.1f} "
+                + " ".join(
+                    f"{_gb(p[k]):>8}" for k in ("Pss", "Pss_Anon", "Pss_File", "Pss_Shmem", "Rss", "max_process_rss")
+                )
+            )
         full_pss, small_pss = results["full"]["peak"]["Pss"], results["small"]["peak"]["Pss"]
-        print(f"\ntargets: >= 200 windows/s: {results['full']['steady_windows_per_s']:.0f} (steady), "
-              f"{results['full']['windows_per_s']:.0f} (incl. worker start-up); "
-              f"peak memory (PSS, main + workers) < 1.5 GB on {_gb(size)}: {_gb(full_pss)} "
-              f"(summed RSS {_gb(results['full']['peak']['Rss'])}); "
-              f"growth from {len(small)} to {len(full)} videos: {_gb(full_pss - small_pss)}")
-        print(f"load average after the runs: {os.getloadavg()[0]:.1f}; CPU ms/w is the CPU time (main process + "
-              f"workers) per window: an idle {os.cpu_count()}-core machine feeds at most "
-              f"{os.cpu_count() * 1e3 / results['full']['cpu_ms_per_window']:.0f} windows/s at that cost")
+        print(
+            f"\ntargets: >= 200 windows/s: {results['full']['steady_windows_per_s']:.0f} (steady), "
+            f"{results['full']['windows_per_s']:.0f} (incl. worker start-up); "
+            f"peak memory (PSS, main + workers) < 1.5 GB on {_gb(size)}: {_gb(full_pss)} "
+            f"(summed RSS {_gb(results['full']['peak']['Rss'])}); "
+            f"growth from {len(small)} to {len(full)} videos: {_gb(full_pss - small_pss)}"
+        )
+        print(
+            f"load average after the runs: {os.getloadavg()[0]:.1f}; CPU ms/w is the CPU time (main process + "
+            f"workers) per window: an idle {os.cpu_count()}-core machine feeds at most "
+            f"{os.cpu_count() * 1e3 / results['full']['cpu_ms_per_window']:.0f} windows/s at that cost"
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         print(f"deleted {workdir}")

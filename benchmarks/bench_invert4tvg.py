@@ -24,8 +24,17 @@ def held_out_metrics(model, chat, rows, videos, samples: int, seed: int, max_new
 
     model.eval()
     torch.manual_seed(seed)
-    sampled, _ = generate_answers(model, chat, rows * samples, videos * samples, batch_size=32,
-                                  max_new_tokens=max_new_tokens, do_sample=True, temperature=1.0, top_k=0)
+    sampled, _ = generate_answers(
+        model,
+        chat,
+        rows * samples,
+        videos * samples,
+        batch_size=32,
+        max_new_tokens=max_new_tokens,
+        do_sample=True,
+        temperature=1.0,
+        top_k=0,
+    )
     greedy, _ = generate_answers(model, chat, rows, videos, batch_size=32, max_new_tokens=max_new_tokens)
     out = {f"sampled_{k}": v for k, v in evaluate_task_answers(rows * samples, sampled).items() if k.startswith("tvg/")}
     out.update({f"greedy_{k}": v for k, v in evaluate_task_answers(rows, greedy).items()})
@@ -45,8 +54,10 @@ def time_paper_sampling(video: str, repeats: int = 2) -> None:
         done = time.perf_counter()
     grid = inputs["video_grid_thw"][0].tolist()
     tokens = processor.num_video_tokens(inputs["video_grid_thw"])[0]
-    print(f"paper sampling of {video}: {len(clip.frames)} frames {tuple(clip.frames.shape[1:3])} -> grid {grid}, "
-          f"{tokens} video tokens; decode {decoded - start:.2f} s, resize+patchify {done - decoded:.2f} s")
+    print(
+        f"paper sampling of {video}: {len(clip.frames)} frames {tuple(clip.frames.shape[1:3])} -> grid {grid}, "
+        f"{tokens} video tokens; decode {decoded - start:.2f} s, resize+patchify {done - decoded:.2f} s"
+    )
 
 
 def main(argv=None) -> dict:
@@ -83,8 +94,14 @@ def main(argv=None) -> dict:
 
     work = tempfile.mkdtemp(prefix="bench_invert4tvg-")
     data = make_synthetic_video_grounding_dataset(
-        work, num_videos={"train": args.train_videos, "test": args.test_videos}, seed=args.seed, size=48,
-        min_duration=6.0, max_duration=8.0, min_action_duration=1.5, max_action_duration=3.0,
+        work,
+        num_videos={"train": args.train_videos, "test": args.test_videos},
+        seed=args.seed,
+        size=48,
+        min_duration=6.0,
+        max_duration=8.0,
+        min_action_duration=1.5,
+        max_action_duration=3.0,
     )
     model, tokenizer = tiny_invert4tvg_model()
     video_kwargs = dict(min_pixels=28 * 28, total_pixels=16 * 28 * 28)
@@ -98,11 +115,23 @@ def main(argv=None) -> dict:
     sft_data = make_invert_sft_dataset(data["train"], tasks=["tvg"])
     sft = SFTTrainer(
         model=model,
-        args=SFTConfig(output_dir=f"{work}/sft", use_cpu=True, bf16=False, fp16=False, max_steps=args.sft_steps,
-                       per_device_train_batch_size=len(sft_data), learning_rate=args.sft_lr, lr_scheduler_type="constant",
-                       logging_steps=max(1, args.sft_steps // 5), report_to=[], save_strategy="no",
-                       remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True},
-                       gradient_checkpointing=False, seed=args.seed),
+        args=SFTConfig(
+            output_dir=f"{work}/sft",
+            use_cpu=True,
+            bf16=False,
+            fp16=False,
+            max_steps=args.sft_steps,
+            per_device_train_batch_size=len(sft_data),
+            learning_rate=args.sft_lr,
+            lr_scheduler_type="constant",
+            logging_steps=max(1, args.sft_steps // 5),
+            report_to=[],
+            save_strategy="no",
+            remove_unused_columns=False,
+            dataset_kwargs={"skip_prepare_dataset": True},
+            gradient_checkpointing=False,
+            seed=args.seed,
+        ),
         train_dataset=sft_data,
         processing_class=tokenizer,
         data_collator=Invert4TVGSFTCollator(tokenizer, video_processor, cache_size=len(sft_data)),
@@ -113,23 +142,42 @@ def main(argv=None) -> dict:
 
     start = time.perf_counter()
     config = Invert4TVGConfig(
-        output_dir=f"{work}/grpo", use_cpu=True, bf16=False, fp16=False, max_steps=args.grpo_steps,
-        per_device_train_batch_size=2 * args.num_generations, num_generations=args.num_generations,
-        max_completion_length=32, learning_rate=args.grpo_lr, lr_scheduler_type="constant", beta=args.beta,
+        output_dir=f"{work}/grpo",
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        max_steps=args.grpo_steps,
+        per_device_train_batch_size=2 * args.num_generations,
+        num_generations=args.num_generations,
+        max_completion_length=32,
+        learning_rate=args.grpo_lr,
+        lr_scheduler_type="constant",
+        beta=args.beta,
         loss_type=args.loss_type,
-        tvg_probability=args.tvg_probability, logging_steps=max(1, args.grpo_steps // 5), report_to=[],
-        save_strategy="no", gradient_checkpointing=False, seed=args.seed, **{f"video_{k}": v for k, v in video_kwargs.items()},
+        tvg_probability=args.tvg_probability,
+        logging_steps=max(1, args.grpo_steps // 5),
+        report_to=[],
+        save_strategy="no",
+        gradient_checkpointing=False,
+        seed=args.seed,
+        **{f"video_{k}": v for k, v in video_kwargs.items()},
     )
-    grpo = Invert4TVGTrainer(model, config, train_dataset=data["train"], processing_class=tokenizer, video_processor=video_processor)
+    grpo = Invert4TVGTrainer(
+        model, config, train_dataset=data["train"], processing_class=tokenizer, video_processor=video_processor
+    )
     grpo.train()
     grpo_seconds = time.perf_counter() - start
     after = held_out_metrics(model, chat, test_rows, test_videos, args.samples, args.seed, 32)
 
-    print(f"\nInvert-SFT: {args.sft_steps} steps in {sft_seconds:.1f} s; GRPO (p={args.tvg_probability}, "
-          f"beta={args.beta}, loss_type={args.loss_type}): "
-          f"{args.grpo_steps} steps in {grpo_seconds:.1f} s ({grpo_seconds / max(args.grpo_steps, 1):.2f} s/step)")
-    print("training reward per logged GRPO step:",
-          [round(h["reward"], 3) for h in grpo.state.log_history if "reward" in h])
+    print(
+        f"\nInvert-SFT: {args.sft_steps} steps in {sft_seconds:.1f} s; GRPO (p={args.tvg_probability}, "
+        f"beta={args.beta}, loss_type={args.loss_type}): "
+        f"{args.grpo_steps} steps in {grpo_seconds:.1f} s ({grpo_seconds / max(args.grpo_steps, 1):.2f} s/step)"
+    )
+    print(
+        "training reward per logged GRPO step:",
+        [round(h["reward"], 3) for h in grpo.state.log_history if "reward" in h],
+    )
     print(f"{'held-out metric':32s} {'after SFT':>10s} {'after GRPO':>10s}")
     for key in before:
         print(f"{key:32s} {before[key]:10.3f} {after[key]:10.3f}")

@@ -52,13 +52,17 @@ def clustered_candidates(seed, n=2000, num_classes=20, actions=15):
     action_label = torch.randint(0, 2, (actions,), generator=g)
     which = torch.randint(0, actions, (n,), generator=g)
     near = torch.rand(n, **f64) < 0.7
-    centers = torch.where(near, action_center[which] + 0.15 * action_width[which] * torch.randn(n, **f64),
-                          torch.rand(n, **f64) * GRID)
-    widths = torch.where(near, action_width[which] * torch.exp(0.2 * torch.randn(n, **f64)),
-                         torch.exp(1.4 + 4.0 * torch.rand(n, **f64)))
+    centers = torch.where(
+        near, action_center[which] + 0.15 * action_width[which] * torch.randn(n, **f64), torch.rand(n, **f64) * GRID
+    )
+    widths = torch.where(
+        near, action_width[which] * torch.exp(0.2 * torch.randn(n, **f64)), torch.exp(1.4 + 4.0 * torch.rand(n, **f64))
+    )
     segs = torch.stack([centers - widths / 2, centers + widths / 2], 1)
     scores = torch.where(near, 0.1 + 0.8 * torch.rand(n, **f64), 0.001 + 0.3 * torch.rand(n, **f64) ** 3)
-    labels = torch.where(torch.rand(n, **f64) < 0.8, action_label[which], torch.randint(0, num_classes, (n,), generator=g))
+    labels = torch.where(
+        torch.rand(n, **f64) < 0.8, action_label[which], torch.randint(0, num_classes, (n,), generator=g)
+    )
     return segs, scores, labels
 
 
@@ -102,8 +106,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
 
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}"
+    )
     generators = {"uniform": uniform_candidates, "clustered": clustered_candidates}
     print("| candidates | NMS | median ms | median CPU ms | min ms | loop reference ms | kept | same as loop |")
     print("|---|---|---|---|---|---|---|---|")
@@ -112,7 +118,9 @@ def main():
         segs, scores, labels = generators[kind](0)
         segs32, scores32 = segs.float(), scores.float()
         kept = batched_nms(segs32, scores32, labels, **kwargs)[1].numel()  # warm-up
-        median, median_cpu, best = timed(functools.partial(batched_nms, segs32, scores32, labels, **kwargs), args.repeats)
+        median, median_cpu, best = timed(
+            functools.partial(batched_nms, segs32, scores32, labels, **kwargs), args.repeats
+        )
         loop_ms, same = loop_and_check(segs, scores, labels, kwargs)
         print(f"| {kind} | {name} | {median:.2f} | {median_cpu:.2f} | {best:.2f} | {loop_ms:.0f} | {kept} | {same} |")
     print(f"load average after: {os.getloadavg()[0]:.1f}")

@@ -30,8 +30,9 @@ from momentzoo.models.psftr import PSFTRConfig, PSFTRModel  # noqa: E402
 from momentzoo.testing import tiny_tokenizer  # noqa: E402
 
 SLICE, DIM = 128, 512
-WORDS = ("jump throw swing kick dive run lift push pull spin roll catch hit climb ride swim paddle serve shoot "
-         "vault").split()
+WORDS = (
+    "jump throw swing kick dive run lift push pull spin roll catch hit climb ride swim paddle serve shoot vault"
+).split()
 
 
 def class_names(count: int) -> list[str]:
@@ -64,8 +65,12 @@ def labels_for(batch: int, generator: torch.Generator) -> list[dict]:
         count = int(torch.randint(1, 6, (1,), generator=generator))
         starts = torch.rand(count, generator=generator) * 100
         widths = torch.rand(count, generator=generator) * 25 + 3
-        out.append({"class_labels": torch.randint(0, 20, (count,), generator=generator),
-                    "segments": torch.stack((starts, (starts + widths).clamp(max=SLICE - 1)), -1)})
+        out.append(
+            {
+                "class_labels": torch.randint(0, 20, (count,), generator=generator),
+                "segments": torch.stack((starts, (starts + widths).clamp(max=SLICE - 1)), -1),
+            }
+        )
     return out
 
 
@@ -84,8 +89,10 @@ def bench_train(repeats: int, batch: int) -> None:
         optimizer.step()
 
     wall, cpu = timed(step, repeats)
-    print(f"train step, batch {batch} x {SLICE} steps, K=20: {wall:.0f} ms wall, {cpu:.0f} ms CPU "
-          f"({wall / batch:.1f} / {cpu / batch:.1f} ms per slice)")
+    print(
+        f"train step, batch {batch} x {SLICE} steps, K=20: {wall:.0f} ms wall, {cpu:.0f} ms CPU "
+        f"({wall / batch:.1f} / {cpu / batch:.1f} ms per slice)"
+    )
 
 
 def bench_infer(repeats: int) -> None:
@@ -107,7 +114,9 @@ def bench_classes(repeats: int) -> None:
     meta = [{"video_id": "v", "duration": 60.0, "fps": 30.0, "feature_stride": 4, "num_frames": 1}]
     with torch.no_grad():
         model(features, class_names=class_names(3))  # warm-up of the text encoder and the detector
-    print("| K class names | first call (embeds the K prompts) | later calls, per slice (cached) | text encoding alone |")
+    print(
+        "| K class names | first call (embeds the K prompts) | later calls, per slice (cached) | text encoding alone |"
+    )
     print("|---|---|---|---|")
     for count in (10, 100, 1000):
         names = class_names(count)
@@ -137,8 +146,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     model = build()
     total = sum(p.numel() for p in model.parameters())
     text = sum(p.numel() for p in model.text_model.parameters())

@@ -58,18 +58,32 @@ def make_batches(queries, lemmatizer, n, rng, all_tagged=False):
     for k in range(n):
         row = rows[(k // G) % len(rows)]
         wrong = rng.choice(verbs)
-        vc.append(rng.choice([
-            answer(row["query"]), answer(row["masked_query"].replace("[]", wrong)), answer(row["verb"]),
-            answer(row["masked_query"].replace("[]", f"[{row['verb']}]")), "<answer>" + row["query"],
-        ]))
-        ar.append(rng.choice([answer(row["verb_lemma"]), answer(row["verb"]), answer(wrong), answer(f"{wrong} away"), "nothing"]))
+        vc.append(
+            rng.choice(
+                [
+                    answer(row["query"]),
+                    answer(row["masked_query"].replace("[]", wrong)),
+                    answer(row["verb"]),
+                    answer(row["masked_query"].replace("[]", f"[{row['verb']}]")),
+                    "<answer>" + row["query"],
+                ]
+            )
+        )
+        ar.append(
+            rng.choice(
+                [answer(row["verb_lemma"]), answer(row["verb"]), answer(wrong), answer(f"{wrong} away"), "nothing"]
+            )
+        )
         # every sentence distinct (a time stamp in each), so the per-sentence cache cannot help
         filler = " ".join(
-            f"{rng.choice(CONNECTORS)} {rng.choice(queries).rstrip('.')} at {rng.uniform(0, 30):.2f} seconds." for _ in range(3)
+            f"{rng.choice(CONNECTORS)} {rng.choice(queries).rstrip('.')} at {rng.uniform(0, 30):.2f} seconds."
+            for _ in range(3)
         )
         mention = all_tagged or rng.random() < 0.5
         first = f"At first a person {row['verb']} {rng.choice(OBJECTS)} for {rng.uniform(0, 9):.2f} seconds."
-        vd.append(answer(f"{first} {filler}" if mention else f"{filler} The person waits {rng.uniform(0, 9):.2f} seconds."))
+        vd.append(
+            answer(f"{first} {filler}" if mention else f"{filler} The person waits {rng.uniform(0, 9):.2f} seconds.")
+        )
     columns = {"masked_query": [], "verb": [], "query": []}
     for k in range(n):
         row = rows[(k // G) % len(rows)]
@@ -94,8 +108,16 @@ def throughput(funcs, completions, columns, batch, **kwargs) -> str:
 def parser_on_adversarial_inputs(size: int = 1_000_000) -> str:
     from momentzoo.rewards import parse_format, parse_window
 
-    texts = ["1" * size, "1 " * (size // 2), "1." * (size // 2), "1:" * (size // 2), "1 to " + "9" * size,
-             "1 -" * (size // 3), "s" * size, "<answer>" * (size // 8)]
+    texts = [
+        "1" * size,
+        "1 " * (size // 2),
+        "1." * (size // 2),
+        "1:" * (size // 2),
+        "1 to " + "9" * size,
+        "1 -" * (size // 3),
+        "s" * size,
+        "<answer>" * (size // 8),
+    ]
     start = time.perf_counter()
     for text in texts:
         parse_window(text), parse_format(text), parse_window(f"<answer>{text}</answer>")
@@ -114,10 +136,14 @@ def main() -> None:
     n_prompts = args.completions // G
     print(f"{args.completions} completions ({n_prompts} prompts x G={G}), {args.batch} per call")
 
-    tvg = [answer(f"{s:.1f} to {s + rng.uniform(2, 10):.1f}") if rng.random() < 0.8 else "no window"
-           for s in (rng.uniform(0, 20) for _ in range(args.completions))]
+    tvg = [
+        answer(f"{s:.1f} to {s + rng.uniform(2, 10):.1f}") if rng.random() < 0.8 else "no window"
+        for s in (rng.uniform(0, 20) for _ in range(args.completions))
+    ]
     windows = [[[5.0, 12.0]]] * args.completions
-    print(f"{'TVG (format + IoU)':<28} {throughput([format_reward, iou_reward], tvg, {'windows': windows}, args.batch)}")
+    print(
+        f"{'TVG (format + IoU)':<28} {throughput([format_reward, iou_reward], tvg, {'windows': windows}, args.batch)}"
+    )
 
     for backend in ("spacy", "lookup"):
         setup = VerbLemmatizer(use_spacy=backend == "spacy")

@@ -66,7 +66,13 @@ def jittered_predictions(refs, durations, seed=0):
             out.append({"segment": [min(s, e), max(s, e)], "score": rng.random(), "label": a["label"]})
         while len(out) < PREDICTIONS_PER_VIDEO:
             s = rng.uniform(0, duration)
-            out.append({"segment": [s, min(duration, s + rng.uniform(0.5, 20))], "score": rng.random() * 0.8, "label": rng.choice(labels)})
+            out.append(
+                {
+                    "segment": [s, min(duration, s + rng.uniform(0.5, 20))],
+                    "score": rng.random() * 0.8,
+                    "label": rng.choice(labels),
+                }
+            )
         preds.append(out)
     return preds
 
@@ -99,10 +105,15 @@ def main():
     loop, *t_loop = timed(lambda: loop_tal_map(preds, refs, **kwargs), args.loop_repeats)
     fast, *t_fast = timed(lambda: compute_tal_map(preds, refs, **kwargs), args.repeats)
     metric = TemporalActionLocalizationMAP()
-    via_evaluate, *t_evaluate = timed(lambda: metric.compute(predictions=preds, references=refs, **kwargs), args.repeats)
+    via_evaluate, *t_evaluate = timed(
+        lambda: metric.compute(predictions=preds, references=refs, **kwargs), args.repeats
+    )
     if fast != loop or via_evaluate != loop:
         raise SystemExit("MISMATCH between tal_map and the loop reference")
-    print("results identical to the loop reference: " + ", ".join(f"{k} {v:.4f}" for k, v in fast.items() if k != "per_class_AP"))
+    print(
+        "results identical to the loop reference: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in fast.items() if k != "per_class_AP")
+    )
     print(f"medians of {args.loop_repeats} loop runs and {args.repeats} tal_map runs; torch on 1 thread")
     print(f"{'':40s}{'wall s':>9s}{'speedup':>9s}{'CPU s':>9s}{'speedup':>9s}")
     for name, (wall, cpu) in [
@@ -111,6 +122,7 @@ def main():
         ("TemporalActionLocalizationMAP.compute", t_evaluate),
     ]:
         print(f"{name:40s}{wall:9.3f}{t_loop[0] / wall:8.1f}x{cpu:9.3f}{t_loop[1] / cpu:8.1f}x")
+
 
 if __name__ == "__main__":
     main()

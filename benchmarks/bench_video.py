@@ -42,11 +42,15 @@ def main():
     if not video.is_file():
         video = Path(make_synthetic_video_dataset(tmp / "synthetic", num_videos=1)[0]["video"]["path"])
     info = probe_video(video)
-    print(f"video: {video.name} {info.width}x{info.height}, {info.duration:.2f} s at {info.fps:.2f} fps; cpu count {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"video: {video.name} {info.width}x{info.height}, {info.duration:.2f} s at {info.fps:.2f} fps; cpu count {os.cpu_count()}, load {os.getloadavg()[0]:.1f}"
+    )
 
     seconds = best_of(lambda: read_video_frames(video, size=224), repeat=1)
     frames = len(read_video_frames(video, fps=None, start=0.0, size=16).timestamps)
-    print(f"full decode + resize to 224 short side: {frames / seconds:.0f} frames/s ({seconds:.2f} s for {frames} frames)")
+    print(
+        f"full decode + resize to 224 short side: {frames / seconds:.0f} frames/s ({seconds:.2f} s for {frames} frames)"
+    )
 
     start, end = max(0.0, info.duration - 6.0), info.duration - 1.0
     seek = best_of(lambda: read_video_frames(video, start=start, end=end, fps=8, size=224))
@@ -55,7 +59,9 @@ def main():
         return [f for f, t, _ in iter_video_frames(video, fps=8, size=224) if start <= t < end]
 
     linear = best_of(from_the_start)
-    print(f"5-s range read at 8 fps ({start:.1f}-{end:.1f} s): seek {seek * 1000:.0f} ms, decoding from the start {linear * 1000:.0f} ms")
+    print(
+        f"5-s range read at 8 fps ({start:.1f}-{end:.1f} s): seek {seek * 1000:.0f} ms, decoding from the start {linear * 1000:.0f} ms"
+    )
 
     import torch
 
@@ -72,7 +78,9 @@ def main():
     start_time = time.perf_counter()
     clips = pipeline_only()
     elapsed = time.perf_counter() - start_time
-    print(f"decode + resize 128 + crop 112 + 16-frame clips every 4 frames at 30 fps, no model: {clips / elapsed:.0f} clips/s, {info.duration / elapsed:.1f} video-s/s")
+    print(
+        f"decode + resize 128 + crop 112 + 16-frame clips every 4 frames at 30 fps, no model: {clips / elapsed:.0f} clips/s, {info.duration / elapsed:.1f} video-s/s"
+    )
 
     folder = tmp / "videos"
     folder.mkdir()
@@ -96,11 +104,25 @@ def bench_video_collator(video, info, tmp):
     from momentzoo.data.video_collator import FramePreprocessor, TemporalVideoCollator
 
     collator = TemporalVideoCollator(
-        fps=8.0, preprocessor=FramePreprocessor(224, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]), clip_length=16,
-        feature_stride=2, num_frames=2, max_frames=128, generator=torch.Generator().manual_seed(0))
+        fps=8.0,
+        preprocessor=FramePreprocessor(224, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        clip_length=16,
+        feature_stride=2,
+        num_frames=2,
+        max_frames=128,
+        generator=torch.Generator().manual_seed(0),
+    )
     end = min(info.duration - 1.0, 8.0)
-    rows = [{"video_id": f"video_{i}", "video": str(video), "duration": info.duration, "segments": [[2.0, end]],
-             "labels": [0]} for i in range(8)]
+    rows = [
+        {
+            "video_id": f"video_{i}",
+            "video": str(video),
+            "duration": info.duration,
+            "segments": [[2.0, end]],
+            "labels": [0],
+        }
+        for i in range(8)
+    ]
     for workers in (0, 2):
         loader = torch.utils.data.DataLoader(rows * 2, batch_size=1, num_workers=workers, collate_fn=collator)
         start_time = time.perf_counter()
@@ -109,8 +131,10 @@ def bench_video_collator(video, info, tmp):
             frames += int(batch["attention_mask"].sum())
             windows += batch["pixel_values"].shape[0]
         elapsed = time.perf_counter() - start_time
-        print(f"TemporalVideoCollator, {workers} workers: {windows / elapsed:.2f} windows/s of 128 frames at 224x224 "
-              f"({frames / elapsed:.0f} decoded frames/s, {windows} windows incl. worker start-up)")
+        print(
+            f"TemporalVideoCollator, {workers} workers: {windows / elapsed:.2f} windows/s of 128 frames at 224x224 "
+            f"({frames / elapsed:.0f} decoded frames/s, {windows} windows incl. worker start-up)"
+        )
 
 
 if __name__ == "__main__":

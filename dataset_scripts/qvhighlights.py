@@ -30,9 +30,7 @@ def main(argv=None):
         parser.error("give at least one of --train, --val, --test")
     kwargs = builder_kwargs(args)
     kwargs["data_files"] = data_files
-    return run_dataset_script(
-        QVHighlightsBuilder, args, kwargs, pretty_name="QVHighlights", argv=argv, script=__file__
-    )
+    return run_dataset_script(QVHighlightsBuilder, args, kwargs, pretty_name="QVHighlights", argv=argv, script=__file__)
 
 
 if __name__ == "__main__":

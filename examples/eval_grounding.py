@@ -41,7 +41,9 @@ logger = logging.getLogger("eval_grounding")
 
 @dataclass
 class EvalArguments:
-    model: str = field(default="outputs/invert4tvg-tiny-synthetic", metadata={"help": "Checkpoint folder or hub id (Qwen2.5-VL)."})
+    model: str = field(
+        default="outputs/invert4tvg-tiny-synthetic", metadata={"help": "Checkpoint folder or hub id (Qwen2.5-VL)."}
+    )
     split: str = field(default="test", metadata={"help": "Split to evaluate."})
     tasks: list[str] = field(default_factory=lambda: ["tvg", "vc", "ar", "vd"], metadata={"help": "Tasks to evaluate."})
     max_samples: int | None = field(default=None, metadata={"help": "Evaluate the first N queries."})
@@ -97,7 +99,11 @@ def evaluate_split(model, tokenizer, processor, rows, args: EvalArguments) -> tu
         for begin in range(0, len(task_rows), args.batch_size):
             chunk = task_rows[begin : begin + args.batch_size]
             videos = load_clip_video_inputs(processor, chunk, device, args.video_root)
-            answers.extend(generate_answers(model, chat, chunk, videos, batch_size=len(chunk), max_new_tokens=args.max_new_tokens)[0])
+            answers.extend(
+                generate_answers(model, chat, chunk, videos, batch_size=len(chunk), max_new_tokens=args.max_new_tokens)[
+                    0
+                ]
+            )
         metrics = evaluate_task_answers(task_rows, answers, recall_metric=recall, strict=args.strict, percent=True)
         metrics[f"{task}/num_queries"] = len(task_rows)
         metrics[f"{task}/seconds"] = time.perf_counter() - start
@@ -132,9 +138,17 @@ def main(argv=None) -> dict:
             print(f"  {key:8s} {results[key]:6.2f}")  # already in %
     for task in ("vc", "ar", "vd"):
         if f"{task}/accuracy" in results:
-            print(f"  {task.upper()} accuracy {100 * results[f'{task}/accuracy']:6.2f}   format {100 * results[f'{task}/format']:6.2f}")
+            print(
+                f"  {task.upper()} accuracy {100 * results[f'{task}/accuracy']:6.2f}   format {100 * results[f'{task}/format']:6.2f}"
+            )
     if args.output:
-        payload = {"model": args.model, "dataset": data_args.dataset, "split": args.split, "strict": args.strict, "results": results}
+        payload = {
+            "model": args.model,
+            "dataset": data_args.dataset,
+            "split": args.split,
+            "strict": args.strict,
+            "results": results,
+        }
         if args.save_answers:
             payload["answers"] = answers
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)

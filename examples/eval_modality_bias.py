@@ -61,10 +61,14 @@ def main(argv=None):
         print(f"{key:>10}  {value:8.4f}  {results['mAP_shuffled'][key]:8.4f}")
     print(f"{'average':>10}  {results['average_mAP']:8.4f}  {results['average_mAP_shuffled']:8.4f}")
     lap = results["LAP"]
-    print(f"\nLAP (relative mAP drop with mismatched descriptions): {'n/a (mAP 0)' if math.isnan(lap) else f'{lap:.4f}'}")
+    print(
+        f"\nLAP (relative mAP drop with mismatched descriptions): {'n/a (mAP 0)' if math.isnan(lap) else f'{lap:.4f}'}"
+    )
     if model.config.prompt_position == "after_special_tokens":
-        print("  note: the instruction follows the special tokens in this causal LM, so descriptions cannot change "
-              "the predictions at inference (LAP is 0 by construction)")
+        print(
+            "  note: the instruction follows the special tokens in this causal LM, so descriptions cannot change "
+            "the predictions at inference (LAP is 0 by construction)"
+        )
     print(f"\nmLA (mean λ_lang over ground-truth frames), overall {results['mLA_overall']:.4f}")
     for name, value in results["mLA"].items():
         print(f"  {name:<30} {'n/a (no frames)' if math.isnan(value) else f'{value:.4f}'}")

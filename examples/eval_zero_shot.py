@@ -72,15 +72,25 @@ def evaluate_checkpoint(folder: Path, data_args: ZeroShotDataArguments, data, ba
         from train_psftr import make_synthetic_data
 
         data = make_synthetic_data(data_args, model)
-    _, evaluation, classes = zero_shot_data(data, data_args.benchmark, data_args.split_ratio, data_args.split_index,
-                                            data_args.train_split, data_args.eval_split, seed=data_args.split_seed)
+    _, evaluation, classes = zero_shot_data(
+        data,
+        data_args.benchmark,
+        data_args.split_ratio,
+        data_args.split_index,
+        data_args.train_split,
+        data_args.eval_split,
+        seed=data_args.split_seed,
+    )
     config = model.config
     overlap = data_args.inference_slice_overlap
     return evaluate_zero_shot(
-        model, evaluation, classes["unseen"],
+        model,
+        evaluation,
+        classes["unseen"],
         iou_thresholds=data_args.iou_thresholds or ZERO_SHOT_IOU_THRESHOLDS[data_args.benchmark],
         window_size=data_args.slice_size or config.slice_size,
-        window_overlap=config.inference_slice_overlap if overlap is None else overlap, batch_size=batch_size,
+        window_overlap=config.inference_slice_overlap if overlap is None else overlap,
+        batch_size=batch_size,
     )[0]
 
 
@@ -88,8 +98,11 @@ def main(argv=None) -> dict:
     model_args, data_args, training_args, eval_args = example_parser(
         (ModelArguments, ZeroShotDataArguments, TrainingArguments, EvalArguments)
     ).parse_args_and_config(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO,
-                        handlers=[logging.StreamHandler(sys.stdout)])
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO,
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
     if not training_args.should_log:
         transformers.utils.logging.set_verbosity_warning()
     splits = parse_splits(eval_args.splits)
@@ -99,8 +112,9 @@ def main(argv=None) -> dict:
     thresholds = data_args.iou_thresholds or ZERO_SHOT_IOU_THRESHOLDS[data_args.benchmark]
     data = None
     if data_args.dataset != "synthetic":  # loaded once for every split
-        data = load_tal_dataset(data_args.dataset, as_dict(data_args.dataset_kwargs, "dataset_kwargs"),
-                                cache_dir=data_args.cache_dir)
+        data = load_tal_dataset(
+            data_args.dataset, as_dict(data_args.dataset_kwargs, "dataset_kwargs"), cache_dir=data_args.cache_dir
+        )
 
     root = Path(training_args.output_dir)
     results, tables = {}, []
@@ -110,8 +124,12 @@ def main(argv=None) -> dict:
             split_args = copy.deepcopy(data_args)
             split_args.split_ratio, split_args.split_index = ratio, k
             if eval_args.checkpoints_dir:
-                metrics = evaluate_checkpoint(Path(eval_args.checkpoints_dir) / ratio / f"split_{k}", split_args,
-                                              data, training_args.per_device_eval_batch_size)
+                metrics = evaluate_checkpoint(
+                    Path(eval_args.checkpoints_dir) / ratio / f"split_{k}",
+                    split_args,
+                    data,
+                    training_args.per_device_eval_batch_size,
+                )
             else:
                 split_training = copy.deepcopy(training_args)
                 split_training.output_dir = str(root / ratio / f"split_{k}")
@@ -121,16 +139,19 @@ def main(argv=None) -> dict:
             results[ratio][k] = metrics
             logger.info("%s split %d: average mAP %.2f", ratio, k, 100 * metrics["average_mAP"])
         if results[ratio]:
-            title = (f"PSFTR zero-shot TAL on {data_args.benchmark}, {ratio.replace('_', '% seen / ')}% unseen "
-                     f"classes: mAP (%) on the unseen classes")
+            title = (
+                f"PSFTR zero-shot TAL on {data_args.benchmark}, {ratio.replace('_', '% seen / ')}% unseen "
+                f"classes: mAP (%) on the unseen classes"
+            )
             tables.append(format_zero_shot_table(results[ratio], thresholds, title))
     if tables:
         text = "\n\n".join(tables)
         print("\n" + text)
         root.mkdir(parents=True, exist_ok=True)
         (root / "zero_shot_results.md").write_text(text + "\n")
-        (root / "zero_shot_results.json").write_text(json.dumps(
-            {ratio: {str(k): m for k, m in per.items()} for ratio, per in results.items()}, indent=1))
+        (root / "zero_shot_results.json").write_text(
+            json.dumps({ratio: {str(k): m for k, m in per.items()} for ratio, per in results.items()}, indent=1)
+        )
     return results
 
 

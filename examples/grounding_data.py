@@ -31,14 +31,22 @@ class GroundingDataArguments:
     )
     train_file: str | None = field(default=None, metadata={"help": "Charades-STA training annotations (jsonl)."})
     test_file: str | None = field(default=None, metadata={"help": "Charades-STA test annotations (jsonl)."})
-    videos_dir: str | None = field(default=None, metadata={"help": "Folder of the videos (Charades: Charades_v1_480/)."})
+    videos_dir: str | None = field(
+        default=None, metadata={"help": "Folder of the videos (Charades: Charades_v1_480/)."}
+    )
     video_prefix: str = field(default="", metadata={"help": "File name prefix of each video id."})
-    skip_missing_videos: bool = field(default=False, metadata={"help": "Leave out queries whose video file is missing (listed in a warning)."})
+    skip_missing_videos: bool = field(
+        default=False, metadata={"help": "Leave out queries whose video file is missing (listed in a warning)."}
+    )
     train_split: str = field(default="train", metadata={"help": "Split to train on."})
-    eval_split: str | None = field(default=None, metadata={"help": "Split to evaluate on (none: no evaluation during training)."})
+    eval_split: str | None = field(
+        default=None, metadata={"help": "Split to evaluate on (none: no evaluation during training)."}
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep the first N training queries."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Keep the first N evaluation queries."})
-    synthetic_dir: str = field(default="outputs/synthetic_grounding_videos", metadata={"help": "Where the synthetic mp4s are written."})
+    synthetic_dir: str = field(
+        default="outputs/synthetic_grounding_videos", metadata={"help": "Where the synthetic mp4s are written."}
+    )
     synthetic_train_videos: int = field(default=16, metadata={"help": "Synthetic training videos (1-2 queries each)."})
     synthetic_test_videos: int = field(default=6, metadata={"help": "Synthetic test videos."})
     synthetic_seed: int = field(default=0, metadata={"help": "Seed of the synthetic videos."})
@@ -62,14 +70,21 @@ def load_grounding_splits(args: GroundingDataArguments):
             raise ValueError(f"{args.dataset} needs --train_file and/or --test_file (its annotation files)")
         if args.videos_dir is None:
             raise ValueError(f"{args.dataset} needs --videos_dir, the folder of its videos")
-        common = dict(videos_dir=args.videos_dir, video_prefix=args.video_prefix, skip_missing=args.skip_missing_videos,
-                      cache_dir=args.cache_dir)
+        common = dict(
+            videos_dir=args.videos_dir,
+            video_prefix=args.video_prefix,
+            skip_missing=args.skip_missing_videos,
+            cache_dir=args.cache_dir,
+        )
         if args.dataset == "qvhighlights":
             builder = QVHighlightsBuilder(data_files=files, **common)
         else:
             if args.dataset == "activitynet_captions":
                 out = os.path.join(args.cache_dir or "outputs", "activitynet_captions_jsonl")
-                files = {split: activitynet_captions_to_jsonl(path, os.path.join(out, f"{split}.jsonl")) for split, path in files.items()}
+                files = {
+                    split: activitynet_captions_to_jsonl(path, os.path.join(out, f"{split}.jsonl"))
+                    for split, path in files.items()
+                }
             builder = CharadesSTABuilder(config_name="jsonl", data_files=files, **common)
         builder.download_and_prepare()
         splits = builder.as_dataset()
@@ -82,8 +97,10 @@ def load_grounding_splits(args: GroundingDataArguments):
         except FileNotFoundError:
             loaded = datasets.load_dataset(args.dataset)
         return loaded if isinstance(loaded, datasets.DatasetDict) else datasets.DatasetDict({"train": loaded})
-    raise ValueError(f"--dataset must be charades_sta, activitynet_captions, qvhighlights, synthetic or an existing folder, "
-                     f"got {args.dataset!r}")
+    raise ValueError(
+        f"--dataset must be charades_sta, activitynet_captions, qvhighlights, synthetic or an existing folder, "
+        f"got {args.dataset!r}"
+    )
 
 
 def activitynet_captions_to_jsonl(source: str, target: str) -> str:
@@ -101,19 +118,32 @@ def activitynet_captions_to_jsonl(source: str, target: str) -> str:
         if not isinstance(video, dict) or not {"duration", "timestamps", "sentences"} <= set(video):
             raise ValueError(f"{source}: video {vid!r} needs 'duration', 'timestamps' and 'sentences'")
         if len(video["timestamps"]) != len(video["sentences"]):
-            raise ValueError(f"{source}: video {vid!r} has {len(video['timestamps'])} timestamps but "
-                             f"{len(video['sentences'])} sentences")
+            raise ValueError(
+                f"{source}: video {vid!r} has {len(video['timestamps'])} timestamps but "
+                f"{len(video['sentences'])} sentences"
+            )
         duration = float(video["duration"])
         for k, ((start, end), sentence) in enumerate(zip(video["timestamps"], video["sentences"])):
             start, end = max(0.0, float(start)), min(float(end), duration)
             if not start < end:
                 dropped.append(f"{vid}#{k} {video['timestamps'][k]}")
                 continue
-            lines.append({"qid": f"{vid}#{k}", "query": sentence.strip(), "duration": duration, "vid": vid,
-                          "relevant_windows": [[start, end]]})
+            lines.append(
+                {
+                    "qid": f"{vid}#{k}",
+                    "query": sentence.strip(),
+                    "duration": duration,
+                    "vid": vid,
+                    "relevant_windows": [[start, end]],
+                }
+            )
     if dropped:
-        warnings.warn(f"{source}: left out {len(dropped)} sentence(s) whose window starts at or after the video's end: "
-                      + ", ".join(dropped[:20]) + (" ..." if len(dropped) > 20 else ""), stacklevel=2)
+        warnings.warn(
+            f"{source}: left out {len(dropped)} sentence(s) whose window starts at or after the video's end: "
+            + ", ".join(dropped[:20])
+            + (" ..." if len(dropped) > 20 else ""),
+            stacklevel=2,
+        )
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     with open(target, "w", encoding="utf-8") as f:
         f.writelines(json.dumps(line) + "\n" for line in lines)
@@ -122,6 +152,7 @@ def activitynet_captions_to_jsonl(source: str, target: str) -> str:
 
 def single_window_rows(split):
     """One row per window: a query with windows w_1..w_n becomes n rows `<qid>#<k>` with `windows=[w_k]`."""
+
     def expand(batch):
         out = {key: [] for key in batch}
         for i, windows in enumerate(batch["windows"]):
@@ -142,8 +173,13 @@ def _synthetic(args: GroundingDataArguments):
 
     # Short, small clips: the example runs on a CPU in a couple of minutes.
     return make_synthetic_video_grounding_dataset(
-        args.synthetic_dir, num_videos={"train": args.synthetic_train_videos, "test": args.synthetic_test_videos},
-        seed=args.synthetic_seed, size=48, min_duration=6.0, max_duration=8.0, min_action_duration=1.5,
+        args.synthetic_dir,
+        num_videos={"train": args.synthetic_train_videos, "test": args.synthetic_test_videos},
+        seed=args.synthetic_seed,
+        size=48,
+        min_duration=6.0,
+        max_duration=8.0,
+        min_action_duration=1.5,
         max_action_duration=3.0,
     )
 

@@ -52,8 +52,10 @@ class ModelArguments:
     )
     model_config: dict | str | None = field(
         default=None,
-        metadata={"help": "ActionFormerConfig fields for a new model (JSON on the command line); input_dim, classes "
-                          "and feature geometry come from the dataset. Default: the paper's THUMOS14 I3D setting."},
+        metadata={
+            "help": "ActionFormerConfig fields for a new model (JSON on the command line); input_dim, classes "
+            "and feature geometry come from the dataset. Default: the paper's THUMOS14 I3D setting."
+        },
     )
     ema_decay: float = field(
         default=0.999, metadata={"help": "Decay of the weight EMA the final model takes (official 0.999; 0: no EMA)."}
@@ -80,10 +82,17 @@ def main(argv=None) -> dict:
     model = build_model(model_args, train)
     collator = training_collator(data_args, model.config)
     callbacks = [ModelEMACallback(model_args.ema_decay)] if model_args.ema_decay > 0 else []
-    trainer = ActionFormerTrainer(model=model, args=training_args, train_dataset=TemporalFeatureDataset(train),
-                                  eval_dataset=evaluation, data_collator=collator, callbacks=callbacks)
-    train_result = trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(
-        training_args.resume_from_checkpoint, training_args.output_dir))
+    trainer = ActionFormerTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=TemporalFeatureDataset(train),
+        eval_dataset=evaluation,
+        data_collator=collator,
+        callbacks=callbacks,
+    )
+    train_result = trainer.train(
+        resume_from_checkpoint=resolve_resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
+    )
     trainer.log_metrics("train", train_result.metrics)
     evaluation_results = finish_tal_training(trainer, data_args, training_args, evaluation, "ActionFormer")
     return {"train": train_result.metrics, "eval": evaluation_results}

@@ -74,15 +74,21 @@ class ModelArguments:
     tiny_language_model_hidden_size: int = field(default=32, metadata={"help": "Width of the 'tiny' LM."})
     tiny_language_model_layers: int = field(default=2, metadata={"help": "Layers of the 'tiny' LM."})
     model_config: dict | str | None = field(
-        default=None, metadata={"help": "ActionVLMConfig fields (the ActionFormer head, LoRA, prompt layout...); "
-                                        "input_dim, classes and feature geometry come from the dataset."}
+        default=None,
+        metadata={
+            "help": "ActionVLMConfig fields (the ActionFormer head, LoRA, prompt layout...); "
+            "input_dim, classes and feature geometry come from the dataset."
+        },
     )
     class_descriptions_file: str | None = field(
         default=None, metadata={"help": "JSON {class name: description} for T_desc (synthetic: from its metadata)."}
     )
     vision_model: str | None = field(
-        default=None, metadata={"help": "VideoMAE encoder (hub id or path) for a dataset of videos, e.g. "
-                                        "MCG-NJU/videomae-base; 'tiny': a random 1-layer VideoMAE (tests)."}
+        default=None,
+        metadata={
+            "help": "VideoMAE encoder (hub id or path) for a dataset of videos, e.g. "
+            "MCG-NJU/videomae-base; 'tiny': a random 1-layer VideoMAE (tests)."
+        },
     )
     vision_tuning: str = field(default="adapter", metadata={"help": "'adapter', 'full' or 'frozen' encoder."})
     video_fps: float | None = field(default=None, metadata={"help": "Frames per second sampled from the videos."})
@@ -125,14 +131,17 @@ def build_model(model_args: ModelArguments, data, train, work: str) -> ActionVLM
     if language_model == "tiny":
         from momentzoo.testing import tiny_qwen2
 
-        lm, lm_tokenizer = tiny_qwen2(hidden_size=model_args.tiny_language_model_hidden_size,
-                                      num_layers=model_args.tiny_language_model_layers)
+        lm, lm_tokenizer = tiny_qwen2(
+            hidden_size=model_args.tiny_language_model_hidden_size, num_layers=model_args.tiny_language_model_layers
+        )
         language_model = os.path.join(work, "tiny-qwen2")
         lm.save_pretrained(language_model)
         lm_tokenizer.save_pretrained(language_model)
     return ActionVLMForTemporalLocalization.from_backbones(
-        language_model, tokenizer=tokenizer, class_descriptions=class_descriptions(model_args, data,
-                                                                                   class_names_of(train)), **fields,
+        language_model,
+        tokenizer=tokenizer,
+        class_descriptions=class_descriptions(model_args, data, class_names_of(train)),
+        **fields,
     )
 
 
@@ -142,8 +151,12 @@ def video_training_collator(model, model_args: ModelArguments, data_args) -> Tem
     tokens = data_args.max_seq_len or model.config.max_seq_len
     max_frames = tokens * model.video_feature_geometry()["feature_stride"] // clip * clip
     return TemporalVideoCollator.from_model(
-        model, fps=model_args.video_fps, max_frames=max_frames or clip, video_root=model_args.video_root,
-        trunc_thresh=data_args.trunc_thresh, crop_ratio=tuple(data_args.crop_ratio) if data_args.crop_ratio else None,
+        model,
+        fps=model_args.video_fps,
+        max_frames=max_frames or clip,
+        video_root=model_args.video_root,
+        trunc_thresh=data_args.trunc_thresh,
+        crop_ratio=tuple(data_args.crop_ratio) if data_args.crop_ratio else None,
     )
 
 
@@ -153,8 +166,10 @@ def language_weights(model, evaluation) -> dict:
     sums, counts = found["weight_sums"], found["frame_counts"]
     total = float(counts.sum())
     per_class = mean_language_advantage(sums, counts, model.config.class_names)
-    print("mean language weight λ_lang per class (ground-truth frames): "
-          + ", ".join(f"{name} {value:.3f}" for name, value in per_class.items()))
+    print(
+        "mean language weight λ_lang per class (ground-truth frames): "
+        + ", ".join(f"{name} {value:.3f}" for name, value in per_class.items())
+    )
     return {"mLA": per_class, "mLA_overall": float(sums.sum()) / total if total else float("nan")}
 
 
@@ -167,11 +182,15 @@ def main(argv=None) -> dict:
     data, train, evaluation = load_splits(data_args)
     videos = "features" not in train.column_names
     if videos and "video" not in train.column_names:
-        raise ValueError("examples/train_actionvlm.py needs pre-extracted features or videos: the dataset has neither "
-                         f"a 'features' nor a 'video' column (columns: {train.column_names})")
+        raise ValueError(
+            "examples/train_actionvlm.py needs pre-extracted features or videos: the dataset has neither "
+            f"a 'features' nor a 'video' column (columns: {train.column_names})"
+        )
     if videos and (model_args.video_fps is None or not (model_args.vision_model or model_args.model_name_or_path)):
-        raise ValueError("a dataset of videos needs --video_fps and a model with a video encoder (--vision_model, "
-                         "or --model_name_or_path of one)")
+        raise ValueError(
+            "a dataset of videos needs --video_fps and a model with a video encoder (--vision_model, "
+            "or --model_name_or_path of one)"
+        )
 
     with tempfile.TemporaryDirectory(prefix="actionvlm-backbone-") as work:
         model = build_model(model_args, data, train, work)
@@ -181,19 +200,26 @@ def main(argv=None) -> dict:
         training_args.eval_video_fps = model_args.video_fps  # evaluation encodes the videos at the training rate
     else:
         collator, train_dataset = training_collator(data_args, model.config), TemporalFeatureDataset(train)
-    trainer = LanguageAdvantageTrainer(model=model, args=training_args, train_dataset=train_dataset,
-                                       eval_dataset=evaluation, data_collator=collator)
-    train_result = trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(
-        training_args.resume_from_checkpoint, training_args.output_dir))
+    trainer = LanguageAdvantageTrainer(
+        model=model, args=training_args, train_dataset=train_dataset, eval_dataset=evaluation, data_collator=collator
+    )
+    train_result = trainer.train(
+        resume_from_checkpoint=resolve_resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
+    )
     trainer.log_metrics("train", train_result.metrics)
     logger.info("epoch schedule: %s", ", ".join(trainer.epoch_history))
     if videos and evaluation is not None:
         # encoded once by the trained encoder, then scored as features (windows of tokens)
-        evaluation = encode_video_dataset(trainer.accelerator.unwrap_model(trainer.model), evaluation,
-                                          fps=model_args.video_fps, video_root=model_args.video_root,
-                                          progress=not training_args.disable_tqdm)
-    evaluation_results = finish_tal_training(trainer, data_args, training_args, evaluation, "ActionVLM",
-                                             extra=language_weights)
+        evaluation = encode_video_dataset(
+            trainer.accelerator.unwrap_model(trainer.model),
+            evaluation,
+            fps=model_args.video_fps,
+            video_root=model_args.video_root,
+            progress=not training_args.disable_tqdm,
+        )
+    evaluation_results = finish_tal_training(
+        trainer, data_args, training_args, evaluation, "ActionVLM", extra=language_weights
+    )
     return {"train": train_result.metrics, "schedule": trainer.epoch_history, "eval": evaluation_results}
 
 

@@ -30,7 +30,9 @@ logger = logging.getLogger("train_invert4tvg")
 
 @dataclass
 class ModelArguments:
-    model_name_or_path: str = field(default="Qwen/Qwen2.5-VL-3B-Instruct", metadata={"help": "Hub id, local path, or 'tiny'."})
+    model_name_or_path: str = field(
+        default="Qwen/Qwen2.5-VL-3B-Instruct", metadata={"help": "Hub id, local path, or 'tiny'."}
+    )
     dtype: str = field(default="auto", metadata={"help": "Weights dtype: auto, bfloat16, float16 or float32."})
     attn_implementation: str | None = field(default=None, metadata={"help": "e.g. sdpa or flash_attention_2."})
     use_peft: bool = field(default=False, metadata={"help": "Train LoRA adapters instead of all weights."})
@@ -41,19 +43,25 @@ class ModelArguments:
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         metadata={"help": "Module names that get LoRA adapters."},
     )
-    torch_threads: int | None = field(default=None, metadata={"help": "torch CPU threads (1 is fastest on a shared 2-core machine)."})
+    torch_threads: int | None = field(
+        default=None, metadata={"help": "torch CPU threads (1 is fastest on a shared 2-core machine)."}
+    )
 
 
 @dataclass
 class SFTArguments:
     do_sft: bool = field(default=False, metadata={"help": "Run the Invert-SFT warm start before GRPO."})
-    sft_tasks: list[str] = field(default_factory=lambda: ["vc", "ar", "vd"], metadata={"help": "Tasks of the warm start (tvg, vc, ar, vd)."})
+    sft_tasks: list[str] = field(
+        default_factory=lambda: ["vc", "ar", "vd"], metadata={"help": "Tasks of the warm start (tvg, vc, ar, vd)."}
+    )
     sft_learning_rate: float = field(default=2e-5, metadata={"help": "Warm-start learning rate."})
     sft_num_train_epochs: float = field(default=1.0, metadata={"help": "Warm-start epochs."})
     sft_max_steps: int = field(default=-1, metadata={"help": "Warm-start steps (overrides epochs when > 0)."})
     sft_batch_size: int = field(default=4, metadata={"help": "Warm-start examples per device and step."})
     sft_lr_scheduler_type: str = field(default="cosine", metadata={"help": "Warm-start learning-rate schedule."})
-    sft_video_cache: int = field(default=0, metadata={"help": "Decoded clips kept between warm-start steps (0: decode every time)."})
+    sft_video_cache: int = field(
+        default=0, metadata={"help": "Decoded clips kept between warm-start steps (0: decode every time)."}
+    )
 
 
 def load_model(args: ModelArguments):
@@ -75,8 +83,13 @@ def load_model(args: ModelArguments):
 def lora_config(args: ModelArguments):
     from peft import LoraConfig
 
-    return LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
-                      target_modules=list(args.lora_target_modules), task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        target_modules=list(args.lora_target_modules),
+        task_type="CAUSAL_LM",
+    )
 
 
 def run_sft(model, tokenizer, video_processor, train_rows, model_args, sft_args, grpo_args):
@@ -93,15 +106,32 @@ def run_sft(model, tokenizer, video_processor, train_rows, model_args, sft_args,
         max_steps=sft_args.sft_max_steps,
         per_device_train_batch_size=sft_args.sft_batch_size,
         lr_scheduler_type=sft_args.sft_lr_scheduler_type,
-        use_cpu=grpo_args.use_cpu, bf16=grpo_args.bf16, fp16=grpo_args.fp16,
+        use_cpu=grpo_args.use_cpu,
+        bf16=grpo_args.bf16,
+        fp16=grpo_args.fp16,
         gradient_checkpointing=grpo_args.gradient_checkpointing,
-        logging_steps=grpo_args.logging_steps, report_to=grpo_args.report_to, seed=grpo_args.seed,
-        save_strategy="no", remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True},
+        logging_steps=grpo_args.logging_steps,
+        report_to=grpo_args.report_to,
+        seed=grpo_args.seed,
+        save_strategy="no",
+        remove_unused_columns=False,
+        dataset_kwargs={"skip_prepare_dataset": True},
     )
-    collator = Invert4TVGSFTCollator(tokenizer, video_processor, system_prompt=grpo_args.system_prompt,
-                                     video_root=grpo_args.video_root, cache_size=sft_args.sft_video_cache)
-    trainer = SFTTrainer(model=model, args=config, train_dataset=sft_rows, processing_class=tokenizer, data_collator=collator,
-                         peft_config=lora_config(model_args) if model_args.use_peft else None)
+    collator = Invert4TVGSFTCollator(
+        tokenizer,
+        video_processor,
+        system_prompt=grpo_args.system_prompt,
+        video_root=grpo_args.video_root,
+        cache_size=sft_args.sft_video_cache,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=sft_rows,
+        processing_class=tokenizer,
+        data_collator=collator,
+        peft_config=lora_config(model_args) if model_args.use_peft else None,
+    )
     trainer.train()
     model = trainer.model
     if model_args.use_peft:
@@ -124,7 +154,11 @@ def main(argv=None):
     splits = load_grounding_splits(data_args)
     train_rows = select_split(splits, data_args.train_split, data_args.max_train_samples)
     eval_rows = select_split(splits, data_args.eval_split, data_args.max_eval_samples)
-    logger.info("training on %d queries%s", len(train_rows), f", evaluating on {len(eval_rows)}" if eval_rows is not None else "")
+    logger.info(
+        "training on %d queries%s",
+        len(train_rows),
+        f", evaluating on {len(eval_rows)}" if eval_rows is not None else "",
+    )
 
     model, tokenizer = load_model(model_args)
     video_processor = Qwen2_5_VLVideoProcessor.from_model_config(model.config, **grpo_args.video_processor_kwargs())
@@ -140,7 +174,9 @@ def main(argv=None):
         video_processor=video_processor,
         peft_config=lora_config(model_args) if model_args.use_peft else None,
     )
-    trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(grpo_args.resume_from_checkpoint, grpo_args.output_dir))
+    trainer.train(
+        resume_from_checkpoint=resolve_resume_checkpoint(grpo_args.resume_from_checkpoint, grpo_args.output_dir)
+    )
     trainer.save_model(grpo_args.output_dir)
     dataset_name = "charades_sta" if data_args.dataset == "charades_sta" else data_args.dataset
     trainer.create_model_card(dataset_name=dataset_name)

@@ -50,8 +50,10 @@ class ModelArguments:
     )
     text_model: str = field(
         default="openai/clip-vit-base-patch16",
-        metadata={"help": "CLIP checkpoint of the text encoder (Hub id or path), or 'tiny' for momentzoo's offline "
-                          "tiny CLIP (random weights: the synthetic demo)."},
+        metadata={
+            "help": "CLIP checkpoint of the text encoder (Hub id or path), or 'tiny' for momentzoo's offline "
+            "tiny CLIP (random weights: the synthetic demo)."
+        },
     )
     model_config: dict | str | None = field(
         default=None, metadata={"help": "PSFTRConfig fields for a new model (JSON on the command line)."}
@@ -62,8 +64,10 @@ class ModelArguments:
 class ZeroShotDataArguments:
     dataset: str = field(
         default="synthetic",
-        metadata={"help": "'synthetic', a builder (thumos14, activitynet), or a dataset folder / Hub id of TAL rows "
-                          "with CLIP features."},
+        metadata={
+            "help": "'synthetic', a builder (thumos14, activitynet), or a dataset folder / Hub id of TAL rows "
+            "with CLIP features."
+        },
     )
     dataset_kwargs: dict | str | None = field(
         default=None, metadata={"help": "Synthetic-set, builder or load_dataset arguments (JSON on the command line)."}
@@ -118,12 +122,14 @@ def make_synthetic_data(data_args: ZeroShotDataArguments, model: PSFTRModel):
     kwargs = as_dict(data_args.dataset_kwargs, "dataset_kwargs")
     config = SyntheticTALConfig(**{**kwargs, "feature_dim": model.config.input_dim})
     with torch.no_grad():
-        return make_synthetic_zero_shot_dataset(model.embed_class_names, config,
-                                                semantic_strength=data_args.semantic_strength)
+        return make_synthetic_zero_shot_dataset(
+            model.embed_class_names, config, semantic_strength=data_args.semantic_strength
+        )
 
 
-def run_split(model_args: ModelArguments, data_args: ZeroShotDataArguments, training_args: TrainingArguments,
-              data=None) -> dict:
+def run_split(
+    model_args: ModelArguments, data_args: ZeroShotDataArguments, training_args: TrainingArguments, data=None
+) -> dict:
     """Train on the seen classes of split `data_args.split_index` and return the unseen-class `tal_map` metrics.
     The model is saved (with its tokenizer and card) in `training_args.output_dir`, with `eval_results.json`.
     `data`: the loaded dataset (real datasets; loaded here when None)."""
@@ -135,44 +141,74 @@ def run_split(model_args: ModelArguments, data_args: ZeroShotDataArguments, trai
         if data is None:
             data = load_tal_dataset(data_args.dataset, kwargs, cache_dir=data_args.cache_dir)
         names = data[data_args.train_split].features["labels"].feature.names
-    classes = zero_shot_classes(data_args.benchmark, names, data_args.split_ratio, data_args.split_index,
-                                data_args.split_seed)
+    classes = zero_shot_classes(
+        data_args.benchmark, names, data_args.split_ratio, data_args.split_index, data_args.split_seed
+    )
     model = build_model(model_args, classes["seen"])
     if data_args.dataset == "synthetic":
         data = make_synthetic_data(data_args, model)
-    train, evaluation, classes = zero_shot_data(data, data_args.benchmark, data_args.split_ratio,
-                                                data_args.split_index, data_args.train_split, data_args.eval_split,
-                                                seed=data_args.split_seed)
+    train, evaluation, classes = zero_shot_data(
+        data,
+        data_args.benchmark,
+        data_args.split_ratio,
+        data_args.split_index,
+        data_args.train_split,
+        data_args.eval_split,
+        seed=data_args.split_seed,
+    )
     config = model.config
     slice_size = data_args.slice_size or config.slice_size
     train_overlap = data_args.train_slice_overlap
     train_overlap = config.train_slice_overlap if train_overlap is None else train_overlap
     eval_overlap = data_args.inference_slice_overlap
     eval_overlap = config.inference_slice_overlap if eval_overlap is None else eval_overlap
-    thresholds = data_args.iou_thresholds or ZERO_SHOT_IOU_THRESHOLDS.get(data_args.benchmark,
-                                                                          ZERO_SHOT_IOU_THRESHOLDS["THUMOS14"])
-    logger.info("split %s/%d: %d seen classes (%d training videos), %d unseen (%d evaluation videos)",
-                data_args.split_ratio, data_args.split_index, len(classes["seen"]), len(train),
-                len(classes["unseen"]), len(evaluation))
+    thresholds = data_args.iou_thresholds or ZERO_SHOT_IOU_THRESHOLDS.get(
+        data_args.benchmark, ZERO_SHOT_IOU_THRESHOLDS["THUMOS14"]
+    )
+    logger.info(
+        "split %s/%d: %d seen classes (%d training videos), %d unseen (%d evaluation videos)",
+        data_args.split_ratio,
+        data_args.split_index,
+        len(classes["seen"]),
+        len(train),
+        len(classes["unseen"]),
+        len(evaluation),
+    )
 
     # The collator reads the raw columns (segments, labels, geometry), not forward()'s arguments.
     training_args.remove_unused_columns = False
     collator = TemporalLocalizationCollator(max_seq_len=slice_size, training=True)
-    trainer = TemporalLocalizationTrainer(model=model, args=training_args, data_collator=collator,
-                      train_dataset=sliding_windows(train, slice_size, train_overlap))
-    train_result = trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(
-        training_args.resume_from_checkpoint, training_args.output_dir))
+    trainer = TemporalLocalizationTrainer(
+        model=model,
+        args=training_args,
+        data_collator=collator,
+        train_dataset=sliding_windows(train, slice_size, train_overlap),
+    )
+    train_result = trainer.train(
+        resume_from_checkpoint=resolve_resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
+    )
     trainer.save_model()  # weights, tokenizer and model card
     trainer.log_metrics("train", train_result.metrics)
     metrics = {}
     if trainer.is_world_process_zero():
         model = trainer.accelerator.unwrap_model(trainer.model)
-        metrics, _ = evaluate_zero_shot(model, evaluation, classes["unseen"], iou_thresholds=thresholds,
-                                        window_size=slice_size, window_overlap=eval_overlap,
-                                        batch_size=training_args.per_device_eval_batch_size)
-        result = {"split_ratio": data_args.split_ratio, "split_index": data_args.split_index,
-                  "seen_classes": classes["seen"], "unseen_classes": classes["unseen"],
-                  "train": train_result.metrics, "unseen": metrics}
+        metrics, _ = evaluate_zero_shot(
+            model,
+            evaluation,
+            classes["unseen"],
+            iou_thresholds=thresholds,
+            window_size=slice_size,
+            window_overlap=eval_overlap,
+            batch_size=training_args.per_device_eval_batch_size,
+        )
+        result = {
+            "split_ratio": data_args.split_ratio,
+            "split_index": data_args.split_index,
+            "seen_classes": classes["seen"],
+            "unseen_classes": classes["unseen"],
+            "train": train_result.metrics,
+            "unseen": metrics,
+        }
         Path(training_args.output_dir, "eval_results.json").write_text(json.dumps(result, indent=1))
     return metrics
 
@@ -181,8 +217,11 @@ def main(argv=None) -> dict:
     model_args, data_args, training_args = example_parser(
         (ModelArguments, ZeroShotDataArguments, TrainingArguments)
     ).parse_args_and_config(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO,
-                        handlers=[logging.StreamHandler(sys.stdout)])
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO,
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
     if not training_args.should_log:
         logger.setLevel(logging.WARNING)
         transformers.utils.logging.set_verbosity_warning()

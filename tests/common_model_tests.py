@@ -81,7 +81,9 @@ def assert_close_outputs(actual: dict, expected: dict, atol: float, rtol: float 
     assert actual.keys() == expected.keys(), where
     for key in expected:
         assert actual[key].shape == expected[key].shape, f"{where}{key}: {actual[key].shape} vs {expected[key].shape}"
-        torch.testing.assert_close(actual[key], expected[key], atol=atol, rtol=rtol, msg=lambda m, key=key: f"{where}{key}: {m}")
+        torch.testing.assert_close(
+            actual[key], expected[key], atol=atol, rtol=rtol, msg=lambda m, key=key: f"{where}{key}: {m}"
+        )
 
 
 class ModelTesterMixin:
@@ -222,8 +224,9 @@ class ModelTesterMixin:
         with torch.no_grad():
             reference = model(**inputs32).loss
         model.to(torch.bfloat16)
-        inputs = {k: v.to(torch.bfloat16) if torch.is_tensor(v) and v.is_floating_point() else v
-                  for k, v in inputs32.items()}
+        inputs = {
+            k: v.to(torch.bfloat16) if torch.is_tensor(v) and v.is_floating_point() else v for k, v in inputs32.items()
+        }
         with torch.no_grad():
             loss = model(**inputs).loss
         assert torch.isfinite(loss)

@@ -26,8 +26,9 @@ def steps(duration: float, fps: float, feature_stride: int) -> int:
     return max(1, round(duration * fps / feature_stride))
 
 
-def write_features(folder: Path, lengths: dict[str, int], dim: int = 8, ext: str = ".npy", prefix: str = "",
-                   seed: int = 0) -> dict[str, np.ndarray]:
+def write_features(
+    folder: Path, lengths: dict[str, int], dim: int = 8, ext: str = ".npy", prefix: str = "", seed: int = 0
+) -> dict[str, np.ndarray]:
     """One random (T, dim) float32 file per video; returns the arrays written."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

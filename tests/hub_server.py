@@ -32,8 +32,27 @@ USER = "tester"
 TOKEN = "hf_test_token"
 PREFIXES = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 # Files the real Hub stores with git-LFS whatever their size (its default .gitattributes patterns).
-LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".parquet", ".arrow", ".npy", ".npz", ".h5",
-                ".onnx", ".msgpack", ".zip", ".gz", ".tar", ".mp4", ".avi", ".mkv", ".webm")
+LFS_SUFFIXES = (
+    ".safetensors",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".parquet",
+    ".arrow",
+    ".npy",
+    ".npz",
+    ".h5",
+    ".onnx",
+    ".msgpack",
+    ".zip",
+    ".gz",
+    ".tar",
+    ".mp4",
+    ".avi",
+    ".mkv",
+    ".webm",
+)
 LFS_SIZE = 10 * 1024 * 1024
 GITATTRIBUTES = "".join(f"*{suffix} filter=lfs diff=lfs merge=lfs -text\n" for suffix in LFS_SUFFIXES).encode()
 
@@ -111,12 +130,27 @@ class HubServer:
     def client_env(self, home: str | os.PathLike, base: dict | None = None) -> dict[str, str]:
         """Environment for a client process talking to this server, with its own empty cache under `home`."""
         env = dict(os.environ if base is None else base)
-        for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE",
-                    "HF_DATASETS_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        for key in (
+            "HF_HUB_OFFLINE",
+            "HF_DATASETS_OFFLINE",
+            "TRANSFORMERS_OFFLINE",
+            "HF_HUB_CACHE",
+            "HF_DATASETS_CACHE",
+            "HUGGINGFACE_HUB_CACHE",
+        ):
             env.pop(key, None)
-        env.update(HF_ENDPOINT=self.url, HF_HUB_DISABLE_XET="1", HF_HUB_OFFLINE="0", HF_DATASETS_OFFLINE="0",
-                   HF_HOME=str(home), HF_TOKEN=TOKEN, HF_HUB_DISABLE_TELEMETRY="1",
-                   HF_HUB_DISABLE_PROGRESS_BARS="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+        env.update(
+            HF_ENDPOINT=self.url,
+            HF_HUB_DISABLE_XET="1",
+            HF_HUB_OFFLINE="0",
+            HF_DATASETS_OFFLINE="0",
+            HF_HOME=str(home),
+            HF_TOKEN=TOKEN,
+            HF_HUB_DISABLE_TELEMETRY="1",
+            HF_HUB_DISABLE_PROGRESS_BARS="1",
+            NO_PROXY="127.0.0.1,localhost",
+            no_proxy="127.0.0.1,localhost",
+        )
         return env
 
     # --- storage ---------------------------------------------------------------------------------------------
@@ -141,8 +175,14 @@ class HubServer:
 
     def _commit(self, repo: _Repo, tree: dict, title: str) -> str:
         parent = repo.head or ""
-        payload = json.dumps({"parent": parent, "title": title, "tree": sorted((p, e["oid"]) for p, e in tree.items()),
-                              "n": len(repo.history)})
+        payload = json.dumps(
+            {
+                "parent": parent,
+                "title": title,
+                "tree": sorted((p, e["oid"]) for p, e in tree.items()),
+                "n": len(repo.history),
+            }
+        )
         sha = hashlib.sha1(payload.encode()).hexdigest()
         repo.commits[sha] = {"tree": tree, "title": title, "date": _now(), "parent": parent}
         repo.history.append(sha)
@@ -255,9 +295,15 @@ class _Handler(BaseHTTPRequestHandler):
             rest = parts[1:]
             if rest == ["whoami-v2"] and method == "GET":
                 self._require_token()
-                return self._json({"type": "user", "name": USER, "fullname": "Test User", "orgs": [],
-                                   "auth": {"type": "access_token", "accessToken": {"displayName": "test",
-                                                                                    "role": "write"}}})
+                return self._json(
+                    {
+                        "type": "user",
+                        "name": USER,
+                        "fullname": "Test User",
+                        "orgs": [],
+                        "auth": {"type": "access_token", "accessToken": {"displayName": "test", "role": "write"}},
+                    }
+                )
             if rest == ["repos", "create"] and method == "POST":
                 return self._create_repo(json.loads(body or b"{}"))
             if rest == ["validate-yaml"] and method == "POST":
@@ -287,8 +333,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(self._repo_info(repo, hub.resolve_revision(repo, revision)))
             action, args = tail[0], tail[1:]
             if action == "refs" and method == "GET":
-                return self._json({"branches": [{"name": "main", "ref": "refs/heads/main",
-                                                 "targetCommit": repo.head}], "converts": [], "tags": []})
+                return self._json(
+                    {
+                        "branches": [{"name": "main", "ref": "refs/heads/main", "targetCommit": repo.head}],
+                        "converts": [],
+                        "tags": [],
+                    }
+                )
             if not args:
                 raise HubError(404, f"no route for {method} {self.path}")
             revision = unquote(args[0])
@@ -310,8 +361,18 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json([e for p in paths if (e := self._path_entry(tree, p.strip("/"), sha))])
             if action == "commits" and method == "GET":
                 shas = repo.history[: repo.history.index(sha) + 1][::-1]
-                return self._json([{"id": s, "title": repo.commits[s]["title"], "message": "",
-                                    "authors": [{"user": USER}], "date": repo.commits[s]["date"]} for s in shas])
+                return self._json(
+                    [
+                        {
+                            "id": s,
+                            "title": repo.commits[s]["title"],
+                            "message": "",
+                            "authors": [{"user": USER}],
+                            "date": repo.commits[s]["date"],
+                        }
+                        for s in shas
+                    ]
+                )
         raise HubError(404, f"no route for {method} {self.path}")
 
     def _form_or_json(self, body: bytes) -> dict:
@@ -337,19 +398,37 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _repo_info(self, repo: _Repo, sha: str) -> dict:
         tree = repo.commits[sha]["tree"]
-        siblings = [{"rfilename": p, "size": e["size"], **({"lfs": {"sha256": e["sha256"], "size": e["size"],
-                                                                   "pointerSize": 134}} if e["lfs"] else {})}
-                    for p, e in sorted(tree.items())]
+        siblings = [
+            {
+                "rfilename": p,
+                "size": e["size"],
+                **({"lfs": {"sha256": e["sha256"], "size": e["size"], "pointerSize": 134}} if e["lfs"] else {}),
+            }
+            for p, e in sorted(tree.items())
+        ]
         card_data = {}
         if "README.md" in tree:
             card_data = self._card_data((self.hub.blob_dir / tree["README.md"]["sha256"]).read_text("utf-8"))
-        return {"_id": hashlib.md5(repo.repo_id.encode()).hexdigest()[:24], "id": repo.repo_id,
-                "author": repo.repo_id.split("/")[0], "sha": sha, "private": repo.private, "disabled": False,
-                "gated": False, "downloads": 0, "likes": 0, "tags": list(card_data.get("tags") or []),
-                # the Hub reads these from the card's metadata (transformers' pipeline() infers the task from them)
-                "pipeline_tag": card_data.get("pipeline_tag"), "library_name": card_data.get("library_name"),
-                "cardData": card_data, "siblings": siblings, "createdAt": repo.created,
-                "lastModified": repo.commits[sha]["date"], "usedStorage": sum(e["size"] for e in tree.values())}
+        return {
+            "_id": hashlib.md5(repo.repo_id.encode()).hexdigest()[:24],
+            "id": repo.repo_id,
+            "author": repo.repo_id.split("/")[0],
+            "sha": sha,
+            "private": repo.private,
+            "disabled": False,
+            "gated": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": list(card_data.get("tags") or []),
+            # the Hub reads these from the card's metadata (transformers' pipeline() infers the task from them)
+            "pipeline_tag": card_data.get("pipeline_tag"),
+            "library_name": card_data.get("library_name"),
+            "cardData": card_data,
+            "siblings": siblings,
+            "createdAt": repo.created,
+            "lastModified": repo.commits[sha]["date"],
+            "usedStorage": sum(e["size"] for e in tree.values()),
+        }
 
     @staticmethod
     def _card_data(readme: str) -> dict:
@@ -365,11 +444,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _entry_json(path: str, entry: dict, sha: str) -> dict:
         if entry.get("type") == "directory":
             return {"type": "directory", "oid": entry["oid"], "size": 0, "path": path}
-        out = {"type": "file", "oid": entry["oid"], "size": entry["size"], "path": path,
-               "lastCommit": {"id": sha, "title": "", "date": _now()}}
+        out = {
+            "type": "file",
+            "oid": entry["oid"],
+            "size": entry["size"],
+            "path": path,
+            "lastCommit": {"id": sha, "title": "", "date": _now()},
+        }
         if entry["lfs"]:
-            out["lfs"] = {"oid": entry["sha256"], "size": entry["size"],
-                          "pointerSize": len(_lfs_pointer(entry["sha256"], entry["size"]))}
+            out["lfs"] = {
+                "oid": entry["sha256"],
+                "size": entry["size"],
+                "pointerSize": len(_lfs_pointer(entry["sha256"], entry["size"])),
+            }
         return out
 
     @staticmethod
@@ -400,7 +487,7 @@ class _Handler(BaseHTTPRequestHandler):
         for p, entry in sorted(items):
             if not p.startswith(prefix) or p == path:
                 continue
-            if not recursive and "/" in p[len(prefix):]:
+            if not recursive and "/" in p[len(prefix) :]:
                 continue
             out.append(self._entry_json(p, entry, sha))
         return out
@@ -424,10 +511,13 @@ class _Handler(BaseHTTPRequestHandler):
             if self.hub._has_blob(oid):
                 objects.append({"oid": oid, "size": size})  # already stored: no actions, nothing to upload
             else:
-                objects.append({"oid": oid, "size": size,
-                                "actions": {"upload": {"href": f"{self.hub.url}/lfs-objects/{oid}"}}})
-        self._json({"transfer": "basic", "objects": objects, "hash_algo": "sha256"},
-                   headers={"Content-Type": "application/vnd.git-lfs+json"})
+                objects.append(
+                    {"oid": oid, "size": size, "actions": {"upload": {"href": f"{self.hub.url}/lfs-objects/{oid}"}}}
+                )
+        self._json(
+            {"transfer": "basic", "objects": objects, "hash_algo": "sha256"},
+            headers={"Content-Type": "application/vnd.git-lfs+json"},
+        )
 
     def _lfs_put(self, oid: str, body: bytes) -> None:
         if hashlib.sha256(body).hexdigest() != oid:
@@ -452,8 +542,11 @@ class _Handler(BaseHTTPRequestHandler):
             key, value = line["key"], line["value"]
             path = value.get("path", "").strip("/")
             if key == "file":
-                content = base64.b64decode(value["content"]) if value.get("encoding") == "base64" \
+                content = (
+                    base64.b64decode(value["content"])
+                    if value.get("encoding") == "base64"
                     else value["content"].encode()
+                )
                 tree[path] = hub._file_entry(hub._put_blob(content), len(content), False, content)
             elif key == "lfsFile":
                 if not hub._has_blob(value["oid"]):
@@ -468,8 +561,12 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 raise HubError(400, f"unsupported commit operation {key!r}")
         sha = hub._commit(repo, tree, header.get("summary") or "")
-        return {"success": True, "commitOid": sha, "pullRequestUrl": None,
-                "commitUrl": f"{hub.url}/{PREFIXES[repo.repo_type]}{repo.repo_id}/commit/{sha}"}
+        return {
+            "success": True,
+            "commitOid": sha,
+            "pullRequestUrl": None,
+            "commitUrl": f"{hub.url}/{PREFIXES[repo.repo_type]}{repo.repo_id}/commit/{sha}",
+        }
 
     def _resolve(self, repo_type: str, repo_id: str, revision: str, path: str) -> None:
         hub, head = self.hub, self.command == "HEAD"
@@ -480,8 +577,12 @@ class _Handler(BaseHTTPRequestHandler):
         if entry is None:
             raise HubError(404, f"{path} not found at {sha}", "EntryNotFound")
         content = (hub.blob_dir / entry["sha256"]).read_bytes()
-        headers = {"Content-Type": "application/octet-stream", "X-Repo-Commit": sha, "Accept-Ranges": "bytes",
-                   "ETag": f'"{entry["sha256"] if entry["lfs"] else entry["oid"]}"'}
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "X-Repo-Commit": sha,
+            "Accept-Ranges": "bytes",
+            "ETag": f'"{entry["sha256"] if entry["lfs"] else entry["oid"]}"',
+        }
         if entry["lfs"]:
             headers.update({"X-Linked-Etag": f'"{entry["sha256"]}"', "X-Linked-Size": str(entry["size"])})
         status = 200
@@ -495,7 +596,7 @@ class _Handler(BaseHTTPRequestHandler):
             if start >= len(content) or start > end:
                 raise HubError(416, f"range {self.headers['Range']} outside {len(content)} bytes")
             headers["Content-Range"] = f"bytes {start}-{end}/{len(content)}"
-            content, status = content[start: end + 1], 206
+            content, status = content[start : end + 1], 206
         self._send(status, content, headers, head=head)
 
 
@@ -507,6 +608,9 @@ def use_hub(monkeypatch, server: HubServer) -> HubServer:
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", server.url)
-    monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                        server.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(
+        huggingface_hub.constants,
+        "HUGGINGFACE_CO_URL_TEMPLATE",
+        server.url + "/{repo_id}/resolve/{revision}/{filename}",
+    )
     return server

@@ -39,7 +39,9 @@ def loop_tal_map(predictions, references, iou_thresholds=(0.3, 0.4, 0.5, 0.6, 0.
                 gt.setdefault(item["label"], {}).setdefault(v, []).append(item["segment"])
     per_class = {}
     for label in sorted(gt):
-        preds = [(p["score"], v, p["segment"]) for v, items in enumerate(predictions) for p in items if p["label"] == label]
+        preds = [
+            (p["score"], v, p["segment"]) for v, items in enumerate(predictions) for p in items if p["label"] == label
+        ]
         # Descending score; Python's sort is stable, so ties keep input order.
         preds = sorted(preds, key=lambda x: -x[0])
         num_positives = sum(len(s) for s in gt[label].values())

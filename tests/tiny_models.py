@@ -49,8 +49,9 @@ class TinyDetectorForTemporalLocalization(MomentzooModelCardMixin, PreTrainedMod
 
     def __init__(self, config: TinyDetectorConfig):
         super().__init__(config)
-        self.encoder = nn.Conv1d(config.feature_dim, config.hidden_size, config.kernel_size,
-                                 padding=config.kernel_size // 2)
+        self.encoder = nn.Conv1d(
+            config.feature_dim, config.hidden_size, config.kernel_size, padding=config.kernel_size // 2
+        )
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.regressor = nn.Linear(config.hidden_size, 2)
         self.post_init()
@@ -64,10 +65,15 @@ class TinyDetectorForTemporalLocalization(MomentzooModelCardMixin, PreTrainedMod
         return {"input_features": features, "attention_mask": mask}
 
     def forward(self, input_features, attention_mask=None):
-        mask = torch.ones(input_features.shape[:2], device=input_features.device) if attention_mask is None \
+        mask = (
+            torch.ones(input_features.shape[:2], device=input_features.device)
+            if attention_mask is None
             else attention_mask.to(input_features.dtype)
+        )
         hidden = torch.relu(self.encoder((input_features * mask[..., None]).transpose(1, 2))).transpose(1, 2)
-        return TinyDetectorOutput(logits=self.classifier(hidden), offsets=nn.functional.softplus(self.regressor(hidden)))
+        return TinyDetectorOutput(
+            logits=self.classifier(hidden), offsets=nn.functional.softplus(self.regressor(hidden))
+        )
 
 
 class TinyGrounderConfig(PreTrainedConfig):
@@ -103,8 +109,10 @@ class TinyGrounderForTemporalGrounding(MomentzooModelCardMixin, PreTrainedModel)
     @property
     def dummy_inputs(self):
         generator = torch.Generator().manual_seed(0)
-        return {"input_features": torch.randn(2, 9, self.config.feature_dim, generator=generator),
-                "query_features": torch.randn(2, 4, self.config.query_dim, generator=generator)}
+        return {
+            "input_features": torch.randn(2, 9, self.config.feature_dim, generator=generator),
+            "query_features": torch.randn(2, 4, self.config.query_dim, generator=generator),
+        }
 
     def forward(self, input_features, query_features):
         video = self.video_proj(input_features)  # (B, T, H)

@@ -69,11 +69,34 @@ def _count_saved_parameters(folder: Path) -> int | None:
 # processor files, results), the card, tokenizer vocabularies and chat templates. Never pickles (pytorch_model.bin,
 # optimizer.pt, rng_state.pth, training_args.bin), never subfolders (Trainer's checkpoint-*/).
 CHECKPOINT_FILE_PATTERNS = (
-    "*.safetensors", "*.json", "README.md", "*.txt", "*.jinja", "tokenizer.model", "spiece.model", "*.tiktoken",
+    "*.safetensors",
+    "*.json",
+    "README.md",
+    "*.txt",
+    "*.jinja",
+    "tokenizer.model",
+    "spiece.model",
+    "*.tiktoken",
 )
-_SAFETENSORS_DTYPES = frozenset({
-    "BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2",
-})
+_SAFETENSORS_DTYPES = frozenset(
+    {
+        "BOOL",
+        "U8",
+        "I8",
+        "U16",
+        "I16",
+        "U32",
+        "I32",
+        "U64",
+        "I64",
+        "F16",
+        "BF16",
+        "F32",
+        "F64",
+        "F8_E4M3",
+        "F8_E5M2",
+    }
+)
 
 
 def checkpoint_files(folder: str | os.PathLike, ignore_patterns: str | Sequence[str] | None = None) -> list[Path]:
@@ -88,11 +111,16 @@ def checkpoint_files(folder: str | os.PathLike, ignore_patterns: str | Sequence[
     files, skipped = [], []
     for path in sorted(folder.iterdir()):
         if path.is_symlink() and not path.resolve().is_relative_to(root):
-            raise ValueError(f"{path}: a symbolic link to {os.readlink(path)} outside the checkpoint folder; "
-                             "refusing to upload its target (copy the file in if it belongs to the checkpoint)")
+            raise ValueError(
+                f"{path}: a symbolic link to {os.readlink(path)} outside the checkpoint folder; "
+                "refusing to upload its target (copy the file in if it belongs to the checkpoint)"
+            )
         name = path.name
-        if (not path.is_file() or not any(fnmatch.fnmatchcase(name, p) for p in CHECKPOINT_FILE_PATTERNS)
-                or any(fnmatch.fnmatchcase(name, p) for p in ignored)):
+        if (
+            not path.is_file()
+            or not any(fnmatch.fnmatchcase(name, p) for p in CHECKPOINT_FILE_PATTERNS)
+            or any(fnmatch.fnmatchcase(name, p) for p in ignored)
+        ):
             skipped.append(name + ("/" if path.is_dir() else ""))
             continue
         files.append(path)
@@ -119,24 +147,38 @@ def _check_safetensors_header(path: Path) -> None:
     if not isinstance(header, dict):
         raise ValueError(f"{path}: safetensors header is not a JSON object")
     end = 0
-    for name, entry in sorted(((k, v) for k, v in header.items() if k != "__metadata__"),
-                              key=lambda kv: kv[1].get("data_offsets", [0])[0] if isinstance(kv[1], dict) else 0):
+    for name, entry in sorted(
+        ((k, v) for k, v in header.items() if k != "__metadata__"),
+        key=lambda kv: kv[1].get("data_offsets", [0])[0] if isinstance(kv[1], dict) else 0,
+    ):
         if not isinstance(entry, dict) or entry.get("dtype") not in _SAFETENSORS_DTYPES:
-            raise ValueError(f"{path}: tensor {name!r}: dtype {entry.get('dtype') if isinstance(entry, dict) else entry!r} "
-                             f"is not one of {sorted(_SAFETENSORS_DTYPES)}")
+            raise ValueError(
+                f"{path}: tensor {name!r}: dtype {entry.get('dtype') if isinstance(entry, dict) else entry!r} "
+                f"is not one of {sorted(_SAFETENSORS_DTYPES)}"
+            )
         shape, offsets = entry.get("shape"), entry.get("data_offsets")
-        if (not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape)
-                or not isinstance(offsets, list) or len(offsets) != 2 or offsets[0] != end or offsets[1] < offsets[0]):
+        if (
+            not isinstance(shape, list)
+            or not all(isinstance(d, int) and d >= 0 for d in shape)
+            or not isinstance(offsets, list)
+            or len(offsets) != 2
+            or offsets[0] != end
+            or offsets[1] < offsets[0]
+        ):
             raise ValueError(f"{path}: tensor {name!r}: malformed shape {shape!r} or data_offsets {offsets!r}")
         itemsize = 1 if entry["dtype"] in ("BOOL", "U8", "I8", "F8_E4M3", "F8_E5M2") else int(entry["dtype"][-2:]) // 8
         numel = 1
         for d in shape:
             numel *= d
         if offsets[1] - offsets[0] != numel * itemsize:
-            raise ValueError(f"{path}: tensor {name!r}: data_offsets {offsets} do not hold shape {shape} of {entry['dtype']}")
+            raise ValueError(
+                f"{path}: tensor {name!r}: data_offsets {offsets} do not hold shape {shape} of {entry['dtype']}"
+            )
         end = offsets[1]
     if 8 + header_len + end != size:
-        raise ValueError(f"{path}: the header describes {end} bytes of tensor data, the file holds {size - 8 - header_len}")
+        raise ValueError(
+            f"{path}: the header describes {end} bytes of tensor data, the file holds {size - 8 - header_len}"
+        )
 
 
 def validate_checkpoint(folder: str | os.PathLike, files: Sequence[Path]):
@@ -150,7 +192,7 @@ def validate_checkpoint(folder: str | os.PathLike, files: Sequence[Path]):
     config_path = folder / "config.json"
     raw = load_json_strict(config_path)
     if not isinstance(raw, dict) or not isinstance(raw.get("model_type"), str):
-        raise ValueError(f"{config_path}: expected a JSON object with a string \"model_type\"")
+        raise ValueError(f'{config_path}: expected a JSON object with a string "model_type"')
     try:
         config = AutoConfig.from_pretrained(folder)
     except (ValueError, KeyError, TypeError, OSError) as err:
@@ -271,11 +313,16 @@ class MomentzooModelCardMixin:
         source = os.fspath(pretrained_model_name_or_path)
         missing = sorted(set(info.get("missing_keys") or ()) - model.weights_loaded_separately())
         if missing:
-            raise ValueError(f"{source}: the checkpoint lacks {len(missing)} weight(s) of {cls.__name__} (they would "
-                             f"stay randomly initialised): {missing[:10]}{' ...' if len(missing) > 10 else ''}")
+            raise ValueError(
+                f"{source}: the checkpoint lacks {len(missing)} weight(s) of {cls.__name__} (they would "
+                f"stay randomly initialised): {missing[:10]}{' ...' if len(missing) > 10 else ''}"
+            )
         _check_stored_dtypes(model, source)
-        bad = [name for name, tensor in model.state_dict().items()
-               if tensor.is_floating_point() and not bool(tensor.isfinite().all())]
+        bad = [
+            name
+            for name, tensor in model.state_dict().items()
+            if tensor.is_floating_point() and not bool(tensor.isfinite().all())
+        ]
         if bad:
             raise ValueError(f"{source}: NaN or infinite values in {len(bad)} weight(s): {bad[:10]}")
         return (model, info) if want_info else model
@@ -289,10 +336,12 @@ class MomentzooModelCardMixin:
         """`card_kwargs_from_config(self.config)`."""
         return self.card_kwargs_from_config(self.config)
 
-    def save_pretrained(self, save_directory, is_main_process: bool = True, *args, push_to_hub: bool = False,
-                        **kwargs):
-        hub_kwargs = {k: kwargs.pop(k) for k in ("repo_id", "private", "commit_message", "commit_description",
-                                                 "create_pr", "revision") if k in kwargs}
+    def save_pretrained(self, save_directory, is_main_process: bool = True, *args, push_to_hub: bool = False, **kwargs):
+        hub_kwargs = {
+            k: kwargs.pop(k)
+            for k in ("repo_id", "private", "commit_message", "commit_description", "create_pr", "revision")
+            if k in kwargs
+        }
         result = super().save_pretrained(save_directory, is_main_process, *args, **kwargs)
         if not is_main_process:
             return result
@@ -336,8 +385,14 @@ class MomentzooModelCardMixin:
                 _merge_card(remote, ours).save(Path(tmp) / "README.md")
                 card_kwargs = None  # upload the merged card as it is
             return _push_folder(
-                tmp, resolved_id, token=token, private=private, revision=revision, create_pr=create_pr,
-                commit_message=commit_message or "Upload momentzoo checkpoint", commit_description=commit_description,
+                tmp,
+                resolved_id,
+                token=token,
+                private=private,
+                revision=revision,
+                create_pr=create_pr,
+                commit_message=commit_message or "Upload momentzoo checkpoint",
+                commit_description=commit_description,
                 card_kwargs=card_kwargs,
             )
 

@@ -113,13 +113,35 @@ def batched_nms(
     device = segments.device if isinstance(segments, torch.Tensor) else torch.device("cpu")
     with _one_intra_op_thread(device):
         segments, scores, labels = _check_nms_inputs(segments, scores, labels)
-        return _batched_nms(segments, scores, labels, method=method, class_agnostic=class_agnostic,
-                            iou_threshold=iou_threshold, sigma=sigma, voting_threshold=voting_threshold,
-                            min_score=min_score, max_segments=max_segments, pre_nms_topk=pre_nms_topk)
+        return _batched_nms(
+            segments,
+            scores,
+            labels,
+            method=method,
+            class_agnostic=class_agnostic,
+            iou_threshold=iou_threshold,
+            sigma=sigma,
+            voting_threshold=voting_threshold,
+            min_score=min_score,
+            max_segments=max_segments,
+            pre_nms_topk=pre_nms_topk,
+        )
 
 
-def _batched_nms(segments, scores, labels, *, method, class_agnostic, iou_threshold, sigma, voting_threshold,
-                 min_score, max_segments, pre_nms_topk):
+def _batched_nms(
+    segments,
+    scores,
+    labels,
+    *,
+    method,
+    class_agnostic,
+    iou_threshold,
+    sigma,
+    voting_threshold,
+    min_score,
+    max_segments,
+    pre_nms_topk,
+):
     work = torch.float64 if torch.float64 in (segments.dtype, scores.dtype) else torch.float32
     segs, scr = segments.to(work), scores.to(work)
 
@@ -134,8 +156,15 @@ def _batched_nms(segments, scores, labels, *, method, class_agnostic, iou_thresh
 
     index = _index_candidates(segs, labels, class_agnostic)
     picked, picked_scores = _greedy_nms(
-        index, scr, labels, method=method, class_agnostic=class_agnostic, iou_threshold=iou_threshold,
-        sigma=sigma, min_score=min_score, keep=keep,
+        index,
+        scr,
+        labels,
+        method=method,
+        class_agnostic=class_agnostic,
+        iou_threshold=iou_threshold,
+        sigma=sigma,
+        min_score=min_score,
+        keep=keep,
     )
     by_index = torch.argsort(picked)
     picked, picked_scores = picked[by_index], picked_scores[by_index]

@@ -19,14 +19,26 @@ def write(path, data):
 def files(tmp_path):
     gt = {
         "database": {
-            "v1": {"subset": "test", "duration": 30.0, "annotations": [{"segment": [1.0, 5.0], "label": "Jump"},
-                                                                      {"segment": [10.0, 12.0], "label": "Ambiguous"}]},
+            "v1": {
+                "subset": "test",
+                "duration": 30.0,
+                "annotations": [
+                    {"segment": [1.0, 5.0], "label": "Jump"},
+                    {"segment": [10.0, 12.0], "label": "Ambiguous"},
+                ],
+            },
             "v2": {"subset": "test", "duration": 20.0, "annotations": [{"segment": [2.0, 8.0], "label": "Run"}]},
             "v3": {"subset": "val", "duration": 20.0, "annotations": [{"segment": [0.0, 3.0], "label": "Run"}]},
         }
     }
-    preds = {"results": {"v1": [{"segment": [1.2, 5.0], "label": "Jump", "score": 0.9},
-                                {"segment": [10.0, 12.0], "label": "Ambiguous", "score": 0.8}]}}
+    preds = {
+        "results": {
+            "v1": [
+                {"segment": [1.2, 5.0], "label": "Jump", "score": 0.9},
+                {"segment": [10.0, 12.0], "label": "Ambiguous", "score": 0.8},
+            ]
+        }
+    }
     return tmp_path, write(tmp_path / "gt.json", gt), write(tmp_path / "pred.json", preds), gt, preds
 
 
@@ -37,8 +49,9 @@ def test_example_runs_and_matches_the_metric(tmp_path, capsys):
     report = json.loads(out.read_text())
     database = json.loads((EXAMPLE_DIR / "ground_truth.json").read_text())["database"]
     results = json.loads((EXAMPLE_DIR / "predictions.json").read_text())["results"]
-    expected = compute_tal_map([results[v] for v in database], [database[v]["annotations"] for v in database],
-                               ignore_labels=["Ambiguous"])
+    expected = compute_tal_map(
+        [results[v] for v in database], [database[v]["annotations"] for v in database], ignore_labels=["Ambiguous"]
+    )
     assert {k: report[k] for k in expected} == expected
     assert report["evaluation"]["videos"] == 6 and report["evaluation"]["ignore_labels"] == ["Ambiguous"]
     assert f"{100 * expected['average_mAP']:.2f}" in printed and "tIoU" in printed
@@ -48,8 +61,27 @@ def test_example_runs_and_matches_the_metric(tmp_path, capsys):
 def test_videos_without_predictions_count_as_misses(files, capsys):
     tmp_path, gt, pred, _, _ = files
     out = tmp_path / "m.json"
-    assert main(["evaluate", "--references", gt, "--predictions", pred, "--subset", "test",
-                 "--ignore_labels", "Ambiguous", "--iou_thresholds", "0.5", "0.9", "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--references",
+                gt,
+                "--predictions",
+                pred,
+                "--subset",
+                "test",
+                "--ignore_labels",
+                "Ambiguous",
+                "--iou_thresholds",
+                "0.5",
+                "0.9",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     # Jump found (tIoU 0.95), Run's only instance is in v2, which has no predictions: AP 0.
     assert report["per_class_AP"] == {"Jump": [1.0, 1.0], "Run": [0.0, 0.0]}
@@ -74,18 +106,33 @@ def test_predictions_of_other_subsets_are_left_out_with_a_warning(files, capsys)
     "change, message",
     [
         (lambda g, p: p["results"].update(v9=[]), "pred.json: 1 video(s) not in the ground truth"),
-        (lambda g, p: p["results"]["v1"].append({"segment": [3.0, 2.0], "label": "Jump", "score": 0.5}),
-         "pred.json: predictions of video 'v1', item 2: 'segment' end < start"),
-        (lambda g, p: p["results"]["v1"].append({"segment": [1.0, 2.0], "label": "Jump"}),
-         "pred.json: predictions of video 'v1', item 2: missing field 'score'"),
-        (lambda g, p: p["results"].update(v2={"segment": [1, 2]}), "pred.json: video 'v2': expected a list of detections"),
-        (lambda g, p: g["database"]["v2"]["annotations"].append({"segment": [1.0, "x"], "label": "Run"}),
-         "gt.json: references of video 'v2', item 1: 'segment' must be two numbers"),
+        (
+            lambda g, p: p["results"]["v1"].append({"segment": [3.0, 2.0], "label": "Jump", "score": 0.5}),
+            "pred.json: predictions of video 'v1', item 2: 'segment' end < start",
+        ),
+        (
+            lambda g, p: p["results"]["v1"].append({"segment": [1.0, 2.0], "label": "Jump"}),
+            "pred.json: predictions of video 'v1', item 2: missing field 'score'",
+        ),
+        (
+            lambda g, p: p["results"].update(v2={"segment": [1, 2]}),
+            "pred.json: video 'v2': expected a list of detections",
+        ),
+        (
+            lambda g, p: g["database"]["v2"]["annotations"].append({"segment": [1.0, "x"], "label": "Run"}),
+            "gt.json: references of video 'v2', item 1: 'segment' must be two numbers",
+        ),
         (lambda g, p: g["database"]["v2"].pop("annotations"), "gt.json: video 'v2': \"annotations\" must be a list"),
         (lambda g, p: g["database"]["v2"].pop("subset"), "gt.json: video 'v2': no \"subset\" field"),
         (lambda g, p: g.pop("database"), 'gt.json: expected a JSON object with a "database" object'),
-        (lambda g, p: [d.update(label=3) for d in p["results"]["v1"]], "predictions labels are ints but references labels are strs"),
-        (lambda g, p: p["results"]["v1"][0].update(label=3), "predictions of video 'v1', item 1: 'label' 'Ambiguous' is a str but earlier labels are ints"),
+        (
+            lambda g, p: [d.update(label=3) for d in p["results"]["v1"]],
+            "predictions labels are ints but references labels are strs",
+        ),
+        (
+            lambda g, p: p["results"]["v1"][0].update(label=3),
+            "predictions of video 'v1', item 1: 'label' 'Ambiguous' is a str but earlier labels are ints",
+        ),
     ],
 )
 def test_errors_name_the_file_and_video(files, capsys, change, message):
@@ -112,8 +159,13 @@ def test_usage_errors(files, capsys):
 
 def test_console_command_runs_the_example():
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    done = subprocess.run([sys.executable, "-m", "momentzoo.cli", "evaluate", "--example", "--per_class"],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "momentzoo.cli", "evaluate", "--example", "--per_class"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "6 videos (subset test)" in done.stdout and "CricketShot" in done.stdout
 
@@ -125,8 +177,24 @@ def test_thumos14_ground_truth_as_detections_scores_one(real_data, tmp_path):
     results = {v: [dict(a, score=1.0) for a in entry["annotations"]] for v, entry in database.items()}
     pred = write(tmp_path / "pred.json", {"results": results})
     out = tmp_path / "m.json"
-    assert main(["evaluate", "--references", str(gt), "--predictions", pred, "--subset", "test",
-                 "--ignore_labels", "Ambiguous", "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--references",
+                str(gt),
+                "--predictions",
+                pred,
+                "--subset",
+                "test",
+                "--ignore_labels",
+                "Ambiguous",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     assert report["average_mAP"] == 1.0 and len(report["per_class_AP"]) == 20
     assert report["evaluation"]["videos"] == 213 and report["evaluation"]["videos_of_other_subsets_left_out"] == 200

@@ -32,8 +32,14 @@ def run(quickstart):
 
 
 def test_outputs_are_well_formed(run):
-    assert {p.name for p in run.iterdir()} == {"actionformer", "actionvlm", "predictions", "ground_truth.json",
-                                                "metrics.json", "timeline.png"}
+    assert {p.name for p in run.iterdir()} == {
+        "actionformer",
+        "actionvlm",
+        "predictions",
+        "ground_truth.json",
+        "metrics.json",
+        "timeline.png",
+    }
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["models"]) == {"ActionFormer", "ActionVLM"}
     for values in metrics["models"].values():

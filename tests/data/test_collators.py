@@ -22,8 +22,14 @@ GEOMETRY = {"fps": 30.0, "feature_stride": 4, "num_frames": 16}
 
 def _row(video_id, length, dim=4, segments=(), labels=(), seed=0):
     feats = np.random.default_rng(seed).standard_normal((length, dim)).astype(np.float32)
-    return {"video_id": video_id, "duration": ((length - 1) * 4 + 16) / 30.0, **GEOMETRY, "features": feats,
-            "segments": [list(s) for s in segments], "labels": list(labels)}
+    return {
+        "video_id": video_id,
+        "duration": ((length - 1) * 4 + 16) / 30.0,
+        **GEOMETRY,
+        "features": feats,
+        "segments": [list(s) for s in segments],
+        "labels": list(labels),
+    }
 
 
 def _grid(seconds):
@@ -36,16 +42,23 @@ def _seconds(grid):
 
 @pytest.fixture(scope="module")
 def synthetic():
-    return make_synthetic_tal_dataset(num_videos={"train": 6}, feature_dim=8, min_length=150, max_length=300,
-                                      max_action_length=32, max_actions_per_video=6)["train"]
+    return make_synthetic_tal_dataset(
+        num_videos={"train": 6},
+        feature_dim=8,
+        min_length=150,
+        max_length=300,
+        max_action_length=32,
+        max_actions_per_video=6,
+    )["train"]
 
 
 def test_padding_attention_mask_and_grid_units():
     rows = [_row("a", 10, segments=[(0.5, 1.0)], labels=[2]), _row("b", 25, seed=1), _row("c", 17, seed=2)]
     rows[1]["features"] = torch.from_numpy(rows[1]["features"])  # torch-formatted row
     rows[2]["features"] = rows[2]["features"].tolist()  # python-formatted row
-    collator = TemporalLocalizationCollator(max_seq_len=None, training=False, pad_to_multiple_of=8,
-                                            return_metadata=True)
+    collator = TemporalLocalizationCollator(
+        max_seq_len=None, training=False, pad_to_multiple_of=8, return_metadata=True
+    )
     batch = collator(rows)
     assert set(batch) == {"input_features", "attention_mask", "labels", "metadata"}
     assert batch["input_features"].shape == (3, 32, 4) and batch["input_features"].dtype == torch.float32
@@ -57,8 +70,14 @@ def test_padding_attention_mask_and_grid_units():
     assert batch["labels"][0]["class_labels"].tolist() == [2]
     torch.testing.assert_close(batch["labels"][0]["segments"], torch.tensor([[1.75, 5.5]]))  # (t*30 - 8) / 4
     assert batch["labels"][1]["segments"].shape == (0, 2) and batch["labels"][1]["class_labels"].dtype == torch.long
-    assert batch["metadata"][0] == {"video_id": "a", "duration": rows[0]["duration"], **GEOMETRY, "window_start": 0,
-                                    "segments_clipped": 0, "segments_dropped": 0}
+    assert batch["metadata"][0] == {
+        "video_id": "a",
+        "duration": rows[0]["duration"],
+        **GEOMETRY,
+        "window_start": 0,
+        "segments_clipped": 0,
+        "segments_dropped": 0,
+    }
 
     fixed = TemporalLocalizationCollator(max_seq_len=40, training=False, padding="max_length")(rows)
     assert fixed["input_features"].shape == (3, 40, 4) and "metadata" not in fixed
@@ -69,8 +88,9 @@ def test_padding_attention_mask_and_grid_units():
 def test_training_truncation_keeps_ground_truth_consistent(synthetic):
     max_len, thresh = 64, 0.5
     rows = synthetic.with_format("numpy")
-    collator = TemporalLocalizationCollator(max_seq_len=max_len, trunc_thresh=thresh, return_metadata=True,
-                                            generator=torch.Generator().manual_seed(0))
+    collator = TemporalLocalizationCollator(
+        max_seq_len=max_len, trunc_thresh=thresh, return_metadata=True, generator=torch.Generator().manual_seed(0)
+    )
     for _ in range(5):
         for row in rows:
             batch = collator([row])
@@ -133,11 +153,15 @@ def test_sliding_windows_cover_the_video_and_merge_back_to_seconds(synthetic):
         batch = collator([item])
         meta = batch["metadata"][0]
         video = source[windows.windows[i][0]]
-        np.testing.assert_array_equal(item["features"], video["features"][meta["window_start"]:][:window])
+        np.testing.assert_array_equal(item["features"], video["features"][meta["window_start"] :][:window])
         # a perfect model: the window's ground truth, scored by its length so cut-off copies lose to whole ones
         segs = batch["labels"][0]["segments"].numpy()
-        predictions.append([{"segment": _seconds(s + meta["window_start"]).tolist(), "score": float(s[1] - s[0]),
-                             "label": int(c)} for s, c in zip(segs, batch["labels"][0]["class_labels"])])
+        predictions.append(
+            [
+                {"segment": _seconds(s + meta["window_start"]).tolist(), "score": float(s[1] - s[0]), "label": int(c)}
+                for s, c in zip(segs, batch["labels"][0]["class_labels"])
+            ]
+        )
         metadata.append(meta)
     merged = merge_window_predictions(predictions, metadata, {"method": "hard", "iou_threshold": 0.3})
     assert set(merged) == set(source["video_id"])
@@ -150,11 +174,16 @@ def test_sliding_windows_cover_the_video_and_merge_back_to_seconds(synthetic):
 
 def test_merge_window_predictions_details():
     meta = [{"video_id": "v", "duration": 10.0, "window_start": 0}]
-    preds = [[{"segment": [8.0, 12.0], "score": 0.2, "label": "jump"}, {"segment": [1.0, 2.0], "score": 0.9,
-                                                                         "label": "run"}]]
+    preds = [
+        [{"segment": [8.0, 12.0], "score": 0.2, "label": "jump"}, {"segment": [1.0, 2.0], "score": 0.9, "label": "run"}]
+    ]
     out = merge_window_predictions(preds, meta)
-    assert out == {"v": [{"segment": [1.0, 2.0], "score": 0.9, "label": "run"},
-                         {"segment": [8.0, 10.0], "score": 0.2, "label": "jump"}]}  # sorted, clipped, as given
+    assert out == {
+        "v": [
+            {"segment": [1.0, 2.0], "score": 0.9, "label": "run"},
+            {"segment": [8.0, 10.0], "score": 0.2, "label": "jump"},
+        ]
+    }  # sorted, clipped, as given
     two = merge_window_predictions(preds * 2, meta * 2, {"method": "hard", "iou_threshold": 0.5})
     assert len(two["v"]) == 2  # the duplicates of the second window are suppressed
     with pytest.raises(ValueError, match="metadata entries"):
@@ -179,8 +208,10 @@ def test_grounding_collator():
     assert batch["query_input_ids"].shape == batch["query_attention_mask"].shape
     assert batch["query_input_ids"].shape[0] == 3 and batch["query_attention_mask"].sum(1).min() > 0
     tokenizer = tiny_tokenizer()
-    assert batch["query_input_ids"][0, : batch["query_attention_mask"][0].sum()].tolist() == \
-        tokenizer(rows[0]["query"])["input_ids"]
+    assert (
+        batch["query_input_ids"][0, : batch["query_attention_mask"][0].sum()].tolist()
+        == tokenizer(rows[0]["query"])["input_ids"]
+    )
 
     grid = TemporalGroundingCollator(window_format="feature_grid")(rows)
     np.testing.assert_allclose(grid["labels"][1]["windows"].numpy(), _grid(rows[1]["windows"]), rtol=1e-5)
@@ -294,9 +325,17 @@ def test_trainer_passes_the_collated_batch_straight_to_forward(tmp_path, synthet
             scores = self.proj(input_features).squeeze(-1) * attention_mask
             return ModelOutput(loss=scores.pow(2).mean())
 
-    args = TrainingArguments(str(tmp_path), max_steps=2, per_device_train_batch_size=2, use_cpu=True, report_to=[],
-                             remove_unused_columns=False, save_strategy="no", disable_tqdm=True,
-                             dataloader_num_workers=num_workers)  # workers send batches in shared slots
+    args = TrainingArguments(
+        str(tmp_path),
+        max_steps=2,
+        per_device_train_batch_size=2,
+        use_cpu=True,
+        report_to=[],
+        remove_unused_columns=False,
+        save_strategy="no",
+        disable_tqdm=True,
+        dataloader_num_workers=num_workers,
+    )  # workers send batches in shared slots
     collator = TemporalLocalizationCollator(max_seq_len=64, pad_to_multiple_of=32)
     for train in (synthetic, TemporalFeatureDataset(synthetic)):
         Trainer(model=_Probe(PretrainedConfig()), args=args, train_dataset=train, data_collator=collator).train()
@@ -311,16 +350,31 @@ def test_raw_dataset_handed_to_trainer_names_remove_unused_columns(tmp_path):
     from momentzoo.models.actionformer import ActionFormerForTemporalLocalization
     from momentzoo.testing import tiny_actionformer_config
 
-    train = make_synthetic_tal_dataset(num_classes=3, num_confusable_pairs=1, feature_dim=12, min_length=80,
-                                       max_length=80, num_videos={"train": 2}, seed=0)["train"]
+    train = make_synthetic_tal_dataset(
+        num_classes=3,
+        num_confusable_pairs=1,
+        feature_dim=12,
+        min_length=80,
+        max_length=80,
+        num_videos={"train": 2},
+        seed=0,
+    )["train"]
     model = ActionFormerForTemporalLocalization(tiny_actionformer_config())
     args = TrainingArguments(output_dir=str(tmp_path), max_steps=1, use_cpu=True, report_to="none", disable_tqdm=True)
-    trainer = Trainer(model=model, args=args, train_dataset=train,
-                      data_collator=TemporalLocalizationCollator(max_seq_len=64))
+    trainer = Trainer(
+        model=model, args=args, train_dataset=train, data_collator=TemporalLocalizationCollator(max_seq_len=64)
+    )
     with pytest.raises(ValueError, match=r"no 'features' field.*remove_unused_columns=False"):
         trainer.train()
-    args = TrainingArguments(output_dir=str(tmp_path), max_steps=1, use_cpu=True, report_to="none", disable_tqdm=True,
-                             remove_unused_columns=False)
-    trainer = Trainer(model=model, args=args, train_dataset=train,
-                      data_collator=TemporalLocalizationCollator(max_seq_len=64))
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        max_steps=1,
+        use_cpu=True,
+        report_to="none",
+        disable_tqdm=True,
+        remove_unused_columns=False,
+    )
+    trainer = Trainer(
+        model=model, args=args, train_dataset=train, data_collator=TemporalLocalizationCollator(max_seq_len=64)
+    )
     assert trainer.train().training_loss > 0

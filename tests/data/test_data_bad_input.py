@@ -29,8 +29,12 @@ def _anet(tmp_path, database, classes=("Archery", "Long jump"), name="anet.json"
 
 
 def _video(subset="training", duration=60.0, fps=30.0, annotations=()):
-    return {"subset": subset, "duration": duration, "fps": fps,
-            "annotations": [{"segment": list(s), "label": lab} for s, lab in annotations]}
+    return {
+        "subset": subset,
+        "duration": duration,
+        "fps": fps,
+        "annotations": [{"segment": list(s), "label": lab} for s, lab in annotations],
+    }
 
 
 def _db(**videos):
@@ -40,19 +44,31 @@ def _db(**videos):
 
 
 def test_end_before_start_names_file_and_video(tmp_path):
-    path = _anet(tmp_path, _db(bad_vid=_video(annotations=[((5, 5), "Archery"), ((9, 3), "Archery")]),
-                               other=_video(annotations=[((1, 2), "Long jump")])))
+    path = _anet(
+        tmp_path,
+        _db(
+            bad_vid=_video(annotations=[((5, 5), "Archery"), ((9, 3), "Archery")]),
+            other=_video(annotations=[((1, 2), "Long jump")]),
+        ),
+    )
     with pytest.raises(ValueError) as err:
         build(ActivityNetBuilder, tmp_path, annotation_file=path)
     message = str(err.value)
     assert "anet.json" in message and "2 invalid segment(s)" in message
-    assert "'bad_vid', segment 0: end <= start in [5.0, 5.0]" in message and "segment 1: end <= start in [9.0, 3.0]" in message
+    assert (
+        "'bad_vid', segment 0: end <= start in [5.0, 5.0]" in message
+        and "segment 1: end <= start in [9.0, 3.0]" in message
+    )
 
 
 def test_start_after_end_of_video_is_an_error_or_dropped_with_a_warning(tmp_path):
-    db = _db(late=_video(duration=10.0, annotations=[((1, 2), "Archery"), ((10, 12), "Long jump"), ((11, 13), "Archery")]))
+    db = _db(
+        late=_video(duration=10.0, annotations=[((1, 2), "Archery"), ((10, 12), "Long jump"), ((11, 13), "Archery")])
+    )
     path = _anet(tmp_path, db)
-    with pytest.raises(ValueError, match=r"(?s)anet\.json: 2 invalid.*'late', segment 1: \[10.0, 12.0\] starts at or after"):
+    with pytest.raises(
+        ValueError, match=r"(?s)anet\.json: 2 invalid.*'late', segment 1: \[10.0, 12.0\] starts at or after"
+    ):
         build(ActivityNetBuilder, tmp_path, annotation_file=path)
     with pytest.warns(MomentZooDataWarning, match=r"(?s)dropped 2 segment\(s\).*'late', segment 2") as record:
         ds = build(ActivityNetBuilder, tmp_path / "b", annotation_file=path, invalid_segments="drop")
@@ -62,8 +78,10 @@ def test_start_after_end_of_video_is_an_error_or_dropped_with_a_warning(tmp_path
 
 
 def test_segments_past_the_end_are_clipped_and_counted_in_one_warning(tmp_path):
-    db = _db(a=_video(duration=10.0, annotations=[((8, 12), "Archery"), ((9, 10.5), "Long jump")]),
-             b=_video(duration=20.0, annotations=[((19, 25), "Archery")]))
+    db = _db(
+        a=_video(duration=10.0, annotations=[((8, 12), "Archery"), ((9, 10.5), "Long jump")]),
+        b=_video(duration=20.0, annotations=[((19, 25), "Archery")]),
+    )
     with pytest.warns(MomentZooDataWarning, match=r"clipped 3 segment\(s\)") as record:
         ds = build(ActivityNetBuilder, tmp_path, annotation_file=_anet(tmp_path, db))
     assert len(record) == 1
@@ -87,12 +105,16 @@ def test_unknown_labels_are_errors_naming_them(tmp_path):
 
 def test_duplicate_ids_and_bad_durations_are_errors(tmp_path):
     path = tmp_path / "q.jsonl"
-    rows = [{"qid": 1, "query": "x", "duration": 10, "vid": "A", "relevant_windows": [[1, 2]]},
-            {"qid": 1, "query": "y", "duration": 10, "vid": "A", "relevant_windows": [[1, 2]]},
-            {"qid": 2, "query": "z", "duration": -3, "vid": "B", "relevant_windows": [[1, 2]]},
-            {"qid": 3, "query": " ", "duration": 10, "vid": "B", "relevant_windows": [[1, 2]]}]
+    rows = [
+        {"qid": 1, "query": "x", "duration": 10, "vid": "A", "relevant_windows": [[1, 2]]},
+        {"qid": 1, "query": "y", "duration": 10, "vid": "A", "relevant_windows": [[1, 2]]},
+        {"qid": 2, "query": "z", "duration": -3, "vid": "B", "relevant_windows": [[1, 2]]},
+        {"qid": 3, "query": " ", "duration": 10, "vid": "B", "relevant_windows": [[1, 2]]},
+    ]
     path.write_text("\n".join(json.dumps(r) for r in rows))
-    with pytest.raises(ValueError, match=r"(?s)3 problem.*line 2.*qid appears twice.*line 3.*positive number.*line 4.*empty"):
+    with pytest.raises(
+        ValueError, match=r"(?s)3 problem.*line 2.*qid appears twice.*line 3.*positive number.*line 4.*empty"
+    ):
         build(CharadesSTABuilder, tmp_path, data_files={"train": str(path)})
 
 
@@ -103,16 +125,26 @@ def test_missing_feature_files_are_listed_at_once_or_skipped_with_a_report(tmp_p
     with pytest.raises(ValueError, match=r"(?s)2 video\(s\) have no feature file.*- a\n  - c\n.*skip_missing=True"):
         build(ActivityNetBuilder, tmp_path, annotation_file=path, features_dir=str(tmp_path / "f"))
     with pytest.warns(MomentZooDataWarning, match=r"(?s)left out 2 video\(s\).*- a\n  - c"):
-        ds = build(ActivityNetBuilder, tmp_path / "b", annotation_file=path, features_dir=str(tmp_path / "f"),
-                   skip_missing=True)
+        ds = build(
+            ActivityNetBuilder,
+            tmp_path / "b",
+            annotation_file=path,
+            features_dir=str(tmp_path / "f"),
+            skip_missing=True,
+        )
     assert ds["training"]["video_id"] == ["b"] and ds["validation"]["video_id"] == ["ok_val"]
 
 
 def test_a_split_left_empty_by_skip_missing_is_an_error(tmp_path):
     write_features(tmp_path / "f", {"ok_val": 3}, dim=2)
     with pytest.raises(ValueError, match=r"\['training'\] have no row left"), pytest.warns(MomentZooDataWarning):
-        build(ActivityNetBuilder, tmp_path, annotation_file=_anet(tmp_path, _db(a=_video())),
-              features_dir=str(tmp_path / "f"), skip_missing=True)
+        build(
+            ActivityNetBuilder,
+            tmp_path,
+            annotation_file=_anet(tmp_path, _db(a=_video())),
+            features_dir=str(tmp_path / "f"),
+            skip_missing=True,
+        )
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
@@ -121,7 +153,12 @@ def test_nan_or_inf_features_are_errors_naming_the_file(tmp_path, bad):
     feats["a"][3, 1] = bad
     np.save(tmp_path / "f" / "a.npy", feats["a"])
     with pytest.raises(ValueError, match=r"a\.npy: 1 NaN/Inf value\(s\) in 1 feature step\(s\), first at step 3"):
-        build(ActivityNetBuilder, tmp_path, annotation_file=_anet(tmp_path, _db(a=_video())), features_dir=str(tmp_path / "f"))
+        build(
+            ActivityNetBuilder,
+            tmp_path,
+            annotation_file=_anet(tmp_path, _db(a=_video())),
+            features_dir=str(tmp_path / "f"),
+        )
 
 
 def test_bad_feature_files_are_named(tmp_path):
@@ -129,7 +166,9 @@ def test_bad_feature_files_are_named(tmp_path):
     with pytest.raises(ValueError, match="corrupt.npy: cannot read feature file"):
         load_feature_file(tmp_path / "corrupt.npy")
     np.save(tmp_path / "rank3.npy", np.zeros((2, 3, 4), dtype=np.float32))
-    with pytest.raises(ValueError, match=r"rank3.npy: expected a non-empty \(T, D\) feature array, got shape \(2, 3, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"rank3.npy: expected a non-empty \(T, D\) feature array, got shape \(2, 3, 4\)"
+    ):
         load_feature_file(tmp_path / "rank3.npy")
     np.savez(tmp_path / "nokey.npz", other=np.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"nokey.npz: .npz feature file has no key 'feats'"):
@@ -192,8 +231,10 @@ def test_restricted_npy_loader_refuses_code(tmp_path):
 def test_weak_layout_rejects_malformed_entries(tmp_path):
     videos = {"video_validation_0000001": (b"validation", 40.0, [[1.0, "x"]], ["Diving"], ["Diving"])}
     layout = write_weak_layout(tmp_path / "layout", videos)
-    with pytest.raises(ValueError, match=r"'video_validation_0000001' \(index 0\): segments.npy entry is not a list"), \
-            pytest.warns(MomentZooDataWarning, match=r"(?s)skipped 1 ambiguous segment.*video_test_0000001"):
+    with (
+        pytest.raises(ValueError, match=r"'video_validation_0000001' \(index 0\): segments.npy entry is not a list"),
+        pytest.warns(MomentZooDataWarning, match=r"(?s)skipped 1 ambiguous segment.*video_test_0000001"),
+    ):
         build(Thumos14WeakBuilder, tmp_path, annotation_dir=str(layout))
     layout = write_weak_layout(tmp_path / "layout2")
     np.save(layout / "duration.npy", np.array([[1.0]]))
@@ -204,9 +245,16 @@ def test_weak_layout_rejects_malformed_entries(tmp_path):
 def test_charades_txt_problems_name_lines(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_text("OHOFG 1.0 7.5##ok\nOHOFG 1.0 7.5 no separator\nZZZZZ 1 2##unknown video\nOHOFG a b##bad\n")
-    with pytest.raises(ValueError, match=r"(?s)bad.txt: 3 problem.*line 2.*line 3: video 'ZZZZZ' has no duration.*line 4"):
-        build(CharadesSTABuilder, tmp_path, config_name="txt", data_files={"test": str(path)},
-              durations_file=str(CHARADES / "Charades_v1_mini.csv"))
+    with pytest.raises(
+        ValueError, match=r"(?s)bad.txt: 3 problem.*line 2.*line 3: video 'ZZZZZ' has no duration.*line 4"
+    ):
+        build(
+            CharadesSTABuilder,
+            tmp_path,
+            config_name="txt",
+            data_files={"test": str(path)},
+            durations_file=str(CHARADES / "Charades_v1_mini.csv"),
+        )
     with pytest.raises(ValueError, match="the txt format needs durations_file"):
         build(CharadesSTABuilder, tmp_path, config_name="txt", data_files={"test": str(path)})
 
@@ -214,14 +262,18 @@ def test_charades_txt_problems_name_lines(tmp_path):
 def test_jsonl_problems_name_lines(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"qid": 1}\nnot json\n[1, 2]\n')
-    with pytest.raises(ValueError, match=r"(?s)bad.jsonl: 2 malformed line\(s\).*line 2: invalid JSON.*line 3: expected a JSON object"):
+    with pytest.raises(
+        ValueError, match=r"(?s)bad.jsonl: 2 malformed line\(s\).*line 2: invalid JSON.*line 3: expected a JSON object"
+    ):
         build(CharadesSTABuilder, tmp_path, data_files={"train": str(path)})
 
 
 def test_grounding_query_losing_every_window_is_reported(tmp_path):
     path = tmp_path / "q.jsonl"
-    rows = [{"qid": 1, "query": "x", "duration": 10, "vid": "A", "relevant_windows": [[11, 12]]},
-            {"qid": 2, "query": "y", "duration": 10, "vid": "A", "relevant_windows": [[1, 2]]}]
+    rows = [
+        {"qid": 1, "query": "x", "duration": 10, "vid": "A", "relevant_windows": [[11, 12]]},
+        {"qid": 2, "query": "y", "duration": 10, "vid": "A", "relevant_windows": [[1, 2]]},
+    ]
     path.write_text("\n".join(json.dumps(r) for r in rows))
     with pytest.warns(MomentZooDataWarning) as record:
         ds = build(CharadesSTABuilder, tmp_path, data_files={"train": str(path)}, invalid_segments="drop")

@@ -58,7 +58,11 @@ def test_thumos14_annotation_only_rows(tmp_path):
             assert _close(row["segments"], expected)
             assert _close(row["ambiguous_segments"], ambiguous) if ambiguous else row["ambiguous_segments"] == []
     test_278 = ds["test"].filter(lambda r: r["video_id"] == "video_test_0000278")[0]
-    assert len(test_278["ambiguous_segments"]) == sum(a["label"] == "Ambiguous" for a in THUMOS_JSON["video_test_0000278"]["annotations"]) > 0
+    assert (
+        len(test_278["ambiguous_segments"])
+        == sum(a["label"] == "Ambiguous" for a in THUMOS_JSON["video_test_0000278"]["annotations"])
+        > 0
+    )
 
 
 def test_thumos14_with_features_records_geometry(tmp_path):
@@ -74,8 +78,15 @@ def test_thumos14_with_features_records_geometry(tmp_path):
     assert (row["fps"].item(), row["feature_stride"].item(), row["num_frames"].item()) == (30.0, 4, 16)
     # fps can be overridden for every video
     with pytest.warns(MomentZooDataWarning):
-        ds = build(Thumos14Builder, tmp_path / "b", annotation_file=str(THUMOS_MINI), features_dir=str(tmp_path / "feats"),
-                   fps=15.0, feature_stride=2, num_frames=8)  # the same steps per second as 30 / 4
+        ds = build(
+            Thumos14Builder,
+            tmp_path / "b",
+            annotation_file=str(THUMOS_MINI),
+            features_dir=str(tmp_path / "feats"),
+            fps=15.0,
+            feature_stride=2,
+            num_frames=8,
+        )  # the same steps per second as 30 / 4
     assert set(ds["test"]["fps"]) == {15.0} and set(ds["test"]["feature_stride"]) == {2}
 
 
@@ -106,15 +117,27 @@ def test_activitynet_taxonomy_classes_and_subsets(tmp_path):
 def test_activitynet_needs_fps_for_features_unless_resized(tmp_path):
     write_features(tmp_path / "f", {"vid_a": 10, "vid_b": 12, "vid_c": 9}, dim=4, prefix="v_")
     with pytest.raises(ValueError, match=r"(?s)no fps.*vid_a"):
-        build(ActivityNetBuilder, tmp_path, annotation_file=str(ANET_MINI), features_dir=str(tmp_path / "f"),
-              feature_prefix="v_")
+        build(
+            ActivityNetBuilder,
+            tmp_path,
+            annotation_file=str(ANET_MINI),
+            features_dir=str(tmp_path / "f"),
+            feature_prefix="v_",
+        )
 
 
 def test_activitynet_resize_geometry_maps_seconds_like_actionformer(tmp_path):
     written = write_features(tmp_path / "f", {"vid_a": 10, "vid_b": 12, "vid_c": 9}, dim=4, prefix="v_")
     with pytest.warns(MomentZooDataWarning):
-        ds = build(ActivityNetBuilder, tmp_path, annotation_file=str(ANET_MINI), features_dir=str(tmp_path / "f"),
-                   feature_prefix="v_", fps=15.0, resize_length=16)
+        ds = build(
+            ActivityNetBuilder,
+            tmp_path,
+            annotation_file=str(ANET_MINI),
+            features_dir=str(tmp_path / "f"),
+            feature_prefix="v_",
+            fps=15.0,
+            resize_length=16,
+        )
     row = ds["training"].with_format("numpy").filter(lambda r: r["video_id"] == "vid_a")[0]
     assert row["features"].shape == (16, 4) and (row["feature_stride"], row["num_frames"]) == (1, 1)
     # ActionFormer (force_upsampling): stride' = ((T-1)*stride + num_frames) / L, num_frames' = stride',
@@ -126,8 +149,14 @@ def test_activitynet_resize_geometry_maps_seconds_like_actionformer(tmp_path):
     assert np.allclose(row["features"], resize_features(written["vid_a"], 16), atol=1e-6)
     # without a known fps, resized features are taken to span the whole video
     with pytest.warns(MomentZooDataWarning):
-        ds = build(ActivityNetBuilder, tmp_path / "b", annotation_file=str(ANET_MINI), features_dir=str(tmp_path / "f"),
-                   feature_prefix="v_", resize_length=16)
+        ds = build(
+            ActivityNetBuilder,
+            tmp_path / "b",
+            annotation_file=str(ANET_MINI),
+            features_dir=str(tmp_path / "f"),
+            feature_prefix="v_",
+            resize_length=16,
+        )
     row = ds["training"].filter(lambda r: r["video_id"] == "vid_b")[0]
     assert row["fps"] == pytest.approx(16 / 120.0)
 
@@ -145,9 +174,15 @@ def _epic_kwargs(tmp_path, task):
     n = 97 if task == "verb" else 300
     classes = tmp_path / f"{task}_classes.csv"
     classes.write_text("id,key,instances,category\n" + "".join(f"{i},{task}{i},[],c\n" for i in range(n)))
-    return dict(config_name=task, data_files={"train": str(EPIC / "EPIC_100_train_mini.csv"),
-                                              "validation": str(EPIC / "EPIC_100_validation_mini.csv")},
-                video_info_file=str(EPIC / "EPIC_100_video_info_mini.csv"), classes_file=str(classes))
+    return dict(
+        config_name=task,
+        data_files={
+            "train": str(EPIC / "EPIC_100_train_mini.csv"),
+            "validation": str(EPIC / "EPIC_100_validation_mini.csv"),
+        },
+        video_info_file=str(EPIC / "EPIC_100_video_info_mini.csv"),
+        classes_file=str(classes),
+    )
 
 
 @pytest.mark.parametrize("task,labels,num", [("verb", [3, 6, 4], 97), ("noun", [3, 114, 3], 300)])
@@ -167,8 +202,12 @@ def test_epic_kitchens_needs_a_task_and_names_classes_by_id_without_file(tmp_pat
     with pytest.raises(ValueError, match="config_name='verb' or config_name='noun'"):
         EpicKitchensBuilder(cache_dir=str(tmp_path), **{k: v for k, v in kwargs.items() if k != "config_name"})
     kwargs.pop("classes_file")
-    write_features(tmp_path / "f", {"P01_01": steps(329.48, 59.94, 16), "P01_02": steps(47.0, 59.94, 16),
-                                    "P02_09": steps(61.2, 50.0, 16)}, dim=4, ext=".npz")
+    write_features(
+        tmp_path / "f",
+        {"P01_01": steps(329.48, 59.94, 16), "P01_02": steps(47.0, 59.94, 16), "P02_09": steps(61.2, 50.0, 16)},
+        dim=4,
+        ext=".npz",
+    )
     ds = build(EpicKitchensBuilder, tmp_path, features_dir=str(tmp_path / "f"), **kwargs)
     assert ds["train"].features["labels"].feature.names[:3] == ["0", "1", "2"]
     row = ds["validation"][0]
@@ -177,11 +216,18 @@ def test_epic_kitchens_needs_a_task_and_names_classes_by_id_without_file(tmp_pat
 
 # --- Charades-STA -----------------------------------------------------------------------------------------------
 def test_charades_sta_jsonl_and_txt_agree(tmp_path):
-    files = {"train": str(CHARADES / "charades_sta_train_mini.jsonl"), "test": str(CHARADES / "charades_sta_test_mini.jsonl")}
+    files = {
+        "train": str(CHARADES / "charades_sta_train_mini.jsonl"),
+        "test": str(CHARADES / "charades_sta_test_mini.jsonl"),
+    }
     js = build(CharadesSTABuilder, tmp_path / "a", data_files=files)
-    txt = build(CharadesSTABuilder, tmp_path / "b", config_name="txt",
-                data_files={k: v.replace(".jsonl", ".txt") for k, v in files.items()},
-                durations_file=str(CHARADES / "Charades_v1_mini.csv"))
+    txt = build(
+        CharadesSTABuilder,
+        tmp_path / "b",
+        config_name="txt",
+        data_files={k: v.replace(".jsonl", ".txt") for k, v in files.items()},
+        durations_file=str(CHARADES / "Charades_v1_mini.csv"),
+    )
     assert js["test"].column_names == ["qid", "video_id", "duration", "query", "windows"]
     assert (js["train"].num_rows, js["test"].num_rows) == (4, 8)
     for split in js:
@@ -197,8 +243,15 @@ def test_charades_sta_with_videos_and_features(tmp_path):
     for vid in ("OHOFG", "3MSZA"):
         (videos / f"charades_{vid}.mp4").write_bytes(b"not decoded here")
     write_features(tmp_path / "f", {"OHOFG": steps(35.04, 24.0, 4), "3MSZA": steps(30.96, 24.0, 4)}, dim=5)
-    ds = build(CharadesSTABuilder, tmp_path, data_files={"test": str(CHARADES / "charades_sta_test_mini.jsonl")},
-               videos_dir=str(videos), video_prefix="charades_", features_dir=str(tmp_path / "f"), fps=24.0)
+    ds = build(
+        CharadesSTABuilder,
+        tmp_path,
+        data_files={"test": str(CHARADES / "charades_sta_test_mini.jsonl")},
+        videos_dir=str(videos),
+        video_prefix="charades_",
+        features_dir=str(tmp_path / "f"),
+        fps=24.0,
+    )
     row = ds["test"][0]
     assert row["video"]["path"].endswith("charades_OHOFG.mp4") and row["fps"] == 24.0
     assert np.asarray(row["features"]).shape == (steps(35.04, 24.0, 4), 5)
@@ -208,14 +261,21 @@ def test_charades_sta_with_videos_and_features(tmp_path):
 def test_grounding_features_need_fps(tmp_path):
     write_features(tmp_path / "f", {"OHOFG": 9, "3MSZA": 4}, dim=5)
     with pytest.raises(ValueError, match="pass fps="):
-        build(CharadesSTABuilder, tmp_path, data_files={"test": str(CHARADES / "charades_sta_test_mini.jsonl")},
-              features_dir=str(tmp_path / "f"))
+        build(
+            CharadesSTABuilder,
+            tmp_path,
+            data_files={"test": str(CHARADES / "charades_sta_test_mini.jsonl")},
+            features_dir=str(tmp_path / "f"),
+        )
 
 
 # --- QVHighlights -----------------------------------------------------------------------------------------------
 def test_qvhighlights_labelled_and_unlabelled_splits(tmp_path):
-    ds = build(QVHighlightsBuilder, tmp_path, data_files={"val": str(QVH / "highlight_val_mini.jsonl"),
-                                                         "test": str(QVH / "highlight_test_mini.jsonl")})
+    ds = build(
+        QVHighlightsBuilder,
+        tmp_path,
+        data_files={"val": str(QVH / "highlight_val_mini.jsonl"), "test": str(QVH / "highlight_test_mini.jsonl")},
+    )
     src = [json.loads(line) for line in (QVH / "highlight_val_mini.jsonl").read_text().splitlines()]
     for row, obj in zip(ds["val"], src):
         assert row["qid"] == str(obj["qid"]) and row["relevant_clip_ids"] == obj["relevant_clip_ids"]
@@ -226,8 +286,12 @@ def test_qvhighlights_labelled_and_unlabelled_splits(tmp_path):
 def test_qvhighlights_default_geometry_is_one_step_per_clip(tmp_path):
     src = [json.loads(line) for line in (QVH / "highlight_val_mini.jsonl").read_text().splitlines()]
     write_features(tmp_path / "f", {o["vid"]: 75 for o in src}, dim=4)
-    ds = build(QVHighlightsBuilder, tmp_path, data_files={"val": str(QVH / "highlight_val_mini.jsonl")},
-               features_dir=str(tmp_path / "f"))
+    ds = build(
+        QVHighlightsBuilder,
+        tmp_path,
+        data_files={"val": str(QVH / "highlight_val_mini.jsonl")},
+        features_dir=str(tmp_path / "f"),
+    )
     row = ds["val"][0]
     # clip i covers [2i, 2i+2] s: its middle maps to step i exactly
     steps = seconds_to_feature_grid(torch.tensor([1.0, 83.0]), row["fps"], row["feature_stride"], row["num_frames"])
@@ -258,7 +322,9 @@ def test_thumos14_weak_features_file_and_geometry(tmp_path):
         combined[i] = f
     np.save(tmp_path / "features.npy", combined, allow_pickle=True)
     with pytest.warns(MomentZooDataWarning):
-        ds = build(Thumos14WeakBuilder, tmp_path, annotation_dir=str(layout), features_file=str(tmp_path / "features.npy"))
+        ds = build(
+            Thumos14WeakBuilder, tmp_path, annotation_dir=str(layout), features_file=str(tmp_path / "features.npy")
+        )
     row = ds["test"].with_format("numpy")[0]
     assert np.array_equal(row["features"], feats[2])
     assert (row["fps"], row["feature_stride"], row["num_frames"]) == (25.0, 16, 16)
@@ -267,7 +333,13 @@ def test_thumos14_weak_features_file_and_geometry(tmp_path):
 # --- caching ----------------------------------------------------------------------------------------------------
 def test_edited_annotation_file_is_rebuilt_not_served_stale(tmp_path):
     path = tmp_path / "train.jsonl"
-    line = {"qid": 1, "query": "a person opens a door.", "duration": 10.0, "vid": "AAAAA", "relevant_windows": [[1.0, 2.0]]}
+    line = {
+        "qid": 1,
+        "query": "a person opens a door.",
+        "duration": 10.0,
+        "vid": "AAAAA",
+        "relevant_windows": [[1.0, 2.0]],
+    }
     path.write_text(json.dumps(line) + "\n")
     first = build(CharadesSTABuilder, tmp_path, data_files={"train": str(path)})
     assert _close(first["train"][0]["windows"], [[1.0, 2.0]])

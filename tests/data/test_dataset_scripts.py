@@ -58,30 +58,64 @@ def _names(features):
 def test_thumos14_script(tmp_path):
     durations = {v: e["duration"] for v, e in json.loads(THUMOS_MINI.read_text())["database"].items()}
     write_features(tmp_path / "f", {v: steps(d, 30.0, 4) for v, d in durations.items()}, dim=3)
-    out, loaded, card = _run("thumos14", [str(THUMOS_MINI), "OUT", "--features_dir", str(tmp_path / "f")], tmp_path, True)
+    out, loaded, card = _run(
+        "thumos14", [str(THUMOS_MINI), "OUT", "--features_dir", str(tmp_path / "f")], tmp_path, True
+    )
     assert list(loaded) == ["val", "test"] and len(_names(loaded["val"].features)) == 20
     assert loaded["val"].features["features"] == datasets.Array2D(shape=(None, 3), dtype="float32")
     assert "| val | 2 |" in card and "--features_dir" in card  # the command that built it
-    assert sorted(p.name for p in (out / "data").iterdir()) == ["test-00000-of-00001.parquet", "val-00000-of-00001.parquet"]
+    assert sorted(p.name for p in (out / "data").iterdir()) == [
+        "test-00000-of-00001.parquet",
+        "val-00000-of-00001.parquet",
+    ]
 
 
 def test_activitynet_script(tmp_path):
     write_features(tmp_path / "f", {"vid_a": 10, "vid_b": 12, "vid_c": 9}, dim=4, prefix="v_")
-    _, loaded, _ = _run("activitynet", [str(ANET_MINI), "OUT", "--features_dir", str(tmp_path / "f"), "--feature_prefix", "v_",
-                                        "--resize_length", "8"], tmp_path, True)
+    _, loaded, _ = _run(
+        "activitynet",
+        [
+            str(ANET_MINI),
+            "OUT",
+            "--features_dir",
+            str(tmp_path / "f"),
+            "--feature_prefix",
+            "v_",
+            "--resize_length",
+            "8",
+        ],
+        tmp_path,
+        True,
+    )
     assert np.asarray(loaded["training"][0]["features"]).shape == (8, 4)
 
 
 def test_epic_kitchens_script(tmp_path):
-    _, loaded, _ = _run("epic_kitchens", ["noun", "OUT", "--train", str(EPIC / "EPIC_100_train_mini.csv"),
-                                          "--video_info", str(EPIC / "EPIC_100_video_info_mini.csv")], tmp_path)
+    _, loaded, _ = _run(
+        "epic_kitchens",
+        [
+            "noun",
+            "OUT",
+            "--train",
+            str(EPIC / "EPIC_100_train_mini.csv"),
+            "--video_info",
+            str(EPIC / "EPIC_100_video_info_mini.csv"),
+        ],
+        tmp_path,
+    )
     assert list(loaded) == ["train"] and loaded["train"][0]["labels"] == [3, 114, 3]
     assert len(_names(loaded["train"].features)) == 300
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "txt"])
 def test_charades_sta_script(tmp_path, fmt):
-    argv = ["OUT", "--train", str(CHARADES / f"charades_sta_train_mini.{fmt}"), "--test", str(CHARADES / f"charades_sta_test_mini.{fmt}")]
+    argv = [
+        "OUT",
+        "--train",
+        str(CHARADES / f"charades_sta_train_mini.{fmt}"),
+        "--test",
+        str(CHARADES / f"charades_sta_test_mini.{fmt}"),
+    ]
     if fmt == "txt":
         argv += ["--durations", str(CHARADES / "Charades_v1_mini.csv")]
     _, loaded, _ = _run("charades_sta", argv, tmp_path)
@@ -94,8 +128,11 @@ def test_charades_sta_script_embeds_videos(tmp_path):
     content = {vid: np.random.default_rng(i).bytes(2**20) for i, vid in enumerate(("OHOFG", "3MSZA"))}
     for vid, data in content.items():
         (videos / f"{vid}.mp4").write_bytes(data)
-    out, loaded, card = _run("charades_sta", ["OUT", "--test", str(CHARADES / "charades_sta_test_mini.jsonl"),
-                                              "--videos_dir", str(videos)], tmp_path)
+    out, loaded, card = _run(
+        "charades_sta",
+        ["OUT", "--test", str(CHARADES / "charades_sta_test_mini.jsonl"), "--videos_dir", str(videos)],
+        tmp_path,
+    )
     test = loaded["test"]
     assert test.features["video"] == datasets.Video(decode=False)
     assert all(row["video"]["bytes"] == content[row["video_id"]] for row in test)
@@ -106,8 +143,11 @@ def test_charades_sta_script_embeds_videos(tmp_path):
 
 
 def test_qvhighlights_script(tmp_path):
-    _, loaded, card = _run("qvhighlights", ["OUT", "--val", str(QVH / "highlight_val_mini.jsonl"),
-                                            "--test", str(QVH / "highlight_test_mini.jsonl")], tmp_path)
+    _, loaded, card = _run(
+        "qvhighlights",
+        ["OUT", "--val", str(QVH / "highlight_val_mini.jsonl"), "--test", str(QVH / "highlight_test_mini.jsonl")],
+        tmp_path,
+    )
     assert loaded["val"].features["saliency_scores"] == datasets.List(datasets.List(datasets.Value("int32"), length=3))
     assert "license: cc-by-nc-sa-4.0" in card
 
@@ -141,8 +181,17 @@ def test_push_to_hub_uploads_the_folder(tmp_path, monkeypatch):
         monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.url)
         monkeypatch.setenv("HF_TOKEN", TOKEN)
         out = tmp_path / "out"
-        _script("qvhighlights").main(["--val", str(QVH / "highlight_val_mini.jsonl"), str(out),
-                                      "--cache_dir", str(tmp_path / "cache"), "--push_to_hub", "tester/qvh-mini"])
+        _script("qvhighlights").main(
+            [
+                "--val",
+                str(QVH / "highlight_val_mini.jsonl"),
+                str(out),
+                "--cache_dir",
+                str(tmp_path / "cache"),
+                "--push_to_hub",
+                "tester/qvh-mini",
+            ]
+        )
         assert hub.read_file("dataset", "tester/qvh-mini", "README.md") == (out / "README.md").read_bytes()
         parquet = "data/val-00000-of-00001.parquet"
         assert hub.read_file("dataset", "tester/qvh-mini", parquet) == (out / parquet).read_bytes()

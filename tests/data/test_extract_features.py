@@ -59,7 +59,11 @@ def test_videomae_clip_features_match_a_manual_forward(videos, encoders, tmp_pat
     geometry = json.loads((tmp_path / GEOMETRY_FILENAME).read_text())
     assert geometry["fps"] == 8 and geometry["feature_stride"] == 3 and geometry["num_frames"] == 4
     assert geometry["feature_dim"] == 32 and geometry["encoder"] == str(encoders / "videomae")
-    assert geometry["image_mean"] == [0.5, 0.5, 0.5]  # VideoMAE image processor's defaults (no preprocessor config saved)
+    assert geometry["image_mean"] == [
+        0.5,
+        0.5,
+        0.5,
+    ]  # VideoMAE image processor's defaults (no preprocessor config saved)
 
     row = dataset[0]
     features = np.load(tmp_path / f"{row['video_id']}.npy")
@@ -213,11 +217,22 @@ def test_corrupt_videos_are_reported_and_the_rest_processed(videos, encoders, tm
     (mixed / "sub").mkdir(parents=True)
     for video_id in dataset["video_id"][:2]:
         (mixed / f"{video_id}.mp4").write_bytes((folder / f"{video_id}.mp4").read_bytes())
-    (mixed / "sub" / "broken.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    (mixed / "sub" / "broken.mp4").write_bytes(
+        np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    )
     (mixed / "empty.mkv").write_bytes(b"")
     (mixed / "notes.txt").write_text("not a video")
     output = tmp_path / "out"
-    argv = ["extract-features", str(mixed), str(output), "--model", str(encoders / "clip_vision"), "--fps", "2", "--no_progress"]
+    argv = [
+        "extract-features",
+        str(mixed),
+        str(output),
+        "--model",
+        str(encoders / "clip_vision"),
+        "--fps",
+        "2",
+        "--no_progress",
+    ]
 
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
@@ -257,8 +272,15 @@ def test_extracted_folder_builds_a_thumos_style_dataset(videos, encoders, tmp_pa
     }
     (tmp_path / "annotations.json").write_text(json.dumps({"database": database}))
     kwargs = feature_geometry_kwargs(features_dir)
-    assert kwargs["fps"] == 6 and kwargs["feature_stride"] == 2 and kwargs["num_frames"] == 4 and kwargs["feature_dim"] == 32
-    builder = Thumos14Builder(annotation_file=str(tmp_path / "annotations.json"), cache_dir=str(tmp_path / "cache"), **kwargs)
+    assert (
+        kwargs["fps"] == 6
+        and kwargs["feature_stride"] == 2
+        and kwargs["num_frames"] == 4
+        and kwargs["feature_dim"] == 32
+    )
+    builder = Thumos14Builder(
+        annotation_file=str(tmp_path / "annotations.json"), cache_dir=str(tmp_path / "cache"), **kwargs
+    )
     builder.download_and_prepare()
     built = builder.as_dataset()
     assert (built["val"].num_rows, built["test"].num_rows) == (3, 1)

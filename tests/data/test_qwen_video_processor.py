@@ -31,8 +31,9 @@ def tiny():
 def synthetic_video(tmp_path_factory):
     from momentzoo.data import make_synthetic_video_dataset
 
-    rows = make_synthetic_video_dataset(tmp_path_factory.mktemp("videos"), num_videos=1, size=64, fps=12,
-                                        min_duration=8.0, max_duration=8.0, gop=6)
+    rows = make_synthetic_video_dataset(
+        tmp_path_factory.mktemp("videos"), num_videos=1, size=64, fps=12, min_duration=8.0, max_duration=8.0, gop=6
+    )
     return rows[0]["video"]["path"], float(rows[0]["duration"])
 
 
@@ -60,8 +61,12 @@ def test_patch_layout_and_normalisation_equal_the_stock_image_processor():
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     image = _frames(1, 56, 84)[0]  # multiples of 28 within the budget: no resize on either side
-    stock = Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=56 * 84)(images=Image.fromarray(image), return_tensors="pt")
-    ours = Qwen2_5_VLVideoProcessor(min_pixels=28 * 28, max_pixels=56 * 84, total_pixels=None).preprocess(np.stack([image, image]), fps=2.0)
+    stock = Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=56 * 84)(
+        images=Image.fromarray(image), return_tensors="pt"
+    )
+    ours = Qwen2_5_VLVideoProcessor(min_pixels=28 * 28, max_pixels=56 * 84, total_pixels=None).preprocess(
+        np.stack([image, image]), fps=2.0
+    )
     assert ours["video_grid_thw"].tolist() == stock["image_grid_thw"].tolist() == [[1, 4, 6]]
     torch.testing.assert_close(ours["pixel_values_videos"], stock["pixel_values"].float(), atol=1e-5, rtol=1e-5)
 
@@ -153,8 +158,13 @@ def test_save_and_load(tmp_path):
 
 def test_video_tokens_equal_vision_features_in_forward_and_generate(tiny):
     model, tokenizer = tiny
-    proc = Qwen2_5_VLVideoChatProcessor(tokenizer, Qwen2_5_VLVideoProcessor.from_model_config(model.config, min_pixels=28 * 28, total_pixels=48 * 28 * 28))
-    text = proc.apply_chat_template([{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "find the door"}]}])
+    proc = Qwen2_5_VLVideoChatProcessor(
+        tokenizer,
+        Qwen2_5_VLVideoProcessor.from_model_config(model.config, min_pixels=28 * 28, total_pixels=48 * 28 * 28),
+    )
+    text = proc.apply_chat_template(
+        [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "find the door"}]}]
+    )
     videos = [VideoClip(_frames(7, 60, 80, seed=1), fps=2.0), (_frames(4, 90, 40, seed=2), 1.0)]
     batch = proc([text, text], videos)
     grid = batch["video_grid_thw"]
@@ -179,8 +189,13 @@ def test_video_tokens_equal_vision_features_in_forward_and_generate(tiny):
 
     # The 3-D rotary positions follow the video grid: with mm_token_type_ids the video block spans fewer
     # positions than tokens (t * h * w tokens on a (t, h, w) grid); without it, transformers counts 1-D.
-    positions, _ = model.model.get_rope_index(batch["input_ids"], batch["mm_token_type_ids"], video_grid_thw=grid,
-                                               second_per_grid_ts=batch["second_per_grid_ts"], attention_mask=batch["attention_mask"])
+    positions, _ = model.model.get_rope_index(
+        batch["input_ids"],
+        batch["mm_token_type_ids"],
+        video_grid_thw=grid,
+        second_per_grid_ts=batch["second_per_grid_ts"],
+        attention_mask=batch["attention_mask"],
+    )
     row = batch["input_ids"][0] == video_id
     assert positions[1, 0][row].max() - positions[1, 0][row].min() == grid[0, 1] // 2 - 1
 
@@ -203,7 +218,9 @@ def test_equals_the_stock_video_processor_where_torchvision_loads():
     ours = Qwen2_5_VLVideoProcessor(min_pixels=28 * 28, total_pixels=40 * 28 * 28)
     cap = ours.frame_pixel_cap(len(frames))
     stock = Qwen2VLVideoProcessor(min_pixels=28 * 28, max_pixels=cap, do_sample_frames=False)
-    expected = stock(videos=[torch.from_numpy(frames).permute(0, 3, 1, 2)], return_tensors="pt", cap_pixels_per_frame=False)
+    expected = stock(
+        videos=[torch.from_numpy(frames).permute(0, 3, 1, 2)], return_tensors="pt", cap_pixels_per_frame=False
+    )
     got = ours.preprocess(frames, fps=2.0)
     assert got["video_grid_thw"].tolist() == expected["video_grid_thw"].tolist()
     diff = (got["pixel_values_videos"] - expected["pixel_values_videos"]).abs()

@@ -17,8 +17,14 @@ GEOMETRY = {"fps": 30.0, "feature_stride": 4, "num_frames": 16}
 
 def _row(video_id, length, dim=8, seed=0, segments=((0.5, 1.0),), labels=(1,)):
     feats = np.random.default_rng(seed).standard_normal((length, dim)).astype(np.float32)
-    return {"video_id": video_id, "duration": ((length - 1) * 4 + 16) / 30.0, **GEOMETRY, "features": feats,
-            "segments": [list(s) for s in segments], "labels": list(labels)}
+    return {
+        "video_id": video_id,
+        "duration": ((length - 1) * 4 + 16) / 30.0,
+        **GEOMETRY,
+        "features": feats,
+        "segments": [list(s) for s in segments],
+        "labels": list(labels),
+    }
 
 
 def _hand_off(batch):
@@ -176,9 +182,14 @@ def test_low_precision_and_strided_views_survive_the_hand_off(fake_worker):
 
 
 def test_small_tensors_of_every_kind_travel_inside_the_message(fake_worker):
-    small = {"empty": torch.zeros(0, dtype=torch.long), "empty_2d": torch.zeros((0, 2)), "scalar": torch.tensor(3.5),
-             "bf16": torch.arange(6, dtype=torch.bfloat16).view(2, 3).t(), "bool": torch.tensor([True, False]),
-             "grad": torch.ones(2, requires_grad=True)}
+    small = {
+        "empty": torch.zeros(0, dtype=torch.long),
+        "empty_2d": torch.zeros((0, 2)),
+        "scalar": torch.tensor(3.5),
+        "bf16": torch.arange(6, dtype=torch.bfloat16).view(2, 3).t(),
+        "bool": torch.tensor([True, False]),
+        "grad": torch.ones(2, requires_grad=True),
+    }
 
     def collate(rows):
         buffer = reusable_buffer((2, 3))
@@ -210,10 +221,14 @@ def test_a_batch_that_cannot_travel_as_slots_arrives_as_a_copy(fake_worker, monk
 
 
 @pytest.mark.parametrize("hold", [True, False], ids=["batches-held", "batches-dropped"])
-@pytest.mark.parametrize("collator", [
-    TemporalLocalizationCollator(max_seq_len=None, training=False, return_metadata=True),
-    TemporalGroundingCollator(return_metadata=True),
-], ids=["localization", "grounding"])
+@pytest.mark.parametrize(
+    "collator",
+    [
+        TemporalLocalizationCollator(max_seq_len=None, training=False, return_metadata=True),
+        TemporalGroundingCollator(return_metadata=True),
+    ],
+    ids=["localization", "grounding"],
+)
 def test_dataloader_workers_deliver_the_same_batches_as_the_main_process(collator, hold):
     rows = [_row(f"v{i}", 110 - 7 * i, seed=i) for i in range(12)]  # later batches fit earlier slots
     rows[3]["segments"], rows[3]["labels"] = [], []  # empty label tensors travel too
@@ -222,8 +237,9 @@ def test_dataloader_workers_deliver_the_same_batches_as_the_main_process(collato
 
     def loader(num_workers, epochs=1):
         # a batch lost between the processes would hang the test: the timeout turns that into an error
-        return torch.utils.data.DataLoader(rows * epochs, batch_size=2, num_workers=num_workers, collate_fn=collator,
-                                           timeout=60 if num_workers else 0)
+        return torch.utils.data.DataLoader(
+            rows * epochs, batch_size=2, num_workers=num_workers, collate_fn=collator, timeout=60 if num_workers else 0
+        )
 
     # held: every batch must stay intact while the workers fill new slots; dropped: each batch is freed
     # before the next arrives, so the workers reuse their slots and send only the slots' keys
@@ -245,8 +261,9 @@ def test_spawned_workers_use_their_own_slots():
     # pickled to fresh interpreters, and the main process maps the slots from their file descriptors
     collator = TemporalLocalizationCollator(max_seq_len=None, training=False)
     rows = [_row(f"v{i}", 40, seed=i) for i in range(8)]
-    loader = torch.utils.data.DataLoader(rows, batch_size=2, num_workers=2, collate_fn=collator, timeout=120,
-                                         multiprocessing_context="spawn")
+    loader = torch.utils.data.DataLoader(
+        rows, batch_size=2, num_workers=2, collate_fn=collator, timeout=120, multiprocessing_context="spawn"
+    )
     for b, batch in enumerate(loader):
         for i in range(2):
             np.testing.assert_array_equal(batch["input_features"][i].numpy(), rows[2 * b + i]["features"])
@@ -258,8 +275,9 @@ def test_persistent_workers_keep_their_slots_across_epochs(monkeypatch):
     monkeypatch.setattr(shared_batches, "_POOL_PIDS", {})
     collator = TemporalLocalizationCollator(max_seq_len=None, training=False)
     rows = [_row(f"v{i}", 30, seed=i) for i in range(8)]
-    loader = torch.utils.data.DataLoader(rows, batch_size=2, num_workers=2, collate_fn=collator, timeout=60,
-                                         persistent_workers=True)
+    loader = torch.utils.data.DataLoader(
+        rows, batch_size=2, num_workers=2, collate_fn=collator, timeout=60, persistent_workers=True
+    )
     pools = set()
     for _ in range(3):
         for b, batch in enumerate(loader):

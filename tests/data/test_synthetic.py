@@ -24,8 +24,9 @@ def small():
 
 def _steps(config, segments):
     """Seconds -> the [start, end) feature steps the generator drew (ground truth is [s - 0.5, e - 0.5])."""
-    grid = seconds_to_feature_grid(np.asarray(segments, dtype=np.float64), config.fps, config.feature_stride,
-                                   config.num_frames)
+    grid = seconds_to_feature_grid(
+        np.asarray(segments, dtype=np.float64), config.fps, config.feature_stride, config.num_frames
+    )
     return np.round(grid + 0.5).astype(int)
 
 
@@ -43,8 +44,9 @@ def test_deterministic_by_seed(small):
     assert x.shape != y.shape or not np.allclose(x, y)
     # more training videos do not change the validation videos
     more = make_synthetic_tal_dataset(**{**SMALL, "num_videos": {"train": 20, "validation": 4}})
-    np.testing.assert_array_equal(more["validation"].with_format("numpy")[3]["features"],
-                                  small["validation"].with_format("numpy")[3]["features"])
+    np.testing.assert_array_equal(
+        more["validation"].with_format("numpy")[3]["features"], small["validation"].with_format("numpy")[3]["features"]
+    )
 
 
 def test_row_schema_follows_the_tal_contract(small):
@@ -78,8 +80,17 @@ def test_row_schema_follows_the_tal_contract(small):
 
 
 def test_actions_carry_their_phase_prototypes_in_order():
-    config = SyntheticTALConfig(**{**SMALL, "noise": 0.05, "background_drift": 0.0, "distractor_rate": 0.0,
-                                   "prototype_jitter": 0.0, "min_action_length": 30, "max_action_length": 40})
+    config = SyntheticTALConfig(
+        **{
+            **SMALL,
+            "noise": 0.05,
+            "background_drift": 0.0,
+            "distractor_rate": 0.0,
+            "prototype_jitter": 0.0,
+            "min_action_length": 30,
+            "max_action_length": 40,
+        }
+    )
     protos = synthetic_phase_prototypes(config)
     row = make_synthetic_tal_dataset(config)["train"].with_format("numpy")[0]
     for (s, e), label in zip(_steps(config, row["segments"]), row["labels"]):

@@ -20,8 +20,16 @@ IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     folder = tmp_path_factory.mktemp("videos")
-    rows = make_synthetic_video_dataset(folder, num_videos=3, seed=0, size=32, fps=FPS, min_duration=8,
-                                        max_duration=10, classes=["square_moves_right", "square_moves_left", "square_grows"])
+    rows = make_synthetic_video_dataset(
+        folder,
+        num_videos=3,
+        seed=0,
+        size=32,
+        fps=FPS,
+        min_duration=8,
+        max_duration=10,
+        classes=["square_moves_right", "square_moves_left", "square_grows"],
+    )
     return folder, [dict(row, video=row["video"]["path"]) for row in rows]
 
 
@@ -33,15 +41,28 @@ def model(tmp_path_factory):
     torch.manual_seed(0)
     tiny_videomae(image_size=32, num_frames=4, hidden_size=32).save_pretrained(root / "videomae")
     # as MCG-NJU's VideoMAE checkpoints: ImageNet statistics, not the image processor class's 0.5 defaults
-    (root / "videomae" / "preprocessor_config.json").write_text(json.dumps(
-        {"image_processor_type": "VideoMAEImageProcessor", "image_mean": IMAGENET_MEAN, "image_std": IMAGENET_STD}))
+    (root / "videomae" / "preprocessor_config.json").write_text(
+        json.dumps(
+            {"image_processor_type": "VideoMAEImageProcessor", "image_mean": IMAGENET_MEAN, "image_std": IMAGENET_STD}
+        )
+    )
     lm, tokenizer = tiny_qwen2(hidden_size=32, num_layers=2)
     lm.save_pretrained(root / "qwen2")
     tokenizer.save_pretrained(root / "qwen2")
     return ActionVLMForTemporalLocalization.from_backbones(
-        root / "qwen2", root / "videomae", tokenizer=root / "qwen2", num_classes=3, vision_tuning="adapter",
-        max_seq_len=64, hidden_size=16, num_attention_heads=2, attention_window_size=5, num_stem_layers=1,
-        num_downsample_layers=3, head_hidden_size=16, regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
+        root / "qwen2",
+        root / "videomae",
+        tokenizer=root / "qwen2",
+        num_classes=3,
+        vision_tuning="adapter",
+        max_seq_len=64,
+        hidden_size=16,
+        num_attention_heads=2,
+        attention_window_size=5,
+        num_stem_layers=1,
+        num_downsample_layers=3,
+        head_hidden_size=16,
+        regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
     )
 
 
@@ -63,14 +84,21 @@ def test_whole_videos_in_evaluation(model, videos):
     for b, row in enumerate(rows[:2]):
         expected = preprocessor(list(_frames(row["video"])))
         torch.testing.assert_close(batch["pixel_values"][b, : counts[b]], expected, rtol=0, atol=0)
-        assert (batch["pixel_values"][b, counts[b]:] == 0).all()
+        assert (batch["pixel_values"][b, counts[b] :] == 0).all()
         # ground truth in tokens of 2 frames, on ActionFormer's grid
         grid = seconds_to_feature_grid(np.asarray(row["segments"]), FPS, 2, 2)
         torch.testing.assert_close(batch["labels"][b]["segments"], torch.tensor(grid, dtype=torch.float32))
         assert batch["labels"][b]["class_labels"].tolist() == list(row["labels"])
-        assert batch["metadata"][b] == {"video_id": row["video_id"], "duration": row["duration"], "fps": FPS,
-                                        "feature_stride": 2, "num_frames": 2, "window_start": 0,
-                                        "segments_clipped": 0, "segments_dropped": 0}
+        assert batch["metadata"][b] == {
+            "video_id": row["video_id"],
+            "duration": row["duration"],
+            "fps": FPS,
+            "feature_stride": 2,
+            "num_frames": 2,
+            "window_start": 0,
+            "segments_clipped": 0,
+            "segments_dropped": 0,
+        }
     # the crop is the encoder's; the statistics its checkpoint's, kept in the model's config by from_backbones
     assert preprocessor.image_size == 32
     assert (model.config.image_mean, model.config.image_std) == (IMAGENET_MEAN, IMAGENET_STD)
@@ -81,8 +109,9 @@ def test_whole_videos_in_evaluation(model, videos):
 
 def test_training_decodes_only_a_random_window_of_whole_tokens(model, videos):
     _, rows = videos
-    collator = TemporalVideoCollator.from_model(model, fps=FPS, max_frames=24, return_metadata=True,
-                                                generator=torch.Generator().manual_seed(0))
+    collator = TemporalVideoCollator.from_model(
+        model, fps=FPS, max_frames=24, return_metadata=True, generator=torch.Generator().manual_seed(0)
+    )
     preprocessor = collator.preprocessor
     starts = set()
     for _ in range(3):
@@ -95,8 +124,9 @@ def test_training_decodes_only_a_random_window_of_whole_tokens(model, videos):
             assert n == 24  # the videos are longer than a window
             # the window's frames are those of the whole video from frame 2 * start (a seek, then decoding)
             whole = _frames(row["video"])
-            torch.testing.assert_close(batch["pixel_values"][b, :n],
-                                       preprocessor(list(whole[2 * start : 2 * start + n])), rtol=0, atol=0)
+            torch.testing.assert_close(
+                batch["pixel_values"][b, :n], preprocessor(list(whole[2 * start : 2 * start + n])), rtol=0, atol=0
+            )
             segments = batch["labels"][b]["segments"]
             assert len(segments) >= 1 and (segments >= 0).all() and (segments <= 12).all()
             grid = seconds_to_feature_grid(np.asarray(row["segments"]), FPS, 2, 2) - start
@@ -107,8 +137,9 @@ def test_training_decodes_only_a_random_window_of_whole_tokens(model, videos):
 
 def test_a_training_step_from_the_frames_and_predictions_in_seconds(model, videos):
     _, rows = videos
-    collator = TemporalVideoCollator.from_model(model, fps=FPS, max_frames=32, return_metadata=True,
-                                                generator=torch.Generator().manual_seed(1))
+    collator = TemporalVideoCollator.from_model(
+        model, fps=FPS, max_frames=32, return_metadata=True, generator=torch.Generator().manual_seed(1)
+    )
     batch = collator(rows[:2])
     metadata = batch.pop("metadata")
     model.train()
@@ -119,8 +150,9 @@ def test_a_training_step_from_the_frames_and_predictions_in_seconds(model, video
     assert model.temporal_adapters[0].up.weight.grad.abs().sum() > 0  # the encoder's adapters learn from pixels
     model.eval()
     with torch.no_grad():
-        predictions = model.post_process(model(**{k: v for k, v in batch.items() if k != "labels"},
-                                               use_language=False), metadata)
+        predictions = model.post_process(
+            model(**{k: v for k, v in batch.items() if k != "labels"}, use_language=False), metadata
+        )
     for preds, meta in zip(predictions, metadata):
         assert preds and all(0 <= p["segment"][0] <= p["segment"][1] <= meta["duration"] for p in preds)
 
@@ -131,8 +163,11 @@ def test_dataloader_workers_give_the_same_batches(model, videos):
     collator = TemporalVideoCollator.from_model(model, fps=FPS, training=False, video_root=str(folder))
 
     def batches(num_workers):
-        return list(torch.utils.data.DataLoader(relative, batch_size=2, num_workers=num_workers, collate_fn=collator,
-                                                timeout=60 if num_workers else 0))
+        return list(
+            torch.utils.data.DataLoader(
+                relative, batch_size=2, num_workers=num_workers, collate_fn=collator, timeout=60 if num_workers else 0
+            )
+        )
 
     for a, b in zip(batches(0), batches(2)):
         torch.testing.assert_close(a["pixel_values"], b["pixel_values"], rtol=0, atol=0)

@@ -69,7 +69,9 @@ def test_filter_keeps_exactly_the_part_classes_and_remaps_ids(thumos_mini, part,
         kept_rows = {r["video_id"]: r for r in out[split]}
         expected_dropped_videos = 0
         for row in thumos_mini[split]:
-            expected = [(seg, old_names[lab]) for seg, lab in zip(row["segments"], row["labels"]) if old_names[lab] in classes]
+            expected = [
+                (seg, old_names[lab]) for seg, lab in zip(row["segments"], row["labels"]) if old_names[lab] in classes
+            ]
             if not expected:
                 assert row["video_id"] not in kept_rows
                 expected_dropped_videos += 1
@@ -93,7 +95,9 @@ def test_class_name_mismatch_is_an_error_naming_the_names(thumos_mini):
     features = thumos_mini["val"].features.copy()
     features["labels"] = datasets.List(datasets.ClassLabel(names=names))
     renamed = thumos_mini["val"].cast(features)
-    with pytest.raises(ValueError, match=r"but not the dataset: \['Diving'\]; in the dataset but not the split lists: \['diving'\]"):
+    with pytest.raises(
+        ValueError, match=r"but not the dataset: \['Diving'\]; in the dataset but not the split lists: \['diving'\]"
+    ):
         apply_zero_shot_split(renamed, "THUMOS14", "75_25", 0)
     with pytest.raises(ValueError, match="in the split lists but not the dataset"):
         apply_zero_shot_split(thumos_mini, "ActivityNet", "75_25", 0)
@@ -108,8 +112,12 @@ def test_video_level_labels_follow(tmp_path):
     layout = write_weak_layout(tmp_path / "layout", videos, classes=[c.encode() for c in THUMOS_CLASSES])
     (layout / "Ambiguous_test.txt").write_text("")
     ds = build(Thumos14WeakBuilder, tmp_path, annotation_dir=str(layout))
-    split = next(k for k in range(10) if {"Diving"} <= set(load_zero_shot_classes("THUMOS14", "50_50", k)["seen"])
-                 and "HighJump" not in load_zero_shot_classes("THUMOS14", "50_50", k)["seen"])
+    split = next(
+        k
+        for k in range(10)
+        if {"Diving"} <= set(load_zero_shot_classes("THUMOS14", "50_50", k)["seen"])
+        and "HighJump" not in load_zero_shot_classes("THUMOS14", "50_50", k)["seen"]
+    )
     seen = load_zero_shot_classes("THUMOS14", "50_50", split)["seen"]
     out = apply_zero_shot_split(ds["val"], "THUMOS14", "50_50", split, part="seen")
     assert out.features["video_labels"].feature.names == seen

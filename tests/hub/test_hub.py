@@ -57,11 +57,13 @@ def test_templates_ship_inside_the_package():
 def test_a_model_specific_template_wins_over_the_default(tmp_path, monkeypatch):
     (tmp_path / "default.md").write_text("---\n{{ card_data }}\n---\nDEFAULT {{ model_id }}\n")
     (tmp_path / "tiny_detector.md").write_text(
-        "---\n{{ card_data }}\n---\n# {{ model_class }} on {{ results_dataset }}\n{{ results_table }}\n{{ paper }}\n")
+        "---\n{{ card_data }}\n---\n# {{ model_class }} on {{ results_dataset }}\n{{ results_table }}\n{{ paper }}\n"
+    )
     monkeypatch.setattr(model_cards, "MODEL_CARDS_DIR", tmp_path)
     model = TinyDetectorForTemporalLocalization(TinyDetectorConfig())
-    card = render_model_card(model, model_id="org/x", datasets="thumos14", results={"average_mAP": 0.5},
-                             paper="Zhang et al., 2022")
+    card = render_model_card(
+        model, model_id="org/x", datasets="thumos14", results={"average_mAP": 0.5}, paper="Zhang et al., 2022"
+    )
     assert "# TinyDetectorForTemporalLocalization on thumos14" in card.content
     assert "| average_mAP | 0.5000 |" in card.content and "Zhang et al., 2022" in card.content
     grounder = TinyGrounderForTemporalGrounding(TinyGrounderConfig())
@@ -71,8 +73,14 @@ def test_a_model_specific_template_wins_over_the_default(tmp_path, monkeypatch):
 def test_card_metadata_and_body():
     model = TinyDetectorForTemporalLocalization(TinyDetectorConfig(hidden_size=16, id2label=LABELS))
     card = render_model_card(
-        model, model_id="org/tiny-detector", datasets=["thumos14"], base_model="MCG-NJU/videomae-base",
-        results={"mAP@0.5": 0.712, "average_mAP": 0.665}, tags=["video"], license="mit", citation="@inproceedings{af}",
+        model,
+        model_id="org/tiny-detector",
+        datasets=["thumos14"],
+        base_model="MCG-NJU/videomae-base",
+        results={"mAP@0.5": 0.712, "average_mAP": 0.665},
+        tags=["video"],
+        license="mit",
+        citation="@inproceedings{af}",
     )
     meta = _front_matter(str(card))
     assert meta["library_name"] == "transformers" and meta["license"] == "mit"
@@ -183,8 +191,13 @@ def test_push_then_pull_from_the_hub(online, tmp_path):
 
     # 1. A saved folder, pushed with momentzoo.hub.push_to_hub (explicit endpoint and token).
     detector.save_pretrained(tmp_path / "detector")
-    commit = push_to_hub(tmp_path / "detector", "tester/tiny-detector", token=TOKEN, endpoint=server.url,
-                         card_kwargs={"datasets": ["thumos14"], "results": {"average_mAP": 0.42}})
+    commit = push_to_hub(
+        tmp_path / "detector",
+        "tester/tiny-detector",
+        token=TOKEN,
+        endpoint=server.url,
+        card_kwargs={"datasets": ["thumos14"], "results": {"average_mAP": 0.42}},
+    )
     assert commit.oid and commit.commit_url.startswith(server.url)
     # 2. The mixin's model.push_to_hub (default endpoint, PushToHubMixin's signature), a repo id without namespace.
     grounder.push_to_hub("tiny-grounder", token=TOKEN, tags=["charades_sta"])
@@ -192,8 +205,9 @@ def test_push_then_pull_from_the_hub(online, tmp_path):
     detector.save_pretrained(tmp_path / "again", push_to_hub=True, repo_id="tester/tiny-detector-2", token=TOKEN)
 
     for repo_id in ("tester/tiny-detector", "tester/tiny-grounder", "tester/tiny-detector-2"):
-        files = {p for (_, rid), repo in server.repos.items() if rid == repo_id
-                 for p in repo.commits[repo.head]["tree"]}
+        files = {
+            p for (_, rid), repo in server.repos.items() if rid == repo_id for p in repo.commits[repo.head]["tree"]
+        }
         assert {"config.json", "model.safetensors", "README.md"} <= files, (repo_id, files)
         card = server.read_file("model", repo_id, "README.md").decode()
         assert f"# {repo_id}\n" in card and f'from_pretrained("{repo_id}")' in card
@@ -201,16 +215,28 @@ def test_push_then_pull_from_the_hub(online, tmp_path):
     assert any(m == "PUT" and p.startswith("/lfs-objects/") and s == 200 for m, p, s in server.requests)
 
     rows = [
-        {"video_id": "video_test_0000004", "duration": 33.5, "features": torch.randn(5, 4).tolist(),
-         "segments": [[0.5, 3.25], [10.0, 12.5]], "labels": [0, 1]},
-        {"video_id": "video_test_0000006", "duration": 12.0, "features": torch.randn(3, 4).tolist(),
-         "segments": [[1.0, 2.0]], "labels": [1]},
+        {
+            "video_id": "video_test_0000004",
+            "duration": 33.5,
+            "features": torch.randn(5, 4).tolist(),
+            "segments": [[0.5, 3.25], [10.0, 12.5]],
+            "labels": [0, 1],
+        },
+        {
+            "video_id": "video_test_0000006",
+            "duration": 12.0,
+            "features": torch.randn(3, 4).tolist(),
+            "segments": [[1.0, 2.0]],
+            "labels": [1],
+        },
     ]
     names = {"tiny-detector": type(detector).__name__, "tiny-grounder": type(grounder).__name__}
     result = subprocess.run(
         [sys.executable, "-c", PULL_SCRIPT, str(tmp_path), json.dumps(rows), json.dumps(names)],
         env={**server.client_env(tmp_path / "hf_home"), "PYTHONPATH": str(TESTS_DIR)},
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr[-4000:]
 
@@ -249,15 +275,31 @@ def test_cli_push_renders_the_card_from_evaluate_results(online, tmp_path, monke
     model.save_pretrained(tmp_path / "ckpt")
     results = tmp_path / "eval.json"
     results.write_text(json.dumps({"mAP@0.5": 0.5, "average_mAP": 0.45, "per_class_AP": {"Diving": [0.1]}}))
-    assert main(["push", str(tmp_path / "ckpt"), "tester/cli-detector", "--dataset", "thumos14",
-                 "--results", str(results), "--tag", "features-i3d"]) == 0
+    assert (
+        main(
+            [
+                "push",
+                str(tmp_path / "ckpt"),
+                "tester/cli-detector",
+                "--dataset",
+                "thumos14",
+                "--results",
+                str(results),
+                "--tag",
+                "features-i3d",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip().startswith(f"{online.url}/tester/cli-detector/commit/")
     card = online.read_file("model", "tester/cli-detector", "README.md").decode()
     meta = _front_matter(card)
     assert "features-i3d" in meta["tags"] and meta["datasets"] == ["thumos14"]
     assert "| mAP@0.5 | 0.5000 |" in card and "| average_mAP | 0.4500 |" in card and "per_class_AP" not in card
-    assert online.read_file("model", "tester/cli-detector", "model.safetensors") == \
-        (tmp_path / "ckpt" / "model.safetensors").read_bytes()
+    assert (
+        online.read_file("model", "tester/cli-detector", "model.safetensors")
+        == (tmp_path / "ckpt" / "model.safetensors").read_bytes()
+    )
 
 
 def test_cli_results_file_errors(tmp_path):

@@ -95,9 +95,17 @@ def test_matches_loop_reference_on_random_inputs(seed):
     "preds, refs, message",
     [
         ([[[1.0, 0.0]]], [[[0.0, 1.0]]], "predictions of query 0, window 0: end < start"),
-        ([[[0.0, 1.0]], [[0.0, float("nan")]]], [[[0.0, 1.0]], [[0.0, 1.0]]], "predictions of query 1, window 0: not finite"),
+        (
+            [[[0.0, 1.0]], [[0.0, float("nan")]]],
+            [[[0.0, 1.0]], [[0.0, 1.0]]],
+            "predictions of query 1, window 0: not finite",
+        ),
         ([[[0.0, 1.0, 2.0]]], [[[0.0, 1.0]]], "predictions of query 0, window 0: expected two numbers"),
-        ([[[0.0, 1.0]]], [[0.0, 1.0]], r"references of query 0: expected a list of \[start, end\] windows, got one window"),
+        (
+            [[[0.0, 1.0]]],
+            [[0.0, 1.0]],
+            r"references of query 0: expected a list of \[start, end\] windows, got one window",
+        ),
         ([[[0.0, 1.0]]], [[]], "references of query 0: no ground-truth window"),
         ([[[0.0, 1.0]]], [None], "references of query 0: expected a list"),
         ([[[0.0, 1.0]], []], [[[0.0, 1.0]]], "predictions has 2 queries but references has 1"),
@@ -110,7 +118,10 @@ def test_bad_inputs_name_the_query_and_field(preds, refs, message):
         compute_grounding_recall(preds, refs)
 
 
-@pytest.mark.parametrize("kwargs", [{"ranks": [0]}, {"ranks": [1, 1]}, {"ranks": 1}, {"iou_thresholds": [0.0]}, {"iou_thresholds": [0.5, 0.5]}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"ranks": [0]}, {"ranks": [1, 1]}, {"ranks": 1}, {"iou_thresholds": [0.0]}, {"iou_thresholds": [0.5, 0.5]}],
+)
 def test_bad_options(kwargs):
     with pytest.raises(ValueError, match="ranks|iou_thresholds"):
         compute_grounding_recall([[[0.0, 1.0]]], [[[0.0, 1.0]]], **kwargs)
@@ -120,7 +131,9 @@ def test_evaluate_load_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     metric = evaluate.load(momentzoo.metrics.path("grounding_recall"))
     preds, refs = [[[2.0, 6.0], [0.0, 9.0]], []], [[[2.0, 8.0]], [[1.0, 3.0]]]
-    assert metric.compute(predictions=preds, references=refs, strict=True) == compute_grounding_recall(preds, refs, strict=True)
+    assert metric.compute(predictions=preds, references=refs, strict=True) == compute_grounding_recall(
+        preds, refs, strict=True
+    )
     texts = ["<answer>2 to 6</answer>", "no idea"]
     assert metric.compute(predictions=texts, references=refs) == compute_grounding_recall(texts, refs)
     metric.add(prediction=preds[0], reference=refs[0])
@@ -132,7 +145,9 @@ def test_evaluate_load_offline(monkeypatch):
 
 @pytest.mark.real_data
 def test_charades_sta_test_windows(real_data):
-    rows = [json.loads(line) for line in (real_data / "charades_sta" / "charades_sta_test.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (real_data / "charades_sta" / "charades_sta_test.jsonl").read_text().splitlines()
+    ]
     refs = [row["relevant_windows"] for row in rows]
     perfect = compute_grounding_recall(refs, refs)
     assert all(v == 1.0 for v in perfect.values())
@@ -153,8 +168,10 @@ def test_pipeline_outputs_and_tensors_are_accepted():
     # what `pipeline("temporal-video-grounding")` returns: dicts with a segment and a score, ranked by the score
     pipeline_outputs = [
         [{"segment": [0.0, 1.0], "score": 0.2}, {"segment": [2.0, 6.0], "score": 0.9}],
-        {"predictions": [{"segment": [5.0, 6.0], "score": 0.7}, {"segment": [1.0, 3.0], "score": 0.1}],
-         "answer": "<answer>5 to 6</answer>"},
+        {
+            "predictions": [{"segment": [5.0, 6.0], "score": 0.7}, {"segment": [1.0, 3.0], "score": 0.1}],
+            "answer": "<answer>5 to 6</answer>",
+        },
     ]
     assert compute_grounding_recall(pipeline_outputs, references) == expected
     metric = TemporalGroundingRecall()

@@ -133,7 +133,14 @@ def random_case(rng, num_videos, labels, grid):
         preds.append([])
         for _ in range(rng.randint(0, 15)):
             s = rng.randrange(0, grid)
-            preds[-1].append(det(float(s), float(s + rng.randint(0, 5)), rng.choice([0.2, 0.5, 0.9, rng.random()]), rng.choice(labels + ["x"])))
+            preds[-1].append(
+                det(
+                    float(s),
+                    float(s + rng.randint(0, 5)),
+                    rng.choice([0.2, 0.5, 0.9, rng.random()]),
+                    rng.choice(labels + ["x"]),
+                )
+            )
     return preds, refs
 
 
@@ -153,9 +160,17 @@ def test_matches_loop_reference_on_random_inputs(seed):
     [
         ([[{"segment": [0, 1], "label": "a"}]], [[gt(0, 1)]], "predictions of video 0, item 0: missing field 'score'"),
         ([[det(0, 1, 0.5)]], [[{"label": "a"}]], "references of video 0, item 0: missing field 'segment'"),
-        ([[det(0, 1, 0.5)], [det(0, 1, 0.5), det(0, float("nan"), 0.5)]], [[gt(0, 1)], []], "predictions of video 1, item 1: 'segment' must be finite"),
+        (
+            [[det(0, 1, 0.5)], [det(0, 1, 0.5), det(0, float("nan"), 0.5)]],
+            [[gt(0, 1)], []],
+            "predictions of video 1, item 1: 'segment' must be finite",
+        ),
         ([[det(2, 1, 0.5)]], [[gt(0, 1)]], "predictions of video 0, item 0: 'segment' end < start"),
-        ([[det(0, 1, 0.5)]], [[gt(0, 1), {"segment": [0, 1, 2], "label": "a"}]], "references of video 0, item 1: 'segment' must be two numbers"),
+        (
+            [[det(0, 1, 0.5)]],
+            [[gt(0, 1), {"segment": [0, 1, 2], "label": "a"}]],
+            "references of video 0, item 1: 'segment' must be two numbers",
+        ),
         ([[det(0, 1, 0.5)]], [[{"segment": ["0", "1"], "label": "a"}]], "'segment' must be two numbers"),
         ([[det(0, 1, float("inf"))]], [[gt(0, 1)]], "'score' must be finite"),
         ([[det(0, 1, "high")]], [[gt(0, 1)]], "predictions of video 0, item 0: 'score' must be a number"),
@@ -163,7 +178,11 @@ def test_matches_loop_reference_on_random_inputs(seed):
         ([[det(0, 1, 0.5)]], [[gt(0, 1), None]], "references of video 0, item 1: expected a dict"),
         ([[det(0, 1, 0.5)], None], [[gt(0, 1)], []], "predictions of video 1: expected a list of dicts, got NoneType"),
         ([[det(0, 1, 0.5, None)]], [[gt(0, 1)]], "'label' must be a str or an int"),
-        ([[det(0, 1, 0.5, "a"), det(0, 1, 0.5, 2)]], [[gt(0, 1)]], "predictions of video 0, item 1: 'label' 2 is a int"),
+        (
+            [[det(0, 1, 0.5, "a"), det(0, 1, 0.5, 2)]],
+            [[gt(0, 1)]],
+            "predictions of video 0, item 1: 'label' 2 is a int",
+        ),
         ([[det(0, 1, 0.5, 1)]], [[gt(0, 1, "a")]], "predictions labels are ints but references labels are strs"),
         ([[det(0, 1, 0.5)], []], [[gt(0, 1)]], "predictions has 2 videos but references has 1"),
         ([det(0, 1, 0.5)], [[gt(0, 1)]], "predictions of video 0: expected a list of dicts, got dict"),

@@ -19,11 +19,19 @@ from momentzoo.auto import TASK_AUTO_CLASSES, _resolve
 from momentzoo.models import MODELS, ModelEntry
 
 TINY_ENTRIES = [
-    ModelEntry("tiny_detector", config="tiny_models.TinyDetectorConfig",
-               model="tiny_models.TinyDetectorForTemporalLocalization", task="temporal-localization",
-               tiny_config="tiny_models.TinyDetectorConfig"),
-    ModelEntry("tiny_grounder", config="tiny_models.TinyGrounderConfig",
-               model="tiny_models.TinyGrounderForTemporalGrounding", task="temporal-grounding"),
+    ModelEntry(
+        "tiny_detector",
+        config="tiny_models.TinyDetectorConfig",
+        model="tiny_models.TinyDetectorForTemporalLocalization",
+        task="temporal-localization",
+        tiny_config="tiny_models.TinyDetectorConfig",
+    ),
+    ModelEntry(
+        "tiny_grounder",
+        config="tiny_models.TinyGrounderConfig",
+        model="tiny_models.TinyGrounderForTemporalGrounding",
+        task="temporal-grounding",
+    ),
 ]
 
 
@@ -55,8 +63,9 @@ def check_registered_model(entry: ModelEntry, tmp_path) -> None:
     reloaded_config = AutoConfig.from_pretrained(tmp_path)
     assert type(reloaded_config) is config_class
     drop = {"_name_or_path", "transformers_version"}
-    assert {k: v for k, v in reloaded_config.to_dict().items() if k not in drop} == \
-        {k: v for k, v in config.to_dict().items() if k not in drop}
+    assert {k: v for k, v in reloaded_config.to_dict().items() if k not in drop} == {
+        k: v for k, v in config.to_dict().items() if k not in drop
+    }
     state = model.state_dict()
     for auto_class in (AutoModel, task_auto):
         loaded = auto_class.from_pretrained(tmp_path)
@@ -92,8 +101,9 @@ def test_mechanism_with_models_defined_in_the_tests(entry, tmp_path):
 def test_register_all_resolves_dotted_paths():
     momentzoo.auto.register_all(TINY_ENTRIES)  # idempotent: the same pairs again
     assert AutoModel._model_mapping[TinyDetectorConfig] is TinyDetectorForTemporalLocalization
-    assert momentzoo.AutoModelForTemporalGrounding._model_mapping[TinyGrounderConfig] is \
-        TinyGrounderForTemporalGrounding
+    assert (
+        momentzoo.AutoModelForTemporalGrounding._model_mapping[TinyGrounderConfig] is TinyGrounderForTemporalGrounding
+    )
     assert TinyGrounderConfig not in momentzoo.AutoModelForTemporalLocalization._model_mapping
 
 
@@ -129,8 +139,11 @@ def test_temporal_localization_configs_declare_the_interface(entry):
     assert size is None or (isinstance(size, int) and size > 0)
     assert 0 <= overlap < 1
     kwargs = config.window_merge_nms_kwargs()
-    segments, scores, labels = torch.tensor([[0.0, 4.0], [0.0, 4.0], [1.0, 5.0]]), torch.tensor([0.9, 0.9, 0.5]), \
-        torch.tensor([0, 0, 0])
+    segments, scores, labels = (
+        torch.tensor([[0.0, 4.0], [0.0, 4.0], [1.0, 5.0]]),
+        torch.tensor([0.9, 0.9, 0.5]),
+        torch.tensor([0, 0, 0]),
+    )
     kept, kept_scores, _ = batched_nms(segments, scores, labels, **kwargs)  # the declared kwargs are batched_nms's
     duplicates = kept_scores[(kept == torch.tensor([0.0, 4.0])).all(-1)]
     assert len(duplicates) == 1 or duplicates.min() < 0.9, "merging windows must suppress an exact duplicate"

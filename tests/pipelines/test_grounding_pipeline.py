@@ -25,7 +25,9 @@ def checkpoint(tmp_path_factory):
     folder = tmp_path_factory.mktemp("checkpoint")
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    Qwen2_5_VLVideoProcessor.from_model_config(model.config, min_pixels=28 * 28, total_pixels=32 * 28 * 28).save_pretrained(folder)
+    Qwen2_5_VLVideoProcessor.from_model_config(
+        model.config, min_pixels=28 * 28, total_pixels=32 * 28 * 28
+    ).save_pretrained(folder)
     return folder
 
 
@@ -38,8 +40,9 @@ def grounder(checkpoint):
 def video(tmp_path_factory):
     from momentzoo.data import make_synthetic_video_dataset
 
-    rows = make_synthetic_video_dataset(tmp_path_factory.mktemp("videos"), num_videos=1, size=48, fps=12,
-                                        min_duration=8.0, max_duration=8.0)
+    rows = make_synthetic_video_dataset(
+        tmp_path_factory.mktemp("videos"), num_videos=1, size=48, fps=12, min_duration=8.0, max_duration=8.0
+    )
     return rows[0]["video"]["path"], float(rows[0]["duration"])
 
 
@@ -77,12 +80,25 @@ def test_registered_and_built_from_a_saved_checkpoint(grounder, checkpoint):
 def test_forced_answer_is_parsed_into_seconds(grounder, video):
     path, duration = video
     answer = "<think>the square moves.</think> <answer>1.50 to 3.25</answer>"
-    out = grounder(path, query="the square moves to the right", max_new_tokens=40,
-                   generate_kwargs={"logits_processor": LogitsProcessorList([ForceAnswer(grounder.tokenizer, answer)])})
+    out = grounder(
+        path,
+        query="the square moves to the right",
+        max_new_tokens=40,
+        generate_kwargs={"logits_processor": LogitsProcessorList([ForceAnswer(grounder.tokenizer, answer)])},
+    )
     assert out[0]["segment"] == pytest.approx([1.5, 3.25]) and out[0]["score"] == pytest.approx(1.0)
     # Within [start, end) the model's times are relative to the part it saw; windows are clipped to it.
-    out = grounder(path, query="the square moves", start=2.0, end=6.0, max_new_tokens=40, return_answer=True,
-                   generate_kwargs={"logits_processor": LogitsProcessorList([ForceAnswer(grounder.tokenizer, answer.replace("3.25", "30"))])})
+    out = grounder(
+        path,
+        query="the square moves",
+        start=2.0,
+        end=6.0,
+        max_new_tokens=40,
+        return_answer=True,
+        generate_kwargs={
+            "logits_processor": LogitsProcessorList([ForceAnswer(grounder.tokenizer, answer.replace("3.25", "30"))])
+        },
+    )
     assert out["answer"] == answer.replace("3.25", "30")
     assert out["predictions"][0]["segment"] == pytest.approx([3.5, 6.0])
     _well_formed(out["predictions"], duration)
@@ -90,8 +106,13 @@ def test_forced_answer_is_parsed_into_seconds(grounder, video):
 
 def test_free_generation_batches_and_frames(grounder, video):
     path, duration = video
-    out = grounder([{"video": path, "query": "the square moves to the right"},
-                    {"video": path, "query": "the square shrinks", "start": 1.0, "end": 5.0}], max_new_tokens=12)
+    out = grounder(
+        [
+            {"video": path, "query": "the square moves to the right"},
+            {"video": path, "query": "the square shrinks", "start": 1.0, "end": 5.0},
+        ],
+        max_new_tokens=12,
+    )
     assert len(out) == 2
     for predictions in out:
         _well_formed(predictions, duration)
@@ -117,9 +138,11 @@ def test_batch_size_two_and_generation_arguments(grounder, video):
     # What a transformers user writes: a list of inputs with batch_size, and sampling arguments passed directly.
     path, duration = video
     answer = "<think>the square moves.</think> <answer>1.50 to 3.25</answer>"
-    queries = [{"video": path, "query": "the square moves to the right"},
-               {"video": path, "query": "the square shrinks", "start": 1.0, "end": 5.0},
-               {"video": path, "query": "the square grows"}]
+    queries = [
+        {"video": path, "query": "the square moves to the right"},
+        {"video": path, "query": "the square shrinks", "start": 1.0, "end": 5.0},
+        {"video": path, "query": "the square grows"},
+    ]
     forced = LogitsProcessorList([ForceAnswer(grounder.tokenizer, answer)])
     batched = grounder(queries, batch_size=2, max_new_tokens=40, logits_processor=forced)
     assert len(batched) == 3
@@ -133,8 +156,12 @@ def test_batch_size_two_and_generation_arguments(grounder, video):
     torch.manual_seed(0)
     sampled = grounder(queries[0], max_new_tokens=12, do_sample=True, temperature=1.5, top_k=0, return_answer=True)
     torch.manual_seed(0)
-    again = grounder(queries[0], max_new_tokens=12, generate_kwargs={"do_sample": True, "temperature": 1.5,
-                                                                      "top_k": 0}, return_answer=True)
+    again = grounder(
+        queries[0],
+        max_new_tokens=12,
+        generate_kwargs={"do_sample": True, "temperature": 1.5, "top_k": 0},
+        return_answer=True,
+    )
     assert sampled["answer"] == again["answer"] != one_by_one[0]  # sampled, not greedy
     _well_formed(sampled["predictions"], duration)
 

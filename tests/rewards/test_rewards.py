@@ -72,7 +72,9 @@ def test_format_reward():
 def test_iou_reward_values():
     completions = [answer("0 to 5"), answer("from 2.5s to 7.5s"), answer("20 to 30"), answer("5 to 0"), "no window"]
     windows = [[[0.0, 10.0]]] * 5
-    assert iou_reward(completions=completions, windows=windows, **TRL_KWARGS) == pytest.approx([0.5, 0.5, 0.0, 0.0, 0.0])
+    assert iou_reward(completions=completions, windows=windows, **TRL_KWARGS) == pytest.approx(
+        [0.5, 0.5, 0.0, 0.0, 0.0]
+    )
     # several ground-truth windows: the best one counts; `solution` accepts a bare pair
     assert iou_reward(completions=[answer("10 to 20")], windows=[[[0.0, 5.0], [10.0, 30.0]]]) == pytest.approx([0.5])
     assert iou_reward(completions=[answer("1 to 3")], solution=[(1, 2)]) == pytest.approx([0.5])
@@ -165,14 +167,22 @@ def test_verb_completion_paper_example_and_tenses(lemmatizer):
     assert gap == [1.0] * 6 + [0.0] * 3
     # irregular forms both ways
     assert verb_completion_reward(
-        completions=[answer("Person ran to the door."), answer("Person runs to the door."), answer("Person walked to the door.")],
-        masked_query=["Person [] to the door."] * 3, verb=["running"] * 3, lemmatizer=lemmatizer,
+        completions=[
+            answer("Person ran to the door."),
+            answer("Person runs to the door."),
+            answer("Person walked to the door."),
+        ],
+        masked_query=["Person [] to the door."] * 3,
+        verb=["running"] * 3,
+        lemmatizer=lemmatizer,
     ) == [1.0, 1.0, 0.0]
 
 
 @pytest.mark.parametrize("bad", MALFORMED)
 def test_verb_completion_malformed_is_zero(bad, lookup_lemmatizer):
-    assert verb_completion_reward(completions=[bad], masked_query=["Person [] the door."], verb=["closes"], lemmatizer=lookup_lemmatizer) == [0.0]
+    assert verb_completion_reward(
+        completions=[bad], masked_query=["Person [] the door."], verb=["closes"], lemmatizer=lookup_lemmatizer
+    ) == [0.0]
 
 
 def test_verb_completion_schema_errors(lookup_lemmatizer):
@@ -208,19 +218,23 @@ def test_verb_completion_all_masked_verbs_must_appear(lemmatizer):
         "a person walks in a doorway drinking some coffee.",  # no answer tags: the reward reads tagged answers only
     ]
     n = len(completions)
-    rewards = verb_completion_reward(completions=completions, masked_query=[example["masked_query"]] * n, query=[query] * n,
-                                     lemmatizer=lemmatizer)
+    rewards = verb_completion_reward(
+        completions=completions, masked_query=[example["masked_query"]] * n, query=[query] * n, lemmatizer=lemmatizer
+    )
     assert rewards == [1.0, 1.0, 0.0, 0.0, 0.0]
     one = build_inversion_example(query, "vc", lemmatizer, mask="one")
     assert one["masked_query"] == "a person [] in a doorway drinking some coffee."
-    assert verb_completion_reward(completions=[answer("he walked")], masked_query=[one["masked_query"]], query=[query],
-                                  lemmatizer=lemmatizer) == [1.0]
+    assert verb_completion_reward(
+        completions=[answer("he walked")], masked_query=[one["masked_query"]], query=[query], lemmatizer=lemmatizer
+    ) == [1.0]
 
 
 def test_masked_words():
     from momentzoo.rewards.inversion import masked_words
 
-    assert masked_words("a person [] in a doorway [] some coffee.", "a person walks in a doorway drinking some coffee.") == ["walks", "drinking"]
+    assert masked_words(
+        "a person [] in a doorway [] some coffee.", "a person walks in a doorway drinking some coffee."
+    ) == ["walks", "drinking"]
     assert masked_words("[] the door", "Open the door") == ["Open"]
     assert masked_words("a person [] it", "a person opens the door") is None
 
@@ -230,9 +244,15 @@ def test_inversion_rewards_never_raise_on_unencodable_text(lemmatizer):
     texts = [answer("a person \ud800 closes the door"), answer("\udfff"), "<answer>\ud83d</answer>"]
     n = len(texts)
     assert video_description_reward(completions=texts, verb=["closes"] * n, lemmatizer=lemmatizer) == [1.0, 0.0, 0.0]
-    assert verb_completion_reward(completions=texts, masked_query=["a person [] the door"] * n,
-                                  query=["a person closes the door"] * n, lemmatizer=lemmatizer) == [1.0, 0.0, 0.0]
-    assert action_recognition_reward(completions=[answer("clos\ud800e")], query=["a person closes it"], lemmatizer=lemmatizer) == [0.0]
+    assert verb_completion_reward(
+        completions=texts,
+        masked_query=["a person [] the door"] * n,
+        query=["a person closes the door"] * n,
+        lemmatizer=lemmatizer,
+    ) == [1.0, 0.0, 0.0]
+    assert action_recognition_reward(
+        completions=[answer("clos\ud800e")], query=["a person closes it"], lemmatizer=lemmatizer
+    ) == [0.0]
 
 
 def test_iou_reward_needs_answer_tags():
@@ -247,26 +267,44 @@ def test_answer_format_reward_for_inversion_tasks():
     texts = ["<answer>close</answer>", answer("close"), "close", "<answer> </answer>", "<answer>a</answer> trailing"]
     assert answer_format_reward(completions=texts) == [1.0, 1.0, 0.0, 0.0, 0.0]
     # format_reward with a task column: TVG needs think + window, inversion rows the answer block.
-    assert format_reward(completions=["<answer>close</answer>", "<answer>1 to 2</answer>"], task=["ar", "tvg"]) == [1.0, 0.0]
+    assert format_reward(completions=["<answer>close</answer>", "<answer>1 to 2</answer>"], task=["ar", "tvg"]) == [
+        1.0,
+        0.0,
+    ]
 
 
 # -- action recognition ---------------------------------------------------------------------------------------
 def test_action_recognition_paper_example_and_tenses(lemmatizer):
     query = "A person walks away and laughs"
-    completions = [answer("walk"), answer("Walking."), answer("walked"), answer("laugh"), answer("laughing"),
-                   answer("run"), answer("walk away"), answer("a person walks"), answer("person"), answer("walks, laughs")]
-    rewards = action_recognition_reward(completions=completions, query=[query] * len(completions), lemmatizer=lemmatizer, **TRL_KWARGS)
+    completions = [
+        answer("walk"),
+        answer("Walking."),
+        answer("walked"),
+        answer("laugh"),
+        answer("laughing"),
+        answer("run"),
+        answer("walk away"),
+        answer("a person walks"),
+        answer("person"),
+        answer("walks, laughs"),
+    ]
+    rewards = action_recognition_reward(
+        completions=completions, query=[query] * len(completions), lemmatizer=lemmatizer, **TRL_KWARGS
+    )
     assert rewards == [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     ran = action_recognition_reward(
         completions=[answer("run"), answer("ran"), answer("running"), answer("sit")],
-        query=["the person ran out of the room."] * 4, lemmatizer=lemmatizer,
+        query=["the person ran out of the room."] * 4,
+        lemmatizer=lemmatizer,
     )
     assert ran == [1.0, 1.0, 1.0, 0.0]
 
 
 @pytest.mark.parametrize("bad", MALFORMED)
 def test_action_recognition_malformed_is_zero(bad, lookup_lemmatizer):
-    assert action_recognition_reward(completions=[bad], query=["A person walks away"], lemmatizer=lookup_lemmatizer) == [0.0]
+    assert action_recognition_reward(
+        completions=[bad], query=["A person walks away"], lemmatizer=lookup_lemmatizer
+    ) == [0.0]
 
 
 # -- video description ----------------------------------------------------------------------------------------
@@ -286,7 +324,9 @@ def test_video_description_paper_example_and_tenses(lemmatizer):
     if lemmatizer.backend == "spacy":
         assert rewards[4] == 0.0  # the tagger tells the noun apart; the lookup table cannot
     # the ground-truth verb may be given inflected, as it appears in the query
-    assert video_description_reward(completions=[answer("She closed the fridge.")], verb=["closing"], lemmatizer=lemmatizer) == [1.0]
+    assert video_description_reward(
+        completions=[answer("She closed the fridge.")], verb=["closing"], lemmatizer=lemmatizer
+    ) == [1.0]
 
 
 @pytest.mark.parametrize("bad", MALFORMED)
@@ -309,7 +349,14 @@ def _mixed_batch():
         "windows": [[[0.0, 10.0]], [[0.0, 10.0]], None, None, None, None],
         "masked_query": [None, None, "Person [] the door.", None, None, None],
         "verb": [None, None, "closes", None, None, "jump"],
-        "query": ["q", "q", "Person closes the door.", "A person walks away and laughs", "A person walks away", "A person jumps"],
+        "query": [
+            "q",
+            "q",
+            "Person closes the door.",
+            "A person walks away and laughs",
+            "A person walks away",
+            "A person jumps",
+        ],
     }
     return completions, columns
 
@@ -318,7 +365,11 @@ def test_task_gating_and_trl_sum(lemmatizer):
     completions, columns = _mixed_batch()
     per_func = []
     for func in MIXED_REWARD_FUNCS:
-        kwargs = {"lemmatizer": lemmatizer} if func.__name__.endswith(("completion_reward", "recognition_reward", "description_reward")) else {}
+        kwargs = (
+            {"lemmatizer": lemmatizer}
+            if func.__name__.endswith(("completion_reward", "recognition_reward", "description_reward"))
+            else {}
+        )
         per_func.append(func(prompts=["p"] * 6, completions=completions, **columns, **TRL_KWARGS, **kwargs))
     assert per_func[1] == [0.5, 0.0, None, None, None, None]  # iou_reward scores TVG rows only
     assert per_func[2] == [None, None, 1.0, None, None, None]
@@ -411,13 +462,57 @@ def test_random_garbage_never_raises(lemmatizer):
     import random
 
     rng = random.Random(0)
-    atoms = ["<think>", "</think>", "<answer>", "</answer>", "<", ">", "[]", "[", "]", " to ", " - ", " and ", "12.5", "-3",
-             "1e9", "nan", "inf", "00:07", "99:99", "9" * 12, "closes", "walk", "jumped", "the", "door", "Person", ".", ",",
-             "\n", "\t", "\x00", "\u200b", "\U0001f600", "\u0130", "'s", "n't", " ", "\\", "(?:", "*", "s"]
+    atoms = [
+        "<think>",
+        "</think>",
+        "<answer>",
+        "</answer>",
+        "<",
+        ">",
+        "[]",
+        "[",
+        "]",
+        " to ",
+        " - ",
+        " and ",
+        "12.5",
+        "-3",
+        "1e9",
+        "nan",
+        "inf",
+        "00:07",
+        "99:99",
+        "9" * 12,
+        "closes",
+        "walk",
+        "jumped",
+        "the",
+        "door",
+        "Person",
+        ".",
+        ",",
+        "\n",
+        "\t",
+        "\x00",
+        "\u200b",
+        "\U0001f600",
+        "\u0130",
+        "'s",
+        "n't",
+        " ",
+        "\\",
+        "(?:",
+        "*",
+        "s",
+    ]
     completions = ["".join(rng.choice(atoms) for _ in range(rng.randint(0, 40))) for _ in range(300)]
     n = len(completions)
-    columns = {"windows": [[[1.0, 5.0]]] * n, "masked_query": ["Person [] the door."] * n, "verb": ["closes"] * n,
-               "query": ["A person walks away and laughs"] * n}
+    columns = {
+        "windows": [[[1.0, 5.0]]] * n,
+        "masked_query": ["Person [] the door."] * n,
+        "verb": ["closes"] * n,
+        "query": ["A person walks away and laughs"] * n,
+    }
     for func in (format_reward, grounding_format_reward, iou_reward):
         values = func(completions=completions, **columns)
         assert all(0.0 <= v <= 1.0 for v in values)

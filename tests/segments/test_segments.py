@@ -48,10 +48,12 @@ def assert_matches_loop(segs, scores, labels, atol=1e-7, **kwargs):
     out_segs, out_scores, out_labels = batched_nms(segs, scores, labels, **kwargs)
     assert len(out_scores) == len(expected), kwargs
     assert out_labels.tolist() == [e[2] for e in expected], kwargs
-    torch.testing.assert_close(out_scores, torch.tensor([e[1] for e in expected], dtype=out_scores.dtype),
-                               atol=atol, rtol=0)
-    torch.testing.assert_close(out_segs, torch.tensor([e[0] for e in expected], dtype=out_segs.dtype).reshape(-1, 2),
-                               atol=atol, rtol=0)
+    torch.testing.assert_close(
+        out_scores, torch.tensor([e[1] for e in expected], dtype=out_scores.dtype), atol=atol, rtol=0
+    )
+    torch.testing.assert_close(
+        out_segs, torch.tensor([e[0] for e in expected], dtype=out_segs.dtype).reshape(-1, 2), atol=atol, rtol=0
+    )
 
 
 # ---------------------------------------------------------------- tIoU and conversions
@@ -159,9 +161,7 @@ def test_score_voting_is_score_weighted_mean_of_overlapping_candidates():
     assert out_scores[first].item() == pytest.approx(0.9)  # voting leaves scores alone
     # Class-agnostic voting counts the other class's candidate too.
     out_segs, _, _ = batched_nms(segs, scores, labels, voting_threshold=0.8, class_agnostic=True)
-    assert out_segs[0].tolist() == pytest.approx(
-        [(0.6 * 1) / 2.5, (0.9 * 10 + 0.6 * 11 + 0.3 * 9 + 0.7 * 10) / 2.5]
-    )
+    assert out_segs[0].tolist() == pytest.approx([(0.6 * 1) / 2.5, (0.9 * 10 + 0.6 * 11 + 0.3 * 9 + 0.7 * 10) / 2.5])
     # Voting off (None or 0) returns the original boundaries.
     for off in (None, 0.0):
         out_segs, _, _ = batched_nms(segs, scores, labels, voting_threshold=off)
@@ -211,23 +211,25 @@ def test_ties_go_to_the_lower_index():
 CASES = []
 for _seed in range(120):
     _r = random.Random(_seed)
-    CASES.append((
-        _seed,
-        _r.choice([_r.randint(0, 40), _r.randint(0, 150), _r.randint(150, 300)]),
-        _r.randint(1, 5),
-        _kind := _r.choice(["float", "int", "dup"]),
-        _r.choice([1, 3, 16, 128]),
-        dict(
-            method="hard" if _kind == "int" else _r.choice(["soft", "soft", "hard", "linear"]),
-            class_agnostic=_r.random() < 0.3,
-            iou_threshold=_r.choice([0.0, 0.1, 0.5, 1.0]),
-            sigma=_r.choice([0.5, 0.1, 2.0]),
-            voting_threshold=_r.choice([None, 0.0, 0.3, 0.75, 1.0]),
-            min_score=_r.choice([0.0, 0.001, 0.05, 0.3]),
-            max_segments=_r.choice([None, 1, 10, 50, 200]),
-            pre_nms_topk=_r.choice([None, 30, 1000]),
-        ),
-    ))
+    CASES.append(
+        (
+            _seed,
+            _r.choice([_r.randint(0, 40), _r.randint(0, 150), _r.randint(150, 300)]),
+            _r.randint(1, 5),
+            _kind := _r.choice(["float", "int", "dup"]),
+            _r.choice([1, 3, 16, 128]),
+            dict(
+                method="hard" if _kind == "int" else _r.choice(["soft", "soft", "hard", "linear"]),
+                class_agnostic=_r.random() < 0.3,
+                iou_threshold=_r.choice([0.0, 0.1, 0.5, 1.0]),
+                sigma=_r.choice([0.5, 0.1, 2.0]),
+                voting_threshold=_r.choice([None, 0.0, 0.3, 0.75, 1.0]),
+                min_score=_r.choice([0.0, 0.001, 0.05, 0.3]),
+                max_segments=_r.choice([None, 1, 10, 50, 200]),
+                pre_nms_topk=_r.choice([None, 30, 1000]),
+            ),
+        )
+    )
 
 
 @pytest.mark.parametrize("chunk", range(6))
@@ -243,8 +245,16 @@ def test_batched_nms_matches_loop_reference_on_random_inputs(chunk, monkeypatch)
 def test_batched_nms_matches_loop_reference_actionformer_defaults(class_agnostic):
     # One video's worth at ActionFormer's test settings: soft-NMS, sigma 0.5, min_score 0.001, keep 200, voting.
     segs, scores, labels = random_candidates(7, 600, 5)
-    assert_matches_loop(segs, scores, labels, class_agnostic=class_agnostic, voting_threshold=0.75,
-                        sigma=0.5, min_score=0.001, max_segments=200)
+    assert_matches_loop(
+        segs,
+        scores,
+        labels,
+        class_agnostic=class_agnostic,
+        voting_threshold=0.75,
+        sigma=0.5,
+        min_score=0.001,
+        max_segments=200,
+    )
 
 
 def test_float32_follows_float64():
@@ -265,13 +275,15 @@ def test_float32_follows_float64():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_empty_inputs(dtype):
-    out_segs, out_scores, out_labels = batched_nms(torch.zeros(0, 2, dtype=dtype), torch.zeros(0, dtype=dtype),
-                                                   torch.zeros(0, dtype=torch.long))
+    out_segs, out_scores, out_labels = batched_nms(
+        torch.zeros(0, 2, dtype=dtype), torch.zeros(0, dtype=dtype), torch.zeros(0, dtype=torch.long)
+    )
     assert out_segs.shape == (0, 2) and out_scores.shape == (0,) and out_labels.shape == (0,)
     assert out_segs.dtype == out_scores.dtype == dtype and out_labels.dtype == torch.long
     # Everything below min_score: empty too.
-    out_segs, out_scores, _ = batched_nms(torch.tensor([[0.0, 1.0]], dtype=dtype), torch.tensor([1e-4], dtype=dtype),
-                                          torch.tensor([0]))
+    out_segs, out_scores, _ = batched_nms(
+        torch.tensor([[0.0, 1.0]], dtype=dtype), torch.tensor([1e-4], dtype=dtype), torch.tensor([0])
+    )
     assert out_segs.shape == (0, 2) and out_scores.shape == (0,)
 
 

@@ -25,7 +25,10 @@ def test_chat_template_places_video_pad():
     tokenizer = tiny_tokenizer()
     messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "when?"}]}]
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    assert prompt == "<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>when?<|im_end|>\n<|im_start|>assistant\n"
+    assert (
+        prompt
+        == "<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>when?<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
 def test_tiny_qwen2_generates_and_round_trips(tmp_path):

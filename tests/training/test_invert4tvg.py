@@ -24,8 +24,13 @@ def grounding(tmp_path_factory):
     from momentzoo.data.synthetic_video_grounding import make_synthetic_video_grounding_dataset
 
     return make_synthetic_video_grounding_dataset(
-        tmp_path_factory.mktemp("videos"), num_videos={"train": 3, "test": 2}, size=48, min_duration=6.0,
-        max_duration=8.0, min_action_duration=1.5, max_action_duration=3.0,
+        tmp_path_factory.mktemp("videos"),
+        num_videos={"train": 3, "test": 2},
+        size=48,
+        min_duration=6.0,
+        max_duration=8.0,
+        min_action_duration=1.5,
+        max_action_duration=3.0,
     )
 
 
@@ -39,10 +44,25 @@ def _tiny():
 def _config(tmp_path, **overrides):
     from momentzoo.training.invert4tvg import Invert4TVGConfig
 
-    kwargs = dict(output_dir=str(tmp_path), use_cpu=True, bf16=False, fp16=False, use_vllm=False, max_steps=2,
-                  per_device_train_batch_size=4, num_generations=2, max_completion_length=8, learning_rate=1e-3,
-                  logging_steps=1, report_to=[], save_strategy="no", gradient_checkpointing=False, seed=0, beta=0.0,
-                  **VIDEO_KWARGS)  # beta=0: no reference model in the fast tests (the paper's 0.04 is tested below)
+    kwargs = dict(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        use_vllm=False,
+        max_steps=2,
+        per_device_train_batch_size=4,
+        num_generations=2,
+        max_completion_length=8,
+        learning_rate=1e-3,
+        logging_steps=1,
+        report_to=[],
+        save_strategy="no",
+        gradient_checkpointing=False,
+        seed=0,
+        beta=0.0,
+        **VIDEO_KWARGS,
+    )  # beta=0: no reference model in the fast tests (the paper's 0.04 is tested below)
     kwargs.update(overrides)
     return Invert4TVGConfig(**kwargs)
 
@@ -67,7 +87,9 @@ def test_task_frequencies_match_p(p):
         assert abs(freq["tvg"] / n - p) < 0.012
         for task in ("vc", "ar", "vd"):
             assert abs(freq[task] / n - (1 - p) / 3) < 0.012
-    assert per_iteration.probabilities() == pytest.approx({"tvg": p, "vc": (1 - p) / 3, "ar": (1 - p) / 3, "vd": (1 - p) / 3})
+    assert per_iteration.probabilities() == pytest.approx(
+        {"tvg": p, "vc": (1 - p) / 3, "ar": (1 - p) / 3, "vd": (1 - p) / 3}
+    )
 
 
 def test_task_sampling_is_per_iteration_or_per_example_and_reproducible():
@@ -85,12 +107,15 @@ def test_task_sampling_is_per_iteration_or_per_example_and_reproducible():
     assert set(only_inversion) == {"ar"}
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(tvg_probability=1.5), "tvg_probability"),
-    (dict(inversion_tasks=["vc", "xx"]), "inversion_tasks"),
-    (dict(inversion_tasks=[], tvg_probability=0.5), "no task"),
-    (dict(mixing="per_batch"), "mixing"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(tvg_probability=1.5), "tvg_probability"),
+        (dict(inversion_tasks=["vc", "xx"]), "inversion_tasks"),
+        (dict(inversion_tasks=[], tvg_probability=0.5), "no task"),
+        (dict(mixing="per_batch"), "mixing"),
+    ],
+)
 def test_task_sampler_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Invert4TVGTaskSampler(**kwargs)
@@ -175,7 +200,9 @@ def test_grpo_steps_carry_video_for_each_task(task, grounding, tmp_path):
 
     model, tokenizer = _tiny()
     overrides = dict(tvg_probability=1.0) if task == "tvg" else dict(tvg_probability=0.0, inversion_tasks=[task])
-    trainer = Invert4TVGTrainer(model, _config(tmp_path, **overrides), train_dataset=grounding["train"], processing_class=tokenizer)
+    trainer = Invert4TVGTrainer(
+        model, _config(tmp_path, **overrides), train_dataset=grounding["train"], processing_class=tokenizer
+    )
     recorder = VideoForwardRecorder(trainer.model)
     try:
         trainer.train()
@@ -202,8 +229,12 @@ def test_reference_model_with_beta_is_the_starting_policy(grounding, tmp_path):
 
     model, tokenizer = _tiny()
     start = {k: v.clone() for k, v in model.state_dict().items()}
-    trainer = Invert4TVGTrainer(model, _config(tmp_path, beta=0.1, max_steps=1, tvg_probability=1.0),
-                                train_dataset=grounding["train"], processing_class=tokenizer)
+    trainer = Invert4TVGTrainer(
+        model,
+        _config(tmp_path, beta=0.1, max_steps=1, tvg_probability=1.0),
+        train_dataset=grounding["train"],
+        processing_class=tokenizer,
+    )
     assert model.config._name_or_path == ""  # the temporary copy is not left in the config
     reference = trainer.ref_model.state_dict()
     assert all(torch.equal(reference[k], v) for k, v in start.items())
@@ -221,27 +252,37 @@ def test_save_writes_video_settings_and_card(grounding, tmp_path):
     from momentzoo.training.invert4tvg import Invert4TVGTrainer
 
     model, tokenizer = _tiny()
-    trainer = Invert4TVGTrainer(model, _config(tmp_path, tvg_probability=0.6), train_dataset=grounding["train"],
-                                processing_class=tokenizer)
+    trainer = Invert4TVGTrainer(
+        model, _config(tmp_path, tvg_probability=0.6), train_dataset=grounding["train"], processing_class=tokenizer
+    )
     trainer.save_model(str(tmp_path / "out"))
     assert Qwen2_5_VLVideoProcessor.from_pretrained(tmp_path / "out").to_dict() == trainer.video_processor.to_dict()
     trainer.create_model_card(dataset_name="synthetic")
     card = (tmp_path / "README.md").read_text()
     assert "p = 0.6" in card and "| learning rate (AdamW) | 0.001 |" in card and "{{" not in card
     with pytest.raises(ValueError, match="writes itself"):
-        Invert4TVGTrainer(model, _config(tmp_path), train_dataset=grounding["train"].add_column("task", ["x"] * len(grounding["train"])),
-                          processing_class=tokenizer)
+        Invert4TVGTrainer(
+            model,
+            _config(tmp_path),
+            train_dataset=grounding["train"].add_column("task", ["x"] * len(grounding["train"])),
+            processing_class=tokenizer,
+        )
 
 
 def test_card_defaults_to_the_paper_recipe_and_reports_results():
     from momentzoo.training.invert4tvg.card import render_invert4tvg_card
 
-    card = render_invert4tvg_card("user/invert4tvg-3b", datasets=["charades_sta"], results={"R1@0.5": 0.61, "mIoU": 0.52}).content
+    card = render_invert4tvg_card(
+        "user/invert4tvg-3b", datasets=["charades_sta"], results={"R1@0.5": 0.61, "mIoU": 0.52}
+    ).content
     assert "p = 0.8" in card and "| learning rate (AdamW) | 5e-05 |" in card and "| epochs | 2 |" in card
     assert "| R1@0.5 | 0.6100 |" in card and "Qwen/Qwen2.5-VL-3B-Instruct" in card and "2508.07388" in card
     assert "model-index" in card and "{{" not in card
     # the paper's Charades-STA R1 table, labelled as the paper's
-    assert "| Invert4TVG, Qwen2.5-VL-3B | 80.8 | 69.0 | 44.0 |" in card and "| Invert4TVG, Qwen2.5-VL-7B | 83.0 | 72.5 | 51.4 |" in card
+    assert (
+        "| Invert4TVG, Qwen2.5-VL-3B | 80.8 | 69.0 | 44.0 |" in card
+        and "| Invert4TVG, Qwen2.5-VL-7B | 83.0 | 72.5 | 51.4 |" in card
+    )
     assert "These are the paper's figures" in card and "| KL coefficient (beta) | 0.04 |" in card
     with pytest.raises(ValueError, match="numbers"):
         render_invert4tvg_card("x", results={"R1@0.5": "high"})
@@ -289,17 +330,35 @@ def test_example_script_runs_on_the_synthetic_config(tmp_path):
     sys.path.insert(0, str(REPO / "examples"))
     try:
         script = _load_script(REPO / "examples" / "train_invert4tvg.py")
-        trainer = script.main([
-            "--config", str(REPO / "examples" / "configs" / "invert4tvg_synthetic.yaml"),
-            "--output_dir", str(tmp_path / "out"), "--synthetic_dir", str(tmp_path / "videos"),
-            "--synthetic_train_videos", "2", "--synthetic_test_videos", "1", "--sft_max_steps", "2",
-            "--max_steps", "1", "--eval_strategy", "no", "--per_device_train_batch_size", "8",
-        ])
+        trainer = script.main(
+            [
+                "--config",
+                str(REPO / "examples" / "configs" / "invert4tvg_synthetic.yaml"),
+                "--output_dir",
+                str(tmp_path / "out"),
+                "--synthetic_dir",
+                str(tmp_path / "videos"),
+                "--synthetic_train_videos",
+                "2",
+                "--synthetic_test_videos",
+                "1",
+                "--sft_max_steps",
+                "2",
+                "--max_steps",
+                "1",
+                "--eval_strategy",
+                "no",
+                "--per_device_train_batch_size",
+                "8",
+            ]
+        )
     finally:
         sys.path.remove(str(REPO / "examples"))
     out = tmp_path / "out"
     assert trainer.state.global_step == 1
-    assert {"model.safetensors", "config.json", "tokenizer.json", "momentzoo_video_processor.json", "README.md"} <= {p.name for p in out.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "momentzoo_video_processor.json", "README.md"} <= {
+        p.name for p in out.iterdir()
+    }
 
 
 def test_lora_grpo_trains_only_the_adapters(grounding, tmp_path):
@@ -313,8 +372,14 @@ def test_lora_grpo_trains_only_the_adapters(grounding, tmp_path):
 
     model, tokenizer = _tiny()
     config = _config(tmp_path, max_steps=1, tvg_probability=1.0, beta=0.05, learning_rate=1e-2)
-    trainer = Invert4TVGTrainer(model, config, train_dataset=grounding["train"], processing_class=tokenizer,
-                                reward_funcs=[answer_length], peft_config=LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    trainer = Invert4TVGTrainer(
+        model,
+        config,
+        train_dataset=grounding["train"],
+        processing_class=tokenizer,
+        reward_funcs=[answer_length],
+        peft_config=LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+    )
     assert trainer.ref_model is None  # with an adapter the reference is the model with the adapter disabled
     before = {k: v.clone() for k, v in trainer.model.named_parameters()}
     recorder = VideoForwardRecorder(trainer.model.base_model.model)
@@ -336,11 +401,29 @@ def test_eval_script_reports_recall_and_inversion_accuracies(grounding, tmp_path
     sys.path.insert(0, str(REPO / "examples"))
     try:
         script = _load_script(REPO / "examples" / "eval_grounding.py")
-        results = script.main([
-            "--model", str(tmp_path / "ckpt"), "--dataset", "synthetic", "--synthetic_dir", str(tmp_path / "videos"),
-            "--synthetic_train_videos", "1", "--synthetic_test_videos", "1", "--split", "test", "--max_new_tokens", "8",
-            "--device", "cpu", "--output", str(tmp_path / "results.json"), "--save_answers",
-        ])
+        results = script.main(
+            [
+                "--model",
+                str(tmp_path / "ckpt"),
+                "--dataset",
+                "synthetic",
+                "--synthetic_dir",
+                str(tmp_path / "videos"),
+                "--synthetic_train_videos",
+                "1",
+                "--synthetic_test_videos",
+                "1",
+                "--split",
+                "test",
+                "--max_new_tokens",
+                "8",
+                "--device",
+                "cpu",
+                "--output",
+                str(tmp_path / "results.json"),
+                "--save_answers",
+            ]
+        )
     finally:
         sys.path.remove(str(REPO / "examples"))
     for key in ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU"):
@@ -362,12 +445,21 @@ def test_zero_shot_datasets_activitynet_captions_and_qvhighlights(tmp_path, real
         sys.path.remove(str(REPO / "examples"))
     videos = tmp_path / "videos"
     videos.mkdir()
-    anet = {"v_a": {"duration": 20.0, "timestamps": [[1.0, 5.0], [4.0, 25.0], [21.0, 23.0]],
-                    "sentences": ["A man opens a door.", "He walks out.", "Too late."]}}
+    anet = {
+        "v_a": {
+            "duration": 20.0,
+            "timestamps": [[1.0, 5.0], [4.0, 25.0], [21.0, 23.0]],
+            "sentences": ["A man opens a door.", "He walks out.", "Too late."],
+        }
+    }
     (tmp_path / "val_2.json").write_text(json.dumps(anet))
     (videos / "v_a.mp4").write_bytes(b"")
-    args = data.GroundingDataArguments(dataset="activitynet_captions", test_file=str(tmp_path / "val_2.json"),
-                                       videos_dir=str(videos), cache_dir=str(tmp_path / "cache"))
+    args = data.GroundingDataArguments(
+        dataset="activitynet_captions",
+        test_file=str(tmp_path / "val_2.json"),
+        videos_dir=str(videos),
+        cache_dir=str(tmp_path / "cache"),
+    )
     with pytest.warns(UserWarning, match="left out 1 sentence"):
         rows = data.load_grounding_splits(args)["test"]
     assert rows["qid"] == ["v_a#0", "v_a#1"] and rows["windows"] == [[[1.0, 5.0]], [[4.0, 20.0]]]  # end clipped
@@ -376,8 +468,12 @@ def test_zero_shot_datasets_activitynet_captions_and_qvhighlights(tmp_path, real
     (tmp_path / "qvh.jsonl").write_text("\n".join(lines))
     for line in lines:
         (videos / f"{json.loads(line)['vid']}.mp4").write_bytes(b"")
-    args = data.GroundingDataArguments(dataset="qvhighlights", test_file=str(tmp_path / "qvh.jsonl"),
-                                       videos_dir=str(videos), cache_dir=str(tmp_path / "cache_qvh"))
+    args = data.GroundingDataArguments(
+        dataset="qvhighlights",
+        test_file=str(tmp_path / "qvh.jsonl"),
+        videos_dir=str(videos),
+        cache_dir=str(tmp_path / "cache_qvh"),
+    )
     split = data.load_grounding_splits(args)["test"]
     expected = sum(len(json.loads(line)["relevant_windows"]) for line in lines)
     assert len(split) == expected > len(lines)  # a multi-window query became one row per window
@@ -392,17 +488,35 @@ def test_charades_config_holds_the_paper_recipe():
 
         from momentzoo.training.invert4tvg import Invert4TVGConfig
 
-        parser = TrlParser((script.ModelArguments, script.GroundingDataArguments, script.SFTArguments, Invert4TVGConfig))
+        parser = TrlParser(
+            (script.ModelArguments, script.GroundingDataArguments, script.SFTArguments, Invert4TVGConfig)
+        )
         # bf16 needs a GPU: the command line overrides the YAML here, as it would for a CPU smoke run.
         model, data, sft, grpo = parser.parse_args_and_config(
-            args=["--config", str(REPO / "examples" / "configs" / "invert4tvg_charades.yaml"), "--bf16", "false", "--use_cpu", "true"])
+            args=[
+                "--config",
+                str(REPO / "examples" / "configs" / "invert4tvg_charades.yaml"),
+                "--bf16",
+                "false",
+                "--use_cpu",
+                "true",
+            ]
+        )
     finally:
         sys.path.remove(str(REPO / "examples"))
     assert model.model_name_or_path == "Qwen/Qwen2.5-VL-3B-Instruct" and data.dataset == "charades_sta"
-    assert (grpo.learning_rate, grpo.adam_beta1, grpo.adam_beta2, grpo.adam_epsilon, grpo.weight_decay) == (5e-5, 0.9, 0.999, 1e-8, 0.0)
+    assert (grpo.learning_rate, grpo.adam_beta1, grpo.adam_beta2, grpo.adam_epsilon, grpo.weight_decay) == (
+        5e-5,
+        0.9,
+        0.999,
+        1e-8,
+        0.0,
+    )
     assert grpo.num_train_epochs == 2 and grpo.tvg_probability == 0.8 and grpo.task_mixing == "per_iteration"
     assert grpo.video_fps == 2.0 and grpo.video_total_pixels == 3584 * 28 * 28 and grpo.video_min_pixels == 16 * 28 * 28
-    assert grpo.per_device_train_batch_size * grpo.gradient_accumulation_steps // grpo.num_generations == 4  # prompts per step
+    assert (
+        grpo.per_device_train_batch_size * grpo.gradient_accumulation_steps // grpo.num_generations == 4
+    )  # prompts per step
     assert sft.sft_tasks == ["vc", "ar", "vd"] and not sft.do_sft
     assert grpo.beta == 0.04 and grpo.loss_type == "grpo"  # the paper's Eq. 3-4: KL to the starting policy
     assert grpo.vc_mask == "all" and grpo.tvg_prompt_with_duration is False
@@ -412,7 +526,12 @@ def test_config_defaults_are_the_papers_objective(tmp_path):
     from momentzoo.training.invert4tvg import Invert4TVGConfig
 
     config = Invert4TVGConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False)
-    assert (config.beta, config.loss_type, config.vc_mask, config.tvg_prompt_with_duration) == (0.04, "grpo", "all", False)
+    assert (config.beta, config.loss_type, config.vc_mask, config.tvg_prompt_with_duration) == (
+        0.04,
+        "grpo",
+        "all",
+        False,
+    )
     with pytest.raises(ValueError, match="vc_mask"):
         Invert4TVGConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, vc_mask="some")
 
@@ -421,16 +540,22 @@ def test_prompts_are_the_official_templates():
     from momentzoo.training.invert4tvg.prompts import task_messages, task_prompt
 
     tvg = task_prompt("tvg", query="person opens the door", duration=30.0)
-    assert tvg.startswith('To accurately pinpoint the event "person opens the door" in the video, determine the precise '
-                          "time period of the event.\n\nOutput your thought process within the <think> </think> tags")
+    assert tvg.startswith(
+        'To accurately pinpoint the event "person opens the door" in the video, determine the precise '
+        "time period of the event.\n\nOutput your thought process within the <think> </think> tags"
+    )
     assert tvg.endswith('within the <answer> </answer> tags. For example: "12.54 to 17.83".') and "30.00" not in tvg
-    assert task_prompt("tvg", query="q", duration=30.0, include_duration=True).startswith("The video lasts 30.00 seconds. To accurately")
+    assert task_prompt("tvg", query="q", duration=30.0, include_duration=True).startswith(
+        "The video lasts 30.00 seconds. To accurately"
+    )
     with pytest.raises(ValueError, match="duration"):
         task_prompt("tvg", query="q", include_duration=True)
     vc = task_prompt("vc", masked_query="person [] the door")
-    assert vc == ('Add a verb for the following event "person [] the door" based on the video to make it a complete sentence.\n'
-                  "provide the complete sentence based on the video within the <answer> </answer> tags. "
-                  "For example <answer>person close the door</answer>.")
+    assert vc == (
+        'Add a verb for the following event "person [] the door" based on the video to make it a complete sentence.\n'
+        "provide the complete sentence based on the video within the <answer> </answer> tags. "
+        "For example <answer>person close the door</answer>."
+    )
     content = task_messages("ar")[-1]["content"]
     assert [part["type"] for part in content] == ["text", "video"]  # the instruction first, as the official code
     assert "<answer> </answer>" in task_prompt("ar") and "<answer> </answer>" in task_prompt("vd")
@@ -441,11 +566,20 @@ def test_evaluate_reports_grounding_recall_for_best_model_selection(grounding, t
     from momentzoo.training.invert4tvg import Invert4TVGTrainer
 
     model, tokenizer = _tiny()
-    config = _config(tmp_path, tvg_probability=1.0, eval_strategy="steps", eval_steps=1, save_strategy="steps",
-                     save_steps=1, per_device_eval_batch_size=2, metric_for_best_model="mIoU",
-                     load_best_model_at_end=True)
-    trainer = Invert4TVGTrainer(model, config, train_dataset=grounding["train"], eval_dataset=grounding["test"],
-                                processing_class=tokenizer)
+    config = _config(
+        tmp_path,
+        tvg_probability=1.0,
+        eval_strategy="steps",
+        eval_steps=1,
+        save_strategy="steps",
+        save_steps=1,
+        per_device_eval_batch_size=2,
+        metric_for_best_model="mIoU",
+        load_best_model_at_end=True,
+    )
+    trainer = Invert4TVGTrainer(
+        model, config, train_dataset=grounding["train"], eval_dataset=grounding["test"], processing_class=tokenizer
+    )
     trainer.train()
     evaluations = [h for h in trainer.state.log_history if "eval_mIoU" in h]
     assert len(evaluations) == 2 and all({"eval_R1@0.3", "eval_R1@0.5", "eval_R1@0.7"} <= set(h) for h in evaluations)

@@ -23,16 +23,33 @@ SCRIPT = ROOT / "examples" / "train_actionformer.py"
 TINY = {
     "dataset": "synthetic",
     # equal lengths, max_seq_len = video length and no crop_ratio: no random truncation, no padding
-    "dataset_kwargs": {"num_classes": 3, "num_confusable_pairs": 1, "feature_dim": 12, "min_length": 64,
-                       "max_length": 64, "min_action_length": 4, "max_action_length": 24,
-                       "num_videos": {"train": 4, "test": 2}, "seed": 3},
+    "dataset_kwargs": {
+        "num_classes": 3,
+        "num_confusable_pairs": 1,
+        "feature_dim": 12,
+        "min_length": 64,
+        "max_length": 64,
+        "min_action_length": 4,
+        "max_action_length": 24,
+        "num_videos": {"train": 4, "test": 2},
+        "seed": 3,
+    },
     "train_split": "train",
     "eval_split": "test",
     "max_seq_len": 64,
-    "model_config": {"max_seq_len": 64, "hidden_size": 16, "head_hidden_size": 16, "num_attention_heads": 2,
-                     "attention_window_size": 5, "num_stem_layers": 1, "num_downsample_layers": 3,
-                     "regression_ranges": [[0, 4], [4, 8], [8, 16], [16, 10000]], "hidden_dropout": 0.0,
-                     "drop_path_rate": 0.0, "loss_normalizer_init": 10.0},
+    "model_config": {
+        "max_seq_len": 64,
+        "hidden_size": 16,
+        "head_hidden_size": 16,
+        "num_attention_heads": 2,
+        "attention_window_size": 5,
+        "num_stem_layers": 1,
+        "num_downsample_layers": 3,
+        "regression_ranges": [[0, 4], [4, 8], [8, 16], [16, 10000]],
+        "hidden_dropout": 0.0,
+        "drop_path_rate": 0.0,
+        "loss_normalizer_init": 10.0,
+    },
     "ema_decay": 0.5,  # the official weight EMA (0.999) with a decay that lets two steps show
     "max_steps": 2,
     "optim": "sgd",
@@ -64,7 +81,9 @@ def _free_port() -> int:
 
 def _run(command, timeout=300):
     result = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{' '.join(map(str, command))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(map(str, command))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    )
     return result
 
 
@@ -98,8 +117,9 @@ def test_yaml_defaults_and_command_line_overrides(config_file, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("num_train_epoch: 3\n")
     with pytest.raises(ValueError, match=r"Unknown arguments from config file.*num_train_epoch"):
-        example_parser((script.ModelArguments, script.DataArguments, TemporalLocalizationTrainingArguments)
-                       ).parse_args_and_config(["--config", str(bad)])
+        example_parser(
+            (script.ModelArguments, script.DataArguments, TemporalLocalizationTrainingArguments)
+        ).parse_args_and_config(["--config", str(bad)])
 
 
 def test_ddp_two_processes_batch_one_equal_one_process_batch_two(config_file, tmp_path, monkeypatch):
@@ -115,9 +135,21 @@ def test_ddp_two_processes_batch_one_equal_one_process_batch_two(config_file, tm
             import transformers.utils.hub  # its shared HfApi keeps the endpoint of its first use
 
             monkeypatch.setattr(transformers.utils.hub, "_hf_api", None)
-            _script().main(["--config", str(config_file), "--per_device_train_batch_size", "2", "--output_dir",
-                            str(single), "--push_to_hub", "--hub_model_id", "tester/actionformer-tiny",
-                            "--hub_token", TOKEN])
+            _script().main(
+                [
+                    "--config",
+                    str(config_file),
+                    "--per_device_train_batch_size",
+                    "2",
+                    "--output_dir",
+                    str(single),
+                    "--push_to_hub",
+                    "--hub_model_id",
+                    "tester/actionformer-tiny",
+                    "--hub_token",
+                    TOKEN,
+                ]
+            )
             api = huggingface_hub.HfApi(endpoint=hub.url, token=TOKEN)
             files = set(api.list_repo_files("tester/actionformer-tiny"))
             assert {"config.json", "model.safetensors", "README.md", "eval_results.json", "predictions.json"} <= files
@@ -126,10 +158,31 @@ def test_ddp_two_processes_batch_one_equal_one_process_batch_two(config_file, tm
     # the uploaded card (re-rendered in the folder before the upload) names the repo and carries the results
     card = (single / "README.md").read_text()
     assert "# tester/actionformer-tiny" in card and "average_mAP" in card
-    _run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-          "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-          "--main_process_port", str(_free_port()), str(SCRIPT), "--config", str(config_file),
-          "--per_device_train_batch_size", "1", "--output_dir", str(ddp)])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            str(_free_port()),
+            str(SCRIPT),
+            "--config",
+            str(config_file),
+            "--per_device_train_batch_size",
+            "1",
+            "--output_dir",
+            str(ddp),
+        ]
+    )
 
     one, two = load_file(single / "model.safetensors"), load_file(ddp / "model.safetensors")
     assert one.keys() == two.keys()
@@ -171,11 +224,23 @@ def test_example_configs_parse_and_their_model_configs_are_valid(config, tmp_pat
     from momentzoo.training.trainer import TemporalLocalizationTrainingArguments
 
     script = _load_script("train_actionvlm" if config.startswith("actionvlm") else "train_actionformer")
-    arguments = LanguageAdvantageTrainingArguments if config.startswith("actionvlm") else TemporalLocalizationTrainingArguments
+    arguments = (
+        LanguageAdvantageTrainingArguments if config.startswith("actionvlm") else TemporalLocalizationTrainingArguments
+    )
     model_args, data_args, training_args = example_parser(
         (script.ModelArguments, script.DataArguments, arguments)
-    ).parse_args_and_config(["--config", str(ROOT / "examples" / "configs" / config), "--output_dir", str(tmp_path),
-                             "--use_cpu", "true", "--bf16", "false"])
+    ).parse_args_and_config(
+        [
+            "--config",
+            str(ROOT / "examples" / "configs" / config),
+            "--output_dir",
+            str(tmp_path),
+            "--use_cpu",
+            "true",
+            "--bf16",
+            "false",
+        ]
+    )
     model_config = dict(model_args.model_config or {})
     model_config.setdefault("input_dim", 64)  # from the dataset at run time
     (ActionVLMConfig if config.startswith("actionvlm") else ActionFormerConfig)(**model_config)  # validates

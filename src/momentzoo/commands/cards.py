@@ -83,9 +83,7 @@ def register(subparsers) -> None:
         help="render the model card of every published preset into model_cards/<preset>.md",
         description=__doc__.split("\n\n")[1],
     )
-    parser.add_argument(
-        "--output_dir", default="model_cards", help="where to write (default: model_cards)"
-    )
+    parser.add_argument("--output_dir", default="model_cards", help="where to write (default: model_cards)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a card is missing or stale")
     parser.set_defaults(func=run)
 

@@ -36,23 +36,40 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--references", metavar="GT.json", help='ground truth: {"database": {video_id: {...}}}')
     parser.add_argument("--predictions", metavar="PRED.json", help='detections: {"results": {video_id: [...]}}')
-    parser.add_argument("--subset", default=None,
-                        help="score only ground-truth videos of this subset, e.g. test (default: all videos)")
-    parser.add_argument("--iou_thresholds", type=float, nargs="+", default=list(DEFAULT_IOU_THRESHOLDS),
-                        metavar="T", help="tIoU thresholds in (0, 1] (default: 0.3 0.4 0.5 0.6 0.7)")
-    parser.add_argument("--ignore_labels", nargs="+", default=None, metavar="LABEL",
-                        help="labels whose ground truth and detections are dropped, e.g. Ambiguous for THUMOS14 "
-                             "(default: none; Ambiguous with --example)")
+    parser.add_argument(
+        "--subset", default=None, help="score only ground-truth videos of this subset, e.g. test (default: all videos)"
+    )
+    parser.add_argument(
+        "--iou_thresholds",
+        type=float,
+        nargs="+",
+        default=list(DEFAULT_IOU_THRESHOLDS),
+        metavar="T",
+        help="tIoU thresholds in (0, 1] (default: 0.3 0.4 0.5 0.6 0.7)",
+    )
+    parser.add_argument(
+        "--ignore_labels",
+        nargs="+",
+        default=None,
+        metavar="LABEL",
+        help="labels whose ground truth and detections are dropped, e.g. Ambiguous for THUMOS14 "
+        "(default: none; Ambiguous with --example)",
+    )
     parser.add_argument("--per_class", action="store_true", help="also print the AP of every class")
     parser.add_argument("--output", metavar="metrics.json", default=None, help="write the metrics here as JSON")
-    parser.add_argument("--example", action="store_true",
-                        help=f"evaluate the bundled example: six THUMOS14 test videos ({EXAMPLE_DIR}) with "
-                             "jittered detections, --subset test --ignore_labels Ambiguous")
+    parser.add_argument(
+        "--example",
+        action="store_true",
+        help=f"evaluate the bundled example: six THUMOS14 test videos ({EXAMPLE_DIR}) with "
+        "jittered detections, --subset test --ignore_labels Ambiguous",
+    )
     parser.set_defaults(func=run)
 
 
 def _read_json(path, key: str, what: str) -> dict:
-    data = load_json_strict(path, f"{what} file")  # a video listed twice is an error naming it, not a silently lost entry
+    data = load_json_strict(
+        path, f"{what} file"
+    )  # a video listed twice is an error naming it, not a silently lost entry
     if not isinstance(data, dict) or not isinstance(data.get(key), dict):
         raise ValueError(f'{path}: expected a JSON object with a "{key}" object mapping video ids to {what}')
     return data[key]
@@ -67,13 +84,17 @@ def load_ground_truth(path, subset: str | None = None) -> dict[str, list]:
             raise ValueError(f"{path}: video {video_id!r}: expected an object, got {type(entry).__name__}")
         if subset is not None:
             if "subset" not in entry:
-                raise ValueError(f'{path}: video {video_id!r}: no "subset" field, so --subset {subset} cannot select it')
+                raise ValueError(
+                    f'{path}: video {video_id!r}: no "subset" field, so --subset {subset} cannot select it'
+                )
             subsets.add(entry["subset"])
             if entry["subset"] != subset:
                 continue
         annotations = entry.get("annotations")
         if not isinstance(annotations, list):
-            raise ValueError(f'{path}: video {video_id!r}: "annotations" must be a list, got {type(annotations).__name__}')
+            raise ValueError(
+                f'{path}: video {video_id!r}: "annotations" must be a list, got {type(annotations).__name__}'
+            )
         videos[video_id] = annotations
     if not videos:
         found = f" (subsets found: {sorted(map(str, subsets))})" if subset is not None else ""
@@ -86,7 +107,9 @@ def load_predictions(path) -> dict[str, list]:
     results = {}
     for video_id, detections in iter_object_member(path, "results"):
         if not isinstance(detections, list):
-            raise ValueError(f"{path}: video {video_id!r}: expected a list of detections, got {type(detections).__name__}")
+            raise ValueError(
+                f"{path}: video {video_id!r}: expected a list of detections, got {type(detections).__name__}"
+            )
         results[video_id] = detections
     return results
 
@@ -99,7 +122,9 @@ def _stream_predictions(path, gt: dict) -> tuple[dict, list, list]:
     columns, unknown, kind = {}, [], None
     for video_id, detections in iter_object_member(path, "results"):
         if not isinstance(detections, list):
-            raise ValueError(f"{path}: video {video_id!r}: expected a list of detections, got {type(detections).__name__}")
+            raise ValueError(
+                f"{path}: video {video_id!r}: expected a list of detections, got {type(detections).__name__}"
+            )
         if video_id not in gt:
             unknown.append((video_id, len(detections)))
             continue
@@ -109,8 +134,10 @@ def _stream_predictions(path, gt: dict) -> tuple[dict, list, list]:
             raise ValueError(f"{path}: {err}") from None
         if flat.label_kind is not None:
             if kind is not None and flat.label_kind != kind:
-                raise ValueError(f"{path}: predictions of video {video_id!r}: labels are {flat.label_kind}s but earlier "
-                                 f"videos' are {kind}s")
+                raise ValueError(
+                    f"{path}: predictions of video {video_id!r}: labels are {flat.label_kind}s but earlier "
+                    f"videos' are {kind}s"
+                )
             kind = flat.label_kind
         columns[video_id] = column
     return columns, unknown, kind
@@ -155,7 +182,13 @@ def evaluate_files(references, predictions, subset=None, iou_thresholds=DEFAULT_
     except ValueError as err:
         # The metric's messages start with the side at fault: name its file.
         message = str(err)
-        source = predictions if message.startswith("predictions") else references if message.startswith("references") else None
+        source = (
+            predictions
+            if message.startswith("predictions")
+            else references
+            if message.startswith("references")
+            else None
+        )
         raise ValueError(f"{source}: {message}" if source else message) from None
     ignored = set(ignore_labels or ())
     counts = {v: len(columns[v][0]) if v in columns else 0 for v in video_ids}
@@ -180,7 +213,9 @@ def format_table(metrics: dict, per_class: bool = False) -> str:
     lines.append("mAP".ljust(width) + "".join(f"{100 * metrics[k]:8.2f}" for k in keys + ["average_mAP"]))
     if per_class:
         for label, aps in metrics["per_class_AP"].items():
-            lines.append(str(label).ljust(width) + "".join(f"{100 * a:8.2f}" for a in aps) + f"{100 * sum(aps) / len(aps):8.2f}")
+            lines.append(
+                str(label).ljust(width) + "".join(f"{100 * a:8.2f}" for a in aps) + f"{100 * sum(aps) / len(aps):8.2f}"
+            )
     return "\n".join(lines)
 
 
@@ -188,14 +223,18 @@ def run(args) -> int:
     references, predictions, subset, ignore = args.references, args.predictions, args.subset, args.ignore_labels
     if args.example:
         if references or predictions:
-            print("momentzoo evaluate: error: --example uses the bundled files; drop --references/--predictions",
-                  file=sys.stderr)
+            print(
+                "momentzoo evaluate: error: --example uses the bundled files; drop --references/--predictions",
+                file=sys.stderr,
+            )
             return 2
         references, predictions = EXAMPLE_DIR / "ground_truth.json", EXAMPLE_DIR / "predictions.json"
         subset = subset or "test"
         ignore = ["Ambiguous"] if ignore is None else ignore
-        print(f"example: --references {references} --predictions {predictions} --subset {subset} "
-              f"--ignore_labels {' '.join(ignore)}")
+        print(
+            f"example: --references {references} --predictions {predictions} --subset {subset} "
+            f"--ignore_labels {' '.join(ignore)}"
+        )
     elif not (references and predictions):
         print("momentzoo evaluate: error: give --references and --predictions (or --example)", file=sys.stderr)
         return 2
@@ -205,12 +244,17 @@ def run(args) -> int:
         print(f"momentzoo evaluate: error: {err}", file=sys.stderr)
         return 1
     if summary["videos_of_other_subsets_left_out"]:
-        print(f"momentzoo evaluate: warning: left out {summary['predictions_of_other_subsets_left_out']} predictions "
-              f"for {summary['videos_of_other_subsets_left_out']} video(s) outside subset {subset!r}", file=sys.stderr)
-    print(f"{summary['videos']} videos{f' (subset {subset})' if subset else ''}, "
-          f"{summary['ground_truth_segments']} ground-truth segments"
-          + (f" ({summary['ignored_ground_truth_segments']} ignored: {', '.join(map(str, ignore))})" if ignore else "")
-          + f", {summary['predictions']} predictions ({summary['videos_without_predictions']} videos without any)")
+        print(
+            f"momentzoo evaluate: warning: left out {summary['predictions_of_other_subsets_left_out']} predictions "
+            f"for {summary['videos_of_other_subsets_left_out']} video(s) outside subset {subset!r}",
+            file=sys.stderr,
+        )
+    print(
+        f"{summary['videos']} videos{f' (subset {subset})' if subset else ''}, "
+        f"{summary['ground_truth_segments']} ground-truth segments"
+        + (f" ({summary['ignored_ground_truth_segments']} ignored: {', '.join(map(str, ignore))})" if ignore else "")
+        + f", {summary['predictions']} predictions ({summary['videos_without_predictions']} videos without any)"
+    )
     print(format_table(metrics, per_class=args.per_class))
     if args.output:
         report = dict(metrics)

@@ -26,9 +26,14 @@ def register(subparsers) -> None:
     parser.add_argument("output_dir", help="folder for <video_id>.npy and geometry.json")
     parser.add_argument("--model", required=True, help="hub id or local folder loadable with transformers.AutoModel")
     parser.add_argument("--fps", type=float, default=None, help="sampling rate; default: each video's own frame rate")
-    parser.add_argument("--num_frames", type=int, default=None, help="frames per clip (clip encoders; default: the model's)")
     parser.add_argument(
-        "--feature_stride", type=int, default=None, help="sampled frames between features (default: 4 for clip encoders, 1 for frame encoders)"
+        "--num_frames", type=int, default=None, help="frames per clip (clip encoders; default: the model's)"
+    )
+    parser.add_argument(
+        "--feature_stride",
+        type=int,
+        default=None,
+        help="sampled frames between features (default: 4 for clip encoders, 1 for frame encoders)",
     )
     parser.add_argument(
         "--pooling",
@@ -39,10 +44,18 @@ def register(subparsers) -> None:
     parser.add_argument("--batch_size", type=int, default=16, help="clips (or frames) per forward pass")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--dtype", choices=_DTYPES, default="float32", help="precision the encoder runs in")
-    parser.add_argument("--resize", type=int, default=None, help="shorter side before the centre crop (default: from the checkpoint)")
-    parser.add_argument("--crop_size", type=int, default=None, help="square centre crop (default: the model's image size)")
-    parser.add_argument("--image_mean", type=float, nargs=3, default=None, help="per-channel mean (default: from the checkpoint)")
-    parser.add_argument("--image_std", type=float, nargs=3, default=None, help="per-channel std (default: from the checkpoint)")
+    parser.add_argument(
+        "--resize", type=int, default=None, help="shorter side before the centre crop (default: from the checkpoint)"
+    )
+    parser.add_argument(
+        "--crop_size", type=int, default=None, help="square centre crop (default: the model's image size)"
+    )
+    parser.add_argument(
+        "--image_mean", type=float, nargs=3, default=None, help="per-channel mean (default: from the checkpoint)"
+    )
+    parser.add_argument(
+        "--image_std", type=float, nargs=3, default=None, help="per-channel std (default: from the checkpoint)"
+    )
     parser.add_argument("--extensions", nargs="+", default=None, help="video file extensions to look for")
     parser.add_argument("--overwrite", action="store_true", help="re-extract videos whose .npy already exists")
     parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")

@@ -31,9 +31,12 @@ def register(subparsers) -> None:
     card = parser.add_argument_group("model card (any of these re-renders README.md)")
     card.add_argument("--dataset", action="append", default=None, help="training/evaluation dataset id (repeatable)")
     card.add_argument("--base_model", action="append", default=None, help="backbone hub id (repeatable)")
-    card.add_argument("--results", default=None,
-                      help="JSON file of metrics, e.g. the output of `momentzoo evaluate`: its top-level numbers "
-                           "are reported as measured on the first --dataset")
+    card.add_argument(
+        "--results",
+        default=None,
+        help="JSON file of metrics, e.g. the output of `momentzoo evaluate`: its top-level numbers "
+        "are reported as measured on the first --dataset",
+    )
     card.add_argument("--license", default=None, help="license id (default: apache-2.0)")
     card.add_argument("--tag", action="append", default=None, help="extra Hub tag (repeatable)")
     parser.set_defaults(func=run)
@@ -47,8 +50,11 @@ def read_results(path: str) -> dict[str, float]:
         raise ValueError(f"--results {path}: cannot read a JSON object ({err})") from None
     if not isinstance(data, dict):
         raise ValueError(f"--results {path}: expected a JSON object of metric -> value, got {type(data).__name__}")
-    results = {k: float(v) for k, v in data.items()
-               if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    results = {
+        k: float(v)
+        for k, v in data.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
     if not results:
         raise ValueError(f"--results {path}: no top-level numeric metric in {sorted(data)}")
     return results
@@ -69,8 +75,14 @@ def run(args) -> int:
     if args.tag:
         card_kwargs["tags"] = args.tag
     commit = push_to_hub(
-        args.checkpoint, args.repo_id, token=args.token, private=args.private or None, revision=args.revision,
-        create_pr=args.create_pr, commit_message=args.commit_message, card_kwargs=card_kwargs or None,
+        args.checkpoint,
+        args.repo_id,
+        token=args.token,
+        private=args.private or None,
+        revision=args.revision,
+        create_pr=args.create_pr,
+        commit_message=args.commit_message,
+        card_kwargs=card_kwargs or None,
         endpoint=args.endpoint,
     )
     print(commit.pr_url or commit.commit_url)

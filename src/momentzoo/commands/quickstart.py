@@ -34,19 +34,52 @@ __all__ = ["QuickstartConfig", "run_quickstart", "QUICKSTART_MODELS", "register"
 
 # The synthetic set: as the generator's defaults, with shorter videos so the LM's sequence (4 tokens per step plus
 # the prompt) stays short on a CPU, and 80 test videos for a steadier mAP.
-QUICKSTART_DATA = dict(num_classes=8, num_confusable_pairs=2, feature_dim=64, min_length=96, max_length=192,
-                       num_videos={"train": 160, "test": 80}, seed=0)
+QUICKSTART_DATA = dict(
+    num_classes=8,
+    num_confusable_pairs=2,
+    feature_dim=64,
+    min_length=96,
+    max_length=192,
+    num_videos={"train": 160, "test": 80},
+    seed=0,
+)
 # A small ActionFormer head: 6 pyramid levels (strides 1-32) for actions of 6-64 steps.
-QUICKSTART_HEAD = dict(max_seq_len=192, hidden_size=64, head_hidden_size=64, num_attention_heads=4,
-                       attention_window_size=9, num_stem_layers=1, num_downsample_layers=5, hidden_dropout=0.0,
-                       drop_path_rate=0.0)
+QUICKSTART_HEAD = dict(
+    max_seq_len=192,
+    hidden_size=64,
+    head_hidden_size=64,
+    num_attention_heads=4,
+    attention_window_size=9,
+    num_stem_layers=1,
+    num_downsample_layers=5,
+    hidden_dropout=0.0,
+    drop_path_rate=0.0,
+)
 # Everything smaller, for tests.
-FAST_DATA = dict(num_classes=4, num_confusable_pairs=1, feature_dim=16, min_length=48, max_length=64,
-                 min_action_length=4, max_action_length=24, max_actions_per_video=3,
-                 num_videos={"train": 16, "test": 6}, seed=0)
-FAST_HEAD = dict(max_seq_len=64, hidden_size=16, head_hidden_size=16, num_attention_heads=2, attention_window_size=5,
-                 num_stem_layers=1, num_downsample_layers=3, regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
-                 hidden_dropout=0.0, drop_path_rate=0.0)
+FAST_DATA = dict(
+    num_classes=4,
+    num_confusable_pairs=1,
+    feature_dim=16,
+    min_length=48,
+    max_length=64,
+    min_action_length=4,
+    max_action_length=24,
+    max_actions_per_video=3,
+    num_videos={"train": 16, "test": 6},
+    seed=0,
+)
+FAST_HEAD = dict(
+    max_seq_len=64,
+    hidden_size=16,
+    head_hidden_size=16,
+    num_attention_heads=2,
+    attention_window_size=5,
+    num_stem_layers=1,
+    num_downsample_layers=3,
+    regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
+    hidden_dropout=0.0,
+    drop_path_rate=0.0,
+)
 
 
 @dataclass
@@ -71,7 +104,9 @@ class QuickstartConfig:
     def __post_init__(self):
         unknown = set(self.models) - set(QUICKSTART_MODELS)
         if unknown or not self.models:
-            raise ValueError(f"models must be a non-empty subset of {sorted(QUICKSTART_MODELS)}, got {list(self.models)}")
+            raise ValueError(
+                f"models must be a non-empty subset of {sorted(QUICKSTART_MODELS)}, got {list(self.models)}"
+            )
         for name in ("actionformer_epochs", "actionvlm_epochs", "language_model_hidden_size", "language_model_layers"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -82,8 +117,11 @@ class QuickstartConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if isinstance(self.plot_videos, bool) or not isinstance(self.plot_videos, int) or self.plot_videos < 0:
             raise ValueError(f"plot_videos must be an integer >= 0, got {self.plot_videos!r}")
-        if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate)
-                and self.learning_rate > 0):
+        if not (
+            isinstance(self.learning_rate, (int, float))
+            and math.isfinite(self.learning_rate)
+            and self.learning_rate > 0
+        ):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
 
     @property
@@ -104,11 +142,24 @@ def _training_arguments(config: QuickstartConfig, folder: str, epochs: int, cls=
 
     cls = cls or TrainingArguments
     return cls(
-        output_dir=folder, num_train_epochs=epochs, per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate, weight_decay=0.05, lr_scheduler_type="cosine", warmup_steps=0.1,
-        max_grad_norm=1.0, logging_strategy="epoch", save_strategy="no", report_to="none", use_cpu=True,
-        seed=config.seed, data_seed=config.seed, disable_tqdm=not config.progress, remove_unused_columns=False,
-        dataloader_num_workers=0, **extra,
+        output_dir=folder,
+        num_train_epochs=epochs,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        weight_decay=0.05,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.1,
+        max_grad_norm=1.0,
+        logging_strategy="epoch",
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        seed=config.seed,
+        data_seed=config.seed,
+        disable_tqdm=not config.progress,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        **extra,
     )
 
 
@@ -123,11 +174,18 @@ def _train_actionformer(config: QuickstartConfig, train, work: str):
     set_seed(config.seed)
     model = ActionFormerForTemporalLocalization(ActionFormerConfig(**dataset_config_fields(train, config.head)))
     collator = TemporalLocalizationCollator(max_seq_len=model.config.max_seq_len, training=True)
-    trainer = TemporalLocalizationTrainer(model=model, args=_training_arguments(config, work, config.epochs("actionformer")),
-                      train_dataset=TemporalFeatureDataset(train), data_collator=collator)
+    trainer = TemporalLocalizationTrainer(
+        model=model,
+        args=_training_arguments(config, work, config.epochs("actionformer")),
+        train_dataset=TemporalFeatureDataset(train),
+        data_collator=collator,
+    )
     result = trainer.train()
-    return model.eval(), {"train_loss": result.training_loss, "epochs": config.epochs("actionformer"),
-                          "schedule": ["vision"] * config.epochs("actionformer")}
+    return model.eval(), {
+        "train_loss": result.training_loss,
+        "epochs": config.epochs("actionformer"),
+        "schedule": ["vision"] * config.epochs("actionformer"),
+    }
 
 
 def _train_actionvlm(config: QuickstartConfig, train, work: str, metadata: dict):
@@ -149,14 +207,24 @@ def _train_actionvlm(config: QuickstartConfig, train, work: str, metadata: dict)
     fields = dataset_config_fields(train, config.head)
     set_seed(config.seed)
     model = ActionVLMForTemporalLocalization.from_backbones(
-        backbone, class_descriptions=metadata["class_descriptions"], language_tuning="full", **fields,
+        backbone,
+        class_descriptions=metadata["class_descriptions"],
+        language_tuning="full",
+        **fields,
     )
     epochs = config.epochs("actionvlm")
-    args = _training_arguments(config, os.path.join(work, "actionvlm"), epochs, cls=LanguageAdvantageTrainingArguments,
-                               language_learning_rate=config.learning_rate, vision_only_interval=2)
+    args = _training_arguments(
+        config,
+        os.path.join(work, "actionvlm"),
+        epochs,
+        cls=LanguageAdvantageTrainingArguments,
+        language_learning_rate=config.learning_rate,
+        vision_only_interval=2,
+    )
     collator = TemporalLocalizationCollator(max_seq_len=model.config.max_seq_len, training=True)
-    trainer = LanguageAdvantageTrainer(model=model, args=args, train_dataset=TemporalFeatureDataset(train),
-                                       data_collator=collator)
+    trainer = LanguageAdvantageTrainer(
+        model=model, args=args, train_dataset=TemporalFeatureDataset(train), data_collator=collator
+    )
     result = trainer.train()
     return model.eval(), {"train_loss": result.training_loss, "epochs": epochs, "schedule": trainer.epoch_history}
 
@@ -180,12 +248,16 @@ def _language_weights(model, test, confusable: list[int], class_names: list[str]
         total = float(counts[classes].sum()) if classes else 0.0
         return float(sums[classes].sum()) / total if total > 0 else math.nan
 
-    return {"order_confusable": mean(confusable), "other": mean(others),
-            "per_class": mean_language_advantage(sums, counts, class_names)}
+    return {
+        "order_confusable": mean(confusable),
+        "other": mean(others),
+        "per_class": mean_language_advantage(sums, counts, class_names),
+    }
 
 
-def _plot_timeline(path: Path, test, predictions: dict[str, dict], class_names: list[str], confusable: set[str],
-                   count: int) -> list[str]:
+def _plot_timeline(
+    path: Path, test, predictions: dict[str, dict], class_names: list[str], confusable: set[str], count: int
+) -> list[str]:
     """Ground truth against each model's detections for `count` test videos (those with an order-confusable action
     first); each model's detections are its top ones, as many as twice the ground truth, opacity 0.2 + 0.8 * score."""
     import matplotlib
@@ -208,17 +280,30 @@ def _plot_timeline(path: Path, test, predictions: dict[str, dict], class_names: 
             y = len(tracks) - 1 - level
             for item in items:
                 start, end = item["segment"]
-                axis.barh(y, end - start, left=start, height=0.7, color=colors[item["label"]],
-                          alpha=0.2 + 0.8 * min(1.0, max(0.0, float(item["score"]))), edgecolor="black",
-                          linewidth=0.4)
+                axis.barh(
+                    y,
+                    end - start,
+                    left=start,
+                    height=0.7,
+                    color=colors[item["label"]],
+                    alpha=0.2 + 0.8 * min(1.0, max(0.0, float(item["score"]))),
+                    edgecolor="black",
+                    linewidth=0.4,
+                )
         axis.set_yticks(range(len(tracks)), list(reversed(tracks)))
         axis.set_xlim(0, float(row["duration"]))
         axis.set_title(row["video_id"], fontsize=9, loc="left")
     axes[-1, 0].set_xlabel("time (s)")
     handles = [Patch(color=colors[n], label=n + (" *" if n in confusable else "")) for n in class_names]
-    figure.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), fontsize=8, frameon=False,
-                  title="* order-confusable (same phases, opposite order); prediction opacity = score",
-                  title_fontsize=8)
+    figure.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=min(4, len(handles)),
+        fontsize=8,
+        frameon=False,
+        title="* order-confusable (same phases, opposite order); prediction opacity = score",
+        title_fontsize=8,
+    )
     figure.tight_layout(rect=(0, 0.06 + 0.03 * math.ceil(len(handles) / 4), 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
@@ -256,8 +341,10 @@ def run_quickstart(output_dir: str | os.PathLike | None = None, **kwargs) -> dic
         train, test = data["train"], data["test"]
         class_names = metadata["class_names"]
         confusable = sorted({c for pair in metadata["confusable_pairs"] for c in pair})
-        print(f"momentzoo quickstart: synthetic TAL set, {len(class_names)} classes ({len(confusable)} in "
-              f"order-confusable pairs), {len(train)} training and {len(test)} test videos -> {output}")
+        print(
+            f"momentzoo quickstart: synthetic TAL set, {len(class_names)} classes ({len(confusable)} in "
+            f"order-confusable pairs), {len(train)} training and {len(test)} test videos -> {output}"
+        )
         write_references_json(test, output / "ground_truth.json", subset="test")
 
         results, predictions, timings, training = {}, {}, {}, {}
@@ -271,8 +358,9 @@ def run_quickstart(output_dir: str | os.PathLike | None = None, **kwargs) -> dic
                     model, training[name] = train_model(config, train, work, metadata)
                 else:
                     model, training[name] = train_model(config, train, os.path.join(work, key))
-                metrics, predictions[name] = evaluate_tal(model, test, batch_size=config.batch_size,
-                                                          progress=config.progress)
+                metrics, predictions[name] = evaluate_tal(
+                    model, test, batch_size=config.batch_size, progress=config.progress
+                )
                 results[name] = metrics
                 summary = {k: v for k, v in metrics.items() if k != "per_class_AP"}
                 if key == "actionvlm":
@@ -283,15 +371,30 @@ def run_quickstart(output_dir: str | os.PathLike | None = None, **kwargs) -> dic
                 folder = output / key
                 model.save_pretrained(folder)
                 save_model_card(
-                    model, folder, **{**model.model_card_kwargs(), "model_id": str(folder)},
-                    datasets=["momentzoo-synthetic-tal"], results={k: v for k, v in summary.items() if math.isfinite(v)},
-                    training_details=(f"`momentzoo quickstart`: {training[name]['epochs']} epochs "
-                                      f"({', '.join(training[name]['schedule'])}) on {len(train)} synthetic videos "
-                                      f"(seed {config.seed}); evaluated on {len(test)} test videos."),
+                    model,
+                    folder,
+                    **{**model.model_card_kwargs(), "model_id": str(folder)},
+                    datasets=["momentzoo-synthetic-tal"],
+                    results={k: v for k, v in summary.items() if math.isfinite(v)},
+                    training_details=(
+                        f"`momentzoo quickstart`: {training[name]['epochs']} epochs "
+                        f"({', '.join(training[name]['schedule'])}) on {len(train)} synthetic videos "
+                        f"(seed {config.seed}); evaluated on {len(test)} test videos."
+                    ),
                 )
                 write_predictions_json(predictions[name], output / "predictions" / f"{key}.json")
-        plotted = _plot_timeline(output / "timeline.png", test, predictions, class_names,
-                                 {class_names[c] for c in confusable}, config.plot_videos) if config.plot_videos else []
+        plotted = (
+            _plot_timeline(
+                output / "timeline.png",
+                test,
+                predictions,
+                class_names,
+                {class_names[c] for c in confusable},
+                config.plot_videos,
+            )
+            if config.plot_videos
+            else []
+        )
     finally:
         torch.set_num_threads(threads)
 
@@ -303,8 +406,12 @@ def run_quickstart(output_dir: str | os.PathLike | None = None, **kwargs) -> dic
         "order_confusable_classes": [class_names[c] for c in confusable],
         "timeline_videos": plotted,
         "seconds": {"wall": wall, "cpu": cpu, **{f"{k}_wall": v for k, v in timings.items()}},
-        "config": {"data": config.data_kwargs, "head": config.head, "seed": config.seed,
-                   "epochs": {k: config.epochs(k) for k in config.models}},
+        "config": {
+            "data": config.data_kwargs,
+            "head": config.head,
+            "seed": config.seed,
+            "epochs": {k: config.epochs(k) for k in config.models},
+        },
     }
     (output / "metrics.json").write_text(json.dumps(_finite(summary), indent=1))
 
@@ -312,9 +419,11 @@ def run_quickstart(output_dir: str | os.PathLike | None = None, **kwargs) -> dic
     print(format_map_table(results))
     if language is not None:
         names = ", ".join(class_names[c] for c in confusable)
-        print(f"\nActionVLM mean language weight λ_lang on ground-truth frames:\n"
-              f"  order-confusable classes ({names}): {language['order_confusable']:.4f}\n"
-              f"  other classes: {language['other']:.4f}")
+        print(
+            f"\nActionVLM mean language weight λ_lang on ground-truth frames:\n"
+            f"  order-confusable classes ({names}): {language['order_confusable']:.4f}\n"
+            f"  other classes: {language['other']:.4f}"
+        )
     print(f"\nwrote {', '.join(sorted(p.name for p in output.iterdir()))} to {output}")
     print(f"time: {wall:.0f} s wall, {cpu:.0f} s CPU ({config.num_threads} torch thread(s))")
     return summary
@@ -332,16 +441,27 @@ def register(subparsers) -> None:
             "OUTPUT_DIR. Runs on a CPU."
         ),
     )
-    parser.add_argument("--output_dir", default="momentzoo-quickstart", help="where to write (default: momentzoo-quickstart)")
-    parser.add_argument("--models", nargs="+", default=["actionformer", "actionvlm"],
-                        choices=["actionformer", "actionvlm"], help="which models to train (default: both)")
+    parser.add_argument(
+        "--output_dir", default="momentzoo-quickstart", help="where to write (default: momentzoo-quickstart)"
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["actionformer", "actionvlm"],
+        choices=["actionformer", "actionvlm"],
+        help="which models to train (default: both)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the data, the models and training (default: 0)")
-    parser.add_argument("--actionformer_epochs", type=int, default=None,
-                        help="default 15 (2 with --fast)")
-    parser.add_argument("--actionvlm_epochs", type=int, default=None,
-                        help="default 12, half vision-only (2 with --fast)")
-    parser.add_argument("--num_threads", type=int, default=1,
-                        help="torch intra-op threads (default: 1; on these small tensors more rarely help)")
+    parser.add_argument("--actionformer_epochs", type=int, default=None, help="default 15 (2 with --fast)")
+    parser.add_argument(
+        "--actionvlm_epochs", type=int, default=None, help="default 12, half vision-only (2 with --fast)"
+    )
+    parser.add_argument(
+        "--num_threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (default: 1; on these small tensors more rarely help)",
+    )
     parser.add_argument("--plot_videos", type=int, default=4, help="videos in timeline.png (default: 4)")
     parser.add_argument("--fast", action="store_true", help="tiny data and models, 2 epochs (a smoke test)")
     parser.add_argument("--no_progress", action="store_true", help="no progress bars")
@@ -350,8 +470,14 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     run_quickstart(
-        args.output_dir, models=tuple(dict.fromkeys(args.models)), seed=args.seed, fast=args.fast,
-        actionformer_epochs=args.actionformer_epochs, actionvlm_epochs=args.actionvlm_epochs,
-        num_threads=args.num_threads, plot_videos=args.plot_videos, progress=not args.no_progress,
+        args.output_dir,
+        models=tuple(dict.fromkeys(args.models)),
+        seed=args.seed,
+        fast=args.fast,
+        actionformer_epochs=args.actionformer_epochs,
+        actionvlm_epochs=args.actionvlm_epochs,
+        num_threads=args.num_threads,
+        plot_videos=args.plot_videos,
+        progress=not args.no_progress,
     )
     return 0

@@ -15,7 +15,9 @@ from .zero_shot import _filter_split
 __all__ = ["random_class_split", "select_classes"]
 
 
-def random_class_split(class_names, unseen_fraction: float = 0.25, index: int = 0, seed: int = 0) -> dict[str, list[str]]:
+def random_class_split(
+    class_names, unseen_fraction: float = 0.25, index: int = 0, seed: int = 0
+) -> dict[str, list[str]]:
     """`{"seen": [...], "unseen": [...]}`: `round(unseen_fraction * K)` classes drawn at random (by `seed` and
     split `index`, so split k is the same on every machine) are unseen; both lists keep the input order."""
     names = list(class_names)
@@ -28,8 +30,10 @@ def random_class_split(class_names, unseen_fraction: float = 0.25, index: int = 
             raise ValueError(f"{field} must be an int >= 0, got {value!r}")
     count = min(max(round(unseen_fraction * len(names)), 1), len(names) - 1)
     unseen = set(np.random.default_rng([seed, index]).permutation(len(names))[:count].tolist())
-    return {"seen": [n for i, n in enumerate(names) if i not in unseen],
-            "unseen": [n for i, n in enumerate(names) if i in unseen]}
+    return {
+        "seen": [n for i, n in enumerate(names) if i not in unseen],
+        "unseen": [n for i, n in enumerate(names) if i in unseen],
+    }
 
 
 def select_classes(
@@ -47,8 +51,10 @@ def select_classes(
         names = feature.feature.names if isinstance(getattr(feature, "feature", None), datasets.ClassLabel) else []
         missing = [c for c in classes if c not in names]
         if missing:
-            raise ValueError(f"select_classes: {missing} are not classes of the dataset"
-                             f"{f' split {split!r}' if split else ''} (its classes: {names})")
+            raise ValueError(
+                f"select_classes: {missing} are not classes of the dataset"
+                f"{f' split {split!r}' if split else ''} (its classes: {names})"
+            )
     if isinstance(dataset, datasets.DatasetDict):
         return datasets.DatasetDict(
             {s: _filter_split(ds, classes, part, drop_empty, f"class subset [{s}]") for s, ds in dataset.items()}

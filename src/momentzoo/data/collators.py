@@ -85,8 +85,9 @@ def _geometry_of(row: dict, where: str) -> dict:
 
 
 def _check_feature_length(num_steps: int, geometry: dict, where: str) -> None:
-    check_feature_length(num_steps, geometry["duration"], geometry["fps"], geometry["feature_stride"],
-                         geometry["num_frames"], where)
+    check_feature_length(
+        num_steps, geometry["duration"], geometry["fps"], geometry["feature_stride"], geometry["num_frames"], where
+    )
 
 
 def _segments_of(row: dict, key: str, where: str) -> np.ndarray:
@@ -125,16 +126,19 @@ def _copy_features(dst: torch.Tensor, src, where: str, release: bool):
             bad = ~np.isfinite(out)
             if bad.any():
                 step, dim = (int(v) for v in np.argwhere(bad)[0])
-                raise ValueError(f"{where}: features contain NaN or Inf (first at step {step}, dim {dim}, "
-                                 f"value {out[step, dim]})")
+                raise ValueError(
+                    f"{where}: features contain NaN or Inf (first at step {step}, dim {dim}, value {out[step, dim]})"
+                )
     else:  # e.g. bfloat16, which NumPy lacks
         dst.copy_(src if isinstance(src, torch.Tensor) else torch.from_numpy(np.array(src, dtype=np.float32)))
         if not torch.isfinite(dst.float().sum()):
             bad = ~torch.isfinite(dst)
             if bad.any():
                 step, dim = (int(v) for v in bad.nonzero()[0])
-                raise ValueError(f"{where}: features contain NaN or Inf (first at step {step}, dim {dim}, "
-                                 f"value {dst[step, dim].item()})")
+                raise ValueError(
+                    f"{where}: features contain NaN or Inf (first at step {step}, dim {dim}, "
+                    f"value {dst[step, dim].item()})"
+                )
     if release and isinstance(src, np.ndarray):
         release_mapped_pages(src)
 
@@ -192,8 +196,9 @@ def random_truncation(
     return int(starts[first]), length
 
 
-def _window_ground_truth(segs_grid: np.ndarray, start: int, length: int, cut_left: bool, cut_right: bool,
-                         trunc_thresh: float):
+def _window_ground_truth(
+    segs_grid: np.ndarray, start: int, length: int, cut_left: bool, cut_right: bool, trunc_thresh: float
+):
     """Ground truth (feature-grid units of the video) -> relative to a window of `length` steps at `start`.
 
     Sides where the window cuts the video clip segments to the window and segments covered less than
@@ -243,8 +248,10 @@ def _add_targets(batch: dict, items: list[dict], stats: dict[str, int], return_m
     """Add the windows' `labels` (and `metadata`) to a batch and count the clipped and dropped segments."""
     if items[0]["has_gt"]:
         batch["labels"] = [
-            {"class_labels": torch.from_numpy(np.ascontiguousarray(it["labels"])).long(),
-             "segments": torch.from_numpy(np.ascontiguousarray(it["segments"])).float().reshape(-1, 2)}
+            {
+                "class_labels": torch.from_numpy(np.ascontiguousarray(it["labels"])).long(),
+                "segments": torch.from_numpy(np.ascontiguousarray(it["segments"])).float().reshape(-1, 2),
+            }
             for it in items
         ]
     stats["windows"] += len(items)
@@ -253,8 +260,9 @@ def _add_targets(batch: dict, items: list[dict], stats: dict[str, int], return_m
         stats["segments_clipped"] += it["clipped"]
         stats["segments_dropped"] += it["dropped"]
     if return_metadata:
-        batch["metadata"] = [{**it["metadata"], "segments_clipped": it["clipped"],
-                              "segments_dropped": it["dropped"]} for it in items]
+        batch["metadata"] = [
+            {**it["metadata"], "segments_clipped": it["clipped"], "segments_dropped": it["dropped"]} for it in items
+        ]
     return batch
 
 
@@ -295,25 +303,33 @@ class TemporalLocalizationCollator:
     dtype: torch.dtype = torch.float32
     release_mapped_memory: bool = True
     generator: torch.Generator | None = None
-    stats: dict[str, int] = field(default_factory=lambda: {"windows": 0, "segments": 0, "segments_clipped": 0,
-                                                           "segments_dropped": 0})
+    stats: dict[str, int] = field(
+        default_factory=lambda: {"windows": 0, "segments": 0, "segments_clipped": 0, "segments_dropped": 0}
+    )
 
     def __post_init__(self):
-        if self.max_seq_len is not None and (isinstance(self.max_seq_len, bool) or not isinstance(self.max_seq_len, int)
-                                             or self.max_seq_len < 1):
-            raise ValueError(f"TemporalLocalizationCollator.max_seq_len must be None or a positive int, "
-                             f"got {self.max_seq_len!r}")
+        if self.max_seq_len is not None and (
+            isinstance(self.max_seq_len, bool) or not isinstance(self.max_seq_len, int) or self.max_seq_len < 1
+        ):
+            raise ValueError(
+                f"TemporalLocalizationCollator.max_seq_len must be None or a positive int, got {self.max_seq_len!r}"
+            )
         _check_truncation(self)
         if self.padding not in ("longest", "max_length"):
-            raise ValueError(f"TemporalLocalizationCollator.padding must be 'longest' or 'max_length', "
-                             f"got {self.padding!r}")
+            raise ValueError(
+                f"TemporalLocalizationCollator.padding must be 'longest' or 'max_length', got {self.padding!r}"
+            )
         if self.padding == "max_length" and self.max_seq_len is None:
             raise ValueError("TemporalLocalizationCollator.padding='max_length' needs max_seq_len")
-        if self.pad_to_multiple_of is not None and (isinstance(self.pad_to_multiple_of, bool) or
-                                                    not isinstance(self.pad_to_multiple_of, int) or
-                                                    self.pad_to_multiple_of < 1):
-            raise ValueError(f"TemporalLocalizationCollator.pad_to_multiple_of must be None or a positive int, "
-                             f"got {self.pad_to_multiple_of!r}")
+        if self.pad_to_multiple_of is not None and (
+            isinstance(self.pad_to_multiple_of, bool)
+            or not isinstance(self.pad_to_multiple_of, int)
+            or self.pad_to_multiple_of < 1
+        ):
+            raise ValueError(
+                f"TemporalLocalizationCollator.pad_to_multiple_of must be None or a positive int, "
+                f"got {self.pad_to_multiple_of!r}"
+            )
         if not self.dtype.is_floating_point:
             raise ValueError(f"TemporalLocalizationCollator.dtype must be a floating dtype, got {self.dtype}")
 
@@ -331,18 +347,39 @@ class TemporalLocalizationCollator:
         start, length = 0, num_steps
         crops = self.max_seq_len is not None or self.crop_ratio is not None
         if self.training and crops and offset == 0 and video_length == num_steps:
-            start, length = random_truncation(num_steps, self.max_seq_len or num_steps, torch.from_numpy(segs_grid),
-                                              self.trunc_thresh, self.crop_ratio, self.max_num_trials, self.generator)
+            start, length = random_truncation(
+                num_steps,
+                self.max_seq_len or num_steps,
+                torch.from_numpy(segs_grid),
+                self.trunc_thresh,
+                self.crop_ratio,
+                self.max_num_trials,
+                self.generator,
+            )
         elif self.training and self.max_seq_len is not None and num_steps > self.max_seq_len:
-            raise ValueError(f"{where}: a window row of {num_steps} steps is longer than max_seq_len "
-                             f"{self.max_seq_len}; use sliding_windows with window_size <= max_seq_len")
+            raise ValueError(
+                f"{where}: a window row of {num_steps} steps is longer than max_seq_len "
+                f"{self.max_seq_len}; use sliding_windows with window_size <= max_seq_len"
+            )
         window_start = offset + start
-        gt, keep, clipped = _window_ground_truth(segs_grid, window_start, length, cut_left=window_start > 0,
-                                                 cut_right=window_start + length < video_length,
-                                                 trunc_thresh=self.trunc_thresh)
+        gt, keep, clipped = _window_ground_truth(
+            segs_grid,
+            window_start,
+            length,
+            cut_left=window_start > 0,
+            cut_right=window_start + length < video_length,
+            trunc_thresh=self.trunc_thresh,
+        )
         return {
-            "where": where, "feats": feats, "start": start, "length": length, "has_gt": has_gt,
-            "segments": gt[keep], "labels": labels[keep], "clipped": clipped, "dropped": int((~keep).sum()),
+            "where": where,
+            "feats": feats,
+            "start": start,
+            "length": length,
+            "has_gt": has_gt,
+            "segments": gt[keep],
+            "labels": labels[keep],
+            "clipped": clipped,
+            "dropped": int((~keep).sum()),
             "metadata": {"video_id": row.get("video_id"), **geometry, "window_start": window_start},
         }
 
@@ -365,8 +402,10 @@ class TemporalLocalizationCollator:
         if self.padding == "max_length":
             too_long = [it["where"] for it in items if it["length"] > self.max_seq_len]
             if too_long:
-                raise ValueError(f"TemporalLocalizationCollator: {too_long} longer than max_seq_len "
-                                 f"{self.max_seq_len} with padding='max_length'; use sliding_windows")
+                raise ValueError(
+                    f"TemporalLocalizationCollator: {too_long} longer than max_seq_len "
+                    f"{self.max_seq_len} with padding='max_length'; use sliding_windows"
+                )
             fixed = self.max_seq_len
         total = _pad_length(lengths, self.pad_to_multiple_of, fixed)
 
@@ -406,12 +445,17 @@ class TemporalGroundingCollator:
 
     def __post_init__(self):
         if self.window_format not in ("normalized", "feature_grid"):
-            raise ValueError(f"TemporalGroundingCollator.window_format must be 'normalized' or 'feature_grid', "
-                             f"got {self.window_format!r}")
-        if self.pad_to_multiple_of is not None and (not isinstance(self.pad_to_multiple_of, int)
-                                                    or self.pad_to_multiple_of < 1):
-            raise ValueError(f"TemporalGroundingCollator.pad_to_multiple_of must be None or a positive int, "
-                             f"got {self.pad_to_multiple_of!r}")
+            raise ValueError(
+                f"TemporalGroundingCollator.window_format must be 'normalized' or 'feature_grid', "
+                f"got {self.window_format!r}"
+            )
+        if self.pad_to_multiple_of is not None and (
+            not isinstance(self.pad_to_multiple_of, int) or self.pad_to_multiple_of < 1
+        ):
+            raise ValueError(
+                f"TemporalGroundingCollator.pad_to_multiple_of must be None or a positive int, "
+                f"got {self.pad_to_multiple_of!r}"
+            )
         if not self.dtype.is_floating_point:
             raise ValueError(f"TemporalGroundingCollator.dtype must be a floating dtype, got {self.dtype}")
 
@@ -426,8 +470,10 @@ class TemporalGroundingCollator:
         geometry = [_geometry_of(row, w) for row, w in zip(rows, wheres)]
         dims = {f.shape[1] for f in feats}
         if len(dims) > 1:
-            raise ValueError(f"TemporalGroundingCollator: feature dims differ within the batch "
-                             f"({', '.join(f'{w}: {f.shape[1]}' for w, f in zip(wheres, feats))})")
+            raise ValueError(
+                f"TemporalGroundingCollator: feature dims differ within the batch "
+                f"({', '.join(f'{w}: {f.shape[1]}' for w, f in zip(wheres, feats))})"
+            )
         has_windows = {"windows" in row for row in rows}
         if len(has_windows) > 1:
             raise ValueError("TemporalGroundingCollator: some rows have windows and some do not")
@@ -451,8 +497,10 @@ class TemporalGroundingCollator:
                 past = (windows[:, 0] < 0) | (windows[:, 1] > geo["duration"] * (1 + 1e-6) + 1e-3)
                 if past.any():
                     bad = int(np.flatnonzero(past)[0])
-                    raise ValueError(f"{w}: windows[{bad}] = {windows[bad].tolist()} lies outside the video "
-                                     f"[0, {geo['duration']:g}] s")
+                    raise ValueError(
+                        f"{w}: windows[{bad}] = {windows[bad].tolist()} lies outside the video "
+                        f"[0, {geo['duration']:g}] s"
+                    )
                 if self.window_format == "normalized":
                     windows = np.clip(windows / geo["duration"], 0.0, 1.0)
                 else:
@@ -467,15 +515,25 @@ class TemporalGroundingCollator:
                 if not isinstance(query, str) or not query.strip():
                     raise ValueError(f"{w}: 'query' must be a non-empty string, got {query!r}")
                 queries.append(query)
-            tokens = self.tokenizer(queries, padding=True, truncation=self.max_query_length is not None,
-                                    max_length=self.max_query_length, return_tensors="pt")
+            tokens = self.tokenizer(
+                queries,
+                padding=True,
+                truncation=self.max_query_length is not None,
+                max_length=self.max_query_length,
+                return_tensors="pt",
+            )
             batch["query_input_ids"] = tokens["input_ids"]
             batch["query_attention_mask"] = tokens["attention_mask"].long()
 
         if self.return_metadata:
             batch["metadata"] = [
-                {"qid": row.get("qid"), "video_id": row.get("video_id"), "query": row.get("query"), **geo,
-                 "window_start": 0}
+                {
+                    "qid": row.get("qid"),
+                    "video_id": row.get("video_id"),
+                    "query": row.get("query"),
+                    **geo,
+                    "window_start": 0,
+                }
                 for row, geo in zip(rows, geometry)
             ]
         return batch

@@ -34,8 +34,19 @@ __all__ = [
 ]
 
 _FEATURE_ARGS = (
-    "features_dir", "feature_prefix", "feature_ext", "feature_dim", "fps", "feature_stride", "num_frames",
-    "resize_length", "videos_dir", "video_prefix", "video_ext", "skip_missing", "invalid_segments",
+    "features_dir",
+    "feature_prefix",
+    "feature_ext",
+    "feature_dim",
+    "fps",
+    "feature_stride",
+    "num_frames",
+    "resize_length",
+    "videos_dir",
+    "video_prefix",
+    "video_ext",
+    "skip_missing",
+    "invalid_segments",
 )
 
 
@@ -81,14 +92,16 @@ def _write_parquet(table: pa.Table, path: Path, media_columns: list[str]) -> Non
         size += sum(map(len, new))
     groups.append((start, table.num_rows - start))
     dictionary = [f"{c}.bytes" for c in media_columns]
-    with pq.ParquetWriter(str(path), table.schema, use_dictionary=dictionary,
-                          dictionary_pagesize_limit=2 * _MEDIA_ROW_GROUP_BYTES) as writer:
+    with pq.ParquetWriter(
+        str(path), table.schema, use_dictionary=dictionary, dictionary_pagesize_limit=2 * _MEDIA_ROW_GROUP_BYTES
+    ) as writer:
         for offset, length in groups:
             writer.write_table(table.slice(offset, length), row_group_size=max(length, 1))
 
 
-def _card_text(dd: datasets.DatasetDict, pretty_name: str, description: str, homepage: str, citation: str,
-               command: str | None) -> str:
+def _card_text(
+    dd: datasets.DatasetDict, pretty_name: str, description: str, homepage: str, citation: str, command: str | None
+) -> str:
     features = next(iter(dd.values())).features
     lines = [f"# {pretty_name}", "", description.strip(), ""]
     if homepage:
@@ -97,10 +110,22 @@ def _card_text(dd: datasets.DatasetDict, pretty_name: str, description: str, hom
     lines += [f"| {split} | {ds.num_rows} |" for split, ds in dd.items()]
     lines += ["", "## Columns", ""]
     lines += [f"- `{name}`: `{feature!r}`" for name, feature in features.items()]
-    lines += ["", "Seconds map to feature steps with `momentzoo.segments.seconds_to_feature_grid(t, fps, "
-              "feature_stride, num_frames)` when the rows carry features.", ""]
-    lines += ["## Usage", "", "```python", "import datasets", "", 'ds = datasets.load_dataset("<this folder or repo id>")',
-              "```", ""]
+    lines += [
+        "",
+        "Seconds map to feature steps with `momentzoo.segments.seconds_to_feature_grid(t, fps, "
+        "feature_stride, num_frames)` when the rows carry features.",
+        "",
+    ]
+    lines += [
+        "## Usage",
+        "",
+        "```python",
+        "import datasets",
+        "",
+        'ds = datasets.load_dataset("<this folder or repo id>")',
+        "```",
+        "",
+    ]
     if command:
         lines += ["## How it was built", "", "```bash", command, "```", ""]
     if citation:
@@ -149,9 +174,11 @@ def save_dataset_folder(
             raise ValueError(f"{folder} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
         foreign = _not_written_by_us(folder)
         if foreign:
-            raise ValueError(f"{folder} holds files a dataset export does not write ({', '.join(foreign[:5])}"
-                             f"{' ...' if len(foreign) > 5 else ''}); --overwrite replaces only a folder of README.md and "
-                             "data/*.parquet: choose another output folder")
+            raise ValueError(
+                f"{folder} holds files a dataset export does not write ({', '.join(foreign[:5])}"
+                f"{' ...' if len(foreign) > 5 else ''}); --overwrite replaces only a folder of README.md and "
+                "data/*.parquet: choose another output folder"
+            )
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
@@ -166,11 +193,17 @@ def save_dataset_folder(
                 if embed_external_files and media:
                     shard = shard.with_format("arrow").map(embed_table_storage, batched=True, keep_in_memory=True)
                     shard = shard.with_format(None)
-                _write_parquet(shard.data.table, tmp / "data" / f"{split}-{index:05d}-of-{num_shards:05d}.parquet",
-                               media)
+                _write_parquet(
+                    shard.data.table, tmp / "data" / f"{split}-{index:05d}-of-{num_shards:05d}.parquet", media
+                )
             split_dict.add(SplitInfo(name=split, num_bytes=ds.data.nbytes, num_examples=ds.num_rows))
-        card_data = DatasetCardData(pretty_name=pretty_name, license=license, language=list(language),
-                                    task_categories=list(task_categories), tags=list(tags) or None)
+        card_data = DatasetCardData(
+            pretty_name=pretty_name,
+            license=license,
+            language=list(language),
+            task_categories=list(task_categories),
+            tags=list(tags) or None,
+        )
         info = DatasetInfo(features=features, splits=split_dict)
         DatasetInfosDict({"default": info}).to_dataset_card_data(card_data)
         MetadataConfigs(
@@ -194,8 +227,11 @@ def _not_written_by_us(folder: Path) -> list[str]:
         if entry.name == "README.md" and entry.is_file() and not entry.is_symlink():
             continue
         if entry.name == "data" and entry.is_dir() and not entry.is_symlink():
-            foreign += [f"data/{f.name}" for f in sorted(entry.iterdir())
-                        if not (f.suffix == ".parquet" and f.is_file() and not f.is_symlink())]
+            foreign += [
+                f"data/{f.name}"
+                for f in sorted(entry.iterdir())
+                if not (f.suffix == ".parquet" and f.is_file() and not f.is_symlink())
+            ]
             continue
         foreign.append(entry.name)
     return foreign
@@ -214,14 +250,19 @@ def _paths_inside(value, folder: Path) -> list[str]:
     return []
 
 
-def push_dataset_folder(folder: str | os.PathLike, repo_id: str, private: bool = False, token: str | None = None) -> str:
+def push_dataset_folder(
+    folder: str | os.PathLike, repo_id: str, private: bool = False, token: str | None = None
+) -> str:
     """Upload a folder written by `save_dataset_folder` to a Hub dataset repo; returns the commit URL."""
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     commit = api.upload_folder(
-        folder_path=str(folder), repo_id=repo_id, repo_type="dataset", commit_message="Upload dataset built with momentzoo"
+        folder_path=str(folder),
+        repo_id=repo_id,
+        repo_type="dataset",
+        commit_message="Upload dataset built with momentzoo",
     )
     return str(getattr(commit, "commit_url", commit))
 
@@ -231,8 +272,12 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output_dir", help="folder to write (Parquet shards under data/ + README.md dataset card)")
     parser.add_argument("--cache_dir", default=None, help="datasets cache for the builder (default: HF cache)")
     parser.add_argument("--overwrite", action="store_true", help="replace output_dir if it exists")
-    parser.add_argument("--no_embed_videos", action="store_true", help="keep video paths instead of embedding the bytes")
-    parser.add_argument("--push_to_hub", metavar="REPO_ID", default=None, help="also upload the folder to this Hub dataset repo")
+    parser.add_argument(
+        "--no_embed_videos", action="store_true", help="keep video paths instead of embedding the bytes"
+    )
+    parser.add_argument(
+        "--push_to_hub", metavar="REPO_ID", default=None, help="also upload the folder to this Hub dataset repo"
+    )
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
 
 
@@ -244,15 +289,23 @@ def add_feature_arguments(parser: argparse.ArgumentParser, defaults: dict | None
     g.add_argument("--feature_prefix", help="file-name prefix of the feature files (e.g. v_ for ActivityNet)")
     g.add_argument("--feature_ext", choices=[".npy", ".npz", ".pt"], help="feature file extension (default: try all)")
     g.add_argument("--feature_dim", type=int, help="feature dimension D (default: read from the first file)")
-    g.add_argument("--fps", type=float, help="frames per second the features were extracted at (default: from annotations)")
+    g.add_argument(
+        "--fps", type=float, help="frames per second the features were extracted at (default: from annotations)"
+    )
     g.add_argument("--feature_stride", type=int, help="frames between feature steps")
     g.add_argument("--num_frames", type=int, help="frames per feature clip")
     g.add_argument("--resize_length", type=int, help="resize every video's features to this many steps")
     g.add_argument("--videos_dir", help="folder of videos: <video_prefix><video_id><video_ext>")
     g.add_argument("--video_prefix", help="file-name prefix of the videos")
     g.add_argument("--video_ext", help="video file extension (default .mp4)")
-    g.add_argument("--skip_missing", action="store_true", default=None, help="leave out videos whose file is missing (listed)")
-    g.add_argument("--invalid_segments", choices=["error", "drop"], help="segments starting after the video's end: error or drop (listed)")
+    g.add_argument(
+        "--skip_missing", action="store_true", default=None, help="leave out videos whose file is missing (listed)"
+    )
+    g.add_argument(
+        "--invalid_segments",
+        choices=["error", "drop"],
+        help="segments starting after the video's end: error or drop (listed)",
+    )
     if defaults:
         parser.set_defaults(**defaults)
 
@@ -273,8 +326,14 @@ def script_main(main, argv=None) -> int:
     return run_command(os.path.basename(sys.argv[0]) or "dataset script", body)
 
 
-def run_dataset_script(builder_cls, args: argparse.Namespace, kwargs: dict, pretty_name: str,
-                       argv: list[str] | None = None, script: str | None = None) -> datasets.DatasetDict:
+def run_dataset_script(
+    builder_cls,
+    args: argparse.Namespace,
+    kwargs: dict,
+    pretty_name: str,
+    argv: list[str] | None = None,
+    script: str | None = None,
+) -> datasets.DatasetDict:
     """Build with `builder_cls(**kwargs)`, save to `args.output_dir`, push if asked; prints what it did. The card's
     license, task categories, tags and language are the builder's; `argv` and `script` (the script's `__file__`)
     are recorded in the card as the command that built it."""
@@ -283,8 +342,10 @@ def run_dataset_script(builder_cls, args: argparse.Namespace, kwargs: dict, pret
         raise ValueError(f"{output} exists and is not empty; pass --overwrite to replace it")
     inside = _paths_inside(kwargs, output.resolve())
     if inside:
-        raise ValueError(f"input(s) {inside} live inside output_dir {args.output_dir}: writing the dataset there would "
-                         "replace them; choose an output folder outside the inputs")
+        raise ValueError(
+            f"input(s) {inside} live inside output_dir {args.output_dir}: writing the dataset there would "
+            "replace them; choose an output folder outside the inputs"
+        )
     builder = builder_cls(cache_dir=args.cache_dir, **kwargs)
     builder.download_and_prepare()
     dd = builder.as_dataset()
@@ -293,10 +354,19 @@ def run_dataset_script(builder_cls, args: argparse.Namespace, kwargs: dict, pret
     command = "python " + " ".join(shlex.quote(a) for a in [name, *argv])
     doc = (builder_cls.__doc__ or "").strip()
     folder = save_dataset_folder(
-        dd, args.output_dir, pretty_name=pretty_name, description=doc, homepage=builder_cls.HOMEPAGE,
-        citation=builder_cls.CITATION, license=builder_cls.LICENSE, task_categories=builder_cls.TASK_CATEGORIES,
-        tags=builder_cls.TAGS, language=builder_cls.LANGUAGE, command=command,
-        embed_external_files=not args.no_embed_videos, overwrite=args.overwrite,
+        dd,
+        args.output_dir,
+        pretty_name=pretty_name,
+        description=doc,
+        homepage=builder_cls.HOMEPAGE,
+        citation=builder_cls.CITATION,
+        license=builder_cls.LICENSE,
+        task_categories=builder_cls.TASK_CATEGORIES,
+        tags=builder_cls.TAGS,
+        language=builder_cls.LANGUAGE,
+        command=command,
+        embed_external_files=not args.no_embed_videos,
+        overwrite=args.overwrite,
     )
     print(f"wrote {folder}: " + ", ".join(f"{split} {ds.num_rows} rows" for split, ds in dd.items()))
     if args.push_to_hub:

@@ -167,7 +167,9 @@ class VideoFeatureExtractor:
         else:
             self._encoder = model
         if pooling == "projection" and self._project is None:
-            raise ValueError(f"pooling='projection' needs a dual encoder with get_image_features; {type(model).__name__} has none")
+            raise ValueError(
+                f"pooling='projection' needs a dual encoder with get_image_features; {type(model).__name__} has none"
+            )
 
         model_frames = getattr(vision_config, "num_frames", None)
         self.encoder_kind = "clip" if isinstance(model_frames, int) else "frame"
@@ -176,11 +178,15 @@ class VideoFeatureExtractor:
             self.feature_stride = int(feature_stride if feature_stride is not None else 4)
         else:
             if num_frames not in (None, 1):
-                raise ValueError(f"{type(model).__name__} encodes single frames: num_frames must be 1, got {num_frames}")
+                raise ValueError(
+                    f"{type(model).__name__} encodes single frames: num_frames must be 1, got {num_frames}"
+                )
             self.num_frames = 1
             self.feature_stride = int(feature_stride if feature_stride is not None else 1)
         if self.num_frames < 1 or self.feature_stride < 1:
-            raise ValueError(f"num_frames and feature_stride must be >= 1, got {self.num_frames} and {self.feature_stride}")
+            raise ValueError(
+                f"num_frames and feature_stride must be >= 1, got {self.num_frames} and {self.feature_stride}"
+            )
 
         image_size = getattr(vision_config, "image_size", None)
         if crop_size is None and image_size is None:
@@ -355,7 +361,9 @@ class VideoFeatureExtractor:
         `progress`: a progress bar over the clips (True), only once encoding has taken 2 s (None), or none."""
         info = probe_video(video, root)
         fps = self.fps if self.fps is not None else info.fps
-        frames = (self._crop(f) for f, _, _ in iter_video_frames(video, fps=fps, size=self.resize, root=root, info=info))
+        frames = (
+            self._crop(f) for f, _, _ in iter_video_frames(video, fps=fps, size=self.resize, root=root, info=info)
+        )
         expected = max(1, math.ceil((math.ceil(info.duration * fps) - self.num_frames) / self.feature_stride) + 1)
         outputs, batch = [], []
         with encoding_progress(expected, video, progress) as bar:
@@ -439,8 +447,15 @@ def encoding_progress(total_clips: int, video, progress: bool | None):
     from transformers.utils import logging as hf_logging
 
     name = Path(video).name if isinstance(video, (str, os.PathLike)) else "video"
-    return hf_logging.tqdm(total=total_clips, desc=f"encoding {name}", unit="clip", leave=False, file=sys.stderr,
-                           disable=progress is False, delay=2.0 if progress is None else 0.0)
+    return hf_logging.tqdm(
+        total=total_clips,
+        desc=f"encoding {name}",
+        unit="clip",
+        leave=False,
+        file=sys.stderr,
+        disable=progress is False,
+        delay=2.0 if progress is None else 0.0,
+    )
 
 
 def _output_is_sound(target: Path, record: dict | None, geometry: dict) -> bool:

@@ -128,15 +128,18 @@ def check_feature_array(feats, name: str, feature_dim: int | None = None) -> np.
     return feats
 
 
-def check_feature_length(num_steps: int, duration: float, fps: float, feature_stride: int, num_frames: int,
-                         name: str) -> None:
+def check_feature_length(
+    num_steps: int, duration: float, fps: float, feature_stride: int, num_frames: int, name: str
+) -> None:
     """The features must cover about `duration` seconds at this geometry: a length off by more than a quarter (plus
     one clip) means a wrong fps/stride or another video's file, and every segment would land elsewhere."""
     expected = duration * fps / feature_stride
     if abs(num_steps - expected) > 0.25 * expected + num_frames / feature_stride + 2:
-        raise ValueError(f"{name}: {num_steps} feature steps but duration {duration:g} s at fps {fps:g} / "
-                         f"feature_stride {feature_stride} implies about {expected:.0f}: wrong geometry or features "
-                         "of another video")
+        raise ValueError(
+            f"{name}: {num_steps} feature steps but duration {duration:g} s at fps {fps:g} / "
+            f"feature_stride {feature_stride} implies about {expected:.0f}: wrong geometry or features "
+            "of another video"
+        )
 
 
 def peek_feature_dim(path: str | os.PathLike) -> int:

@@ -68,7 +68,9 @@ class VideoClip:
     end: float | None = None
 
 
-def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = 56 * 56, max_pixels: int = 28 * 28 * 1280) -> tuple[int, int]:
+def smart_resize(
+    height: int, width: int, factor: int = 28, min_pixels: int = 56 * 56, max_pixels: int = 28 * 28 * 1280
+) -> tuple[int, int]:
     """(height, width) closest to the input's aspect ratio with both sides multiples of `factor` and
     `min_pixels <= height * width <= max_pixels` (Qwen2-VL's rule; rounding first, then scaling down with
     floor or up with ceil when the rounded size leaves the range)."""
@@ -129,9 +131,15 @@ class Qwen2_5_VLVideoProcessor:
     ):
         if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a positive number, got {fps!r}")
-        for name, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels), ("min_frames", min_frames),
-                            ("max_frames", max_frames), ("patch_size", patch_size),
-                            ("temporal_patch_size", temporal_patch_size), ("merge_size", merge_size)):
+        for name, value in (
+            ("min_pixels", min_pixels),
+            ("max_pixels", max_pixels),
+            ("min_frames", min_frames),
+            ("max_frames", max_frames),
+            ("patch_size", patch_size),
+            ("temporal_patch_size", temporal_patch_size),
+            ("merge_size", merge_size),
+        ):
             _positive_int(name, value)
         if total_pixels is not None:
             _positive_int("total_pixels", total_pixels)
@@ -160,10 +168,17 @@ class Qwen2_5_VLVideoProcessor:
 
     def to_dict(self) -> dict:
         return {
-            "fps": self.fps, "min_pixels": self.min_pixels, "max_pixels": self.max_pixels,
-            "total_pixels": self.total_pixels, "min_frames": self.min_frames, "max_frames": self.max_frames,
-            "patch_size": self.patch_size, "temporal_patch_size": self.temporal_patch_size,
-            "merge_size": self.merge_size, "image_mean": list(self.image_mean), "image_std": list(self.image_std),
+            "fps": self.fps,
+            "min_pixels": self.min_pixels,
+            "max_pixels": self.max_pixels,
+            "total_pixels": self.total_pixels,
+            "min_frames": self.min_frames,
+            "max_frames": self.max_frames,
+            "patch_size": self.patch_size,
+            "temporal_patch_size": self.temporal_patch_size,
+            "merge_size": self.merge_size,
+            "image_mean": list(self.image_mean),
+            "image_std": list(self.image_std),
         }
 
     def __repr__(self) -> str:
@@ -233,12 +248,16 @@ class Qwen2_5_VLVideoProcessor:
         start = float(start)
         stop = info.duration if end is None else min(float(end), info.duration)
         if not (math.isfinite(start) and 0 <= start < stop):
-            raise ValueError(f"invalid clip [{start}, {end}) of video {_name(video)} ({info.duration:.3f} s): need 0 <= start < end")
+            raise ValueError(
+                f"invalid clip [{start}, {end}) of video {_name(video)} ({info.duration:.3f} s): need 0 <= start < end"
+            )
         count = self.num_frames(stop - start)
         fps = count / (stop - start)
         frames = read_video_frames(video, start=start, end=stop, fps=fps, root=root, return_tensors="pt")
         if len(frames.frames) != count:  # sampling by timestamp gives exactly `count`; anything else is a bug
-            raise ValueError(f"read {len(frames.frames)} frames from {_name(video)} [{start}, {stop}) instead of {count}")
+            raise ValueError(
+                f"read {len(frames.frames)} frames from {_name(video)} [{start}, {stop}) instead of {count}"
+            )
         return VideoClip(frames=frames.frames, fps=fps, start=start, end=stop)
 
     def preprocess(self, frames, fps: float) -> dict[str, torch.Tensor]:
@@ -256,7 +275,9 @@ class Qwen2_5_VLVideoProcessor:
         video = video.permute(0, 3, 1, 2)  # (T, C, H, W)
         if (out_h, out_w) != (height, width):
             # torchvision's uint8 bicubic path: float interpolation with antialiasing, clamp, round, back to uint8.
-            resized = F.interpolate(video.float(), size=(out_h, out_w), mode="bicubic", align_corners=False, antialias=True)
+            resized = F.interpolate(
+                video.float(), size=(out_h, out_w), mode="bicubic", align_corners=False, antialias=True
+            )
             video = resized.clamp_(0, 255).round_().to(torch.uint8)
         mean = torch.tensor(self.image_mean).view(1, 3, 1, 1) * 255.0
         std = torch.tensor(self.image_std).view(1, 3, 1, 1) * 255.0
@@ -341,7 +362,9 @@ class Qwen2_5_VLVideoChatProcessor:
         self.video_token = QWEN2_5_VL_VIDEO_TOKEN
         self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
         if self.video_token_id is None or self.video_token_id == tokenizer.unk_token_id:
-            raise ValueError(f"the tokenizer has no {self.video_token} token: it is not a Qwen2-VL/Qwen2.5-VL tokenizer")
+            raise ValueError(
+                f"the tokenizer has no {self.video_token} token: it is not a Qwen2-VL/Qwen2.5-VL tokenizer"
+            )
 
     def apply_chat_template(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
         """The prompt text of a conversation (one `<|video_pad|>` per video part)."""
@@ -352,7 +375,9 @@ class Qwen2_5_VLVideoChatProcessor:
         counts = self.video_processor.num_video_tokens(video_grid_thw)
         pieces = text.split(self.video_token)
         if len(pieces) - 1 != len(counts):
-            raise ValueError(f"the text has {len(pieces) - 1} {self.video_token} placeholders but {len(counts)} videos were given")
+            raise ValueError(
+                f"the text has {len(pieces) - 1} {self.video_token} placeholders but {len(counts)} videos were given"
+            )
         out = [pieces[0]]
         for count, piece in zip(counts, pieces[1:]):
             out.append(self.video_token * count)
@@ -369,11 +394,15 @@ class Qwen2_5_VLVideoChatProcessor:
         types = [_MM_VIDEO if t == self.video_token_id else _MM_TEXT for t in ids]
         expected = sum(self.video_processor.num_video_tokens(video_inputs["video_grid_thw"])) if video_inputs else 0
         if types.count(_MM_VIDEO) != expected:
-            raise ValueError(f"tokenizing gave {types.count(_MM_VIDEO)} video tokens instead of {expected}: "
-                             f"{self.video_token} must be a single special token of the tokenizer")
+            raise ValueError(
+                f"tokenizing gave {types.count(_MM_VIDEO)} video tokens instead of {expected}: "
+                f"{self.video_token} must be a single special token of the tokenizer"
+            )
         return ids, types
 
-    def __call__(self, text: str | Sequence[str], videos: Sequence | None = None, padding_side: str = "left") -> dict[str, torch.Tensor]:
+    def __call__(
+        self, text: str | Sequence[str], videos: Sequence | None = None, padding_side: str = "left"
+    ) -> dict[str, torch.Tensor]:
         """Batch inputs: `input_ids`, `attention_mask`, `mm_token_type_ids` (B, L), padded on `padding_side`,
         plus `pixel_values_videos`, `video_grid_thw`, `second_per_grid_ts` of `videos` (`VideoClip`s or
         `(frames, fps)` pairs, in placeholder order across the texts)."""
@@ -383,7 +412,9 @@ class Qwen2_5_VLVideoChatProcessor:
         counts = [t.count(self.video_token) for t in texts]
         videos = list(videos or [])
         if sum(counts) != len(videos):
-            raise ValueError(f"the texts have {sum(counts)} {self.video_token} placeholders but {len(videos)} videos were given")
+            raise ValueError(
+                f"the texts have {sum(counts)} {self.video_token} placeholders but {len(videos)} videos were given"
+            )
         per_video = [self.video_processor.preprocess(*_frames_fps(v, i)) for i, v in enumerate(videos)]
         encoded, cursor = [], 0
         for t, n in zip(texts, counts):
@@ -392,7 +423,10 @@ class Qwen2_5_VLVideoChatProcessor:
             cursor += n
         width = max(len(ids) for ids, _ in encoded)
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-        batch = {k: torch.zeros(len(texts), width, dtype=torch.long) for k in ("input_ids", "attention_mask", "mm_token_type_ids")}
+        batch = {
+            k: torch.zeros(len(texts), width, dtype=torch.long)
+            for k in ("input_ids", "attention_mask", "mm_token_type_ids")
+        }
         batch["input_ids"].fill_(pad_id)
         for row, (ids, types) in enumerate(encoded):
             span = slice(width - len(ids), width) if padding_side == "left" else slice(0, len(ids))

@@ -116,8 +116,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
             array[:] = data
             return array.reshape(shape, order=order)
         if not isinstance(data, bytes) or len(data) != count * spec.dtype.itemsize:
-            raise ValueError(f"{self._source}: array of shape {shape} and dtype {spec.dtype} without its data "
-                             f"({count * spec.dtype.itemsize} bytes expected)")
+            raise ValueError(
+                f"{self._source}: array of shape {shape} and dtype {spec.dtype} without its data "
+                f"({count * spec.dtype.itemsize} bytes expected)"
+            )
         self._spend(len(data))
         return np.frombuffer(data, dtype=spec.dtype).reshape(shape, order=order).copy()
 
@@ -182,8 +184,10 @@ def load_npy_restricted(path: str | os.PathLike) -> np.ndarray:
         if not dtype.hasobject:
             expected = math.prod(shape) * dtype.itemsize
             if dtype.fields or dtype.subdtype or expected > size - f.tell():
-                raise ValueError(f"{source}: header promises {expected} bytes of {dtype} data, the file holds "
-                                 f"{size - f.tell()} (or the dtype is not plain)")
+                raise ValueError(
+                    f"{source}: header promises {expected} bytes of {dtype} data, the file holds "
+                    f"{size - f.tell()} (or the dtype is not plain)"
+                )
             f.seek(0)
             return np.load(f, allow_pickle=False)
         payload = f.read()

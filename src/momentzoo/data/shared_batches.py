@@ -168,8 +168,9 @@ class SharedBatch(dict):
         try:
             return self._reduce_with_slots(pool)
         except Exception as err:  # reported, and the batch still arrives
-            warnings.warn(f"momentzoo shared batches: sending a batch as a plain copy ({type(err).__name__}: {err})",
-                          stacklevel=2)
+            warnings.warn(
+                f"momentzoo shared batches: sending a batch as a plain copy ({type(err).__name__}: {err})", stacklevel=2
+            )
             copy = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in self.items()}
             for value in self.values():
                 slot = pool.slot_of(value) if pool is not None and isinstance(value, torch.Tensor) else None
@@ -188,8 +189,15 @@ class SharedBatch(dict):
             # a slot the main process keeps mapped travels as its key; one-off slots are never kept
             storage = None if slot.header[_MAPPED] and not one_off else slot.storage
             byte_offset = value.storage_offset() * value.element_size() - _HEADER
-            leased[name] = (slot.key, storage, not one_off, byte_offset, tuple(value.shape), tuple(value.stride()),
-                            value.dtype)
+            leased[name] = (
+                slot.key,
+                storage,
+                not one_off,
+                byte_offset,
+                tuple(value.shape),
+                tuple(value.stride()),
+                value.dtype,
+            )
             taken.append(slot)
         retired = []
         if pool is not None:  # nothing below can fail
@@ -209,8 +217,7 @@ def _inline_small_tensors(value):
         if value.device.type != "cpu" or value.nbytes > INLINE_BYTES or value.layout != torch.strided:
             return value
         t = value.detach().contiguous()
-        return _Inline(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"", t.dtype,
-                       tuple(t.shape))
+        return _Inline(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"", t.dtype, tuple(t.shape))
     if type(value) is dict:
         return {k: _inline_small_tensors(v) for k, v in value.items()}
     if type(value) in (list, tuple):
@@ -269,8 +276,12 @@ class _Lease:
         self.storage, self.token = storage, token
         self.header = _header_of(storage)
         size = storage.nbytes() - _HEADER
-        self.__array_interface__ = {"data": (storage.data_ptr() + _HEADER, False), "shape": (size,),
-                                    "typestr": "|u1", "version": 3}
+        self.__array_interface__ = {
+            "data": (storage.data_ptr() + _HEADER, False),
+            "shape": (size,),
+            "typestr": "|u1",
+            "version": 3,
+        }
 
     def __del__(self):
         self.header[_IN_USE] = 0
@@ -288,9 +299,11 @@ def _rebuild_batch(plain: dict, leased: dict, retired: list, pid: int | None) ->
         if storage is None:
             storage = _MAPPED_SLOTS.get(key)
             if storage is None:
-                raise RuntimeError(f"momentzoo shared batches: batch field {name!r} refers to slot {key} of a "
-                                   "DataLoader worker that this process has never received; a SharedBatch can "
-                                   "only be unpickled in the process its worker sends batches to")
+                raise RuntimeError(
+                    f"momentzoo shared batches: batch field {name!r} refers to slot {key} of a "
+                    "DataLoader worker that this process has never received; a SharedBatch can "
+                    "only be unpickled in the process its worker sends batches to"
+                )
         elif keep:
             if token not in _POOL_PIDS:
                 _forget_exited_pools()  # a new worker: the previous epoch's ones may be gone

@@ -64,60 +64,117 @@ def _reverse(spec: _ActionSpec, name, verb, complement) -> _ActionSpec:
 
 
 _OPEN_DOOR = _ActionSpec(
-    "open door", ("open", "opens", "opening", "opened"), ("the door", "a door"),
+    "open door",
+    ("open", "opens", "opening", "opened"),
+    ("the door", "a door"),
     ("a hand on the handle of a closed door", "a door swinging on its hinges", "a door standing wide open"),
 )
 _PICK_UP_CUP = _ActionSpec(
-    "pick up cup", ("pick", "picks", "picking", "picked"), ("up the cup", "up a cup"),
+    "pick up cup",
+    ("pick", "picks", "picking", "picked"),
+    ("up the cup", "up a cup"),
     ("a cup resting on a table", "a hand gripping the cup", "a cup held up in the air"),
 )
 _STAND_UP = _ActionSpec(
-    "stand up", ("stand", "stands", "standing", "stood"), ("up", "up"),
+    "stand up",
+    ("stand", "stands", "standing", "stood"),
+    ("up", "up"),
     ("a person seated on a chair", "a person leaning forward with bent knees", "a person standing upright"),
 )
 _TURN_ON_LIGHT = _ActionSpec(
-    "turn on light", ("turn", "turns", "turning", "turned"), ("on the light", "on a light"),
+    "turn on light",
+    ("turn", "turns", "turning", "turned"),
+    ("on the light", "on a light"),
     ("a dark room", "a finger pressing the light switch", "a brightly lit room"),
 )
 _OPEN_LAPTOP = _ActionSpec(
-    "open laptop", ("open", "opens", "opening", "opened"), ("the laptop", "a laptop"),
+    "open laptop",
+    ("open", "opens", "opening", "opened"),
+    ("the laptop", "a laptop"),
     ("a laptop folded shut", "a screen tilting on its hinge", "a laptop open with a glowing screen"),
 )
 
 # Pairs whose members share their phases in opposite order; the first `num_confusable_pairs` are used as pairs.
 _PAIRS: list[tuple[_ActionSpec, _ActionSpec]] = [
-    (_OPEN_DOOR, _reverse(_OPEN_DOOR, "close door", ("close", "closes", "closing", "closed"),
-                          ("the door", "a door"))),
-    (_PICK_UP_CUP, _reverse(_PICK_UP_CUP, "put down cup", ("put", "puts", "putting", "put"),
-                            ("down the cup", "down a cup"))),
+    (_OPEN_DOOR, _reverse(_OPEN_DOOR, "close door", ("close", "closes", "closing", "closed"), ("the door", "a door"))),
+    (
+        _PICK_UP_CUP,
+        _reverse(_PICK_UP_CUP, "put down cup", ("put", "puts", "putting", "put"), ("down the cup", "down a cup")),
+    ),
     (_STAND_UP, _reverse(_STAND_UP, "sit down", ("sit", "sits", "sitting", "sat"), ("down", "down"))),
-    (_TURN_ON_LIGHT, _reverse(_TURN_ON_LIGHT, "turn off light", ("turn", "turns", "turning", "turned"),
-                              ("off the light", "off a light"))),
-    (_OPEN_LAPTOP, _reverse(_OPEN_LAPTOP, "close laptop", ("close", "closes", "closing", "closed"),
-                            ("the laptop", "a laptop"))),
+    (
+        _TURN_ON_LIGHT,
+        _reverse(
+            _TURN_ON_LIGHT, "turn off light", ("turn", "turns", "turning", "turned"), ("off the light", "off a light")
+        ),
+    ),
+    (
+        _OPEN_LAPTOP,
+        _reverse(_OPEN_LAPTOP, "close laptop", ("close", "closes", "closing", "closed"), ("the laptop", "a laptop")),
+    ),
 ]
 
 _SINGLES: list[_ActionSpec] = [
-    _ActionSpec("throw ball", ("throw", "throws", "throwing", "threw"), ("the ball", "a ball"),
-                ("a ball held behind the head", "an arm whipping forward", "a ball flying away")),
-    _ActionSpec("pour water", ("pour", "pours", "pouring", "poured"), ("the water", "some water"),
-                ("a jug tilted over a glass", "water streaming into the glass", "a full glass of water")),
-    _ActionSpec("wave hand", ("wave", "waves", "waving", "waved"), ("a hand", "their hand"),
-                ("a hand raised beside the face", "a hand swaying left and right", "a hand lowered to the side")),
-    _ActionSpec("wash dishes", ("wash", "washes", "washing", "washed"), ("the dishes", "some dishes"),
-                ("a plate under the running tap", "a sponge scrubbing the plate", "a clean plate on the rack")),
-    _ActionSpec("eat sandwich", ("eat", "eats", "eating", "ate"), ("the sandwich", "a sandwich"),
-                ("a sandwich lifted to the mouth", "a bite taken from the sandwich", "a person chewing")),
-    _ActionSpec("read book", ("read", "reads", "reading", "read"), ("the book", "a book"),
-                ("a closed book on the lap", "a page being turned", "eyes scanning an open page")),
-    _ActionSpec("drink coffee", ("drink", "drinks", "drinking", "drank"), ("the coffee", "some coffee"),
-                ("a mug raised to the lips", "a head tilted back to sip", "a mug set back on the table")),
-    _ActionSpec("sweep floor", ("sweep", "sweeps", "sweeping", "swept"), ("the floor", "the floor"),
-                ("a broom leaning against the wall", "bristles brushing across the floor", "a small pile of dust")),
-    _ActionSpec("tie shoelaces", ("tie", "ties", "tying", "tied"), ("the shoelaces", "their shoelaces"),
-                ("a foot on a step with loose laces", "fingers looping the laces", "a tight bow on the shoe")),
-    _ActionSpec("brush teeth", ("brush", "brushes", "brushing", "brushed"), ("their teeth", "their teeth"),
-                ("toothpaste squeezed onto a brush", "a brush scrubbing the teeth", "a mouth rinsed at the sink")),
+    _ActionSpec(
+        "throw ball",
+        ("throw", "throws", "throwing", "threw"),
+        ("the ball", "a ball"),
+        ("a ball held behind the head", "an arm whipping forward", "a ball flying away"),
+    ),
+    _ActionSpec(
+        "pour water",
+        ("pour", "pours", "pouring", "poured"),
+        ("the water", "some water"),
+        ("a jug tilted over a glass", "water streaming into the glass", "a full glass of water"),
+    ),
+    _ActionSpec(
+        "wave hand",
+        ("wave", "waves", "waving", "waved"),
+        ("a hand", "their hand"),
+        ("a hand raised beside the face", "a hand swaying left and right", "a hand lowered to the side"),
+    ),
+    _ActionSpec(
+        "wash dishes",
+        ("wash", "washes", "washing", "washed"),
+        ("the dishes", "some dishes"),
+        ("a plate under the running tap", "a sponge scrubbing the plate", "a clean plate on the rack"),
+    ),
+    _ActionSpec(
+        "eat sandwich",
+        ("eat", "eats", "eating", "ate"),
+        ("the sandwich", "a sandwich"),
+        ("a sandwich lifted to the mouth", "a bite taken from the sandwich", "a person chewing"),
+    ),
+    _ActionSpec(
+        "read book",
+        ("read", "reads", "reading", "read"),
+        ("the book", "a book"),
+        ("a closed book on the lap", "a page being turned", "eyes scanning an open page"),
+    ),
+    _ActionSpec(
+        "drink coffee",
+        ("drink", "drinks", "drinking", "drank"),
+        ("the coffee", "some coffee"),
+        ("a mug raised to the lips", "a head tilted back to sip", "a mug set back on the table"),
+    ),
+    _ActionSpec(
+        "sweep floor",
+        ("sweep", "sweeps", "sweeping", "swept"),
+        ("the floor", "the floor"),
+        ("a broom leaning against the wall", "bristles brushing across the floor", "a small pile of dust"),
+    ),
+    _ActionSpec(
+        "tie shoelaces",
+        ("tie", "ties", "tying", "tied"),
+        ("the shoelaces", "their shoelaces"),
+        ("a foot on a step with loose laces", "fingers looping the laces", "a tight bow on the shoe"),
+    ),
+    _ActionSpec(
+        "brush teeth",
+        ("brush", "brushes", "brushing", "brushed"),
+        ("their teeth", "their teeth"),
+        ("toothpaste squeezed onto a brush", "a brush scrubbing the teeth", "a mouth rinsed at the sink"),
+    ),
 ]
 
 # Global phase vocabulary: every phase name once, in a fixed order, so prototypes do not depend on K.
@@ -184,16 +241,21 @@ class SyntheticTALConfig:
 
         positive_int("num_classes", self.num_classes, 2)
         if self.num_classes > MAX_SYNTHETIC_CLASSES:
-            raise ValueError(f"SyntheticTALConfig.num_classes must be <= {MAX_SYNTHETIC_CLASSES} (the size of the "
-                             f"synthetic action vocabulary), got {self.num_classes}")
+            raise ValueError(
+                f"SyntheticTALConfig.num_classes must be <= {MAX_SYNTHETIC_CLASSES} (the size of the "
+                f"synthetic action vocabulary), got {self.num_classes}"
+            )
         positive_int("num_confusable_pairs", self.num_confusable_pairs, 0)
         if self.num_confusable_pairs > len(_PAIRS) or 2 * self.num_confusable_pairs > self.num_classes:
-            raise ValueError(f"SyntheticTALConfig.num_confusable_pairs must be <= min({len(_PAIRS)}, num_classes // 2 "
-                             f"= {self.num_classes // 2}), got {self.num_confusable_pairs}")
+            raise ValueError(
+                f"SyntheticTALConfig.num_confusable_pairs must be <= min({len(_PAIRS)}, num_classes // 2 "
+                f"= {self.num_classes // 2}), got {self.num_confusable_pairs}"
+            )
         positive_int("feature_dim", self.feature_dim)
         if not isinstance(self.num_videos, dict) or not self.num_videos:
-            raise ValueError(f"SyntheticTALConfig.num_videos must be a non-empty dict split -> count, "
-                             f"got {self.num_videos!r}")
+            raise ValueError(
+                f"SyntheticTALConfig.num_videos must be a non-empty dict split -> count, got {self.num_videos!r}"
+            )
         for split, count in self.num_videos.items():
             if not isinstance(split, str) or not split:
                 raise ValueError(f"SyntheticTALConfig.num_videos keys must be split names, got {split!r}")
@@ -219,8 +281,10 @@ class SyntheticTALConfig:
             raise ValueError(f"SyntheticTALConfig.distractor_rate must be in [0, 1], got {self.distractor_rate!r}")
         low, high = self.amplitude_range
         if not (0 < low <= high):
-            raise ValueError(f"SyntheticTALConfig.amplitude_range must be (low, high) with 0 < low <= high, "
-                             f"got {self.amplitude_range!r}")
+            raise ValueError(
+                f"SyntheticTALConfig.amplitude_range must be (low, high) with 0 < low <= high, "
+                f"got {self.amplitude_range!r}"
+            )
         self.amplitude_range = (float(low), float(high))
 
     # --- the class vocabulary this config uses ---------------------------------------------------------
@@ -369,16 +433,18 @@ def _metadata_json(config: SyntheticTALConfig) -> str:
 
 def tal_features(class_names: Sequence[str], feature_dim: int) -> datasets.Features:
     """The `Features` of TAL rows with (T, feature_dim) float32 features (the shared TAL row contract)."""
-    return datasets.Features({
-        "video_id": datasets.Value("string"),
-        "duration": datasets.Value("float64"),
-        "fps": datasets.Value("float64"),
-        "feature_stride": datasets.Value("int32"),
-        "num_frames": datasets.Value("int32"),
-        "features": datasets.Array2D(shape=(None, feature_dim), dtype="float32"),
-        "segments": datasets.List(datasets.List(datasets.Value("float64"), length=2)),
-        "labels": datasets.List(datasets.ClassLabel(names=list(class_names))),
-    })
+    return datasets.Features(
+        {
+            "video_id": datasets.Value("string"),
+            "duration": datasets.Value("float64"),
+            "fps": datasets.Value("float64"),
+            "feature_stride": datasets.Value("int32"),
+            "num_frames": datasets.Value("int32"),
+            "features": datasets.Array2D(shape=(None, feature_dim), dtype="float32"),
+            "segments": datasets.List(datasets.List(datasets.Value("float64"), length=2)),
+            "labels": datasets.List(datasets.ClassLabel(names=list(class_names))),
+        }
+    )
 
 
 def _resolve(config: SyntheticTALConfig | None, overrides: dict) -> SyntheticTALConfig:
@@ -399,14 +465,16 @@ def make_synthetic_tal_dataset(config: SyntheticTALConfig | None = None, **overr
     config = _resolve(config, overrides)
     prototypes = synthetic_phase_prototypes(config)
     features = tal_features(config.class_names, config.feature_dim)
-    info = datasets.DatasetInfo(description=_metadata_json(config), features=features,
-                                dataset_name="momentzoo_synthetic_tal")
+    info = datasets.DatasetInfo(
+        description=_metadata_json(config), features=features, dataset_name="momentzoo_synthetic_tal"
+    )
     splits = {}
     for split, count in config.num_videos.items():
         rows = [_generate_video(config, prototypes, split, i) for i in range(count)]
         columns = {name: [row[name] for row in rows] for name in features}
-        splits[split] = datasets.Dataset.from_dict(columns, features=features, info=info.copy(),
-                                                   split=datasets.NamedSplit(split))
+        splits[split] = datasets.Dataset.from_dict(
+            columns, features=features, info=info.copy(), split=datasets.NamedSplit(split)
+        )
     return datasets.DatasetDict(splits)
 
 
@@ -421,8 +489,10 @@ def synthetic_tal_metadata(dataset) -> dict:
     try:
         meta = json.loads(description)[_METADATA_KEY]
     except (ValueError, KeyError, TypeError):
-        raise ValueError("synthetic_tal_metadata: the dataset's info.description does not hold momentzoo synthetic "
-                         "metadata (was it made by make_synthetic_tal_dataset?)") from None
+        raise ValueError(
+            "synthetic_tal_metadata: the dataset's info.description does not hold momentzoo synthetic "
+            "metadata (was it made by make_synthetic_tal_dataset?)"
+        ) from None
     meta["confusable_pairs"] = [tuple(p) for p in meta["confusable_pairs"]]
     return meta
 
@@ -438,12 +508,14 @@ def _grounding_features(config: SyntheticTALConfig, include_features: bool) -> d
         "action": datasets.Value("string"),
     }
     if include_features:
-        spec.update({
-            "fps": datasets.Value("float64"),
-            "feature_stride": datasets.Value("int32"),
-            "num_frames": datasets.Value("int32"),
-            "features": datasets.Array2D(shape=(None, config.feature_dim), dtype="float32"),
-        })
+        spec.update(
+            {
+                "fps": datasets.Value("float64"),
+                "feature_stride": datasets.Value("int32"),
+                "num_frames": datasets.Value("int32"),
+                "features": datasets.Array2D(shape=(None, config.feature_dim), dtype="float32"),
+            }
+        )
     return datasets.Features(spec)
 
 
@@ -466,8 +538,9 @@ def make_synthetic_grounding_dataset(
     specs = config._specs
     prototypes = synthetic_phase_prototypes(config)
     features = _grounding_features(config, include_features)
-    info = datasets.DatasetInfo(description=_metadata_json(config), features=features,
-                                dataset_name="momentzoo_synthetic_grounding")
+    info = datasets.DatasetInfo(
+        description=_metadata_json(config), features=features, dataset_name="momentzoo_synthetic_grounding"
+    )
     splits = {}
     for split, count in config.num_videos.items():
         columns = {name: [] for name in features}
@@ -480,8 +553,14 @@ def make_synthetic_grounding_dataset(
                 spec = specs[label]
                 base, third, ing, past = spec.verb
                 template = templates[int(rng.integers(len(templates)))]
-                query = template.format(base=base, third=third, ing=ing, past=past,
-                                        definite=spec.complement[0], indefinite=spec.complement[1])
+                query = template.format(
+                    base=base,
+                    third=third,
+                    ing=ing,
+                    past=past,
+                    definite=spec.complement[0],
+                    indefinite=spec.complement[1],
+                )
                 row = {
                     "qid": f"{video['video_id']}_{spec.name.replace(' ', '_')}",
                     "video_id": video["video_id"],
@@ -495,6 +574,7 @@ def make_synthetic_grounding_dataset(
                     row.update({k: video[k] for k in ("fps", "feature_stride", "num_frames", "features")})
                 for name in features:
                     columns[name].append(row[name])
-        splits[split] = datasets.Dataset.from_dict(columns, features=features, info=info.copy(),
-                                                   split=datasets.NamedSplit(split))
+        splits[split] = datasets.Dataset.from_dict(
+            columns, features=features, info=info.copy(), split=datasets.NamedSplit(split)
+        )
     return datasets.DatasetDict(splits)

@@ -160,14 +160,18 @@ def make_synthetic_video_dataset(
     if not (isinstance(fps, int) and fps > 0):
         raise ValueError(f"fps must be a positive int, got {fps}")
     if not 0 < min_action_duration <= max_action_duration:
-        raise ValueError(f"need 0 < min_action_duration <= max_action_duration, got {min_action_duration}, {max_action_duration}")
+        raise ValueError(
+            f"need 0 < min_action_duration <= max_action_duration, got {min_action_duration}, {max_action_duration}"
+        )
     if not 2 * min_action_duration + 1.5 <= min_duration <= max_duration:
         raise ValueError(
             f"need 2 * min_action_duration + 1.5 <= min_duration <= max_duration (room for two actions and gaps), "
             f"got min_action_duration={min_action_duration}, min_duration={min_duration}, max_duration={max_duration}"
         )
     if max_action_duration + 1.0 > min_duration:
-        raise ValueError(f"max_action_duration + 1.0 must fit in min_duration, got {max_action_duration} and {min_duration}")
+        raise ValueError(
+            f"max_action_duration + 1.0 must fit in min_duration, got {max_action_duration} and {min_duration}"
+        )
     gop = fps if gop is None else int(gop)
 
     output_dir = Path(output_dir)

@@ -34,16 +34,18 @@ SYNTHETIC_VIDEO_QUERIES = {
 def _features():
     from datasets import Features, List, Value, Video
 
-    return Features({
-        "qid": Value("string"),
-        "video_id": Value("string"),
-        "duration": Value("float64"),
-        "query": Value("string"),
-        "windows": List(List(Value("float64"), length=2)),
-        "verb": Value("string"),
-        "action": Value("string"),
-        "video": Video(decode=False),
-    })
+    return Features(
+        {
+            "qid": Value("string"),
+            "video_id": Value("string"),
+            "duration": Value("float64"),
+            "query": Value("string"),
+            "windows": List(List(Value("float64"), length=2)),
+            "verb": Value("string"),
+            "action": Value("string"),
+            "video": Video(decode=False),
+        }
+    )
 
 
 def _grounding_rows(videos, seed: int) -> dict:
@@ -68,7 +70,9 @@ def _grounding_rows(videos, seed: int) -> dict:
     return rows
 
 
-def make_synthetic_video_grounding_dataset(output_dir: str | os.PathLike, num_videos: int | dict[str, int] = 6, seed: int = 0, **video_kwargs):
+def make_synthetic_video_grounding_dataset(
+    output_dir: str | os.PathLike, num_videos: int | dict[str, int] = 6, seed: int = 0, **video_kwargs
+):
     """Write synthetic mp4s into `output_dir` and return grounding rows over them.
 
     `num_videos` is a count (one `Dataset`) or `{split: count}` (a `DatasetDict`, each split's videos drawn

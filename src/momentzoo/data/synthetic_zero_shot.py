@@ -49,8 +49,9 @@ def make_synthetic_zero_shot_dataset(
         embeddings = embeddings.detach().float().cpu().numpy()
     embeddings = np.asarray(embeddings, dtype=np.float64)
     if embeddings.ndim != 2 or embeddings.shape[0] != len(names):
-        raise ValueError(f"class_embeddings must be ({len(names)}, D) for the classes {names}, got shape "
-                         f"{embeddings.shape}")
+        raise ValueError(
+            f"class_embeddings must be ({len(names)}, D) for the classes {names}, got shape {embeddings.shape}"
+        )
     norms = np.linalg.norm(embeddings, axis=1)
     if not np.isfinite(embeddings).all() or (norms == 0).any():
         raise ValueError("class_embeddings must be finite and non-zero")
@@ -70,7 +71,9 @@ def make_synthetic_zero_shot_dataset(
         return {"features": features}
 
     dataset = make_synthetic_tal_dataset(config)
-    return datasets.DatasetDict({
-        split: ds.map(add_semantics, features=ds.features, desc=f"class semantics [{split}]")
-        for split, ds in dataset.items()
-    })
+    return datasets.DatasetDict(
+        {
+            split: ds.map(add_semantics, features=ds.features, desc=f"class semantics [{split}]")
+            for split, ds in dataset.items()
+        }
+    )

@@ -274,15 +274,19 @@ def iter_video_frames(
                 if t >= start:
                     count += 1
                     if count > max_frames:
-                        raise ValueError(f"video {name}: more than max_frames={max_frames} frames in [{start:.3f}, "
-                                         f"{stop:.3f}) s (raise max_frames or MOMENTZOO_MAX_VIDEO_FRAMES)")
+                        raise ValueError(
+                            f"video {name}: more than max_frames={max_frames} frames in [{start:.3f}, "
+                            f"{stop:.3f}) s (raise max_frames or MOMENTZOO_MAX_VIDEO_FRAMES)"
+                        )
                     yield _to_rgb(frame, out_hw), t, t
             return
 
         num_samples = max(0, math.ceil((stop - start) * fps - 1e-9))
         if num_samples > max_frames:
-            raise ValueError(f"video {name}: {num_samples} frames at {fps:g} fps in [{start:.3f}, {stop:.3f}) s "
-                             f"exceed max_frames={max_frames} (raise max_frames or MOMENTZOO_MAX_VIDEO_FRAMES)")
+            raise ValueError(
+                f"video {name}: {num_samples} frames at {fps:g} fps in [{start:.3f}, {stop:.3f}) s "
+                f"exceed max_frames={max_frames} (raise max_frames or MOMENTZOO_MAX_VIDEO_FRAMES)"
+            )
         k = 0
         previous, previous_rgb, previous_time = None, None, None
         for frame in _decode(container, stream, name):
@@ -304,8 +308,10 @@ def iter_video_frames(
             # The stream holds frames up to the last one's end; a claim beyond that is not filled with copies.
             frames_end = previous_time + 1.0 / (info.fps if info.fps > 0 else fps)
             if stop - frames_end > max(_DURATION_TOLERANCE_S, 0.02 * info.duration):
-                raise ValueError(f"video {name} claims {info.duration:.3f} s but its frames end at {frames_end:.3f} s "
-                                 "(a damaged or forged header); re-encode the file")
+                raise ValueError(
+                    f"video {name} claims {info.duration:.3f} s but its frames end at {frames_end:.3f} s "
+                    "(a damaged or forged header); re-encode the file"
+                )
             num_samples = min(num_samples, max(k, math.ceil((frames_end - start) * fps - 1e-9)))
         while k < num_samples:  # sample times after the last frame's timestamp show the last frame
             if previous_rgb is None:

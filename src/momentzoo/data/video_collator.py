@@ -75,8 +75,9 @@ class FramePreprocessor:
         mean = image_mean if image_mean is not None else stats.get("image_mean")
         std = image_std if image_std is not None else stats.get("image_std")
         if mean is None or std is None:
-            raise ValueError(f"no image statistics known for encoder type {vision.model_type!r}: pass image_mean and "
-                             "image_std")
+            raise ValueError(
+                f"no image statistics known for encoder type {vision.model_type!r}: pass image_mean and image_std"
+            )
         return cls(int(vision.image_size), mean, std)
 
     def __call__(self, frames: Sequence[np.ndarray], out: torch.Tensor | None = None) -> torch.Tensor:
@@ -128,36 +129,56 @@ class TemporalVideoCollator:
     video_root: str | None = None
     return_metadata: bool = False
     generator: torch.Generator | None = None
-    stats: dict[str, int] = field(default_factory=lambda: {"windows": 0, "segments": 0, "segments_clipped": 0,
-                                                           "segments_dropped": 0})
+    stats: dict[str, int] = field(
+        default_factory=lambda: {"windows": 0, "segments": 0, "segments_clipped": 0, "segments_dropped": 0}
+    )
 
     def __post_init__(self):
         name = "TemporalVideoCollator"
-        if isinstance(self.fps, bool) or not isinstance(self.fps, (int, float)) or not math.isfinite(self.fps) \
-                or self.fps <= 0:
+        if (
+            isinstance(self.fps, bool)
+            or not isinstance(self.fps, (int, float))
+            or not math.isfinite(self.fps)
+            or self.fps <= 0
+        ):
             raise ValueError(f"{name}.fps must be a finite number > 0, got {self.fps!r}")
         for key in ("clip_length", "feature_stride", "num_frames"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}.{key} must be a positive int, got {value!r}")
         if self.clip_length % self.feature_stride:
-            raise ValueError(f"{name}: clip_length {self.clip_length} is not a whole number of tokens of "
-                             f"{self.feature_stride} frames")
-        if self.max_frames is not None and (isinstance(self.max_frames, bool) or not isinstance(self.max_frames, int)
-                                            or self.max_frames < 1 or self.max_frames % self.clip_length):
-            raise ValueError(f"{name}.max_frames must be None or a positive multiple of clip_length "
-                             f"{self.clip_length}, got {self.max_frames!r}")
+            raise ValueError(
+                f"{name}: clip_length {self.clip_length} is not a whole number of tokens of "
+                f"{self.feature_stride} frames"
+            )
+        if self.max_frames is not None and (
+            isinstance(self.max_frames, bool)
+            or not isinstance(self.max_frames, int)
+            or self.max_frames < 1
+            or self.max_frames % self.clip_length
+        ):
+            raise ValueError(
+                f"{name}.max_frames must be None or a positive multiple of clip_length "
+                f"{self.clip_length}, got {self.max_frames!r}"
+            )
         _check_truncation(self)
 
     @classmethod
-    def from_model(cls, model, fps: float, max_frames: int | None = None, image_mean=None, image_std=None,
-                   **kwargs) -> "TemporalVideoCollator":
+    def from_model(
+        cls, model, fps: float, max_frames: int | None = None, image_mean=None, image_std=None, **kwargs
+    ) -> "TemporalVideoCollator":
         """The collator for `model`'s own video encoder: its frame preprocessing, clip length and token grid."""
         preprocessor = FramePreprocessor.for_model(model, image_mean, image_std)
         geometry = model.video_feature_geometry()
-        return cls(fps=fps, preprocessor=preprocessor, clip_length=int(model.config.vision_config.num_frames),
-                   feature_stride=int(geometry["feature_stride"]), num_frames=int(geometry["num_frames"]),
-                   max_frames=max_frames, **kwargs)
+        return cls(
+            fps=fps,
+            preprocessor=preprocessor,
+            clip_length=int(model.config.vision_config.num_frames),
+            feature_stride=int(geometry["feature_stride"]),
+            num_frames=int(geometry["num_frames"]),
+            max_frames=max_frames,
+            **kwargs,
+        )
 
     def _prepare(self, row: dict, index: int) -> dict:
         where = _where(row, index)
@@ -170,8 +191,12 @@ class TemporalVideoCollator:
             info = probe_video(video, self.video_root)
         except (OSError, ValueError) as err:
             raise ValueError(f"{where}: {err}") from err
-        geometry = {"duration": float(row.get("duration") or info.duration), "fps": float(self.fps),
-                    "feature_stride": self.feature_stride, "num_frames": self.num_frames}
+        geometry = {
+            "duration": float(row.get("duration") or info.duration),
+            "fps": float(self.fps),
+            "feature_stride": self.feature_stride,
+            "num_frames": self.num_frames,
+        }
         segs_grid, labels, has_gt = _ground_truth_of(row, where, geometry)
 
         total_frames = max(1, math.ceil(info.duration * self.fps - 1e-9))
@@ -179,28 +204,59 @@ class TemporalVideoCollator:
         max_tokens = None if self.max_frames is None else self.max_frames // self.feature_stride
         start, length = 0, total_tokens
         if self.training and (max_tokens is not None or self.crop_ratio is not None):
-            start, length = random_truncation(total_tokens, max_tokens or total_tokens, torch.from_numpy(segs_grid),
-                                              self.trunc_thresh, self.crop_ratio, self.max_num_trials, self.generator)
+            start, length = random_truncation(
+                total_tokens,
+                max_tokens or total_tokens,
+                torch.from_numpy(segs_grid),
+                self.trunc_thresh,
+                self.crop_ratio,
+                self.max_num_trials,
+                self.generator,
+            )
         elif max_tokens is not None and total_tokens > max_tokens:
-            raise ValueError(f"{where}: {total_frames} frames at {self.fps} fps is longer than max_frames "
-                             f"{self.max_frames}; detect long videos with the temporal-action-localization "
-                             "pipeline, which slides windows over them")
-        gt, keep, clipped = _window_ground_truth(segs_grid, start, length, cut_left=start > 0,
-                                                 cut_right=start + length < total_tokens,
-                                                 trunc_thresh=self.trunc_thresh)
+            raise ValueError(
+                f"{where}: {total_frames} frames at {self.fps} fps is longer than max_frames "
+                f"{self.max_frames}; detect long videos with the temporal-action-localization "
+                "pipeline, which slides windows over them"
+            )
+        gt, keep, clipped = _window_ground_truth(
+            segs_grid,
+            start,
+            length,
+            cut_left=start > 0,
+            cut_right=start + length < total_tokens,
+            trunc_thresh=self.trunc_thresh,
+        )
         first_frame = start * self.feature_stride
         count = min(length * self.feature_stride, total_frames - first_frame)
         try:
-            frames = [frame for frame, _, _ in iter_video_frames(
-                video, start=first_frame / self.fps, end=(first_frame + count) / self.fps, fps=self.fps,
-                size=self.preprocessor.image_size, root=self.video_root, info=info)][:count]
+            frames = [
+                frame
+                for frame, _, _ in iter_video_frames(
+                    video,
+                    start=first_frame / self.fps,
+                    end=(first_frame + count) / self.fps,
+                    fps=self.fps,
+                    size=self.preprocessor.image_size,
+                    root=self.video_root,
+                    info=info,
+                )
+            ][:count]
         except (OSError, ValueError) as err:  # e.g. a file corrupt after its header
             raise ValueError(f"{where}: {err}") from err
         if not frames:
             raise ValueError(f"{where}: no frames decoded from {first_frame / self.fps:.3f} s of video {video!r}")
-        return {"where": where, "frames": frames, "tokens": length, "has_gt": has_gt, "segments": gt[keep],
-                "labels": labels[keep], "clipped": clipped, "dropped": int((~keep).sum()),
-                "metadata": {"video_id": row.get("video_id"), **geometry, "window_start": start}}
+        return {
+            "where": where,
+            "frames": frames,
+            "tokens": length,
+            "has_gt": has_gt,
+            "segments": gt[keep],
+            "labels": labels[keep],
+            "clipped": clipped,
+            "dropped": int((~keep).sum()),
+            "metadata": {"video_id": row.get("video_id"), **geometry, "window_start": start},
+        }
 
     def __call__(self, rows: Sequence[dict]) -> dict[str, Any]:
         return collate_into_shared_slots(self._collate, rows)

@@ -62,8 +62,9 @@ def feature_lengths(dataset, features_column: str = "features") -> np.ndarray:
     if not _is_hf_dataset(dataset):
         return np.asarray([np.shape(dataset[i][features_column])[0] for i in range(len(dataset))], dtype=np.int64)
     if features_column not in dataset.column_names:
-        raise ValueError(f"feature_lengths: the dataset has no column {features_column!r} "
-                         f"(columns: {dataset.column_names})")
+        raise ValueError(
+            f"feature_lengths: the dataset has no column {features_column!r} (columns: {dataset.column_names})"
+        )
     parts = []
     for chunk in dataset.data.column(features_column).chunks:
         lengths = pc.list_value_length(_list_storage(chunk))
@@ -86,8 +87,10 @@ class TemporalFeatureDataset(torch.utils.data.Dataset):
         if not _is_hf_dataset(dataset):
             raise ValueError(f"TemporalFeatureDataset wraps a datasets.Dataset, got {type(dataset).__name__}")
         if features_column not in dataset.column_names:
-            raise ValueError(f"TemporalFeatureDataset: the dataset has no column {features_column!r} "
-                             f"(columns: {dataset.column_names})")
+            raise ValueError(
+                f"TemporalFeatureDataset: the dataset has no column {features_column!r} "
+                f"(columns: {dataset.column_names})"
+            )
         self.dataset = dataset
         self.features_column = features_column
         self._table = dataset.data.table
@@ -125,8 +128,7 @@ class TemporalFeatureDataset(torch.utils.data.Dataset):
         position = index if self._indices is None else int(self._indices[index])
         table = self._table.slice(position, 1)
         row = table.drop_columns([self.features_column]).to_pylist()[0]
-        row[self.features_column] = _features_view(table.column(self.features_column), row, index,
-                                                   self.features_column)
+        row[self.features_column] = _features_view(table.column(self.features_column), row, index, self.features_column)
         return row
 
 
@@ -234,8 +236,9 @@ def merge_window_predictions(
         clipped to `[0, duration]`, labels as given (ids or names).
     """
     if len(predictions) != len(metadata):
-        raise ValueError(f"merge_window_predictions: {len(predictions)} prediction lists for {len(metadata)} "
-                         "metadata entries")
+        raise ValueError(
+            f"merge_window_predictions: {len(predictions)} prediction lists for {len(metadata)} metadata entries"
+        )
     grouped: dict[str, list] = {}
     for i, (preds, meta) in enumerate(zip(predictions, metadata)):
         for key in ("video_id", "duration"):
@@ -245,8 +248,10 @@ def merge_window_predictions(
         entry["windows"] += 1
         for j, p in enumerate(preds):
             if not isinstance(p, dict) or not {"segment", "score", "label"} <= p.keys():
-                raise ValueError(f"merge_window_predictions: predictions[{i}][{j}] must be a dict with 'segment', "
-                                 f"'score' and 'label', got {p!r}")
+                raise ValueError(
+                    f"merge_window_predictions: predictions[{i}][{j}] must be a dict with 'segment', "
+                    f"'score' and 'label', got {p!r}"
+                )
             entry["preds"].append(p)
 
     merged = {}

@@ -40,10 +40,14 @@ def _check(benchmark: str, split_ratio: str, index: int, part: str | None = None
         raise ValueError(f"part must be 'seen' (training) or 'unseen' (evaluation), got {part!r}")
 
 
-def load_zero_shot_classes(benchmark: str = "THUMOS14", split_ratio: str = "75_25", index: int = 0) -> dict[str, list[str]]:
+def load_zero_shot_classes(
+    benchmark: str = "THUMOS14", split_ratio: str = "75_25", index: int = 0
+) -> dict[str, list[str]]:
     """`{"seen": [...], "unseen": [...]}`: the class names of split `index` (0-9), in file order."""
     _check(benchmark, split_ratio, index)
-    root = resources.files("momentzoo.data").joinpath("assets", "zero_shot_splits", ZERO_SHOT_RATIOS[split_ratio], benchmark)
+    root = resources.files("momentzoo.data").joinpath(
+        "assets", "zero_shot_splits", ZERO_SHOT_RATIOS[split_ratio], benchmark
+    )
     out = {}
     for part, folder in _PARTS.items():
         text = root.joinpath(folder, f"split_{index}.list").read_text(encoding="utf-8")
@@ -62,8 +66,11 @@ def _filter_split(ds: datasets.Dataset, keep: list[str], part: str, drop_empty: 
     remap = {old_names.index(n): i for i, n in enumerate(keep)}
     # Other List(ClassLabel) columns over the same classes (e.g. weak supervision's video_labels) follow.
     label_columns = [
-        c for c, f in ds.features.items()
-        if c != "labels" and isinstance(f, datasets.List) and isinstance(f.feature, datasets.ClassLabel)
+        c
+        for c, f in ds.features.items()
+        if c != "labels"
+        and isinstance(f, datasets.List)
+        and isinstance(f.feature, datasets.ClassLabel)
         and f.feature.names == old_names
     ]
     rows = ds.select_columns(["segments", "labels", *label_columns]).to_list()  # no features read
@@ -91,7 +98,14 @@ def _filter_split(ds: datasets.Dataset, keep: list[str], part: str, drop_empty: 
     logger.warning(
         "%s: zero-shot %s classes (%d): kept %d segment(s) in %d video(s); dropped %d segment(s) of the other "
         "classes and %d video(s) left with no %s-class segment%s",
-        name, part, len(keep), kept_segments, len(keep_rows), dropped_segments, dropped_videos, part,
+        name,
+        part,
+        len(keep),
+        kept_segments,
+        len(keep_rows),
+        dropped_segments,
+        dropped_videos,
+        part,
         "" if drop_empty else " (kept: drop_empty=False)",
     )
     return out

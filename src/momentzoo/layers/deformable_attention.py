@@ -15,7 +15,12 @@ unpadded one does: outputs do not depend on padding.
 import torch
 from torch import nn
 
-__all__ = ["deformable_attention_1d", "DeformableSamplingOffsets", "DeformableAttentionWeights", "DeformableAttention1d"]
+__all__ = [
+    "deformable_attention_1d",
+    "DeformableSamplingOffsets",
+    "DeformableAttentionWeights",
+    "DeformableAttention1d",
+]
 
 
 def deformable_attention_1d(
@@ -98,7 +103,9 @@ class DeformableAttention1d(nn.Module):
     def __init__(self, hidden_size: int, num_heads: int, num_points: int):
         super().__init__()
         if hidden_size % num_heads != 0:
-            raise ValueError(f"DeformableAttention1d: hidden_size {hidden_size} is not divisible by num_heads {num_heads}")
+            raise ValueError(
+                f"DeformableAttention1d: hidden_size {hidden_size} is not divisible by num_heads {num_heads}"
+            )
         if num_points < 1:
             raise ValueError(f"DeformableAttention1d: num_points must be >= 1, got {num_points}")
         self.hidden_size, self.num_heads, self.num_points = hidden_size, num_heads, num_points
@@ -133,7 +140,9 @@ class DeformableAttention1d(nn.Module):
             center, width = reference[..., :1, None], reference[..., 1:, None]
             normalised = center + offsets / self.num_points * width * 0.5
         else:
-            raise ValueError(f"reference must be (B, L_q, 1) points or (B, L_q, 2) segments, got {tuple(reference.shape)}")
+            raise ValueError(
+                f"reference must be (B, L_q, 1) points or (B, L_q, 2) segments, got {tuple(reference.shape)}"
+            )
         return normalised * lengths - 0.5, weights
 
     def forward(

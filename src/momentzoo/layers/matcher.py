@@ -98,8 +98,15 @@ class HungarianSegmentMatcher(nn.Module):
         self, class_probs: torch.Tensor, pred_segments: torch.Tensor, targets: list[dict]
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         costs = matching_cost_matrices(
-            class_probs, pred_segments, targets, self.class_cost, self.l1_cost, self.iou_cost, self.class_cost_type,
-            self.focal_alpha, self.focal_gamma,
+            class_probs,
+            pred_segments,
+            targets,
+            self.class_cost,
+            self.l1_cost,
+            self.iou_cost,
+            self.class_cost_type,
+            self.focal_alpha,
+            self.focal_gamma,
         )
         matches = []
         for cost in costs:

@@ -32,7 +32,9 @@ def roi_align_1d(
     if features.ndim != 3:
         raise ValueError(f"roi_align_1d: features must be (B, T, C), got {tuple(features.shape)}")
     if rois.ndim != 2 or rois.shape[-1] != 3:
-        raise ValueError(f"roi_align_1d: rois must be (N, 3) rows of (batch_index, start, end), got {tuple(rois.shape)}")
+        raise ValueError(
+            f"roi_align_1d: rois must be (N, 3) rows of (batch_index, start, end), got {tuple(rois.shape)}"
+        )
     if isinstance(output_size, bool) or not isinstance(output_size, int) or output_size < 1:
         raise ValueError(f"roi_align_1d: output_size must be a positive int, got {output_size!r}")
     if isinstance(sampling_ratio, bool) or not isinstance(sampling_ratio, int) or sampling_ratio < 1:

@@ -34,7 +34,9 @@ class ConfigFieldChecks:
             self.fail(field, f"an integer >= {minimum}", value)
         return int(value)
 
-    def number(self, field: str, value, low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False) -> float:
+    def number(
+        self, field: str, value, low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False
+    ) -> float:
         if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
             self.fail(field, "a finite number", value)
         if (value <= low if low_open else value < low) or (value >= high if high_open else value > high):
@@ -147,7 +149,9 @@ def validate_feature_inputs(
         mask = torch.ones(batch, length, dtype=torch.bool, device=input_features.device)
     else:
         if attention_mask.shape != (batch, length):
-            raise ValueError(f"attention_mask must be (batch, time) = {(batch, length)}, got {tuple(attention_mask.shape)}")
+            raise ValueError(
+                f"attention_mask must be (batch, time) = {(batch, length)}, got {tuple(attention_mask.shape)}"
+            )
         mask = attention_mask.to(device=input_features.device, dtype=torch.bool)
     empty = (~mask.any(dim=1)).nonzero().flatten()
     if empty.numel():
@@ -165,8 +169,10 @@ def validate_segment_labels(
     `(segments float32 (n, 2), class ids long (n,))` pairs on `device`. Every error names the entry and field;
     `classes` describes the id range in the message (default: `[0, num_classes)`)."""
     if not isinstance(labels, (list, tuple)) or (batch is not None and len(labels) != batch):
-        raise ValueError(f"labels must be a list of {batch} dicts (one per video), got {type(labels).__name__} "
-                         f"of length {len(labels) if isinstance(labels, (list, tuple)) else 'n/a'}")
+        raise ValueError(
+            f"labels must be a list of {batch} dicts (one per video), got {type(labels).__name__} "
+            f"of length {len(labels) if isinstance(labels, (list, tuple)) else 'n/a'}"
+        )
     pairs = []
     for i, item in enumerate(labels):
         if not isinstance(item, dict) or "segments" not in item or "class_labels" not in item:
@@ -180,8 +186,10 @@ def validate_segment_labels(
         if cls.shape[0] != seg.shape[0]:
             raise ValueError(f"labels[{i}] has {seg.shape[0]} segments but {cls.shape[0]} class_labels")
         if cls.numel() and (cls.is_floating_point() or cls.min() < 0 or cls.max() >= num_classes):
-            raise ValueError(f"labels[{i}]['class_labels'] must be {classes or f'integer ids in [0, {num_classes})'}, "
-                             f"got {cls.tolist()}")
+            raise ValueError(
+                f"labels[{i}]['class_labels'] must be {classes or f'integer ids in [0, {num_classes})'}, "
+                f"got {cls.tolist()}"
+            )
         if not torch.isfinite(seg).all():
             raise ValueError(f"labels[{i}]['segments'] has NaN or infinite values")
         if (seg[:, 1] < seg[:, 0]).any():

@@ -159,20 +159,32 @@ class TemporalActionLocalizationPipeline(Pipeline):
         if kwargs:
             raise ValueError(f"temporal-action-localization: unknown argument(s) {sorted(kwargs)}")
         preprocess, forward, postprocess = {}, {}, {}
-        geometry = {"fps": _positive("fps", fps), "feature_stride": _positive("feature_stride", feature_stride, True),
-                    "num_frames": _positive("num_frames", num_frames, True), "duration": _positive("duration", duration)}
+        geometry = {
+            "fps": _positive("fps", fps),
+            "feature_stride": _positive("feature_stride", feature_stride, True),
+            "num_frames": _positive("num_frames", num_frames, True),
+            "duration": _positive("duration", duration),
+        }
         preprocess.update({k: v for k, v in geometry.items() if v is not None})
         if progress is not _UNSET:
             if progress not in (True, False, None):
-                raise ValueError(f"temporal-action-localization: progress must be True, False or None, got {progress!r}")
+                raise ValueError(
+                    f"temporal-action-localization: progress must be True, False or None, got {progress!r}"
+                )
             preprocess["progress"] = progress
         if window_size is not _UNSET:
             if window_size is not None:
                 window_size = _positive("window_size", window_size, True)
             preprocess["window_size"] = window_size
         if window_overlap is not None:
-            if isinstance(window_overlap, bool) or not isinstance(window_overlap, (int, float)) or not 0 <= window_overlap < 1:
-                raise ValueError(f"temporal-action-localization: window_overlap must be in [0, 1), got {window_overlap!r}")
+            if (
+                isinstance(window_overlap, bool)
+                or not isinstance(window_overlap, (int, float))
+                or not 0 <= window_overlap < 1
+            ):
+                raise ValueError(
+                    f"temporal-action-localization: window_overlap must be in [0, 1), got {window_overlap!r}"
+                )
             preprocess["window_overlap"] = float(window_overlap)
         if window_batch_size is not None:
             forward["window_batch_size"] = _positive("window_batch_size", window_batch_size, True)
@@ -183,8 +195,10 @@ class TemporalActionLocalizationPipeline(Pipeline):
         if top_k is not None:
             postprocess["top_k"] = _positive("top_k", top_k, True)
         if candidate_labels is not None:
-            if isinstance(candidate_labels, str) or not candidate_labels or not all(
-                isinstance(name, str) and name.strip() for name in candidate_labels
+            if (
+                isinstance(candidate_labels, str)
+                or not candidate_labels
+                or not all(isinstance(name, str) and name.strip() for name in candidate_labels)
             ):
                 raise ValueError(f"candidate_labels must be a non-empty list of class names, got {candidate_labels!r}")
             if len(set(candidate_labels)) != len(candidate_labels):
@@ -201,8 +215,10 @@ class TemporalActionLocalizationPipeline(Pipeline):
     def __call__(self, inputs, **kwargs):
         """Detect actions in `inputs` (a video, a feature array or file, a TAL row, or a list of them)."""
         if kwargs.get("batch_size", self._batch_size) not in (None, 1):
-            raise ValueError("temporal-action-localization runs one video at a time (its windows are batched: "
-                             "window_batch_size); pass a list of videos instead of batch_size")
+            raise ValueError(
+                "temporal-action-localization runs one video at a time (its windows are batched: "
+                "window_batch_size); pass a list of videos instead of batch_size"
+            )
         return super().__call__(inputs, **kwargs)
 
     # ------------------------------------------------------------------------------------ preprocess
@@ -251,12 +267,26 @@ class TemporalActionLocalizationPipeline(Pipeline):
         from ..data.feature_files import check_feature_array
 
         features = check_feature_array(features, f"features of video {name!r}")
-        geometry = {"fps": fps, "feature_stride": self.video_encoder.feature_stride,
-                    "num_frames": self.video_encoder.num_frames, "duration": duration, "_from_video": True}
+        geometry = {
+            "fps": fps,
+            "feature_stride": self.video_encoder.feature_stride,
+            "num_frames": self.video_encoder.num_frames,
+            "duration": duration,
+            "_from_video": True,
+        }
         return features, geometry, name
 
-    def preprocess(self, inputs, fps=None, feature_stride=None, num_frames=None, duration=None,
-                   window_size=_UNSET, window_overlap=None, progress=None):
+    def preprocess(
+        self,
+        inputs,
+        fps=None,
+        feature_stride=None,
+        num_frames=None,
+        duration=None,
+        window_size=_UNSET,
+        window_overlap=None,
+        progress=None,
+    ):
         from ..data.collators import TemporalLocalizationCollator
         from ..data.windows import window_starts
 
@@ -264,8 +294,10 @@ class TemporalActionLocalizationPipeline(Pipeline):
         config = self.model.config
         input_dim = config.input_dim
         if features.shape[1] != input_dim:
-            raise ValueError(f"{video_id}: features have {features.shape[1]} channels per step but the model takes "
-                             f"input_dim={input_dim}")
+            raise ValueError(
+                f"{video_id}: features have {features.shape[1]} channels per step but the model takes "
+                f"input_dim={input_dim}"
+            )
         given = {"fps": fps, "feature_stride": feature_stride, "num_frames": num_frames, "duration": duration}
         if found.pop("_from_video", False):
             given = {}  # a video's geometry is the encoder's: what each of its feature steps saw
@@ -277,8 +309,9 @@ class TemporalActionLocalizationPipeline(Pipeline):
             geometry[key] = _positive(key, value, integer=key != "fps")
         length = features.shape[0]
         default_duration = ((length - 1) * geometry["feature_stride"] + geometry["num_frames"]) / geometry["fps"]
-        geometry["duration"] = _positive("duration", given["duration"] if given["duration"] is not None
-                                         else found.get("duration", default_duration))
+        geometry["duration"] = _positive(
+            "duration", given["duration"] if given["duration"] is not None else found.get("duration", default_duration)
+        )
 
         declared_size, declared_overlap = config.inference_window
         if window_size is _UNSET:
@@ -288,12 +321,18 @@ class TemporalActionLocalizationPipeline(Pipeline):
         size = length if window_size is None else min(int(window_size), length)
         stride = max(1, int(round(size * (1 - window_overlap))))
         rows = [
-            {"video_id": video_id, "features": features[start : start + size], **geometry, "window_start": start,
-             "video_feature_length": length}
+            {
+                "video_id": video_id,
+                "features": features[start : start + size],
+                **geometry,
+                "window_start": start,
+                "video_feature_length": length,
+            }
             for start in window_starts(length, size, stride)
         ]
-        collator = TemporalLocalizationCollator(max_seq_len=None, training=False, return_metadata=True,
-                                                release_mapped_memory=False)
+        collator = TemporalLocalizationCollator(
+            max_seq_len=None, training=False, return_metadata=True, release_mapped_memory=False
+        )
         return {"rows": rows, "collator": collator, "video_id": video_id, "duration": geometry["duration"]}
 
     # --------------------------------------------------------------------------------------- forward
@@ -305,8 +344,10 @@ class TemporalActionLocalizationPipeline(Pipeline):
         for first in range(0, len(rows), window_batch_size):
             batch = collator(rows[first : first + window_batch_size])
             metadata = batch.pop("metadata")
-            inputs = {"input_features": batch["input_features"].to(self.device, dtype),
-                      "attention_mask": batch["attention_mask"].to(self.device)}
+            inputs = {
+                "input_features": batch["input_features"].to(self.device, dtype),
+                "attention_mask": batch["attention_mask"].to(self.device),
+            }
             if candidate_labels is not None:
                 inputs["class_names"] = candidate_labels
             outputs = self.model(**inputs)
@@ -334,8 +375,9 @@ class TemporalActionLocalizationPipeline(Pipeline):
                     try:
                         prediction["label"] = names[int(label)]
                     except (KeyError, IndexError):
-                        raise ValueError(f"the model predicted class id {label}, which has no name "
-                                         f"(known: {len(names)} classes)") from None
+                        raise ValueError(
+                            f"the model predicted class id {label}, which has no name (known: {len(names)} classes)"
+                        ) from None
         merged = merge_window_predictions(predictions, metadata, self.model.config.window_merge_nms_kwargs())
         detections = merged.get(model_outputs["video_id"], [])
         detections = [d for d in detections if d["score"] >= threshold]

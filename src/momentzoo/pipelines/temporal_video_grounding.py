@@ -39,7 +39,12 @@ __all__ = ["TemporalVideoGroundingPipeline", "VideoChatGrounding"]
 
 # What `generate` takes besides its inputs: the generation config's fields and the processors.
 _GENERATION_ARGUMENTS = frozenset(GenerationConfig().to_dict()) | {
-    "logits_processor", "stopping_criteria", "streamer", "prefix_allowed_tokens_fn", "synced_gpus"}
+    "logits_processor",
+    "stopping_criteria",
+    "streamer",
+    "prefix_allowed_tokens_fn",
+    "synced_gpus",
+}
 
 logger = logging.getLogger(__name__)
 
@@ -94,15 +99,17 @@ class TemporalVideoGroundingPipeline(Pipeline):
         """With `batch_size > 1`, samples are batched as lists (their prompts and videos differ in length; the
         interface pads them in its `forward`) instead of by the tensor-padding default collator."""
         if batch_size == 1:
-            return super().get_iterator(inputs, num_workers, batch_size, preprocess_params, forward_params,
-                                        postprocess_params)
+            return super().get_iterator(
+                inputs, num_workers, batch_size, preprocess_params, forward_params, postprocess_params
+            )
         if not self._grounding_class.batched:
             raise ValueError(f"{self._grounding_class.__name__} runs one input at a time: use batch_size=1")
         from torch.utils.data import DataLoader
         from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 
         dataset = (PipelineDataset if isinstance(inputs, Sized) else PipelineIterator)(
-            inputs, self.preprocess, preprocess_params)
+            inputs, self.preprocess, preprocess_params
+        )
         loader = DataLoader(dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=_as_lists)
         batches = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
         return PipelineIterator(batches, self.postprocess, postprocess_params)
@@ -146,15 +153,27 @@ class VideoChatGrounding:
         self._last_clip = None
 
     @staticmethod
-    def sanitize_parameters(query=None, start=None, end=None, fps=None, max_new_tokens=None, generate_kwargs=None,
-                            return_answer=None, **kwargs):
+    def sanitize_parameters(
+        query=None,
+        start=None,
+        end=None,
+        fps=None,
+        max_new_tokens=None,
+        generate_kwargs=None,
+        return_answer=None,
+        **kwargs,
+    ):
         # As in transformers' generation pipelines, `generate` arguments may be passed directly (do_sample=True, ...).
         generation = {k: kwargs.pop(k) for k in list(kwargs) if k in _GENERATION_ARGUMENTS}
         if kwargs:
             raise ValueError(f"unknown argument(s) for temporal-video-grounding: {sorted(kwargs)}")
-        preprocess = {k: v for k, v in (("query", query), ("start", start), ("end", end), ("fps", fps)) if v is not None}
-        forward = {"max_new_tokens": 256 if max_new_tokens is None else int(max_new_tokens),
-                   "generate_kwargs": {**(generate_kwargs or {}), **generation}}
+        preprocess = {
+            k: v for k, v in (("query", query), ("start", start), ("end", end), ("fps", fps)) if v is not None
+        }
+        forward = {
+            "max_new_tokens": 256 if max_new_tokens is None else int(max_new_tokens),
+            "generate_kwargs": {**(generate_kwargs or {}), **generation},
+        }
         postprocess = {"return_answer": bool(return_answer)}
         return preprocess, forward, postprocess
 
@@ -203,10 +222,20 @@ class VideoChatGrounding:
         batched = isinstance(model_inputs["clip_start"], list)
         samples = model_inputs if batched else {k: [v] for k, v in model_inputs.items()}
         answers, scores = generate_answers(
-            self.model, self.chat, [{"prompt": prompt} for prompt in samples["prompt"]], samples["video_inputs"],
-            batch_size=len(samples["prompt"]), max_new_tokens=max_new_tokens, **(generate_kwargs or {}))
-        outputs = {"answer": answers, "score": scores, "clip_start": samples["clip_start"],
-                   "clip_duration": samples["clip_duration"]}
+            self.model,
+            self.chat,
+            [{"prompt": prompt} for prompt in samples["prompt"]],
+            samples["video_inputs"],
+            batch_size=len(samples["prompt"]),
+            max_new_tokens=max_new_tokens,
+            **(generate_kwargs or {}),
+        )
+        outputs = {
+            "answer": answers,
+            "score": scores,
+            "clip_start": samples["clip_start"],
+            "clip_duration": samples["clip_duration"],
+        }
         return outputs if batched else {k: v[0] for k, v in outputs.items()}
 
     def postprocess(self, model_outputs, return_answer=False):

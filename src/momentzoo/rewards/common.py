@@ -29,7 +29,9 @@ GAP = "[]"
 
 def completion_texts(completions: Any, reward: str) -> list[str]:
     if completions is None or isinstance(completions, (str, bytes)) or not isinstance(completions, Sequence):
-        raise ValueError(f"{reward}: `completions` must be a list (one completion per row), got {type(completions).__name__}")
+        raise ValueError(
+            f"{reward}: `completions` must be a list (one completion per row), got {type(completions).__name__}"
+        )
     return [completion_text(c) for c in completions]
 
 
@@ -40,10 +42,16 @@ def column(kwargs: Mapping[str, Any], names: str | tuple[str, ...], n: int, rewa
         values = kwargs.get(name)
         if values is not None:
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) != n:
-                got = len(values) if isinstance(values, Sequence) and not isinstance(values, (str, bytes)) else type(values).__name__
+                got = (
+                    len(values)
+                    if isinstance(values, Sequence) and not isinstance(values, (str, bytes))
+                    else type(values).__name__
+                )
                 raise ValueError(f"{reward}: column {name!r} must hold one value per completion ({n}), got {got}")
             return name, values
-    present = sorted(k for k in kwargs if k not in ("trainer_state", "log_extra", "log_metric", "completion_ids", "environments"))
+    present = sorted(
+        k for k in kwargs if k not in ("trainer_state", "log_extra", "log_metric", "completion_ids", "environments")
+    )
     wanted = " or ".join(repr(x) for x in names)
     raise ValueError(f"{reward} needs the dataset column {wanted}; the batch has columns {present}")
 

@@ -9,7 +9,14 @@ from typing import Any
 from .common import column, completion_texts, scored_rows, task_rows
 from .parsing import parse_answer_format, parse_format, parse_window
 
-__all__ = ["format_reward", "answer_format_reward", "grounding_format_reward", "iou_reward", "temporal_iou", "ground_truth_windows"]
+__all__ = [
+    "format_reward",
+    "answer_format_reward",
+    "grounding_format_reward",
+    "iou_reward",
+    "temporal_iou",
+    "ground_truth_windows",
+]
 
 WINDOW_COLUMNS = ("windows", "solution")
 

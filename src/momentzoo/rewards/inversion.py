@@ -118,7 +118,9 @@ def verb_completion_reward(
     for i in scored:
         template = string_cell(templates, i, "masked_query", name)
         if GAP not in template or (match == "gap" and template.count(GAP) != 1):
-            raise ValueError(f"{name}: row {i}: column 'masked_query' must hold {'exactly one' if match == 'gap' else 'a'} {GAP!r} gap, got {template!r}")
+            raise ValueError(
+                f"{name}: row {i}: column 'masked_query' must hold {'exactly one' if match == 'gap' else 'a'} {GAP!r} gap, got {template!r}"
+            )
         words = None
         if queries is not None and match == "verbs":
             words = masked_words(template, string_cell(queries, i, "query", name))
@@ -126,8 +128,10 @@ def verb_completion_reward(
             words = [string_cell(verbs, i, "verb", name)]  # the one masked word, as written
         if not words:
             query = None if queries is None else queries[i]
-            raise ValueError(f"{name}: row {i}: column 'masked_query' {template!r} is not column 'query' {query!r} "
-                             "with words masked (and no 'verb' column names its one masked word)")
+            raise ValueError(
+                f"{name}: row {i}: column 'masked_query' {template!r} is not column 'query' {query!r} "
+                "with words masked (and no 'verb' column names its one masked word)"
+            )
         truths[i] = [lemmatizer.lemmas(word) for word in words]
         answer = extract_answer(texts[i], strict=True)  # a closed <answer> block, as the official reward reads it
         rewards[i] = 0.0
@@ -158,7 +162,9 @@ def _safe_verb_lemmas(lemmatizer: VerbLemmatizer, answers: list[str]) -> list[se
         return out
 
 
-def action_recognition_reward(prompts=None, completions=None, lemmatizer: VerbLemmatizer | None = None, **kwargs) -> list[float | None]:
+def action_recognition_reward(
+    prompts=None, completions=None, lemmatizer: VerbLemmatizer | None = None, **kwargs
+) -> list[float | None]:
     """AR: 1.0 if the answer is a single word whose lemma is among the lemmas of the verbs of ``query``."""
     name = "action_recognition_reward"
     texts, scored = scored_rows(completions, kwargs, "ar", name)
@@ -175,7 +181,9 @@ def action_recognition_reward(prompts=None, completions=None, lemmatizer: VerbLe
     return rewards
 
 
-def video_description_reward(prompts=None, completions=None, lemmatizer: VerbLemmatizer | None = None, **kwargs) -> list[float | None]:
+def video_description_reward(
+    prompts=None, completions=None, lemmatizer: VerbLemmatizer | None = None, **kwargs
+) -> list[float | None]:
     """VD: 1.0 if the lemma of ``verb`` (the ground-truth verb) is among the lemmas of the verbs of the
     answer (the description), else 0.0."""
     name = "video_description_reward"

@@ -23,11 +23,16 @@ from .common import GAP, INVERSION_TASKS
 from .lemmatizer import VerbLemmatizer, default_lemmatizer
 from .verb_lexicon import VerbToken
 
-__all__ = ["build_inversion_example", "build_inversion_examples", "select_target_verb", "mask_verbs", "MASKS", "LIGHT_VERBS"]
+__all__ = [
+    "build_inversion_example",
+    "build_inversion_examples",
+    "select_target_verb",
+    "mask_verbs",
+    "MASKS",
+    "LIGHT_VERBS",
+]
 
-LIGHT_VERBS = frozenset(
-    "begin start continue proceed try attempt keep seem appear stop finish go get".split()
-)
+LIGHT_VERBS = frozenset("begin start continue proceed try attempt keep seem appear stop finish go get".split())
 
 
 def select_target_verb(verbs: Sequence[VerbToken]) -> VerbToken | None:

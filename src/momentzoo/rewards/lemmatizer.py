@@ -113,11 +113,13 @@ class VerbLemmatizer:
             if len(text_pieces) == 1 and text_pieces[0][0] == 0:
                 results.append(found[text_pieces[0][1]])
             else:
-                results.append(tuple(
-                    VerbToken(v.text, v.lemma, v.start + offset, v.end + offset, v.tag)
-                    for offset, piece in text_pieces
-                    for v in found[piece]
-                ))
+                results.append(
+                    tuple(
+                        VerbToken(v.text, v.lemma, v.start + offset, v.end + offset, v.tag)
+                        for offset, piece in text_pieces
+                        for v in found[piece]
+                    )
+                )
         return results
 
     def verb_lemmas(self, texts: Sequence[str]) -> list[set[str]]:
@@ -202,7 +204,9 @@ class VerbLemmatizer:
             elif self.nlp is None:
                 words = word_spans(text)
                 # Like the spaCy backend: when the filtered search finds nothing, take any verb form.
-                verbs = lexicon_verb_tokens(self.lexicon, words) or lexicon_verb_tokens(self.lexicon, words, use_non_verbs=False)
+                verbs = lexicon_verb_tokens(self.lexicon, words) or lexicon_verb_tokens(
+                    self.lexicon, words, use_non_verbs=False
+                )
                 out[i] = tuple(verbs)
             else:
                 sentences.append(i)
@@ -219,7 +223,11 @@ class VerbLemmatizer:
         for token in doc:
             tag, lower = token.tag_, token.lower_
             if tag.startswith("VB") and lower not in AUXILIARY_FORMS:
-                verbs.append(VerbToken(token.text, lexicon.lemma_for_tag(token.text, tag), token.idx, token.idx + len(token), tag))
+                verbs.append(
+                    VerbToken(
+                        token.text, lexicon.lemma_for_tag(token.text, tag), token.idx, token.idx + len(token), tag
+                    )
+                )
                 verb_tag_at[token.i] = tag
             elif tag in ("NN", "NNS") and token.i >= 2 and doc[token.i - 1].lower_ in _COORDINATORS:
                 # "jumps and laughs": a coordinated verb the small tagger calls a noun.
@@ -228,7 +236,12 @@ class VerbLemmatizer:
                     j -= 1
                 left_tag = verb_tag_at.get(j)
                 suffix = _SUFFIX_FOR_TAG.get(left_tag or "")
-                if suffix and lower.endswith(suffix) and lower not in AUXILIARY_FORMS and lower not in lexicon.non_verbs:
+                if (
+                    suffix
+                    and lower.endswith(suffix)
+                    and lower not in AUXILIARY_FORMS
+                    and lower not in lexicon.non_verbs
+                ):
                     lemma = lexicon.lemma_for_tag(token.text, left_tag)
                     if lemma in lexicon.index:
                         verbs.append(VerbToken(token.text, lemma, token.idx, token.idx + len(token), left_tag))

@@ -74,7 +74,9 @@ _WINDOW = (
 )
 _WINDOW_RE = re.compile(_WINDOW, re.IGNORECASE)
 # The strict TVG answer: nothing but an optional "from"/"between", one window and an optional full stop.
-_WINDOW_ONLY_RE = re.compile(rf"[ \t\n]{{0,8}}(?:(?:from|between)[ \t]{{1,3}})?{_WINDOW}[ \t]{{0,3}}\.?[ \t\n]{{0,8}}", re.IGNORECASE)
+_WINDOW_ONLY_RE = re.compile(
+    rf"[ \t\n]{{0,8}}(?:(?:from|between)[ \t]{{1,3}})?{_WINDOW}[ \t]{{0,3}}\.?[ \t\n]{{0,8}}", re.IGNORECASE
+)
 _MAX_WINDOWS = 100
 
 

@@ -28,7 +28,13 @@ TASK_REWARD_FUNCS = {
     "ar": (answer_format_reward, action_recognition_reward),
     "vd": (answer_format_reward, video_description_reward),
 }
-MIXED_REWARD_FUNCS = (format_reward, iou_reward, verb_completion_reward, action_recognition_reward, video_description_reward)
+MIXED_REWARD_FUNCS = (
+    format_reward,
+    iou_reward,
+    verb_completion_reward,
+    action_recognition_reward,
+    video_description_reward,
+)
 
 
 def task_rewards(prompts=None, completions=None, **kwargs) -> list[float]:

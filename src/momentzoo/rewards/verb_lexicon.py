@@ -22,7 +22,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["VerbLexicon", "VerbToken", "ASSET_PATH", "AUXILIARY_FORMS", "DETERMINERS", "lexicon_verb_tokens", "word_spans"]
+__all__ = [
+    "VerbLexicon",
+    "VerbToken",
+    "ASSET_PATH",
+    "AUXILIARY_FORMS",
+    "DETERMINERS",
+    "lexicon_verb_tokens",
+    "word_spans",
+]
 
 ASSET_PATH = Path(__file__).parent / "assets" / "verb_lemmas.json.gz"
 
@@ -85,7 +93,9 @@ class VerbLexicon:
         missing = {"rules", "index", "exceptions", "non_verbs"} - set(data)
         if missing:
             raise ValueError(f"verb lexicon {path} lacks the fields {sorted(missing)}")
-        return cls(data["rules"], data["index"], data["exceptions"], data["non_verbs"], source=data.get("source", str(path)))
+        return cls(
+            data["rules"], data["index"], data["exceptions"], data["non_verbs"], source=data.get("source", str(path))
+        )
 
     _default: VerbLexicon | None = None
 

@@ -126,7 +126,11 @@ def tiny_qwen2_5_vl(tokenizer=None, hidden_size: int = 32, num_layers: int = 2, 
     text = _qwen2_text_kwargs(tokenizer, hidden_size, num_layers)
     # Multimodal RoPE splits head_dim / 2 into (temporal, height, width) sections.
     head_dim = hidden_size // text["num_attention_heads"]
-    text["rope_parameters"] = {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [head_dim // 4, head_dim // 8, head_dim // 8]}
+    text["rope_parameters"] = {
+        "rope_type": "default",
+        "rope_theta": 1e6,
+        "mrope_section": [head_dim // 4, head_dim // 8, head_dim // 8],
+    }
     config = Qwen2_5_VLConfig(
         text_config=text,
         vision_config=dict(

@@ -45,8 +45,14 @@ def tiny_invert4tvg_tokenizer(vocab_size: int = 1024) -> PreTrainedTokenizerFast
     return tiny_tokenizer(vocab_size, corpus=_corpus())
 
 
-def tiny_invert4tvg_model(hidden_size: int = 64, num_layers: int = 2, vision_hidden_size: int = 32, vocab_size: int = 1024):
+def tiny_invert4tvg_model(
+    hidden_size: int = 64, num_layers: int = 2, vision_hidden_size: int = 32, vocab_size: int = 1024
+):
     """(model, tokenizer): a randomly initialised tiny `Qwen2_5_VLForConditionalGeneration` (Qwen's vision
     geometry: patch 14, temporal patch 2, 2x2 merge) with `tiny_invert4tvg_tokenizer`."""
-    return tiny_qwen2_5_vl(tiny_invert4tvg_tokenizer(vocab_size), hidden_size=hidden_size, num_layers=num_layers,
-                           vision_hidden_size=vision_hidden_size)
+    return tiny_qwen2_5_vl(
+        tiny_invert4tvg_tokenizer(vocab_size),
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        vision_hidden_size=vision_hidden_size,
+    )

@@ -60,7 +60,9 @@ def window_merge_nms_kwargs(config) -> dict:
     """`batched_nms` keyword arguments that merge the detections of a video's overlapping windows: the config's
     declared `window_merge_nms_kwargs()` (`momentzoo.models.temporal_localization`)."""
     if not isinstance(config, TemporalLocalizationConfigMixin):
-        raise ValueError(f"{type(config).__name__} is not a temporal-localization config (TemporalLocalizationConfigMixin)")
+        raise ValueError(
+            f"{type(config).__name__} is not a temporal-localization config (TemporalLocalizationConfigMixin)"
+        )
     return dict(config.window_merge_nms_kwargs())
 
 
@@ -110,8 +112,11 @@ def predict_tal(
         for batch in loader:
             meta = batch.pop("metadata")
             batch.pop("labels", None)
-            outputs = model(input_features=batch["input_features"].to(device, dtype),
-                            attention_mask=batch["attention_mask"].to(device), **(forward_kwargs or {}))
+            outputs = model(
+                input_features=batch["input_features"].to(device, dtype),
+                attention_mask=batch["attention_mask"].to(device),
+                **(forward_kwargs or {}),
+            )
             window_predictions.extend(model.post_process(outputs, meta, label_names=label_names))
             metadata.extend(meta)
     finally:
@@ -152,12 +157,23 @@ def evaluate_tal(
     """`(metrics, predictions)`: the `tal_map` metrics (`mAP@t`, `average_mAP`, `per_class_AP`) of `model` on
     `dataset`, and its predictions (`predict_tal`, class names as labels)."""
     _check_classes(model, dataset)
-    predictions = predict_tal(model, dataset, window_size=window_size, window_overlap=window_overlap,
-                              batch_size=batch_size, progress=progress, forward_kwargs=forward_kwargs)
+    predictions = predict_tal(
+        model,
+        dataset,
+        window_size=window_size,
+        window_overlap=window_overlap,
+        batch_size=batch_size,
+        progress=progress,
+        forward_kwargs=forward_kwargs,
+    )
     references = tal_references(dataset)
     video_ids = list(references)
-    metrics = compute_tal_map([predictions.get(v, []) for v in video_ids], [references[v] for v in video_ids],
-                              iou_thresholds=tuple(iou_thresholds), video_ids=video_ids)
+    metrics = compute_tal_map(
+        [predictions.get(v, []) for v in video_ids],
+        [references[v] for v in video_ids],
+        iou_thresholds=tuple(iou_thresholds),
+        video_ids=video_ids,
+    )
     return metrics, predictions
 
 
@@ -185,21 +201,25 @@ def encode_video_dataset(model, dataset, fps: float | None = None, video_root=No
     encoder = ModelVideoEncoder(model, fps=fps)
     was_training = model.training
     model.eval()
-    rows = dataset.remove_columns([c for c in ("features", "fps", "feature_stride", "num_frames")
-                                   if c in dataset.column_names])
+    rows = dataset.remove_columns(
+        [c for c in ("features", "fps", "feature_stride", "num_frames") if c in dataset.column_names]
+    )
     if progress:
         from tqdm.auto import tqdm
 
         rows = tqdm(rows, desc="encode videos", unit="video", leave=False)
-    columns = {key: [] for key in ("video_id", "duration", "fps", "feature_stride", "num_frames", "features",
-                                   "segments", "labels")}
+    columns = {
+        key: []
+        for key in ("video_id", "duration", "fps", "feature_stride", "num_frames", "features", "segments", "labels")
+    }
     try:
         for index, row in enumerate(rows):
             try:
                 features, video_fps, video_duration = encoder.extract(row["video"], video_root)
             except (OSError, ValueError) as err:
-                raise ValueError(f"encode_video_dataset: row {index} (video_id={row.get('video_id')!r}): "
-                                 f"{err}") from err
+                raise ValueError(
+                    f"encode_video_dataset: row {index} (video_id={row.get('video_id')!r}): {err}"
+                ) from err
             columns["video_id"].append(row["video_id"])
             columns["duration"].append(float(row.get("duration") or video_duration))
             columns["fps"].append(video_fps)
@@ -236,11 +256,15 @@ def format_map_table(results: dict[str, dict], iou_thresholds: Sequence[float] =
     `results` maps a model name to its `tal_map` metrics."""
     keys = [f"mAP@{t:g}" for t in iou_thresholds]
     header = ["model"] + [f"@{t:g}" for t in iou_thresholds] + ["avg"]
-    rows = [[name] + [f"{100 * metrics[k]:.1f}" for k in keys] + [f"{100 * metrics['average_mAP']:.1f}"]
-            for name, metrics in results.items()]
+    rows = [
+        [name] + [f"{100 * metrics[k]:.1f}" for k in keys] + [f"{100 * metrics['average_mAP']:.1f}"]
+        for name, metrics in results.items()
+    ]
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    lines = ["  ".join(str(cell).rjust(w) if i else str(cell).ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
-             for r in [header] + rows]
+    lines = [
+        "  ".join(str(cell).rjust(w) if i else str(cell).ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+        for r in [header] + rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -265,8 +289,9 @@ ZERO_SHOT_IOU_THRESHOLDS = {
 UNSEEN_FRACTIONS = {"75_25": 0.25, "50_50": 0.5}
 
 
-def zero_shot_classes(benchmark: str, class_names, split_ratio: str = "75_25", index: int = 0,
-                      seed: int = 0) -> dict[str, list[str]]:
+def zero_shot_classes(
+    benchmark: str, class_names, split_ratio: str = "75_25", index: int = 0, seed: int = 0
+) -> dict[str, list[str]]:
     """`{"seen", "unseen"}` of split `index`: the shipped lists for THUMOS14 / ActivityNet, else a seeded random
     split of `class_names` (`momentzoo.data.class_splits.random_class_split`)."""
     if split_ratio not in ZERO_SHOT_RATIOS:
@@ -278,8 +303,15 @@ def zero_shot_classes(benchmark: str, class_names, split_ratio: str = "75_25", i
     return random_class_split(class_names, UNSEEN_FRACTIONS[split_ratio], index, seed)
 
 
-def zero_shot_data(data, benchmark: str, split_ratio: str = "75_25", index: int = 0, train_split: str = "train",
-                   eval_split: str = "test", seed: int = 0):
+def zero_shot_data(
+    data,
+    benchmark: str,
+    split_ratio: str = "75_25",
+    index: int = 0,
+    train_split: str = "train",
+    eval_split: str = "test",
+    seed: int = 0,
+):
     """`(train, evaluation, classes)`: `data[train_split]` restricted to the seen classes of split `index` and
     `data[eval_split]` to its unseen classes (videos left without a segment are dropped), and the class lists."""
     for split in (train_split, eval_split):
@@ -315,12 +347,23 @@ def evaluate_zero_shot(
     if not model.config.takes_class_names:
         raise ValueError(f"{type(model).__name__} is not an open-vocabulary model (config.takes_class_names is False)")
     with model.candidate_classes(list(class_names)):
-        predictions = predict_tal(model, dataset, window_size=window_size, window_overlap=window_overlap,
-                                  batch_size=batch_size, label_names=True, progress=progress)
+        predictions = predict_tal(
+            model,
+            dataset,
+            window_size=window_size,
+            window_overlap=window_overlap,
+            batch_size=batch_size,
+            label_names=True,
+            progress=progress,
+        )
     references = tal_references(dataset)
     video_ids = list(references)
-    metrics = compute_tal_map([predictions.get(v, []) for v in video_ids], [references[v] for v in video_ids],
-                              iou_thresholds=tuple(iou_thresholds), video_ids=video_ids)
+    metrics = compute_tal_map(
+        [predictions.get(v, []) for v in video_ids],
+        [references[v] for v in video_ids],
+        iou_thresholds=tuple(iou_thresholds),
+        video_ids=video_ids,
+    )
     return metrics, predictions
 
 

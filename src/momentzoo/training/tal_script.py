@@ -106,11 +106,16 @@ class TALDataArguments:
 
     dataset: str = field(
         default="synthetic",
-        metadata={"help": "'synthetic', a builder (thumos14, activitynet, epic_kitchens), or a dataset folder / Hub id."},
+        metadata={
+            "help": "'synthetic', a builder (thumos14, activitynet, epic_kitchens), or a dataset folder / Hub id."
+        },
     )
     dataset_kwargs: dict | str | None = field(
-        default=None, metadata={"help": "Synthetic-set fields, builder fields (annotation_file, features_dir, ...) "
-                                        "or load_dataset arguments (JSON on the command line)."}
+        default=None,
+        metadata={
+            "help": "Synthetic-set fields, builder fields (annotation_file, features_dir, ...) "
+            "or load_dataset arguments (JSON on the command line)."
+        },
     )
     train_split: str = field(default="train", metadata={"help": "Split to train on."})
     eval_split: str | None = field(default="test", metadata={"help": "Split to score at the end (none: skip)."})
@@ -119,7 +124,8 @@ class TALDataArguments:
     )
     trunc_thresh: float = field(default=0.5, metadata={"help": "Keep a cropped action if this fraction is inside."})
     crop_ratio: list[float] | None = field(
-        default=None, metadata={"help": "Also crop shorter videos to a random [lo, hi] fraction (ActionFormer: 0.9 1.0)."}
+        default=None,
+        metadata={"help": "Also crop shorter videos to a random [lo, hi] fraction (ActionFormer: 0.9 1.0)."},
     )
     padding: str = field(default="longest", metadata={"help": "'longest' or 'max_length' (pad to max_seq_len)."})
     max_train_videos: int | None = field(default=None, metadata={"help": "Use only the first N training videos."})
@@ -146,10 +152,12 @@ def _synthetic_video_splits(output_dir: str, num_videos: dict | None = None, see
     from ..data.synthetic_video import make_synthetic_video_dataset
 
     num_videos = dict(num_videos or {"train": 8, "test": 4})
-    return datasets.DatasetDict({
-        split: make_synthetic_video_dataset(Path(output_dir) / split, num_videos=count, seed=seed + i, **kwargs)
-        for i, (split, count) in enumerate(num_videos.items())
-    })
+    return datasets.DatasetDict(
+        {
+            split: make_synthetic_video_dataset(Path(output_dir) / split, num_videos=count, seed=seed + i, **kwargs)
+            for i, (split, count) in enumerate(num_videos.items())
+        }
+    )
 
 
 def load_tal_dataset(name: str, kwargs: dict | None = None, cache_dir: str | None = None) -> datasets.DatasetDict:
@@ -165,7 +173,9 @@ def load_tal_dataset(name: str, kwargs: dict | None = None, cache_dir: str | Non
     """
     kwargs = dict(kwargs or {})
     if not isinstance(name, str) or not name:
-        raise ValueError(f"dataset must be 'synthetic', one of {sorted(TAL_BUILDERS)}, or a path / Hub id; got {name!r}")
+        raise ValueError(
+            f"dataset must be 'synthetic', one of {sorted(TAL_BUILDERS)}, or a path / Hub id; got {name!r}"
+        )
     if name == "synthetic":
         from ..data.synthetic import make_synthetic_tal_dataset
 
@@ -244,8 +254,11 @@ def check_model_matches_dataset(model, dataset) -> None:
 
 def setup_script(training_args, logger: logging.Logger) -> None:
     """Logging as transformers' examples do."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO,
-                        handlers=[logging.StreamHandler(sys.stdout)])
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO,
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
     if not training_args.should_log:
         logger.setLevel(logging.WARNING)
         transformers.utils.logging.set_verbosity_warning()
@@ -253,8 +266,9 @@ def setup_script(training_args, logger: logging.Logger) -> None:
 
 def load_splits(data_args: TALDataArguments):
     """`(dataset_dict, train_split, eval_split_or_None)` with `max_train_videos` / `max_eval_videos` applied."""
-    data = load_tal_dataset(data_args.dataset, as_dict(data_args.dataset_kwargs, "dataset_kwargs"),
-                            cache_dir=data_args.cache_dir)
+    data = load_tal_dataset(
+        data_args.dataset, as_dict(data_args.dataset_kwargs, "dataset_kwargs"), cache_dir=data_args.cache_dir
+    )
     for split in (data_args.train_split, data_args.eval_split):
         if split is not None and split not in data:
             raise ValueError(f"split {split!r} not in the dataset (splits: {list(data)})")
@@ -281,8 +295,7 @@ def training_collator(data_args: TALDataArguments, config) -> TemporalLocalizati
     )
 
 
-def finish_tal_training(trainer, data_args: TALDataArguments, training_args, evaluation, name: str,
-                        extra=None) -> dict:
+def finish_tal_training(trainer, data_args: TALDataArguments, training_args, evaluation, name: str, extra=None) -> dict:
     """After training: save the model, score `evaluation` with `trainer.evaluate` (tal_map; the windows shared by
     all processes), write `eval_results.json`, `predictions.json` and `ground_truth.json` (the files `momentzoo
     evaluate` reads) on the main process, render the model card with the results and push with

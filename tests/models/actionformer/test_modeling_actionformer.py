@@ -81,7 +81,8 @@ class TestActionFormerCommon(ModelTesterMixin):
             start += int(count)
         assert outputs.masks[index].sum() == keep.sum()
         features = {
-            f"level{level}": f[index, : math.ceil(length / 2**level)] for level, f in enumerate(outputs.pyramid_features)
+            f"level{level}": f[index, : math.ceil(length / 2**level)]
+            for level, f in enumerate(outputs.pyramid_features)
         }
         return {
             "cls_logits": outputs.cls_logits[index][keep],
@@ -101,7 +102,12 @@ def test_default_config_is_the_thumos14_i3d_setting():
     assert (config.center_sampling, config.center_sampling_radius) == ("radius", 1.5)
     assert (config.focal_alpha, config.focal_gamma, config.cls_prior_prob) == (0.25, 2.0, 0.01)
     assert (config.loss_normalizer_init, config.loss_normalizer_momentum) == (100.0, 0.9)
-    assert (config.pre_nms_topk, config.max_segments, config.nms_sigma, config.voting_threshold) == (2000, 200, 0.5, 0.7)
+    assert (config.pre_nms_topk, config.max_segments, config.nms_sigma, config.voting_threshold) == (
+        2000,
+        200,
+        0.5,
+        0.7,
+    )
     assert (config.feature_stride, config.num_frames) == (4, 16)
     assert (config.hidden_dropout, config.attention_dropout, config.drop_path_rate) == (0.0, 0.0, 0.1)  # official
     assert config.layer_scale_init_value == 1e-4 and config.official_padding is False
@@ -202,8 +208,10 @@ def test_center_sampling_none_uses_the_whole_action():
 
 def test_videos_without_actions_have_no_positives():
     model = assignment_model()
-    labels = [{"segments": torch.zeros(0, 2), "class_labels": torch.zeros(0, dtype=torch.long)},
-              {"segments": [[1.0, 4.0]], "class_labels": [0]}]
+    labels = [
+        {"segments": torch.zeros(0, 2), "class_labels": torch.zeros(0, dtype=torch.long)},
+        {"segments": [[1.0, 4.0]], "class_labels": [0]},
+    ]
     cls_targets, _ = model.label_points(model.generate_points([8, 4, 2]), labels)
     assert cls_targets[0].sum() == 0 and cls_targets[1].sum() == 3  # level 0 t=2, 3 and level 1 t=2
 
@@ -247,8 +255,10 @@ def test_loss_is_focal_plus_diou_over_the_ema_of_positives():
 
 def test_no_positives_still_gives_a_finite_loss_with_a_graph():
     model = assignment_model().train()
-    out = model(input_features=torch.randn(1, 8, 12),
-                labels=[{"segments": torch.zeros(0, 2), "class_labels": torch.zeros(0, dtype=torch.long)}])
+    out = model(
+        input_features=torch.randn(1, 8, 12),
+        labels=[{"segments": torch.zeros(0, 2), "class_labels": torch.zeros(0, dtype=torch.long)}],
+    )
     assert out.reg_loss.item() == 0.0 and torch.isfinite(out.loss)
     out.loss.backward()
     assert model.cls_head.classifier.weight.grad is not None
@@ -261,8 +271,10 @@ def test_no_positives_still_gives_a_finite_loss_with_a_graph():
         ({"input_features": torch.randn(1, 16, 5)}, "config.input_dim is 12"),
         ({"input_features": torch.randn(16, 12)}, r"\(batch, time, 12\)"),
         ({"input_features": torch.randn(2, 16, 12), "attention_mask": torch.ones(2, 15)}, "attention_mask must be"),
-        ({"input_features": torch.randn(2, 16, 12), "attention_mask": torch.tensor([[1] * 16, [0] * 16])},
-         r"no real step for batch index\(es\) \[1\]"),
+        (
+            {"input_features": torch.randn(2, 16, 12), "attention_mask": torch.tensor([[1] * 16, [0] * 16])},
+            r"no real step for batch index\(es\) \[1\]",
+        ),
         ({"input_features": torch.full((1, 16, 12), float("nan"))}, r"NaN or infinite values .* \[0\]"),
         ({"labels": [{"segments": [[3.0, 2.0]], "class_labels": [0]}]}, r"labels\[0\]\['segments'\]\[0\] ends before"),
         ({"labels": [{"segments": [[1.0, 2.0]], "class_labels": [7]}]}, r"labels\[0\]\['class_labels'\] must be"),
@@ -397,8 +409,11 @@ def synthetic_batch(generator, num_videos=4, length=64, dim=12, num_classes=3):
             classes.append(c)
             start += width + float(torch.randint(2, 10, (1,), generator=generator))
         labels.append({"segments": torch.tensor(segments), "class_labels": torch.tensor(classes)})
-    return {"input_features": features, "attention_mask": torch.ones(num_videos, length, dtype=torch.long),
-            "labels": labels}
+    return {
+        "input_features": features,
+        "attention_mask": torch.ones(num_videos, length, dtype=torch.long),
+        "labels": labels,
+    }
 
 
 def test_short_training_run_lowers_the_loss_and_localizes():

@@ -31,9 +31,20 @@ from momentzoo.training.actionvlm.modality_bias import derange_descriptions, eva
 SPECIAL = ("[cls]", "[loc]", "[adv]")
 # A small ActionFormer head shared by the models built from backbones here.
 HEAD = dict(
-    max_seq_len=64, hidden_size=16, num_attention_heads=2, attention_window_size=5, num_stem_layers=1,
-    num_downsample_layers=3, head_hidden_size=16, regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
-    hidden_dropout=0.0, drop_path_rate=0.0, lora_rank=4, lora_alpha=8, lora_dropout=0.0, pre_nms_topk=200,
+    max_seq_len=64,
+    hidden_size=16,
+    num_attention_heads=2,
+    attention_window_size=5,
+    num_stem_layers=1,
+    num_downsample_layers=3,
+    head_hidden_size=16,
+    regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
+    hidden_dropout=0.0,
+    drop_path_rate=0.0,
+    lora_rank=4,
+    lora_alpha=8,
+    lora_dropout=0.0,
+    pre_nms_topk=200,
     max_segments=100,
 )
 
@@ -67,14 +78,23 @@ class TestActionVLMCommon(ModelTesterMixin):
     model_type = "actionvlm"
     lengths = (40, 29)  # long enough for an action on every pyramid level
     padding_atol = 1e-4
-    non_default_config_kwargs = {"special_token_layout": "interleaved", "prompt_position": "before_visual",
-                                 "text_loss_weight": 0.5, "advantage_loss_weight": 0.2, "proposal_order": "length",
-                                 "lora_rank": 8, "image_mean": [0.485, 0.456, 0.406]}
-    invalid_config_kwargs = [({"special_token_layout": "mixed"}, "special_token_layout"),
-                             ({"language_tuning": "qlora"}, "language_tuning"),
-                             ({"advantage_loss_weight": -0.1}, "advantage_loss_weight"),
-                             ({"image_mean": [0.5, 0.5]}, "image_mean"), ({"image_std": [0.2, 0.0, 0.2]}, "image_std"),
-                             ({"class_descriptions": ["only one"]}, "class_descriptions")]
+    non_default_config_kwargs = {
+        "special_token_layout": "interleaved",
+        "prompt_position": "before_visual",
+        "text_loss_weight": 0.5,
+        "advantage_loss_weight": 0.2,
+        "proposal_order": "length",
+        "lora_rank": 8,
+        "image_mean": [0.485, 0.456, 0.406],
+    }
+    invalid_config_kwargs = [
+        ({"special_token_layout": "mixed"}, "special_token_layout"),
+        ({"language_tuning": "qlora"}, "language_tuning"),
+        ({"advantage_loss_weight": -0.1}, "advantage_loss_weight"),
+        ({"image_mean": [0.5, 0.5]}, "image_mean"),
+        ({"image_std": [0.2, 0.0, 0.2]}, "image_std"),
+        ({"class_descriptions": ["only one"]}, "class_descriptions"),
+    ]
 
     def get_config(self, **overrides):
         return tiny_actionvlm_config(tokenizer=tiny_tokenizer(extra_tokens=SPECIAL), **overrides)
@@ -101,15 +121,22 @@ class TestActionVLMCommon(ModelTesterMixin):
             features[b, :length] = torch.randn(length, model.config.input_dim, generator=generator)
             mask[b, :length] = 1
             # short, medium and long actions: positives on every pyramid level
-            labels.append({"class_labels": torch.tensor([0, 1, 2]),
-                           "segments": torch.tensor([[1.0, 5.0], [8.0, 18.0], [2.0, length - 1.0]])})
+            labels.append(
+                {
+                    "class_labels": torch.tensor([0, 1, 2]),
+                    "segments": torch.tensor([[1.0, 5.0], [8.0, 18.0], [2.0, length - 1.0]]),
+                }
+            )
         return {"input_features": features, "attention_mask": mask, "labels": labels}
 
     def real_step_outputs(self, outputs, index, length):
         real = outputs.masks[index]
-        return {"cls_logits": outputs.cls_logits[index][real], "offsets": outputs.offsets[index][real],
-                "language_weight": outputs.language_weight[index, :length],
-                "frame_losses": outputs.frame_losses[index, :length]}
+        return {
+            "cls_logits": outputs.cls_logits[index][real],
+            "offsets": outputs.offsets[index][real],
+            "language_weight": outputs.language_weight[index, :length],
+            "frame_losses": outputs.frame_losses[index, :length],
+        }
 
 
 # ------------------------------------------------------------------------------------------ equations
@@ -145,8 +172,10 @@ def test_forward_aggregates_language_by_the_weight(tokenizer):
 def test_vision_only_path_never_calls_the_language_model(tokenizer):
     model = tiny_model(tokenizer)
     calls = []
-    hooks = [module.register_forward_hook(lambda *a: calls.append(1))
-             for module in (model.language_model.get_decoder(), model.language_model.get_input_embeddings())]
+    hooks = [
+        module.register_forward_hook(lambda *a: calls.append(1))
+        for module in (model.language_model.get_decoder(), model.language_model.get_input_embeddings())
+    ]
     features, mask, labels = batch()
     with torch.no_grad():
         out = model(input_features=features, attention_mask=mask, labels=labels, use_language=False)
@@ -204,8 +233,10 @@ def test_frame_losses_decompose_the_detection_loss(tokenizer):
 
 def test_frame_classes_take_the_shortest_overlapping_action(tokenizer):
     model = tiny_model(tokenizer)
-    labels = [{"class_labels": torch.tensor([0, 1]), "segments": torch.tensor([[1.0, 8.0], [5.5, 6.5]])},
-              {"class_labels": torch.tensor([], dtype=torch.long), "segments": torch.zeros(0, 2)}]
+    labels = [
+        {"class_labels": torch.tensor([0, 1]), "segments": torch.tensor([[1.0, 8.0], [5.5, 6.5]])},
+        {"class_labels": torch.tensor([], dtype=torch.long), "segments": torch.zeros(0, 2)},
+    ]
     mask = torch.ones(2, 10, dtype=torch.bool)
     mask[0, 9] = False
     classes = model.frame_classes(labels, 10, mask)
@@ -309,10 +340,15 @@ def test_language_model_input_layout(tokenizer, layout, position):
     assert tokenizer.decode(answers[0]) == "1. open door: 2-9\n2. throw ball: 12-20<|im_end|>"
 
 
-@pytest.mark.parametrize("layout,position", [
-    ("blocked", "after_special_tokens"), ("interleaved", "after_special_tokens"),
-    ("blocked", "before_visual"), ("interleaved", "before_visual"),
-])
+@pytest.mark.parametrize(
+    "layout,position",
+    [
+        ("blocked", "after_special_tokens"),
+        ("interleaved", "after_special_tokens"),
+        ("blocked", "before_visual"),
+        ("interleaved", "before_visual"),
+    ],
+)
 def test_padding_does_not_change_the_real_frames(tokenizer, layout, position):
     model = tiny_model(tokenizer, special_token_layout=layout, prompt_position=position)
     with torch.no_grad():
@@ -343,9 +379,16 @@ def test_descriptions_reach_the_special_tokens_only_when_they_come_first(tokeniz
 
 # --------------------------------------------------------------------------------------- configuration
 def test_config_validates_fields_and_builds_presets():
-    for field, value in [("special_token_layout", "mixed"), ("prompt_position", "end"), ("language_tuning", "qlora"),
-                         ("vision_tuning", "partial"), ("lora_rank", 0), ("text_loss_weight", -1.0),
-                         ("prompt_template", "no placeholder"), ("special_tokens", ["[cls]", "[cls]", "[adv]"])]:
+    for field, value in [
+        ("special_token_layout", "mixed"),
+        ("prompt_position", "end"),
+        ("language_tuning", "qlora"),
+        ("vision_tuning", "partial"),
+        ("lora_rank", 0),
+        ("text_loss_weight", -1.0),
+        ("prompt_template", "no placeholder"),
+        ("special_tokens", ["[cls]", "[cls]", "[adv]"]),
+    ]:
         with pytest.raises(ValueError, match=field):
             ActionVLMConfig(**{field: value})
     with pytest.raises(ValueError, match="class_descriptions"):
@@ -359,31 +402,45 @@ def test_config_validates_fields_and_builds_presets():
 
     sizes = {"s": 384, "b": 768, "l": 1024}
     lm_sizes = {"1.5b": 1536, "3b": 2048}
-    assert sorted(ACTIONVLM_PRESETS) == ["actionvlm-b-1.5b", "actionvlm-b-3b", "actionvlm-l-3b",
-                                         "actionvlm-s-1.5b", "actionvlm-s-3b"]
+    assert sorted(ACTIONVLM_PRESETS) == [
+        "actionvlm-b-1.5b",
+        "actionvlm-b-3b",
+        "actionvlm-l-3b",
+        "actionvlm-s-1.5b",
+        "actionvlm-s-3b",
+    ]
     for name in ACTIONVLM_PRESETS:
         _, vit, lm = name.split("-")
         config = ActionVLMConfig.from_preset(name, num_classes=20)
         assert config.input_dim == config.vision_config.hidden_size == sizes[vit]
         assert config.text_config.hidden_size == lm_sizes[lm]
         assert config.vision_tuning == ("adapter" if vit == "l" else "full")
-        assert (config.lora_rank, config.lora_alpha, config.text_loss_weight, config.advantage_loss_weight) == \
-            (128, 256, 0.1, 0.1)
+        assert (config.lora_rank, config.lora_alpha, config.text_loss_weight, config.advantage_loss_weight) == (
+            128,
+            256,
+            0.1,
+            0.1,
+        )
         reloaded = ActionVLMConfig.from_dict(config.to_dict())
         assert reloaded.text_config.to_dict() == config.text_config.to_dict()
 
 
 def test_prompt_and_answer_text():
     prompt = format_action_prompt(["jump", "run"], ["leaves the ground.", ""])
-    assert prompt.endswith("The actions include: jump, run.\nHere we provide the descriptions of each action:\n"
-                           "jump: leaves the ground.\nrun: run")
-    ranked = format_action_prompt(["jump", "run"], ["leaves the ground.", ""], RANKED_LIST_PROMPT_TEMPLATE,
-                                  RANKED_LIST_ACTION_TEMPLATE)  # the earlier instruction, still available
+    assert prompt.endswith(
+        "The actions include: jump, run.\nHere we provide the descriptions of each action:\n"
+        "jump: leaves the ground.\nrun: run"
+    )
+    ranked = format_action_prompt(
+        ["jump", "run"], ["leaves the ground.", ""], RANKED_LIST_PROMPT_TEMPLATE, RANKED_LIST_ACTION_TEMPLATE
+    )  # the earlier instruction, still available
     assert "- jump: leaves the ground.\n- run: run\n" in ranked
     answer = format_proposal_answer([[10.2, 20.6], [1.0, 4.0], [10.2, 12.0]], [1, 0, 0], ["jump", "run"])
     assert answer == "1. jump: 1-4\n2. jump: 10-12\n3. run: 10-21"
-    assert format_proposal_answer([[10.2, 20.6], [1.0, 4.0]], [1, 0], ["jump", "run"], order="length",
-                                  max_proposals=1) == "1. run: 10-21"
+    assert (
+        format_proposal_answer([[10.2, 20.6], [1.0, 4.0]], [1, 0], ["jump", "run"], order="length", max_proposals=1)
+        == "1. run: 10-21"
+    )
     assert format_proposal_answer(torch.zeros(0, 2), [], ["jump"]) == "none"
     with pytest.raises(ValueError, match="outside"):
         format_proposal_answer([[0, 1]], [5], ["jump"])
@@ -402,19 +459,24 @@ def backbone_dirs(tmp_path_factory):
 
 
 def test_from_backbones_save_and_reload(backbone_dirs, tmp_path):
-    synthetic = synthetic_tal_metadata(make_synthetic_tal_dataset(num_classes=3, num_confusable_pairs=1,
-                                                                  num_videos={"test": 1}))
+    synthetic = synthetic_tal_metadata(
+        make_synthetic_tal_dataset(num_classes=3, num_confusable_pairs=1, num_videos={"test": 1})
+    )
     model = ActionVLMForTemporalLocalization.from_backbones(
-        backbone_dirs / "qwen2", id2label=dict(enumerate(synthetic["class_names"])),
-        class_descriptions=synthetic["class_descriptions"], input_dim=12, **HEAD,
+        backbone_dirs / "qwen2",
+        id2label=dict(enumerate(synthetic["class_names"])),
+        class_descriptions=synthetic["class_descriptions"],
+        input_dim=12,
+        **HEAD,
     ).eval()
     saved = AutoModel.from_pretrained(backbone_dirs / "qwen2")
     # The special tokens were added after the original vocabulary, and the embedding grew to hold them.
     vocab = saved.get_input_embeddings().weight.shape[0]
     assert model.config.special_token_ids == [vocab, vocab + 1, vocab + 2]
     assert model.language_model.get_input_embeddings().weight.shape[0] == vocab + 3
-    torch.testing.assert_close(model.language_model.get_input_embeddings().weight[:vocab],
-                               saved.get_input_embeddings().weight)
+    torch.testing.assert_close(
+        model.language_model.get_input_embeddings().weight[:vocab], saved.get_input_embeddings().weight
+    )
     decoder_weight = model.language_model.model.layers[0].mlp.up_proj.base_layer.weight
     torch.testing.assert_close(decoder_weight, saved.layers[0].mlp.up_proj.weight)
     assert "jump" not in model.tokenizer.decode(model.config.prompt_token_ids)
@@ -429,7 +491,9 @@ def test_from_backbones_save_and_reload(backbone_dirs, tmp_path):
     assert "ActionVLM" in card and "arXiv:2601.21078" in card and "prompt_position=after_special_tokens" in card
     loaded = AutoModel.from_pretrained(tmp_path)
     assert type(loaded) is ActionVLMForTemporalLocalization
-    assert type(momentzoo.AutoModelForTemporalLocalization.from_pretrained(tmp_path)) is ActionVLMForTemporalLocalization
+    assert (
+        type(momentzoo.AutoModelForTemporalLocalization.from_pretrained(tmp_path)) is ActionVLMForTemporalLocalization
+    )
     with torch.no_grad():
         actual = loaded(input_features=features, attention_mask=mask)
     for key in ("cls_logits", "offsets", "language_advantage", "language_weight"):
@@ -443,8 +507,12 @@ def test_from_backbones_save_and_reload(backbone_dirs, tmp_path):
 
 def test_from_backbones_with_a_videomae_encoder_and_temporal_adapters(backbone_dirs):
     model = ActionVLMForTemporalLocalization.from_backbones(
-        backbone_dirs / "qwen2", backbone_dirs / "videomae", tokenizer=backbone_dirs / "qwen2", num_classes=3,
-        vision_tuning="adapter", **HEAD,
+        backbone_dirs / "qwen2",
+        backbone_dirs / "videomae",
+        tokenizer=backbone_dirs / "qwen2",
+        num_classes=3,
+        vision_tuning="adapter",
+        **HEAD,
     )
     encoder = AutoModel.from_pretrained(backbone_dirs / "videomae").eval()
     assert model.config.input_dim == 32
@@ -466,8 +534,10 @@ def test_from_backbones_with_a_videomae_encoder_and_temporal_adapters(backbone_d
     assert out.frame_mask.tolist() == [[True] * 4, [True, True, False, False]]  # one token per 2-frame tubelet
     assert model.video_feature_geometry() == {"feature_stride": 2, "num_frames": 2}
     model.train()
-    labels = [{"class_labels": torch.tensor([0]), "segments": torch.tensor([[0.0, 2.0]])},
-              {"class_labels": torch.tensor([1]), "segments": torch.tensor([[0.0, 1.0]])}]
+    labels = [
+        {"class_labels": torch.tensor([0]), "segments": torch.tensor([[0.0, 2.0]])},
+        {"class_labels": torch.tensor([1]), "segments": torch.tensor([[0.0, 1.0]])},
+    ]
     model(pixel_values=pixels, attention_mask=frame_mask, labels=labels, use_language=False).loss.backward()
     assert model.temporal_adapters[0].up.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="multiple of the encoder's clip length"):
@@ -480,10 +550,23 @@ def test_from_backbones_takes_the_text_model_of_a_vision_language_checkpoint(tmp
 
     tokenizer = tiny_tokenizer()
     config = InternVLConfig(
-        vision_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                           image_size=[28, 28], patch_size=[14, 14]),
-        text_config=dict(model_type="qwen2", vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
+        vision_config=dict(
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            image_size=[28, 28],
+            patch_size=[14, 14],
+        ),
+        text_config=dict(
+            model_type="qwen2",
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+        ),
         image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
     )
     vlm = InternVLForConditionalGeneration(config).eval()
@@ -493,8 +576,10 @@ def test_from_backbones_takes_the_text_model_of_a_vision_language_checkpoint(tmp
     assert model.config.text_config.model_type == "qwen2"
     ids = torch.tensor([[1, 2, 3, 4]])
     with torch.no_grad():
-        torch.testing.assert_close(model.language_model.get_decoder()(input_ids=ids).last_hidden_state,
-                                   vlm.model.language_model(input_ids=ids).last_hidden_state)
+        torch.testing.assert_close(
+            model.language_model.get_decoder()(input_ids=ids).last_hidden_state,
+            vlm.model.language_model(input_ids=ids).last_hidden_state,
+        )
 
 
 # ------------------------------------------------------------------------------------------- training
@@ -509,14 +594,26 @@ class _EpochRecorder(TrainerCallback):
 
 @pytest.fixture(scope="module")
 def trained(backbone_dirs, tmp_path_factory):
-    data = make_synthetic_tal_dataset(num_classes=4, num_confusable_pairs=1, feature_dim=16, signal_strength=1.0,
-                                      num_videos={"train": 32, "test": 12}, min_length=48, max_length=64,
-                                      min_action_length=6, max_action_length=24, max_actions_per_video=3)
+    data = make_synthetic_tal_dataset(
+        num_classes=4,
+        num_confusable_pairs=1,
+        feature_dim=16,
+        signal_strength=1.0,
+        num_videos={"train": 32, "test": 12},
+        min_length=48,
+        max_length=64,
+        min_action_length=6,
+        max_action_length=24,
+        max_actions_per_video=3,
+    )
     meta = synthetic_tal_metadata(data)
     torch.manual_seed(0)
     model = ActionVLMForTemporalLocalization.from_backbones(
-        backbone_dirs / "qwen2", id2label=dict(enumerate(meta["class_names"])),
-        class_descriptions=meta["class_descriptions"], input_dim=16, **HEAD,
+        backbone_dirs / "qwen2",
+        id2label=dict(enumerate(meta["class_names"])),
+        class_descriptions=meta["class_descriptions"],
+        input_dim=16,
+        **HEAD,
     )
     untrained = evaluate_modality_bias(model, data["test"])
     collator = TemporalLocalizationCollator(max_seq_len=64, training=False)
@@ -529,26 +626,52 @@ def trained(backbone_dirs, tmp_path_factory):
     hook = model.language_model.get_decoder().register_forward_hook(lambda *a: lm_calls.append(1))
     recorder = _EpochRecorder(lm_calls)
     args = LanguageAdvantageTrainingArguments(
-        output_dir=str(tmp_path_factory.mktemp("actionvlm_train")), num_train_epochs=6, per_device_train_batch_size=4,
-        learning_rate=3e-3, language_learning_rate=1e-3, vision_learning_rate=0.0, logging_steps=8, report_to=[],
-        save_strategy="no", use_cpu=True, disable_tqdm=True, dataloader_num_workers=0, seed=0,
+        output_dir=str(tmp_path_factory.mktemp("actionvlm_train")),
+        num_train_epochs=6,
+        per_device_train_batch_size=4,
+        learning_rate=3e-3,
+        language_learning_rate=1e-3,
+        vision_learning_rate=0.0,
+        logging_steps=8,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        seed=0,
     )
-    trainer = LanguageAdvantageTrainer(model=model, args=args, train_dataset=data["train"],
-                                       data_collator=TemporalLocalizationCollator(max_seq_len=64), callbacks=[recorder])
+    trainer = LanguageAdvantageTrainer(
+        model=model,
+        args=args,
+        train_dataset=data["train"],
+        data_collator=TemporalLocalizationCollator(max_seq_len=64),
+        callbacks=[recorder],
+    )
     reduced, accumulated = [], []
     reduce = trainer.accelerator.reduce
-    trainer.accelerator.reduce = lambda tensor, reduction="sum": reduced.append((tensor.clone(), reduction)) or \
-        reduce(tensor, reduction=reduction)
+    trainer.accelerator.reduce = lambda tensor, reduction="sum": (
+        reduced.append((tensor.clone(), reduction)) or reduce(tensor, reduction=reduction)
+    )
     accumulate = trainer.accumulate_class_statistics
-    trainer.accumulate_class_statistics = lambda losses, classes: accumulated.append(
-        (trainer.current_epoch, losses.detach().clone(), classes.clone())) or accumulate(losses, classes)
+    trainer.accumulate_class_statistics = lambda losses, classes: (
+        accumulated.append((trainer.current_epoch, losses.detach().clone(), classes.clone()))
+        or accumulate(losses, classes)
+    )
     trainer.train()
     hook.remove()
     model.eval()
     with torch.no_grad():
         probe_after = float(model(**probe).frame_losses.sum())
-    return dict(model=model, trainer=trainer, data=data, untrained=untrained, lm_calls=recorder.per_epoch,
-                reduced=reduced, accumulated=accumulated, probe=(probe_before, probe_after))
+    return dict(
+        model=model,
+        trainer=trainer,
+        data=data,
+        untrained=untrained,
+        lm_calls=recorder.per_epoch,
+        reduced=reduced,
+        accumulated=accumulated,
+        probe=(probe_before, probe_after),
+    )
 
 
 def test_trainer_alternates_vision_only_and_vision_language_epochs(trained):
@@ -590,15 +713,21 @@ def test_trainer_uses_one_learning_rate_per_module_group(trained):
     language = {id(p) for g in optimizer.param_groups if g["group_name"] == "language" for p in g["params"]}
     assert language == lora
     defaults = LanguageAdvantageTrainingArguments(output_dir="unused")
-    assert (defaults.learning_rate, defaults.vision_learning_rate, defaults.language_learning_rate) == (1e-4, 5e-6, 5e-6)
+    assert (defaults.learning_rate, defaults.vision_learning_rate, defaults.language_learning_rate) == (
+        1e-4,
+        5e-6,
+        5e-6,
+    )
 
 
 def test_training_lowers_the_loss_and_beats_the_untrained_model(trained):
     before, after = trained["probe"]
     assert after < 0.7 * before
     results = evaluate_modality_bias(trained["model"], trained["data"]["test"])
-    print(f"average mAP: untrained {trained['untrained']['average_mAP']:.3f}, trained {results['average_mAP']:.3f}; "
-          f"probe loss {before:.1f} -> {after:.1f}")
+    print(
+        f"average mAP: untrained {trained['untrained']['average_mAP']:.3f}, trained {results['average_mAP']:.3f}; "
+        f"probe loss {before:.1f} -> {after:.1f}"
+    )
     assert results["average_mAP"] > trained["untrained"]["average_mAP"] + 0.1
     assert results["average_mAP"] > 0.15
     # Diagnostics: mLA per class in [0, 1); descriptions restored; with the instruction before the special tokens
@@ -641,12 +770,16 @@ def test_descriptions_reach_the_special_tokens_only_when_the_instruction_comes_f
 def test_vision_loss_average_is_algorithm_1_per_sample_mean_or_per_frame(tokenizer, tmp_path):
     frame_losses = torch.tensor([[1.0, 3.0, 5.0, 0.5], [2.0, 9.0, 9.0, 9.0]])
     frame_classes = torch.tensor([[0, 0, 1, -1], [0, -1, -1, -1]])
-    expected = {"per_sample": ([(2.0 + 2.0) / 2, 5.0, 0.0], [2.0, 1.0, 0.0]),  # mean of each sample's class mean
-                "per_frame": ([(1.0 + 3.0 + 2.0) / 3, 5.0, 0.0], [3.0, 1.0, 0.0])}
+    expected = {
+        "per_sample": ([(2.0 + 2.0) / 2, 5.0, 0.0], [2.0, 1.0, 0.0]),  # mean of each sample's class mean
+        "per_frame": ([(1.0 + 3.0 + 2.0) / 3, 5.0, 0.0], [3.0, 1.0, 0.0]),
+    }
     for average, (means, counts) in expected.items():
         model = tiny_model(tokenizer, vision_loss_average=average)
-        trainer = LanguageAdvantageTrainer(model=model, args=LanguageAdvantageTrainingArguments(
-            output_dir=str(tmp_path), use_cpu=True, report_to="none"))
+        trainer = LanguageAdvantageTrainer(
+            model=model,
+            args=LanguageAdvantageTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"),
+        )
         trainer.begin_epoch(0)
         trainer.accumulate_class_statistics(frame_losses, frame_classes)
         trainer.end_epoch()
@@ -670,14 +803,24 @@ def test_thumos14_recipe_is_the_papers():
     recipe = yaml.safe_load((root / "actionvlm_thumos14.yaml").read_text())
     assert (recipe["num_train_epochs"], recipe["per_device_train_batch_size"]) == (120, 1)
     assert recipe["model_config"]["nms_sigma"] == 0.7  # the authors' THUMOS14 config
-    assert (recipe["learning_rate"], recipe["language_learning_rate"], recipe["vision_only_interval"]) == (1e-4, 5e-6, 2)
+    assert (recipe["learning_rate"], recipe["language_learning_rate"], recipe["vision_only_interval"]) == (
+        1e-4,
+        5e-6,
+        2,
+    )
     descriptions = json.loads((root.parent.parent / recipe["class_descriptions_file"]).read_text())
     assert list(descriptions) == list(THUMOS14_CLASSES) and all(len(d) > 40 for d in descriptions.values())
     config = ActionVLMConfig(class_descriptions=[descriptions[name] for name in THUMOS14_CLASSES])
     assert (config.prompt_position, config.special_token_layout, config.vision_loss_average) == (
-        "before_visual", "blocked", "per_sample")
-    prompt = format_action_prompt(config.class_names, config.class_descriptions, config.prompt_template,
-                                  config.action_template)
-    assert prompt.startswith("This is a video reasoning for action localisation task. You should locate the start "
-                             "and end frames of the action in the video provided. The actions include: BaseballPitch, ")
+        "before_visual",
+        "blocked",
+        "per_sample",
+    )
+    prompt = format_action_prompt(
+        config.class_names, config.class_descriptions, config.prompt_template, config.action_template
+    )
+    assert prompt.startswith(
+        "This is a video reasoning for action localisation task. You should locate the start "
+        "and end frames of the action in the video provided. The actions include: BaseballPitch, "
+    )
     assert "Here we provide the descriptions of each action:\nBaseballPitch: The individual starts by" in prompt

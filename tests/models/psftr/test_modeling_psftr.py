@@ -30,10 +30,24 @@ def clip_dir(tmp_path_factory):
 
 def small_model(clip_dir, **overrides) -> PSFTRModel:
     torch.manual_seed(0)
-    kwargs = {k: v for k, v in tiny_psftr_config().to_dict().items()
-              if k in ("hidden_size", "num_attention_heads", "ffn_dim", "dropout", "num_encoder_layers",
-                       "num_decoder_layers", "num_queries", "encoder_num_points", "decoder_num_points", "roi_size",
-                       "id2label")}
+    kwargs = {
+        k: v
+        for k, v in tiny_psftr_config().to_dict().items()
+        if k
+        in (
+            "hidden_size",
+            "num_attention_heads",
+            "ffn_dim",
+            "dropout",
+            "num_encoder_layers",
+            "num_decoder_layers",
+            "num_queries",
+            "encoder_num_points",
+            "decoder_num_points",
+            "roi_size",
+            "id2label",
+        )
+    }
     kwargs.update(overrides)
     return PSFTRModel.from_backbones(str(clip_dir), **kwargs).eval()
 
@@ -41,10 +55,19 @@ def small_model(clip_dir, **overrides) -> PSFTRModel:
 # ------------------------------------------------------------------------------------------ common tests
 class TestPSFTRCommon(ModelTesterMixin):
     model_type = "psftr"
-    non_default_config_kwargs = {"num_queries": 5, "prompt_template": "a video of {label}", "nms_method": "hard",
-                                 "saliency_loss_coefficient": 2.0, "num_decoder_layers": 3}
-    invalid_config_kwargs = [({"num_queries": 0}, "num_queries"), ({"prompt_template": "x"}, "prompt_template"),
-                             ({"input_dim": 17}, "input_dim"), ({"focal_alpha": 2.0}, "focal_alpha")]
+    non_default_config_kwargs = {
+        "num_queries": 5,
+        "prompt_template": "a video of {label}",
+        "nms_method": "hard",
+        "saliency_loss_coefficient": 2.0,
+        "num_decoder_layers": 3,
+    }
+    invalid_config_kwargs = [
+        ({"num_queries": 0}, "num_queries"),
+        ({"prompt_template": "x"}, "prompt_template"),
+        ({"input_dim": 17}, "input_dim"),
+        ({"focal_alpha": 2.0}, "focal_alpha"),
+    ]
 
     def make_inputs(self, model, lengths):
         # a video's features and labels depend on its length only, so it is the same video alone or in a batch
@@ -55,16 +78,23 @@ class TestPSFTRCommon(ModelTesterMixin):
             generator = torch.Generator().manual_seed(length)
             features[i, :length] = torch.randn(length, model.config.input_dim, generator=generator)
             mask[i, :length] = 1
-            labels.append({"class_labels": torch.tensor([length % 3, (length + 1) % 3]),
-                           "segments": torch.tensor([[0.5, length / 3], [length / 2, length - 1.5]])})
+            labels.append(
+                {
+                    "class_labels": torch.tensor([length % 3, (length + 1) % 3]),
+                    "segments": torch.tensor([[0.5, length / 3], [length / 2, length - 1.5]]),
+                }
+            )
         generator = torch.Generator().manual_seed(0)
         text = torch.randn(model.config.num_classes, model.config.text_embed_dim, generator=generator)
         return {"input_features": features, "attention_mask": mask, "text_embeds": text, "labels": labels}
 
     def real_step_outputs(self, outputs, index, length):
-        return {"logits": outputs.logits[index], "pred_segments": outputs.pred_segments[index],
-                "actionness_logits": outputs.actionness_logits[index],
-                "saliency_logits": outputs.saliency_logits[index, :length]}
+        return {
+            "logits": outputs.logits[index],
+            "pred_segments": outputs.pred_segments[index],
+            "actionness_logits": outputs.actionness_logits[index],
+            "saliency_logits": outputs.saliency_logits[index, :length],
+        }
 
 
 # -------------------------------------------------------------------------------------------------- config
@@ -72,39 +102,54 @@ def test_config_defaults_are_the_papers():
     config = PSFTRConfig()
     assert (config.num_encoder_layers, config.num_decoder_layers, config.num_queries) == (2, 5, 40)
     assert (config.num_attention_heads, config.hidden_size, config.input_dim) == (8, 512, 512)
-    assert (config.class_loss_coefficient, config.l1_loss_coefficient, config.iou_loss_coefficient,
-            config.actionness_loss_coefficient, config.saliency_loss_coefficient) == (2, 5, 2, 3, 3)
+    assert (
+        config.class_loss_coefficient,
+        config.l1_loss_coefficient,
+        config.iou_loss_coefficient,
+        config.actionness_loss_coefficient,
+        config.saliency_loss_coefficient,
+    ) == (2, 5, 2, 3, 3)
     assert (config.focal_alpha, config.focal_gamma, config.roi_size) == (0.25, 2.0, 16)
     assert (config.slice_size, config.train_slice_overlap, config.inference_slice_overlap) == (128, 0.75, 0.25)
     assert config.prompt_template == "a video of a person doing {label}"
     assert config.text_model_name_or_path is None  # set by from_backbones to the checkpoint it loaded
     text = config.text_config
-    assert (text.model_type, text.hidden_size, text.num_hidden_layers, text.projection_dim) == ("clip_text_model", 512, 12, 512)
+    assert (text.model_type, text.hidden_size, text.num_hidden_layers, text.projection_dim) == (
+        "clip_text_model",
+        512,
+        12,
+        512,
+    )
     assert config.num_classes == 20 and config.id2label[0] == "BaseballPitch"
     again = PSFTRConfig.from_dict(config.to_dict())
     assert again.text_config.to_dict() == text.to_dict()
 
 
-@pytest.mark.parametrize("field,value,match", [
-    ("input_dim", 768, "text_config.projection_dim = 512"),
-    ("prompt_template", "a video of a person", "exactly one '{label}'"),
-    ("prompt_template", "{label} in {place}", "only field is '{label}'"),
-    ("num_attention_heads", 7, "a divisor of hidden_size"),
-    ("num_queries", 0, "num_queries must be an integer >= 1"),
-    ("nms_method", "greedy", "nms_method must be one of"),
-    ("train_slice_overlap", 1.0, "train_slice_overlap must be in"),
-    ("text_config", {"model_type": "bert"}, "model_type'] must be one of"),
-    ("text_max_length", 100, "max_position_embeddings = 77"),
-    ("freeze_text_encoder", "yes", "True or False"),
-])
+@pytest.mark.parametrize(
+    "field,value,match",
+    [
+        ("input_dim", 768, "text_config.projection_dim = 512"),
+        ("prompt_template", "a video of a person", "exactly one '{label}'"),
+        ("prompt_template", "{label} in {place}", "only field is '{label}'"),
+        ("num_attention_heads", 7, "a divisor of hidden_size"),
+        ("num_queries", 0, "num_queries must be an integer >= 1"),
+        ("nms_method", "greedy", "nms_method must be one of"),
+        ("train_slice_overlap", 1.0, "train_slice_overlap must be in"),
+        ("text_config", {"model_type": "bert"}, "model_type'] must be one of"),
+        ("text_max_length", 100, "max_position_embeddings = 77"),
+        ("freeze_text_encoder", "yes", "True or False"),
+    ],
+)
 def test_config_rejects_bad_fields_by_name(field, value, match):
     with pytest.raises(ValueError, match=match):
         PSFTRConfig(**{field: value})
 
 
 def test_prompt_formatting():
-    assert format_class_prompt("CleanAndJerk", "a video of a person doing {label}") == \
-        "a video of a person doing clean and jerk"
+    assert (
+        format_class_prompt("CleanAndJerk", "a video of a person doing {label}")
+        == "a video of a person doing clean and jerk"
+    )
     assert format_class_prompt("open door", "a video of {label}") == "a video of open door"
     assert format_class_prompt("pick_up  cup", "{label}") == "pick up cup"
     assert format_class_prompt("CleanAndJerk", "{label}", split_camel_case=False) == "CleanAndJerk"
@@ -162,8 +207,9 @@ def test_decoder_layer_follows_the_sgqg_equations_and_refines_segments():
         expected = torch.sigmoid(torch.logit(reference) + decoder.segment_heads[0](first))
         torch.testing.assert_close(refined[0], expected, atol=1e-5, rtol=1e-4)
         second = decoder.layers[1](first, pos.expand(2, -1, -1), expected, visual, text, mask)
-        torch.testing.assert_close(refined[1], torch.sigmoid(torch.logit(expected) + decoder.segment_heads[1](second)),
-                                   atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            refined[1], torch.sigmoid(torch.logit(expected) + decoder.segment_heads[1](second)), atol=1e-5, rtol=1e-4
+        )
 
 
 def test_spde_prototypes_and_class_scores_on_small_tensors():
@@ -233,8 +279,9 @@ def test_text_encoder_is_frozen_and_tokenizer_travels_with_the_checkpoint(clip_d
 
 # ----------------------------------------------------------------------------------- open-vocabulary use
 def _detections(predictions):
-    return sorted((round(p["segment"][0], 4), round(p["segment"][1], 4), p["label"], round(p["score"], 5))
-                  for p in predictions)
+    return sorted(
+        (round(p["segment"][0], 4), round(p["segment"][1], 4), p["label"], round(p["score"], 5)) for p in predictions
+    )
 
 
 def test_changing_only_the_class_names_changes_the_predicted_labels_accordingly(clip_dir):
@@ -277,8 +324,12 @@ def test_padding_does_not_change_the_outputs(clip_dir):
         together = model(batch, attention_mask=mask)
         alone = model(short_video)
     for key in ("logits", "pred_segments", "actionness_logits", "intermediate_segments"):
-        torch.testing.assert_close(together[key][..., 1:2, :, :] if key.startswith("intermediate") else together[key][1:],
-                                   alone[key], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            together[key][..., 1:2, :, :] if key.startswith("intermediate") else together[key][1:],
+            alone[key],
+            atol=1e-5,
+            rtol=1e-4,
+        )
     torch.testing.assert_close(together.saliency_logits[1:, :13], alone.saliency_logits, atol=1e-5, rtol=1e-4)
 
 
@@ -288,13 +339,19 @@ def test_loss_is_the_weighted_sum_and_reaches_every_trainable_parameter(clip_dir
     features = torch.randn(2, 16, 16)
     mask = torch.ones(2, 16, dtype=torch.long)
     mask[1, 12:] = 0
-    labels = [{"class_labels": torch.tensor([0, 2]), "segments": torch.tensor([[1.5, 5.5], [8.5, 14.5]])},
-              {"class_labels": torch.tensor([1]), "segments": torch.tensor([[2.5, 9.5]])}]
+    labels = [
+        {"class_labels": torch.tensor([0, 2]), "segments": torch.tensor([[1.5, 5.5], [8.5, 14.5]])},
+        {"class_labels": torch.tensor([1]), "segments": torch.tensor([[2.5, 9.5]])},
+    ]
     out = model(features, attention_mask=mask, labels=labels)
     c = model.config
-    expected = (c.class_loss_coefficient * out.class_loss + c.l1_loss_coefficient * out.l1_loss
-                + c.iou_loss_coefficient * out.iou_loss + c.actionness_loss_coefficient * out.actionness_loss
-                + c.saliency_loss_coefficient * out.saliency_loss)
+    expected = (
+        c.class_loss_coefficient * out.class_loss
+        + c.l1_loss_coefficient * out.l1_loss
+        + c.iou_loss_coefficient * out.iou_loss
+        + c.actionness_loss_coefficient * out.actionness_loss
+        + c.saliency_loss_coefficient * out.saliency_loss
+    )
     torch.testing.assert_close(out.loss, expected)
 
     with_aux = small_model(clip_dir, auxiliary_loss=True).train()
@@ -319,10 +376,15 @@ def test_post_process_decodes_seconds_of_the_whole_video(clip_dir):
     # window of 20 real steps (padded to 24) starting at step 40 of the video
     logits = torch.tensor([[[5.0, 0.0, 0.0], [0.0, 0.0, 5.0]]])
     segments = torch.tensor([[[0.5, 0.5], [0.25, 0.1]]])  # normalised (center, width)
-    outputs = {"logits": logits, "pred_segments": segments, "actionness_logits": torch.tensor([[2.0, -1.0]]),
-               "window_lengths": torch.tensor([20])}
-    meta = [{"video_id": "v", "duration": 100.0, "fps": 30.0, "feature_stride": 4, "num_frames": 16,
-             "window_start": 40}]
+    outputs = {
+        "logits": logits,
+        "pred_segments": segments,
+        "actionness_logits": torch.tensor([[2.0, -1.0]]),
+        "window_lengths": torch.tensor([20]),
+    }
+    meta = [
+        {"video_id": "v", "duration": 100.0, "fps": 30.0, "feature_stride": 4, "num_frames": 16, "window_start": 40}
+    ]
     preds = model.post_process(outputs, meta)[0]
     probs = logits[0].softmax(-1) * torch.tensor([2.0, -1.0]).sigmoid()[:, None]
     assert preds[0]["label"] == 0 and preds[0]["score"] == pytest.approx(float(probs[0, 0]), rel=1e-5)
@@ -353,7 +415,10 @@ def test_model_card_has_the_protocol_and_the_papers_zero_shot_table(clip_dir, tm
     assert "base_model" not in card.split("---")[1]  # a local text encoder is not named as a Hub base model
     model.config.text_model_name_or_path = "openai/clip-vit-base-patch16"
     card = str(render_model_card(model, **model.model_card_kwargs()))
-    assert "base_model:\n- openai/clip-vit-base-patch16" in card and "Text encoder:** [openai/clip-vit-base-patch16]" in card
+    assert (
+        "base_model:\n- openai/clip-vit-base-patch16" in card
+        and "Text encoder:** [openai/clip-vit-base-patch16]" in card
+    )
 
 
 def test_the_tal_pipeline_runs_a_psftr_checkpoint_on_candidate_labels(clip_dir, tmp_path):
@@ -372,8 +437,9 @@ def test_the_tal_pipeline_runs_a_psftr_checkpoint_on_candidate_labels(clip_dir, 
     found = detector(short, fps=10.0, feature_stride=10, num_frames=10, candidate_labels=labels)
     meta = [{"video_id": "v", "duration": 16.0, "fps": 10.0, "feature_stride": 10, "num_frames": 10}]
     with torch.no_grad():
-        direct = model.post_process(model(torch.from_numpy(short[None]), class_names=labels), meta,
-                                    class_names=labels, label_names=True)[0]
+        direct = model.post_process(
+            model(torch.from_numpy(short[None]), class_names=labels), meta, class_names=labels, label_names=True
+        )[0]
     assert [d["label"] for d in found] == [d["label"] for d in direct]
     # rel 1e-4: the RoI-text softmax (CLIP's scale 100) magnifies float rounding in the tiny scores' last digits
     assert [d["score"] for d in found] == pytest.approx([d["score"] for d in direct], rel=1e-4)

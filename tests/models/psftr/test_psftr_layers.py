@@ -38,7 +38,9 @@ def test_core_matches_a_loop_reference_inside_and_outside_the_sequence():
     locations = torch.empty(2, 5, 3, 4, dtype=torch.float64).uniform_(-2.5, 8.5)  # some fall outside [0, 6]
     locations[0, 0, 0] = torch.tensor([0.0, 6.0, -1.0, 7.0])  # exact borders
     weights = torch.rand(2, 5, 3, 4, dtype=torch.float64).softmax(-1)
-    torch.testing.assert_close(deformable_attention_1d(value, locations, weights), _loop_core(value, locations, weights))
+    torch.testing.assert_close(
+        deformable_attention_1d(value, locations, weights), _loop_core(value, locations, weights)
+    )
 
 
 def test_core_equals_dense_attention_when_points_cover_every_step():
@@ -172,13 +174,20 @@ def test_matcher_finds_the_brute_force_optimum(seed):
     generator = torch.Generator().manual_seed(seed)
     batch, queries, classes = 3, 5, 4
     probs = torch.rand(batch, queries, classes, generator=generator).softmax(-1)
-    preds = torch.stack((torch.rand(batch, queries, generator=generator),
-                         torch.rand(batch, queries, generator=generator) * 0.5 + 0.05), -1)
+    preds = torch.stack(
+        (torch.rand(batch, queries, generator=generator), torch.rand(batch, queries, generator=generator) * 0.5 + 0.05),
+        -1,
+    )
     targets = []
     for n in (3, 0, 5):  # fewer targets than queries, none, as many as queries
-        targets.append({"class_labels": torch.randint(0, classes, (n,), generator=generator),
-                        "segments": torch.stack((torch.rand(n, generator=generator),
-                                                 torch.rand(n, generator=generator) * 0.4 + 0.05), -1)})
+        targets.append(
+            {
+                "class_labels": torch.randint(0, classes, (n,), generator=generator),
+                "segments": torch.stack(
+                    (torch.rand(n, generator=generator), torch.rand(n, generator=generator) * 0.4 + 0.05), -1
+                ),
+            }
+        )
     matcher = HungarianSegmentMatcher(class_cost=2.0, l1_cost=5.0, iou_cost=2.0)
     matches = matcher(probs, preds, targets)
     for b, (rows, cols) in enumerate(matches):
@@ -201,5 +210,8 @@ def test_matcher_rejects_bad_input():
         HungarianSegmentMatcher(class_cost=-1.0)
     matcher = HungarianSegmentMatcher()
     with pytest.raises(ValueError, match=r"class ids must be in \[0, 2\)"):
-        matcher(torch.rand(1, 3, 2), torch.rand(1, 3, 2),
-                [{"class_labels": torch.tensor([2]), "segments": torch.tensor([[0.5, 0.2]])}])
+        matcher(
+            torch.rand(1, 3, 2),
+            torch.rand(1, 3, 2),
+            [{"class_labels": torch.tensor([2]), "segments": torch.tensor([[0.5, 0.2]])}],
+        )

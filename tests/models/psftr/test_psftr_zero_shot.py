@@ -20,11 +20,31 @@ from momentzoo.training.tal import (
     zero_shot_data,
 )
 
-SMALL = dict(hidden_size=32, num_attention_heads=4, ffn_dim=64, dropout=0.0, num_encoder_layers=1,
-             num_decoder_layers=2, num_queries=6, encoder_num_points=2, decoder_num_points=2, roi_size=4)
-DATA = dict(num_classes=12, num_confusable_pairs=0, min_length=32, max_length=48, min_action_length=6,
-            max_action_length=14, max_actions_per_video=2, signal_strength=1.0, distractor_rate=0.0,
-            background_drift=0.0, seed=0)
+SMALL = dict(
+    hidden_size=32,
+    num_attention_heads=4,
+    ffn_dim=64,
+    dropout=0.0,
+    num_encoder_layers=1,
+    num_decoder_layers=2,
+    num_queries=6,
+    encoder_num_points=2,
+    decoder_num_points=2,
+    roi_size=4,
+)
+DATA = dict(
+    num_classes=12,
+    num_confusable_pairs=0,
+    min_length=32,
+    max_length=48,
+    min_action_length=6,
+    max_action_length=14,
+    max_actions_per_video=2,
+    signal_strength=1.0,
+    distractor_rate=0.0,
+    background_drift=0.0,
+    seed=0,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -48,15 +68,26 @@ def test_random_class_split_is_a_seeded_partition():
 
 
 def test_select_classes_keeps_exactly_the_segments_of_its_classes():
-    data = make_synthetic_tal_dataset(num_classes=6, num_confusable_pairs=1, feature_dim=8,
-                                      num_videos={"train": 20}, min_length=40, max_length=60, max_action_length=20)
+    data = make_synthetic_tal_dataset(
+        num_classes=6,
+        num_confusable_pairs=1,
+        feature_dim=8,
+        num_videos={"train": 20},
+        min_length=40,
+        max_length=60,
+        max_action_length=20,
+    )
     rows = data["train"]
     names = rows.features["labels"].feature.names
     keep = [names[4], names[1]]
     out = select_classes(rows, keep)
     assert out.features["labels"].feature.names == keep
-    expected = {(r["video_id"], tuple(s), names[l]) for r in rows for s, l in zip(r["segments"], r["labels"])
-                if names[l] in keep}
+    expected = {
+        (r["video_id"], tuple(s), names[l])
+        for r in rows
+        for s, l in zip(r["segments"], r["labels"])
+        if names[l] in keep
+    }
     got = {(r["video_id"], tuple(s), keep[l]) for r in out for s, l in zip(r["segments"], r["labels"])}
     assert got == expected and all(len(r["labels"]) for r in out)
     with pytest.raises(ValueError, match=r"\['jump'\] are not classes of the dataset"):
@@ -96,7 +127,9 @@ def test_short_training_on_seen_classes_transfers_to_unseen_ones():
     connect them to their features (the synthetic set's shared text space)."""
     torch.manual_seed(0)
     clip, tokenizer = tiny_clip()
-    names = make_synthetic_tal_dataset(num_videos={"x": 0}, feature_dim=16, **DATA)["x"].features["labels"].feature.names
+    names = (
+        make_synthetic_tal_dataset(num_videos={"x": 0}, feature_dim=16, **DATA)["x"].features["labels"].feature.names
+    )
     classes = random_class_split(names, 0.25, index=0)
     torch.manual_seed(0)
     model = PSFTRModel.from_backbones(clip, tokenizer=tokenizer, id2label=dict(enumerate(classes["seen"])), **SMALL)
@@ -140,8 +173,18 @@ def test_the_zero_shot_example_trains_evaluates_and_reevaluates_its_checkpoints(
     monkeypatch.syspath_prepend(str(examples))
     eval_zero_shot = importlib.import_module("eval_zero_shot")
     config = str(examples / "configs" / "psftr_synthetic.yaml")
-    small = ["--config", config, "--splits", "0,4", "--max_steps", "3", "--disable_tqdm", "true",
-             "--dataset_kwargs", json.dumps(dict(DATA, num_videos={"train": 16, "test": 24}))]
+    small = [
+        "--config",
+        config,
+        "--splits",
+        "0,4",
+        "--max_steps",
+        "3",
+        "--disable_tqdm",
+        "true",
+        "--dataset_kwargs",
+        json.dumps(dict(DATA, num_videos={"train": 16, "test": 24})),
+    ]
     trained = eval_zero_shot.main(small + ["--output_dir", str(tmp_path / "run")])
     assert list(trained["75_25"]) == [0, 4]
     table = (tmp_path / "run" / "zero_shot_results.md").read_text()
@@ -149,8 +192,9 @@ def test_the_zero_shot_example_trains_evaluates_and_reevaluates_its_checkpoints(
     saved = json.loads((tmp_path / "run" / "75_25" / "split_4" / "eval_results.json").read_text())
     assert saved["unseen"]["average_mAP"] == trained["75_25"][4]["average_mAP"]
     assert len(saved["seen_classes"]) == 9 and len(saved["unseen_classes"]) == 3
-    again = eval_zero_shot.main(small + ["--output_dir", str(tmp_path / "eval"),
-                                         "--checkpoints_dir", str(tmp_path / "run")])
+    again = eval_zero_shot.main(
+        small + ["--output_dir", str(tmp_path / "eval"), "--checkpoints_dir", str(tmp_path / "run")]
+    )
     for k in (0, 4):
         assert again["75_25"][k]["average_mAP"] == pytest.approx(trained["75_25"][k]["average_mAP"], abs=1e-9)
 
@@ -166,8 +210,11 @@ def test_zero_shot_data_on_real_thumos14_and_the_shipped_lists(real_data, tmp_pa
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        builder = Thumos14Builder(annotation_file=str(real_data / "thumos14/thumos14_annotations.json"),
-                                  invalid_segments="drop", cache_dir=str(tmp_path))
+        builder = Thumos14Builder(
+            annotation_file=str(real_data / "thumos14/thumos14_annotations.json"),
+            invalid_segments="drop",
+            cache_dir=str(tmp_path),
+        )
         builder.download_and_prepare()
     data = builder.as_dataset()
     names = data["val"].features["labels"].feature.names

@@ -82,7 +82,9 @@ def read_activitynet_json(
                 continue
             if not isinstance(ann["label"], (str, int)) or isinstance(ann["label"], bool):
                 if not isinstance(ann["label"], float):  # a float is reported as an unknown label by the builder
-                    errors.append(f"video {vid!r}, annotation {i}: label must be a class name or id, got {ann['label']!r}")
+                    errors.append(
+                        f"video {vid!r}, annotation {i}: label must be a class name or id, got {ann['label']!r}"
+                    )
                     continue
             if ambiguous_label is not None and ann["label"] == ambiguous_label:
                 ambiguous.append(ann["segment"])
@@ -129,7 +131,9 @@ class ActivityNetBuilder(TemporalLocalizationBuilder):
     @cached_property
     def _parsed(self):
         self.config.validate()
-        return read_activitynet_json(self.config.annotation_file, tuple(self.config.splits), self.config.ambiguous_label)
+        return read_activitynet_json(
+            self.config.annotation_file, tuple(self.config.splits), self.config.ambiguous_label
+        )
 
     def _extra_segment_columns(self) -> tuple[str, ...]:
         return ("ambiguous_segments",) if self.config.ambiguous_label is not None else ()

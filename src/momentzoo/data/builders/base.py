@@ -101,7 +101,9 @@ class MomentZooBuilderConfig(datasets.BuilderConfig):
         if self.fps is not None and not (isinstance(self.fps, (int, float)) and self.fps > 0):
             raise ValueError(f"fps must be a positive number or None, got {self.fps!r}")
         if self.invalid_segments not in INVALID_SEGMENT_POLICIES:
-            raise ValueError(f"invalid_segments must be one of {INVALID_SEGMENT_POLICIES}, got {self.invalid_segments!r}")
+            raise ValueError(
+                f"invalid_segments must be one of {INVALID_SEGMENT_POLICIES}, got {self.invalid_segments!r}"
+            )
         if not isinstance(self.skip_missing, bool):
             raise ValueError(f"skip_missing must be a bool, got {self.skip_missing!r}")
         if not self.video_ext.startswith("."):
@@ -208,7 +210,12 @@ class _MomentZooBuilder(datasets.GeneratorBasedBuilder, metaclass=abc.ABCMeta):
 
     @staticmethod
     def _bad_duration(duration) -> bool:
-        return isinstance(duration, bool) or not isinstance(duration, (int, float)) or not np.isfinite(duration) or duration <= 0
+        return (
+            isinstance(duration, bool)
+            or not isinstance(duration, (int, float))
+            or not np.isfinite(duration)
+            or duration <= 0
+        )
 
     def _split_generators(self, dl_manager):
         self._check_fps(self._records())
@@ -242,7 +249,9 @@ class _MomentZooBuilder(datasets.GeneratorBasedBuilder, metaclass=abc.ABCMeta):
     @cached_property
     def _feature_files(self) -> dict[str, Path]:
         cfg = self.config
-        found, missing = locate_feature_files(self._all_video_ids(), cfg.features_dir, cfg.feature_prefix, cfg.feature_ext)
+        found, missing = locate_feature_files(
+            self._all_video_ids(), cfg.features_dir, cfg.feature_prefix, cfg.feature_ext
+        )
         report_missing(missing, cfg.skip_missing, "feature file", repr(cfg.features_dir))
         return found
 
@@ -253,7 +262,9 @@ class _MomentZooBuilder(datasets.GeneratorBasedBuilder, metaclass=abc.ABCMeta):
             raise ValueError(f"videos_dir {cfg.videos_dir!r} is not a directory")
         found, missing = {}, []
         for vid in dict.fromkeys(self._all_video_ids()):
-            path = safe_join(cfg.videos_dir, f"{cfg.video_prefix}{vid}{cfg.video_ext}", what=f"video file of video {vid!r}")
+            path = safe_join(
+                cfg.videos_dir, f"{cfg.video_prefix}{vid}{cfg.video_ext}", what=f"video file of video {vid!r}"
+            )
             (found.__setitem__(vid, path) if path.is_file() else missing.append(vid))
         report_missing(missing, cfg.skip_missing, f"video file ({cfg.video_ext})", repr(cfg.videos_dir))
         return found
@@ -318,8 +329,14 @@ class _MomentZooBuilder(datasets.GeneratorBasedBuilder, metaclass=abc.ABCMeta):
             fps = cfg.fps if cfg.fps is not None else fps
             stride, num_frames = cfg.feature_stride, cfg.num_frames
             if cfg.resize_length is None:  # resizing derives fps from the duration: consistent by construction
-                check_feature_length(len(feats), duration, fps, stride, num_frames,
-                                     f"{self._feature_files[video_id]} (video {video_id!r})")
+                check_feature_length(
+                    len(feats),
+                    duration,
+                    fps,
+                    stride,
+                    num_frames,
+                    f"{self._feature_files[video_id]} (video {video_id!r})",
+                )
             if cfg.resize_length is not None:
                 fps = resized_feature_geometry(len(feats), cfg.resize_length, fps, stride, num_frames, duration)
                 feats, stride, num_frames = resize_features(feats, cfg.resize_length), 1, 1
@@ -361,7 +378,6 @@ class TemporalLocalizationBuilder(_MomentZooBuilder):
         self.config.validate()
         return self._read_annotations()
 
-
     def _info(self) -> datasets.DatasetInfo:
         self.config.validate()
         label = datasets.ClassLabel(names=self._class_names())
@@ -393,9 +409,16 @@ class TemporalLocalizationBuilder(_MomentZooBuilder):
                     continue
                 seen.add(rec.video_id)
                 if self._bad_duration(rec.duration):
-                    other_errors.append(f"{rec.source}: {name}: duration must be a positive number, got {rec.duration!r}")
+                    other_errors.append(
+                        f"{rec.source}: {name}: duration must be a positive number, got {rec.duration!r}"
+                    )
                     continue
-                if self._has_features() and self.config.fps is None and rec.fps is not None and self._bad_duration(rec.fps):
+                if (
+                    self._has_features()
+                    and self.config.fps is None
+                    and rec.fps is not None
+                    and self._bad_duration(rec.fps)
+                ):
                     other_errors.append(f"{rec.source}: {name}: fps must be a positive finite number, got {rec.fps!r}")
                     continue
                 if len(rec.segments) != len(rec.labels):
@@ -414,11 +437,19 @@ class TemporalLocalizationBuilder(_MomentZooBuilder):
                     "_fps": rec.fps,
                 }
                 for col in self._extra_segment_columns():
-                    extra = check_segments(rec.extra.get(col, []), rec.duration, rec.video_id, report, policy,
-                                           f"{rec.where + ', ' if rec.where else ''}{col}")
+                    extra = check_segments(
+                        rec.extra.get(col, []),
+                        rec.duration,
+                        rec.video_id,
+                        report,
+                        policy,
+                        f"{rec.where + ', ' if rec.where else ''}{col}",
+                    )
                     row[col] = [seg for _, seg in extra]
                 for col in self.EXTRA_LABEL_COLUMNS:
-                    row[col] = [self._label_id(v, index, label_errors[rec.source], name) for v in rec.extra.get(col, [])]
+                    row[col] = [
+                        self._label_id(v, index, label_errors[rec.source], name) for v in rec.extra.get(col, [])
+                    ]
                 for col in self._extra_features():
                     row[col] = rec.extra[col]
                 rows.append(row)
@@ -466,7 +497,6 @@ class TemporalGroundingBuilder(_MomentZooBuilder):
         self.config.validate()
         return self._read_queries()
 
-
     def _info(self) -> datasets.DatasetInfo:
         self.config.validate()
         features = {
@@ -510,8 +540,16 @@ class TemporalGroundingBuilder(_MomentZooBuilder):
                     if not windows:
                         emptied.append(f"{q.source}: {name}")
                         continue
-                rows.append({"qid": q.qid, "video_id": q.video_id, "duration": float(q.duration), "query": q.query,
-                             "windows": windows, **{k: q.extra[k] for k in self._extra_features()}})
+                rows.append(
+                    {
+                        "qid": q.qid,
+                        "video_id": q.video_id,
+                        "duration": float(q.duration),
+                        "query": q.query,
+                        "windows": windows,
+                        **{k: q.extra[k] for k in self._extra_features()},
+                    }
+                )
             out[split] = rows
         if errors:
             raise ValueError(f"{len(errors)} problem(s) in the annotations:\n{format_problems(errors)}")

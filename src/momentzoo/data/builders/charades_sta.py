@@ -67,8 +67,13 @@ def query_from_json(path: str, lineno: int, obj: dict, required: tuple[str, ...]
         errors.append(f"line {lineno}: relevant_windows must be a list of [start, end], got {windows!r}")
         return None
     return QueryAnnotation(
-        qid=str(obj["qid"]), video_id=str(obj["vid"]), duration=obj["duration"], query=obj["query"],
-        windows=windows, source=path, where=f"line {lineno}",
+        qid=str(obj["qid"]),
+        video_id=str(obj["vid"]),
+        duration=obj["duration"],
+        query=obj["query"],
+        windows=windows,
+        source=path,
+        where=f"line {lineno}",
     )
 
 
@@ -112,7 +117,9 @@ class CharadesSTABuilder(TemporalGroundingBuilder):
 
     @cached_property
     def _durations(self) -> dict[str, float]:
-        files = (self.config.durations_file,) if isinstance(self.config.durations_file, str) else self.config.durations_file
+        files = (
+            (self.config.durations_file,) if isinstance(self.config.durations_file, str) else self.config.durations_file
+        )
         out, errors = {}, []
         for path in files:
             try:
@@ -157,7 +164,9 @@ class CharadesSTABuilder(TemporalGroundingBuilder):
                 errors.append(f"line {index + 1}: video {vid!r} has no duration in durations_file")
                 continue
             # The txt format has no query id: the 0-based line index within its file serves as one.
-            out.append(QueryAnnotation(str(index), vid, durations[vid], sentence.strip(), [window], path, f"line {index + 1}"))
+            out.append(
+                QueryAnnotation(str(index), vid, durations[vid], sentence.strip(), [window], path, f"line {index + 1}")
+            )
         if errors:
             raise ValueError(f"{path}: {len(errors)} problem(s):\n{format_problems(errors)}")
         return out
@@ -172,7 +181,9 @@ class CharadesSTABuilder(TemporalGroundingBuilder):
                     continue
                 errors = []
                 for lineno, obj in read_jsonl(path):
-                    q = query_from_json(path, lineno, obj, ("qid", "query", "duration", "vid", "relevant_windows"), errors)
+                    q = query_from_json(
+                        path, lineno, obj, ("qid", "query", "duration", "vid", "relevant_windows"), errors
+                    )
                     if q is not None:
                         queries.append(q)
                 if errors:

@@ -72,9 +72,12 @@ def _read_csv(path: str, required: tuple[str, ...]) -> list[dict]:
     except UnicodeDecodeError as err:
         raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     # DictReader fills a short row with None and files a long row's extra cells under None: both are errors.
-    bad = [f"line {line}: {sum(v is not None for k, v in row.items() if k is not None)} cell(s) for "
-           f"{len(reader.fieldnames)} columns" for line, row in enumerate(rows, start=2)
-           if None in row or any(v is None for v in row.values())]
+    bad = [
+        f"line {line}: {sum(v is not None for k, v in row.items() if k is not None)} cell(s) for "
+        f"{len(reader.fieldnames)} columns"
+        for line, row in enumerate(rows, start=2)
+        if None in row or any(v is None for v in row.values())
+    ]
     if bad:
         raise ValueError(f"{path}: {len(bad)} row(s) with the wrong number of cells:\n{format_problems(bad)}")
     return rows
@@ -140,7 +143,9 @@ class EpicKitchensBuilder(TemporalLocalizationBuilder):
             videos: dict[str, VideoAnnotation] = {}
             errors = []
             for path in files:
-                for line, row in enumerate(_read_csv(path, ("video_id", "start_timestamp", "stop_timestamp", column)), start=2):
+                for line, row in enumerate(
+                    _read_csv(path, ("video_id", "start_timestamp", "stop_timestamp", column)), start=2
+                ):
                     vid = row["video_id"]
                     where = f"line {line}" + (f", {row['narration_id']}" if row.get("narration_id") else "")
                     if vid not in info:

@@ -68,9 +68,13 @@ class QVHighlightsBuilder(TemporalGroundingBuilder):
             return None
         bad_ids = [i for i in ids if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < num_clips]
         if bad_ids:
-            errors.append(f"line {lineno}: clip id(s) {bad_ids} outside 0..{num_clips - 1} ({duration} s of {self.config.clip_length} s clips)")
+            errors.append(
+                f"line {lineno}: clip id(s) {bad_ids} outside 0..{num_clips - 1} ({duration} s of {self.config.clip_length} s clips)"
+            )
             return None
-        if not all(isinstance(s, list) and len(s) == 3 and all(isinstance(v, int) and 0 <= v <= 4 for v in s) for s in scores):
+        if not all(
+            isinstance(s, list) and len(s) == 3 and all(isinstance(v, int) and 0 <= v <= 4 for v in s) for s in scores
+        ):
             errors.append(f"line {lineno}: saliency_scores must be [a, b, c] integers in 0..4 per clip")
             return None
         return ids, scores

@@ -146,19 +146,31 @@ class Thumos14WeakBuilder(TemporalLocalizationBuilder):
             segments, labels, video_labels = a["segments"][i], a["labels"][i], a["labels_all"][i]
             where = f"index {i}"
             # Untrusted content: accept only lists of [number, number] and lists of strings.
-            if not all(isinstance(s, (list, tuple, np.ndarray)) and len(s) == 2 and all(map(_is_number, s)) for s in segments):
+            if not all(
+                isinstance(s, (list, tuple, np.ndarray)) and len(s) == 2 and all(map(_is_number, s)) for s in segments
+            ):
                 errors.append(f"video {vid!r} ({where}): segments.npy entry is not a list of [start, end] numbers")
                 continue
             if not all(isinstance(x, str) for x in list(labels) + list(video_labels)):
-                errors.append(f"video {vid!r} ({where}): labels.npy / labels_all.npy entries must be lists of class names")
+                errors.append(
+                    f"video {vid!r} ({where}): labels.npy / labels_all.npy entries must be lists of class names"
+                )
                 continue
             if split not in out:
                 continue
             fps = None if a["original_fps"] is None else float(a["original_fps"][i])
             extra = {"ambiguous_segments": ambiguous.get(vid, []), "video_labels": list(dict.fromkeys(video_labels))}
             out[split].append(
-                VideoAnnotation(vid, float(durations[i]), [list(map(float, s)) for s in segments], list(labels),
-                                source, where, fps=fps, extra=extra)
+                VideoAnnotation(
+                    vid,
+                    float(durations[i]),
+                    [list(map(float, s)) for s in segments],
+                    list(labels),
+                    source,
+                    where,
+                    fps=fps,
+                    extra=extra,
+                )
             )
         if errors:
             raise ValueError(f"{source}: {len(errors)} malformed entr(ies):\n{format_problems(errors)}")
@@ -197,4 +209,3 @@ class Thumos14WeakBuilder(TemporalLocalizationBuilder):
             return super()._load_features(video_id)
         feats = np.asarray(self._features_by_video[video_id])
         return check_feature_array(feats, f"{self.config.features_file} (video {video_id!r})", self._feature_dim())
-

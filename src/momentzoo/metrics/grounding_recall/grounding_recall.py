@@ -16,7 +16,10 @@ from momentzoo.metrics._common import check_iou_thresholds, is_number, paired_se
 from momentzoo.rewards.parsing import parse_windows
 
 __all__ = [
-    "TemporalGroundingRecall", "compute_grounding_recall", "normalize_grounding_inputs", "DEFAULT_RANKS",
+    "TemporalGroundingRecall",
+    "compute_grounding_recall",
+    "normalize_grounding_inputs",
+    "DEFAULT_RANKS",
     "DEFAULT_IOU_THRESHOLDS",
 ]
 
@@ -99,8 +102,10 @@ def normalize_grounding_inputs(value, name: str):
             return [[window] for window in value.tolist()]
         if value.ndim == 3 and value.shape[2] == 2:
             return value.tolist()
-        raise ValueError(f"{name}: a tensor of windows must have shape (queries, 2) or (queries, windows, 2), got "
-                         f"{tuple(value.shape)}")
+        raise ValueError(
+            f"{name}: a tensor of windows must have shape (queries, 2) or (queries, windows, 2), got "
+            f"{tuple(value.shape)}"
+        )
     if not isinstance(value, (list, tuple)):
         return value  # refused with a clear error by the checks
     return [_plain_query(entry) for entry in value]
@@ -109,7 +114,9 @@ def normalize_grounding_inputs(value, name: str):
 def _windows(entry, where: str, allow_empty: bool) -> list:
     """Check one query's list of windows: each two finite numbers with end >= start."""
     if isinstance(entry, (list, tuple)) and len(entry) == 2 and all(map(is_number, entry)):
-        raise ValueError(f"{where}: expected a list of [start, end] windows, got one window {list(entry)!r}; wrap it as [[start, end]]")
+        raise ValueError(
+            f"{where}: expected a list of [start, end] windows, got one window {list(entry)!r}; wrap it as [[start, end]]"
+        )
     if not isinstance(entry, (list, tuple)):
         raise ValueError(f"{where}: expected a list of [start, end] windows, got {type(entry).__name__}")
     if not entry and not allow_empty:
@@ -198,7 +205,9 @@ def _check_inputs(predictions, references) -> tuple[list, list]:
 
 
 def _check_options(ranks, iou_thresholds) -> tuple[list[int], list[float]]:
-    if isinstance(ranks, int) or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1 for k in ranks):
+    if isinstance(ranks, int) or not all(
+        isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1 for k in ranks
+    ):
         raise ValueError(f"ranks must be a list of positive integers, got {ranks!r}")
     if not ranks or len(set(ranks)) != len(ranks):
         raise ValueError(f"ranks must be a non-empty list without duplicates, got {ranks!r}")
@@ -208,7 +217,7 @@ def _check_options(ranks, iou_thresholds) -> tuple[list[int], list[float]]:
 
 def _padded(windows: _Windows, width: int, queries: slice) -> tuple[torch.Tensor, torch.Tensor]:
     """(q, width, 2) float64 windows and a (q, width) validity mask for `queries` (each cut at `width`)."""
-    offsets = windows.offsets[queries.start:queries.stop + 1]
+    offsets = windows.offsets[queries.start : queries.stop + 1]
     counts = np.minimum(np.diff(offsets), width)
     query = np.repeat(np.arange(len(counts)), counts)
     position = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -324,5 +333,15 @@ class TemporalGroundingRecall(evaluate.Metric):
         self._check_batch([prediction], [reference])
         super().add(prediction=prediction, reference=reference, **kwargs)
 
-    def _compute(self, predictions, references, ranks=DEFAULT_RANKS, iou_thresholds=DEFAULT_IOU_THRESHOLDS, strict=True, percent=False):
-        return compute_grounding_recall(predictions, references, ranks=ranks, iou_thresholds=iou_thresholds, strict=strict, percent=percent)
+    def _compute(
+        self,
+        predictions,
+        references,
+        ranks=DEFAULT_RANKS,
+        iou_thresholds=DEFAULT_IOU_THRESHOLDS,
+        strict=True,
+        percent=False,
+    ):
+        return compute_grounding_recall(
+            predictions, references, ranks=ranks, iou_thresholds=iou_thresholds, strict=strict, percent=percent
+        )

@@ -84,14 +84,20 @@ class _Flat:
         """Finite segments with end >= start, finite scores."""
         bad = np.flatnonzero(~np.isfinite(self.segments).all(axis=1))
         if len(bad):
-            raise ValueError(f"{self.field} of {self.where(bad[0])}: 'segment' must be finite, got {self.segments[bad[0]].tolist()}")
+            raise ValueError(
+                f"{self.field} of {self.where(bad[0])}: 'segment' must be finite, got {self.segments[bad[0]].tolist()}"
+            )
         bad = np.flatnonzero(self.segments[:, 1] < self.segments[:, 0])
         if len(bad):
-            raise ValueError(f"{self.field} of {self.where(bad[0])}: 'segment' end < start: {self.segments[bad[0]].tolist()}")
+            raise ValueError(
+                f"{self.field} of {self.where(bad[0])}: 'segment' end < start: {self.segments[bad[0]].tolist()}"
+            )
         if self.scores is not None:
             bad = np.flatnonzero(~np.isfinite(self.scores))
             if len(bad):
-                raise ValueError(f"{self.field} of {self.where(bad[0])}: 'score' must be finite, got {self.scores[bad[0]]}")
+                raise ValueError(
+                    f"{self.field} of {self.where(bad[0])}: 'score' must be finite, got {self.scores[bad[0]]}"
+                )
         return self
 
 
@@ -114,7 +120,9 @@ def _check_items(entries, field: str, keys: tuple[str, ...], video_ids=None):
     first_kind = None
     for v, items in enumerate(entries):
         if not isinstance(items, (list, tuple)):
-            raise ValueError(f"{field} of {_video_name(v, video_ids)}: expected a list of dicts, got {type(items).__name__}")
+            raise ValueError(
+                f"{field} of {_video_name(v, video_ids)}: expected a list of dicts, got {type(items).__name__}"
+            )
         for j, item in enumerate(items):
             where = f"{field} of {_video_name(v, video_ids)}, item {j}"
             if not isinstance(item, Mapping):
@@ -185,7 +193,9 @@ def _flatten_arrow(column, field: str, with_score: bool, video_ids=None) -> _Fla
         field=field,
         video=np.repeat(np.arange(len(array), dtype=np.int64), counts),
         segments=segments.astype(np.float64).reshape(-1, 2),
-        scores=pc.struct_field(items, "score").to_numpy(zero_copy_only=False).astype(np.float64) if with_score else None,
+        scores=pc.struct_field(items, "score").to_numpy(zero_copy_only=False).astype(np.float64)
+        if with_score
+        else None,
         codes=labels.indices.to_numpy(zero_copy_only=False).astype(np.int64),
         vocab=vocab,
         label_kind=_label_kind(vocab[0]) if vocab else None,
@@ -219,7 +229,9 @@ def _candidate_pairs(p_group, p_seg, g_group, g_seg, min_threshold):
     hi = _grouped_searchsorted(g_group, g_start, p_group, end - min_threshold * length + margin, "right")
     counts = np.where(p_group >= 0, np.maximum(hi - lo, 0), 0)
     pair_pred = np.repeat(np.arange(len(p_group)), counts)
-    pair_gt = by_start[np.repeat(lo, counts) + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)]
+    pair_gt = by_start[
+        np.repeat(lo, counts) + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    ]
     iou = paired_segment_iou(torch.from_numpy(p_seg[pair_pred]), torch.from_numpy(g_seg[pair_gt])).numpy()
     keep = iou >= min_threshold
     return pair_pred[keep], pair_gt[keep], iou[keep]
@@ -315,9 +327,13 @@ def _tal_map(preds: _Flat, refs: _Flat, num_videos: int, iou_thresholds, ignore_
     unmatched = sorted(set(preds.vocab) - set(classes) - ignored, key=str)
     if unmatched:  # e.g. "diving" against "Diving": these predictions can never be counted
         shown = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in unmatched[:20])
-        warnings.warn(f"tal_map: {len(unmatched)} prediction label(s) match no ground-truth class and score nothing: "
-                      f"{shown}{' ...' if len(unmatched) > 20 else ''} (classes: {len(classes)}, e.g. "
-                      f"{[c.item() if isinstance(c, np.generic) else c for c in classes[:5]]})", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"tal_map: {len(unmatched)} prediction label(s) match no ground-truth class and score nothing: "
+            f"{shown}{' ...' if len(unmatched) > 20 else ''} (classes: {len(classes)}, e.g. "
+            f"{[c.item() if isinstance(c, np.generic) else c for c in classes[:5]]})",
+            UserWarning,
+            stacklevel=3,
+        )
     g_class = np.array([index.get(label, -1) for label in refs.vocab] + [-1], dtype=np.int64)[refs.codes]
     p_class = np.array([index.get(label, -1) for label in preds.vocab] + [-1], dtype=np.int64)[preds.codes]
     g_keep = g_class >= 0
@@ -345,7 +361,8 @@ def _tal_map(preds: _Flat, refs: _Flat, num_videos: int, iou_thresholds, ignore_
     result = {f"mAP@{t:g}": float(np.mean(np.ascontiguousarray(ap[:, i]))) for i, t in enumerate(thresholds)}
     result["average_mAP"] = float(np.mean(list(result.values())))
     result["per_class_AP"] = {
-        label.item() if isinstance(label, np.generic) else label: [float(x) for x in row] for label, row in zip(classes, ap)
+        label.item() if isinstance(label, np.generic) else label: [float(x) for x in row]
+        for label, row in zip(classes, ap)
     }
     return result
 
@@ -409,7 +426,9 @@ class TemporalActionLocalizationMAP(evaluate.Metric):
         evaluate to encode row by row (which takes longer than the metric itself on ~40k detections).
         """
         if kwargs:
-            raise ValueError(f"Bad inputs for evaluation module: {list(kwargs)}. All required inputs are ['predictions', 'references']")
+            raise ValueError(
+                f"Bad inputs for evaluation module: {list(kwargs)}. All required inputs are ['predictions', 'references']"
+            )
         preds, pred_array = _flatten(predictions, "predictions", with_score=True)
         refs, ref_array = _flatten(references, "references", with_score=False)
         if len(predictions) != len(references):

@@ -148,21 +148,31 @@ class ActionFormerConfig(LabelMapMixin, TemporalLocalizationConfigMixin, PreTrai
         if self.hidden_size % self.num_attention_heads != 0:
             _fail("num_attention_heads", f"a divisor of hidden_size={self.hidden_size}", num_attention_heads)
         num_levels = self.num_downsample_layers + 1
-        windows = [attention_window_size] * num_levels if isinstance(attention_window_size, Integral) else attention_window_size
+        windows = (
+            [attention_window_size] * num_levels
+            if isinstance(attention_window_size, Integral)
+            else attention_window_size
+        )
         if (
             not isinstance(windows, (list, tuple))
             or len(windows) != num_levels
             or any(isinstance(w, bool) or not isinstance(w, Integral) or w < 3 or w % 2 != 1 for w in windows)
         ):
-            _fail("attention_window_size", f"an odd integer >= 3 or a list of {num_levels} of them", attention_window_size)
-        self.attention_window_size = attention_window_size if isinstance(attention_window_size, Integral) else [int(w) for w in windows]
+            _fail(
+                "attention_window_size", f"an odd integer >= 3 or a list of {num_levels} of them", attention_window_size
+            )
+        self.attention_window_size = (
+            attention_window_size if isinstance(attention_window_size, Integral) else [int(w) for w in windows]
+        )
         self.mlp_ratio = _int("mlp_ratio", mlp_ratio)
         self.hidden_act = _choice("hidden_act", hidden_act, ("gelu", "relu", "silu", "gelu_new", "gelu_pytorch_tanh"))
         self.attention_dropout = _float("attention_dropout", attention_dropout, 0.0, 1.0, high_open=True)
         self.hidden_dropout = _float("hidden_dropout", hidden_dropout, 0.0, 1.0, high_open=True)
         self.drop_path_rate = _float("drop_path_rate", drop_path_rate, 0.0, 1.0, high_open=True)
         if layer_scale_init_value is not None:
-            layer_scale_init_value = _float("layer_scale_init_value", layer_scale_init_value, 0.0, math.inf, low_open=True)
+            layer_scale_init_value = _float(
+                "layer_scale_init_value", layer_scale_init_value, 0.0, math.inf, low_open=True
+            )
         self.layer_scale_init_value = layer_scale_init_value
         self.fpn_with_ln = _bool("fpn_with_ln", fpn_with_ln)
         self.head_hidden_size = _int("head_hidden_size", head_hidden_size)
@@ -182,16 +192,24 @@ class ActionFormerConfig(LabelMapMixin, TemporalLocalizationConfigMixin, PreTrai
         if len(ranges) != num_levels or any(
             not (math.isfinite(low) and low >= 0 and high > low) for low, high in ranges
         ):
-            _fail("regression_ranges", f"{num_levels} pairs (one per pyramid level) with 0 <= low < high", regression_ranges)
+            _fail(
+                "regression_ranges",
+                f"{num_levels} pairs (one per pyramid level) with 0 <= low < high",
+                regression_ranges,
+            )
         self.regression_ranges = ranges
         self.center_sampling = _choice("center_sampling", center_sampling, ("radius", "none"))
-        self.center_sampling_radius = _float("center_sampling_radius", center_sampling_radius, 0.0, math.inf, low_open=True)
+        self.center_sampling_radius = _float(
+            "center_sampling_radius", center_sampling_radius, 0.0, math.inf, low_open=True
+        )
         self.focal_alpha = _float("focal_alpha", focal_alpha, -1.0, 1.0)
         self.focal_gamma = _float("focal_gamma", focal_gamma, 0.0, math.inf)
         self.regression_loss_weight = _float("regression_loss_weight", regression_loss_weight, 0.0, math.inf)
         self.label_smoothing = _float("label_smoothing", label_smoothing, 0.0, 1.0, high_open=True)
         self.loss_normalizer_init = _float("loss_normalizer_init", loss_normalizer_init, 0.0, math.inf, low_open=True)
-        self.loss_normalizer_momentum = _float("loss_normalizer_momentum", loss_normalizer_momentum, 0.0, 1.0, high_open=True)
+        self.loss_normalizer_momentum = _float(
+            "loss_normalizer_momentum", loss_normalizer_momentum, 0.0, 1.0, high_open=True
+        )
 
         self.fps = _float("fps", fps, 0.0, math.inf, low_open=True)
         self.feature_stride = _int("feature_stride", feature_stride)
@@ -221,7 +239,12 @@ class ActionFormerConfig(LabelMapMixin, TemporalLocalizationConfigMixin, PreTrai
 
     def window_merge_nms_kwargs(self) -> dict:
         if self.nms_method == "none":
-            return {"method": "hard", "iou_threshold": 1.0, "min_score": self.min_score, "max_segments": self.max_segments}
+            return {
+                "method": "hard",
+                "iou_threshold": 1.0,
+                "min_score": self.min_score,
+                "max_segments": self.max_segments,
+            }
         return self.nms_kwargs()
 
     @property

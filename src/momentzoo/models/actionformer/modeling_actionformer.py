@@ -441,9 +441,7 @@ class ActionFormerRegressionHead(_ActionFormerConvTower):
     def forward(self, features: list[torch.Tensor], masks: list[torch.Tensor | None]) -> list[torch.Tensor]:
         if len(features) != self.num_levels:
             raise ValueError(f"ActionFormerRegressionHead has {self.num_levels} levels, got {len(features)}")
-        return [
-            F.relu(scale(self.offset(self.tower(x, m), m)[0])) for scale, x, m in zip(self.scales, features, masks)
-        ]
+        return [F.relu(scale(self.offset(self.tower(x, m), m)[0])) for scale, x, m in zip(self.scales, features, masks)]
 
 
 @dataclass
@@ -599,7 +597,10 @@ class ActionFormerModel(ActionFormerPreTrainedModel):
         super().__init__(config)
         self.backbone = ActionFormerBackbone(config)
         self.neck = ActionFormerIdentityFPN(
-            config.num_levels, config.hidden_size, with_ln=config.fpn_with_ln, rezero_padding=not config.official_padding
+            config.num_levels,
+            config.hidden_size,
+            with_ln=config.fpn_with_ln,
+            rezero_padding=not config.official_padding,
         )
         self.post_init()
 
@@ -704,7 +705,9 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
         rows = []
         for length, stride, (low, high) in zip(level_lengths, self.config.level_strides, self.config.regression_ranges):
             t = torch.arange(length, device=device, dtype=torch.float32) * stride
-            rows.append(torch.stack((t, torch.full_like(t, low), torch.full_like(t, high), torch.full_like(t, stride)), -1))
+            rows.append(
+                torch.stack((t, torch.full_like(t, low), torch.full_like(t, high), torch.full_like(t, stride)), -1)
+            )
         return torch.cat(rows)
 
     # ----------------------------------------------------------------------------------- label assignment
@@ -731,9 +734,9 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
         if self.config.center_sampling == "radius":
             center = 0.5 * (start + end)
             radius = stride * self.config.center_sampling_radius
-            inside = torch.minimum(
-                t - torch.maximum(center - radius, start), torch.minimum(center + radius, end) - t
-            ) > 0
+            inside = (
+                torch.minimum(t - torch.maximum(center - radius, start), torch.minimum(center + radius, end) - t) > 0
+            )
         else:
             inside = torch.minimum(left, right) > 0
         farthest = torch.maximum(left, right)
@@ -784,9 +787,12 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
         normalizer = self.loss_normalizer.detach().clone().float() / world_size
 
         targets = self._smoothed_targets(cls_targets[masks])
-        cls_loss = sigmoid_focal_loss(
-            cls_logits[masks], targets, self.config.focal_alpha, self.config.focal_gamma, reduction="sum"
-        ) / normalizer
+        cls_loss = (
+            sigmoid_focal_loss(
+                cls_logits[masks], targets, self.config.focal_alpha, self.config.focal_gamma, reduction="sum"
+            )
+            / normalizer
+        )
         reg_loss = offset_diou_loss(offsets[positive], reg_targets[positive], reduction="sum") / normalizer
         return cls_loss + self.config.regression_loss_weight * reg_loss, cls_loss, reg_loss
 
@@ -924,9 +930,7 @@ class ActionFormerForTemporalLocalization(ActionFormerPreTrainedModel):
         for index, meta in enumerate(metadata):
             duration, fps, feature_stride, num_frames, window_start = window_geometry(meta, index, config)
 
-            segments, scores, classes = self.decode_candidates(
-                cls_logits[index], offsets[index], points, masks[index]
-            )
+            segments, scores, classes = self.decode_candidates(cls_logits[index], offsets[index], points, masks[index])
             segments, scores, classes = segments.cpu(), scores.cpu(), classes.cpu()
             if config.nms_method != "none":
                 segments, scores, classes = batched_nms(segments, scores, classes, **config.nms_kwargs())

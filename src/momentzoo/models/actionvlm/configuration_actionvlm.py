@@ -168,8 +168,11 @@ class ActionVLMConfig(ActionFormerConfig):
             _fail("upsample_video_tokens", "True or False", upsample_video_tokens)
         self.upsample_video_tokens = upsample_video_tokens
         for name, value in (("image_mean", image_mean), ("image_std", image_std)):
-            if value is not None and (not isinstance(value, (list, tuple)) or len(value) != 3
-                                      or not all(isinstance(v, Real) and not isinstance(v, bool) for v in value)):
+            if value is not None and (
+                not isinstance(value, (list, tuple))
+                or len(value) != 3
+                or not all(isinstance(v, Real) and not isinstance(v, bool) for v in value)
+            ):
                 _fail(name, "None or 3 numbers (RGB)", value)
         if image_std is not None and min(image_std) <= 0:
             _fail("image_std", "3 numbers > 0", image_std)
@@ -193,8 +196,11 @@ class ActionVLMConfig(ActionFormerConfig):
         self.language_model_name_or_path = language_model_name_or_path
 
         tokens = DEFAULT_SPECIAL_TOKENS if special_tokens is None else special_tokens
-        if isinstance(tokens, str) or len(tokens) != 3 or len(set(tokens)) != 3 or not all(
-            isinstance(t, str) and t for t in tokens
+        if (
+            isinstance(tokens, str)
+            or len(tokens) != 3
+            or len(set(tokens)) != 3
+            or not all(isinstance(t, str) and t for t in tokens)
         ):
             _fail("special_tokens", "three distinct non-empty strings ([cls], [loc], [adv])", special_tokens)
         self.special_tokens = list(tokens)
@@ -233,8 +239,10 @@ class ActionVLMConfig(ActionFormerConfig):
             # descriptions were for its own classes
             self.prompt_token_ids = class_descriptions = None
         if class_descriptions is not None:
-            if isinstance(class_descriptions, str) or len(class_descriptions) != self.num_classes or not all(
-                isinstance(d, str) for d in class_descriptions
+            if (
+                isinstance(class_descriptions, str)
+                or len(class_descriptions) != self.num_classes
+                or not all(isinstance(d, str) for d in class_descriptions)
             ):
                 _fail("class_descriptions", f"a list of {self.num_classes} strings (one per class)", class_descriptions)
             class_descriptions = list(class_descriptions)
@@ -278,11 +286,24 @@ class ActionVLMConfig(ActionFormerConfig):
 def _qwen2_5(hidden: int, intermediate: int, layers: int, heads: int, max_window_layers: int) -> dict:
     """The published config of a Qwen2.5 Instruct model (the LMs of InternVL2.5/3)."""
     return dict(
-        model_type="qwen2", vocab_size=151936, hidden_size=hidden, intermediate_size=intermediate,
-        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=2, hidden_act="silu",
-        max_position_embeddings=32768, rms_norm_eps=1e-6, rope_theta=1000000.0, use_sliding_window=False,
-        sliding_window=32768, max_window_layers=max_window_layers, tie_word_embeddings=True,
-        bos_token_id=151643, eos_token_id=151645, attention_dropout=0.0,
+        model_type="qwen2",
+        vocab_size=151936,
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=2,
+        hidden_act="silu",
+        max_position_embeddings=32768,
+        rms_norm_eps=1e-6,
+        rope_theta=1000000.0,
+        use_sliding_window=False,
+        sliding_window=32768,
+        max_window_layers=max_window_layers,
+        tie_word_embeddings=True,
+        bos_token_id=151643,
+        eos_token_id=151645,
+        attention_dropout=0.0,
     )
 
 
@@ -290,9 +311,17 @@ def _videomae(hidden: int, layers: int, heads: int, image_size: int = 160) -> di
     # 16-frame clips, 2-frame tubelets, 16x16 patches; the paper feeds 160x160 crops (the sinusoidal position
     # table is rebuilt for any image size, so 224-pixel checkpoints load unchanged).
     return dict(
-        model_type="videomae", hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-        intermediate_size=4 * hidden, image_size=image_size, patch_size=16, num_frames=16, tubelet_size=2,
-        qkv_bias=True, use_mean_pooling=True,
+        model_type="videomae",
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=4 * hidden,
+        image_size=image_size,
+        patch_size=16,
+        num_frames=16,
+        tubelet_size=2,
+        qkv_bias=True,
+        use_mean_pooling=True,
     )
 
 
@@ -309,24 +338,39 @@ _E2E = dict(max_seq_len=768, upsample_video_tokens=True, feature_stride=1, num_f
 # (3B) are built on. The hub ids name transformers-format checkpoints of the same sizes.
 ACTIONVLM_PRESETS = {
     "actionvlm-s-1.5b": dict(
-        vision_model="MCG-NJU/videomae-small-finetuned-kinetics", language_model="Qwen/Qwen2.5-1.5B-Instruct",
-        vision_config=_VIDEOMAE_S, text_config=_QWEN2_5_1_5B, config=dict(_E2E, vision_tuning="full"),
+        vision_model="MCG-NJU/videomae-small-finetuned-kinetics",
+        language_model="Qwen/Qwen2.5-1.5B-Instruct",
+        vision_config=_VIDEOMAE_S,
+        text_config=_QWEN2_5_1_5B,
+        config=dict(_E2E, vision_tuning="full"),
     ),
     "actionvlm-s-3b": dict(
-        vision_model="MCG-NJU/videomae-small-finetuned-kinetics", language_model="Qwen/Qwen2.5-3B-Instruct",
-        vision_config=_VIDEOMAE_S, text_config=_QWEN2_5_3B, config=dict(_E2E, vision_tuning="full"),
+        vision_model="MCG-NJU/videomae-small-finetuned-kinetics",
+        language_model="Qwen/Qwen2.5-3B-Instruct",
+        vision_config=_VIDEOMAE_S,
+        text_config=_QWEN2_5_3B,
+        config=dict(_E2E, vision_tuning="full"),
     ),
     "actionvlm-b-1.5b": dict(
-        vision_model="MCG-NJU/videomae-base-finetuned-kinetics", language_model="Qwen/Qwen2.5-1.5B-Instruct",
-        vision_config=_VIDEOMAE_B, text_config=_QWEN2_5_1_5B, config=dict(_E2E, vision_tuning="full"),
+        vision_model="MCG-NJU/videomae-base-finetuned-kinetics",
+        language_model="Qwen/Qwen2.5-1.5B-Instruct",
+        vision_config=_VIDEOMAE_B,
+        text_config=_QWEN2_5_1_5B,
+        config=dict(_E2E, vision_tuning="full"),
     ),
     "actionvlm-b-3b": dict(
-        vision_model="MCG-NJU/videomae-base-finetuned-kinetics", language_model="Qwen/Qwen2.5-3B-Instruct",
-        vision_config=_VIDEOMAE_B, text_config=_QWEN2_5_3B, config=dict(_E2E, vision_tuning="full"),
+        vision_model="MCG-NJU/videomae-base-finetuned-kinetics",
+        language_model="Qwen/Qwen2.5-3B-Instruct",
+        vision_config=_VIDEOMAE_B,
+        text_config=_QWEN2_5_3B,
+        config=dict(_E2E, vision_tuning="full"),
     ),
     # ViT-L is too large to fine-tune end to end with a 3B LM: frozen, with AdaTAD temporal adapters.
     "actionvlm-l-3b": dict(
-        vision_model="MCG-NJU/videomae-large-finetuned-kinetics", language_model="Qwen/Qwen2.5-3B-Instruct",
-        vision_config=_VIDEOMAE_L, text_config=_QWEN2_5_3B, config=dict(_E2E, vision_tuning="adapter"),
+        vision_model="MCG-NJU/videomae-large-finetuned-kinetics",
+        language_model="Qwen/Qwen2.5-3B-Instruct",
+        vision_config=_VIDEOMAE_L,
+        text_config=_QWEN2_5_3B,
+        config=dict(_E2E, vision_tuning="adapter"),
     ),
 }

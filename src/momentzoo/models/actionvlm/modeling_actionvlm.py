@@ -190,12 +190,18 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
 
     accepts_loss_kwargs = False
 
-    def __init__(self, config: ActionVLMConfig, language_model: PreTrainedModel | None = None,
-                 vision_model: PreTrainedModel | None = None):
+    def __init__(
+        self,
+        config: ActionVLMConfig,
+        language_model: PreTrainedModel | None = None,
+        vision_model: PreTrainedModel | None = None,
+    ):
         super().__init__(config)
         if config.text_config is None:
-            raise ValueError("ActionVLMConfig.text_config is required (the language model); use "
-                             "ActionVLMConfig.from_preset(...) or ActionVLMForTemporalLocalization.from_backbones(...)")
+            raise ValueError(
+                "ActionVLMConfig.text_config is required (the language model); use "
+                "ActionVLMConfig.from_preset(...) or ActionVLMForTemporalLocalization.from_backbones(...)"
+            )
         self.tokenizer = None  # attached by from_backbones / from_pretrained / set_tokenizer; needed for L_tg
         self.use_language = True
 
@@ -203,7 +209,9 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         self.vision_model = None
         self.temporal_adapters = None
         if config.vision_config is not None:
-            self.vision_model = vision_model if vision_model is not None else AutoModel.from_config(config.vision_config)
+            self.vision_model = (
+                vision_model if vision_model is not None else AutoModel.from_config(config.vision_config)
+            )
             if config.vision_tuning == "adapter":
                 layers = self._vision_layers()
                 self.temporal_adapters = nn.ModuleList(
@@ -261,16 +269,23 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         from peft import LoraConfig, get_peft_model
 
         config = self.config
-        lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                          target_modules=list(config.lora_target_modules), bias="none")
+        lora = LoraConfig(
+            r=config.lora_rank,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=list(config.lora_target_modules),
+            bias="none",
+        )
         try:
             # peft adds the LoRA layers to the LM in place; the `PeftModel` around it is kept out of the module tree
             # (the LM stays `language_model`, so transformers ties and loads its weights as before) and serves
             # peft's adapter saving and merging.
             self.__dict__["language_adapter"] = get_peft_model(self.language_model, lora)
         except ValueError as error:
-            raise ValueError(f"ActionVLMConfig.lora_target_modules {config.lora_target_modules} do not match the "
-                             f"language model {type(self.language_model).__name__}: {error}") from None
+            raise ValueError(
+                f"ActionVLMConfig.lora_target_modules {config.lora_target_modules} do not match the "
+                f"language model {type(self.language_model).__name__}: {error}"
+            ) from None
         # peft initialised the LoRA weights (B = 0): keep the composite init from overwriting them.
         for name, module in self.language_model.named_modules():
             if ".lora_" in name:
@@ -306,7 +321,9 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         frozen with trainable adapters, or frozen; bridges, heads and the detector always train."""
         config = self.config
         for name, param in self.language_model.named_parameters():
-            param.requires_grad_(config.language_tuning == "full" or (config.language_tuning == "lora" and "lora_" in name))
+            param.requires_grad_(
+                config.language_tuning == "full" or (config.language_tuning == "lora" and "lora_" in name)
+            )
         if self.vision_model is not None:
             self.vision_model.requires_grad_(config.vision_tuning == "full")
 
@@ -332,8 +349,10 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         special tokens to `config.special_token_ids`."""
         ids = [tokenizer.convert_tokens_to_ids(token) for token in self.config.special_tokens]
         if self.config.special_token_ids is not None and ids != list(self.config.special_token_ids):
-            raise ValueError(f"the tokenizer maps {self.config.special_tokens} to {ids} but the model was built with "
-                             f"special_token_ids {self.config.special_token_ids}: add them with from_backbones")
+            raise ValueError(
+                f"the tokenizer maps {self.config.special_tokens} to {ids} but the model was built with "
+                f"special_token_ids {self.config.special_token_ids}: add them with from_backbones"
+            )
         self.tokenizer = tokenizer
 
     def set_class_descriptions(self, class_descriptions: list[str] | None, tokenizer=None) -> list[int]:
@@ -345,11 +364,14 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         config = self.config
         if class_descriptions is not None:
             if isinstance(class_descriptions, str) or len(class_descriptions) != config.num_classes:
-                raise ValueError(f"class_descriptions must be a list of {config.num_classes} strings (one per class), "
-                                 f"got {class_descriptions!r}")
+                raise ValueError(
+                    f"class_descriptions must be a list of {config.num_classes} strings (one per class), "
+                    f"got {class_descriptions!r}"
+                )
             class_descriptions = [str(d) for d in class_descriptions]
-        prompt = format_action_prompt(config.class_names, class_descriptions, config.prompt_template,
-                                      config.action_template)
+        prompt = format_action_prompt(
+            config.class_names, class_descriptions, config.prompt_template, config.action_template
+        )
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         config.class_descriptions = class_descriptions
         config.prompt_token_ids = list(ids)
@@ -411,8 +433,10 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         # A config's construction resets its sub-configs' attention implementation: keep the loaded models' own.
         attention = {id(m): m.config._attn_implementation for m in (lm, vm) if m is not None}
         config = ActionVLMConfig(
-            text_config=lm.config, vision_config=vm.config if vm is not None else None,
-            special_token_ids=special_ids, **config_kwargs,
+            text_config=lm.config,
+            vision_config=vm.config if vm is not None else None,
+            special_token_ids=special_ids,
+            **config_kwargs,
         )
         for m in (lm, vm):
             if m is not None:
@@ -458,33 +482,56 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         base = load_causal_lm(self.config.language_model_name_or_path, dtype=self.dtype, **hub).state_dict()
         wrapped = self.language_model
         # peft moved each adapted Linear's weights under `base_layer`
-        weights = {key: base[key.replace(".base_layer", "")] for key in wrapped.state_dict()
-                   if "lora_" not in key and key.replace(".base_layer", "") in base}
+        weights = {
+            key: base[key.replace(".base_layer", "")]
+            for key in wrapped.state_dict()
+            if "lora_" not in key and key.replace(".base_layer", "") in base
+        }
         missing = [k for k in wrapped.state_dict() if "lora_" not in k and k not in weights]
         if missing:
-            raise ValueError(f"{self.config.language_model_name_or_path} lacks LM weights {missing[:5]} that this "
-                             "adapter-only checkpoint needs")
+            raise ValueError(
+                f"{self.config.language_model_name_or_path} lacks LM weights {missing[:5]} that this "
+                "adapter-only checkpoint needs"
+            )
         wrapped.load_state_dict(weights, strict=False)
 
     @classmethod
     def card_kwargs_from_config(cls, config) -> dict:
         # The backbones from_backbones loaded (a VLM's text model names its checkpoint); a model built from a
         # config has random backbones and names none.
-        names = [hub_repo_id(c._name_or_path.removesuffix(TEXT_MODEL_SUFFIX))
-                 for c in (config.vision_config, config.text_config) if c is not None]
+        names = [
+            hub_repo_id(c._name_or_path.removesuffix(TEXT_MODEL_SUFFIX))
+            for c in (config.vision_config, config.text_config)
+            if c is not None
+        ]
         names = [name for name in names if name]
         vision = config.vision_config
         rows = [
-            ("video encoder", f"{vision.model_type} {vision.hidden_size}-d x {vision.num_hidden_layers} layers, "
-                              f"{config.vision_tuning}" if vision is not None else f"pre-extracted {config.input_dim}-d features"),
-            ("language model", f"{config.text_config.model_type} {config.text_config.hidden_size}-d x "
-                               f"{config.text_config.num_hidden_layers} layers, {config.language_tuning}"
-                               + (f" (rank {config.lora_rank}, alpha {config.lora_alpha})" if config.language_tuning == "lora" else "")),
+            (
+                "video encoder",
+                f"{vision.model_type} {vision.hidden_size}-d x {vision.num_hidden_layers} layers, "
+                f"{config.vision_tuning}"
+                if vision is not None
+                else f"pre-extracted {config.input_dim}-d features",
+            ),
+            (
+                "language model",
+                f"{config.text_config.model_type} {config.text_config.hidden_size}-d x "
+                f"{config.text_config.num_hidden_layers} layers, {config.language_tuning}"
+                + (
+                    f" (rank {config.lora_rank}, alpha {config.lora_alpha})" if config.language_tuning == "lora" else ""
+                ),
+            ),
             ("special tokens", ", ".join(f"`{t}`" for t in config.special_tokens)),
             ("loss weights", f"λ_tg = {config.text_loss_weight}, λ_adv = {config.advantage_loss_weight}"),
         ]
-        return {"base_model": names or None, "citation": CITATION, "architecture_rows": rows,
-                "special_token_layout": config.special_token_layout, "prompt_position": config.prompt_position}
+        return {
+            "base_model": names or None,
+            "citation": CITATION,
+            "architecture_rows": rows,
+            "special_token_layout": config.special_token_layout,
+            "prompt_position": config.prompt_position,
+        }
 
     # ------------------------------------------------------------------------------------- inputs
     @property
@@ -520,8 +567,10 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         batch, frames = pixel_values.shape[:2]
         clip = vision.num_frames
         if frames == 0 or frames % clip != 0:
-            raise ValueError(f"pixel_values has {frames} frames; it must be a positive multiple of the encoder's "
-                             f"clip length {clip} (pad the video with whole clips and mask them)")
+            raise ValueError(
+                f"pixel_values has {frames} frames; it must be a positive multiple of the encoder's "
+                f"clip length {clip} (pad the video with whole clips and mask them)"
+            )
         clips = pixel_values.reshape(batch * (frames // clip), clip, *pixel_values.shape[2:])
         hidden = self.vision_model(pixel_values=clips.to(self.vision_model.dtype)).last_hidden_state
         temporal = clip // vision.tubelet_size
@@ -546,36 +595,50 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
                 return features, mask
             if mask.shape == (features.shape[0], frames):  # frame mask -> token mask (a token is real if any frame is)
                 return features, mask.view(mask.shape[0], length, -1).any(dim=-1)
-            raise ValueError(f"attention_mask must be (batch, frames) = {(features.shape[0], frames)} or (batch, "
-                             f"tokens) = {(features.shape[0], length)}, got {tuple(mask.shape)}")
+            raise ValueError(
+                f"attention_mask must be (batch, frames) = {(features.shape[0], frames)} or (batch, "
+                f"tokens) = {(features.shape[0], length)}, got {tuple(mask.shape)}"
+            )
         if self.vision_model is not None and input_features.shape[-1] != self.config.input_dim:
-            raise ValueError(f"input_features has {input_features.shape[-1]} channels but the model's features are "
-                             f"{self.config.input_dim}-d")
+            raise ValueError(
+                f"input_features has {input_features.shape[-1]} channels but the model's features are "
+                f"{self.config.input_dim}-d"
+            )
         if not isinstance(input_features, torch.Tensor) or input_features.ndim != 3:
             raise ValueError(f"input_features must be a (batch, time, {self.config.input_dim}) tensor")
         if attention_mask is None:
             mask = torch.ones(input_features.shape[:2], dtype=torch.bool, device=input_features.device)
         else:
             if attention_mask.shape != input_features.shape[:2]:
-                raise ValueError(f"attention_mask must be (batch, time) = {tuple(input_features.shape[:2])}, "
-                                 f"got {tuple(attention_mask.shape)}")
+                raise ValueError(
+                    f"attention_mask must be (batch, time) = {tuple(input_features.shape[:2])}, "
+                    f"got {tuple(attention_mask.shape)}"
+                )
             mask = attention_mask.to(device=input_features.device, dtype=torch.bool)
         return input_features, mask
 
     # ------------------------------------------------------------------------------------- language
     def _answer_token_ids(self, labels: list[dict]) -> list[list[int]]:
         if self.tokenizer is None:
-            raise ValueError("the text-generation loss L_tg needs the tokenizer: build the model with from_backbones, "
-                             "call model.set_tokenizer(tokenizer), or set config.text_loss_weight = 0")
+            raise ValueError(
+                "the text-generation loss L_tg needs the tokenizer: build the model with from_backbones, "
+                "call model.set_tokenizer(tokenizer), or set config.text_loss_weight = 0"
+            )
         config, eos = self.config, self.tokenizer.eos_token_id
         if eos is None:
             eos = getattr(config.text_config, "eos_token_id", None)
             eos = eos[0] if isinstance(eos, (list, tuple)) else eos
         answers = []
         for item in labels:
-            text = format_proposal_answer(item["segments"], item["class_labels"], config.class_names,
-                                          config.proposal_order, config.max_answer_proposals,
-                                          config.answer_template, config.empty_answer)
+            text = format_proposal_answer(
+                item["segments"],
+                item["class_labels"],
+                config.class_names,
+                config.proposal_order,
+                config.max_answer_proposals,
+                config.answer_template,
+                config.empty_answer,
+            )
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
             answers.append(list(ids) + ([int(eos)] if eos is not None else []))
         return answers
@@ -587,8 +650,10 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         batch). Returns F_lang,cls, F_lang,loc, F_adv `(B, L, D)`, L_tg (or None) and the next-token logits."""
         config = self.config
         if config.special_token_ids is None or config.prompt_token_ids is None:
-            raise ValueError("the language path needs config.special_token_ids and config.prompt_token_ids: build the "
-                             "model with from_backbones (or call set_class_descriptions with a tokenizer)")
+            raise ValueError(
+                "the language path needs config.special_token_ids and config.prompt_token_ids: build the "
+                "model with from_backbones (or call set_class_descriptions with a tokenizer)"
+            )
         lm = self.language_model
         device = features.device
         embed = lm.get_input_embeddings()
@@ -707,8 +772,10 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
         loss_sums = torch.as_tensor(loss_sums, dtype=torch.float64).to(self.vision_class_loss.device)
         frame_counts = torch.as_tensor(frame_counts, dtype=torch.float64).to(self.vision_class_loss.device)
         if loss_sums.shape != self.vision_class_loss.shape or frame_counts.shape != self.vision_class_loss.shape:
-            raise ValueError(f"class statistics must have shape ({self.config.num_classes},), got "
-                             f"{tuple(loss_sums.shape)} and {tuple(frame_counts.shape)}")
+            raise ValueError(
+                f"class statistics must have shape ({self.config.num_classes},), got "
+                f"{tuple(loss_sums.shape)} and {tuple(frame_counts.shape)}"
+            )
         seen = frame_counts > 0
         means = torch.where(seen, loss_sums / frame_counts.clamp(min=1), self.vision_class_loss.double())
         self.vision_class_loss.copy_(means.to(self.vision_class_loss.dtype))
@@ -760,7 +827,12 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
             cls_pyramid, level_masks = detector.pyramid(features, mask)
             loc_pyramid = cls_pyramid
         detection = detector.detect(cls_pyramid, loc_pyramid, level_masks, labels=labels, output_point_losses=True)
-        cls_logits, offsets, flat_masks, points = detection.cls_logits, detection.offsets, detection.masks, detection.points
+        cls_logits, offsets, flat_masks, points = (
+            detection.cls_logits,
+            detection.offsets,
+            detection.masks,
+            detection.points,
+        )
 
         loss = detection_loss = cls_loss = reg_loss = advantage_loss = frame_losses = frame_classes = None
         if labels is not None:
@@ -776,10 +848,22 @@ class ActionVLMForTemporalLocalization(ActionVLMPreTrainedModel):
                 if text_loss is not None:
                     loss = loss + self.config.text_loss_weight * text_loss
         output = ActionVLMOutput(
-            loss=loss, detection_loss=detection_loss, cls_loss=cls_loss, reg_loss=reg_loss, text_loss=text_loss,
-            advantage_loss=advantage_loss, cls_logits=cls_logits, offsets=offsets, points=points, masks=flat_masks,
-            language_advantage=advantage, language_weight=weight, frame_losses=frame_losses,
-            frame_classes=frame_classes, frame_mask=mask, text_logits=text_logits,
+            loss=loss,
+            detection_loss=detection_loss,
+            cls_loss=cls_loss,
+            reg_loss=reg_loss,
+            text_loss=text_loss,
+            advantage_loss=advantage_loss,
+            cls_logits=cls_logits,
+            offsets=offsets,
+            points=points,
+            masks=flat_masks,
+            language_advantage=advantage,
+            language_weight=weight,
+            frame_losses=frame_losses,
+            frame_classes=frame_classes,
+            frame_mask=mask,
+            text_logits=text_logits,
         )
         return output if return_dict is not False else output.to_tuple()
 

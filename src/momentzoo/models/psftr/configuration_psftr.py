@@ -158,10 +158,14 @@ class PSFTRConfig(LabelMapMixin, TemporalLocalizationConfigMixin, PreTrainedConf
         self.input_dim = _int("input_dim", input_dim)
         text_dim = getattr(self.text_config, "projection_dim", None)
         if self.input_dim != text_dim:
-            _fail("input_dim", f"text_config.projection_dim = {text_dim} (frame and text embeddings share CLIP's "
-                  "joint space)", input_dim)
-        if text_model_name_or_path is not None and (not isinstance(text_model_name_or_path, str)
-                                                    or not text_model_name_or_path):
+            _fail(
+                "input_dim",
+                f"text_config.projection_dim = {text_dim} (frame and text embeddings share CLIP's joint space)",
+                input_dim,
+            )
+        if text_model_name_or_path is not None and (
+            not isinstance(text_model_name_or_path, str) or not text_model_name_or_path
+        ):
             _fail("text_model_name_or_path", "None or a non-empty hub id or path", text_model_name_or_path)
         self.text_model_name_or_path = text_model_name_or_path
         if not isinstance(prompt_template, str) or prompt_template.count("{label}") != 1:
@@ -198,27 +202,34 @@ class PSFTRConfig(LabelMapMixin, TemporalLocalizationConfigMixin, PreTrainedConf
         self.prototype_logit_scale = _float("prototype_logit_scale", prototype_logit_scale, 0.0, low_open=True)
         self.prototype_normalize = _bool("prototype_normalize", prototype_normalize)
         self.actionness_head = _choice("actionness_head", actionness_head, ACTIONNESS_HEADS)
-        self.inference_classification = _choice("inference_classification", inference_classification,
-                                                INFERENCE_CLASSIFICATIONS)
+        self.inference_classification = _choice(
+            "inference_classification", inference_classification, INFERENCE_CLASSIFICATIONS
+        )
         self.roi_class_logit_scale = _float("roi_class_logit_scale", roi_class_logit_scale, 0.0, low_open=True)
         self.text_to_vision = _bool("text_to_vision", text_to_vision)
         self.vision_to_text = _bool("vision_to_text", vision_to_text)
         self.text_to_query = _bool("text_to_query", text_to_query)
         self.spde = _choice("spde", spde, SPDE_VARIANTS)
-        self.class_logit_scale_init = _float("class_logit_scale_init", class_logit_scale_init, 0.0, 100.0,
-                                             low_open=True)
+        self.class_logit_scale_init = _float(
+            "class_logit_scale_init", class_logit_scale_init, 0.0, 100.0, low_open=True
+        )
 
         for name, value in (
-            ("class_loss_coefficient", class_loss_coefficient), ("l1_loss_coefficient", l1_loss_coefficient),
+            ("class_loss_coefficient", class_loss_coefficient),
+            ("l1_loss_coefficient", l1_loss_coefficient),
             ("iou_loss_coefficient", iou_loss_coefficient),
             ("actionness_loss_coefficient", actionness_loss_coefficient),
-            ("saliency_loss_coefficient", saliency_loss_coefficient), ("matcher_class_cost", matcher_class_cost),
-            ("matcher_l1_cost", matcher_l1_cost), ("matcher_iou_cost", matcher_iou_cost),
+            ("saliency_loss_coefficient", saliency_loss_coefficient),
+            ("matcher_class_cost", matcher_class_cost),
+            ("matcher_l1_cost", matcher_l1_cost),
+            ("matcher_iou_cost", matcher_iou_cost),
         ):
             setattr(self, name, _float(name, value, 0.0))
         if self.matcher_class_cost == self.matcher_l1_cost == self.matcher_iou_cost == 0:
             _fail("matcher_class_cost", "> 0 when the other matcher costs are 0", matcher_class_cost)
-        self.matcher_class_cost_type = _choice("matcher_class_cost_type", matcher_class_cost_type, ("focal", "probability"))
+        self.matcher_class_cost_type = _choice(
+            "matcher_class_cost_type", matcher_class_cost_type, ("focal", "probability")
+        )
         self.saliency_head = _choice("saliency_head", saliency_head, ("conv", "linear"))
         self.saliency_loss = _choice("saliency_loss", saliency_loss, ("bce", "focal"))
         self.focal_alpha = _float("focal_alpha", focal_alpha, -1.0, 1.0)
@@ -226,8 +237,9 @@ class PSFTRConfig(LabelMapMixin, TemporalLocalizationConfigMixin, PreTrainedConf
         self.auxiliary_loss = _bool("auxiliary_loss", auxiliary_loss)
         self.slice_size = _int("slice_size", slice_size)
         self.train_slice_overlap = _float("train_slice_overlap", train_slice_overlap, 0.0, 1.0, high_open=True)
-        self.inference_slice_overlap = _float("inference_slice_overlap", inference_slice_overlap, 0.0, 1.0,
-                                              high_open=True)
+        self.inference_slice_overlap = _float(
+            "inference_slice_overlap", inference_slice_overlap, 0.0, 1.0, high_open=True
+        )
         self.fps = _float("fps", fps, 0.0, low_open=True)
         self.feature_stride = _int("feature_stride", feature_stride)
         self.num_frames = _int("num_frames", num_frames)
@@ -259,10 +271,19 @@ class PSFTRConfig(LabelMapMixin, TemporalLocalizationConfigMixin, PreTrainedConf
         """Keyword arguments of `momentzoo.segments.batched_nms` for merging overlapping windows
         (`momentzoo.data.merge_window_predictions(..., nms_kwargs=config.window_merge_nms_kwargs())`)."""
         if self.nms_method == "none":
-            return {"method": "hard", "iou_threshold": 1.0, "min_score": self.min_score,
-                    "max_segments": self.max_segments}
-        return {"method": self.nms_method, "iou_threshold": self.nms_iou_threshold, "sigma": self.nms_sigma,
-                "min_score": self.min_score, "max_segments": self.max_segments}
+            return {
+                "method": "hard",
+                "iou_threshold": 1.0,
+                "min_score": self.min_score,
+                "max_segments": self.max_segments,
+            }
+        return {
+            "method": self.nms_method,
+            "iou_threshold": self.nms_iou_threshold,
+            "sigma": self.nms_sigma,
+            "min_score": self.min_score,
+            "max_segments": self.max_segments,
+        }
 
     def merge_nms_kwargs(self) -> dict:
         """The former name of `window_merge_nms_kwargs`."""

@@ -164,8 +164,9 @@ class PSFTRFeedForward(nn.Module):
 
 
 def _attention(config: PSFTRConfig) -> nn.MultiheadAttention:
-    return nn.MultiheadAttention(config.hidden_size, config.num_attention_heads, dropout=config.dropout,
-                                 batch_first=True)
+    return nn.MultiheadAttention(
+        config.hidden_size, config.num_attention_heads, dropout=config.dropout, batch_first=True
+    )
 
 
 class PSFTREncoderLayer(nn.Module):
@@ -198,8 +199,9 @@ class PSFTREncoderLayer(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """`visual` Ṽ `(B, T, d)`, `text` T `(B, K, d)`, `position` `(B, T, d)`, `reference` `(B, T, 1)`,
         `mask` `(B, T)` -> `(F̂, T̂)`."""
-        f_tilde = self.visual_self_norm(visual + self.dropout(self.visual_self_attn(visual + position, reference,
-                                                                                    visual, mask)))
+        f_tilde = self.visual_self_norm(
+            visual + self.dropout(self.visual_self_attn(visual + position, reference, visual, mask))
+        )
         t_tilde = self.text_self_norm(text + self.dropout(self.text_self_attn(text, text, text, need_weights=False)[0]))
         if self.visual_cross_attn is not None:
             f_a = self.visual_cross_attn(f_tilde, t_tilde, t_tilde, need_weights=False)[0]
@@ -312,8 +314,11 @@ class _MLP(nn.Module):
         super().__init__()
         dims = list(zip([input_dim] + [hidden_dim] * (num_layers - 1), [hidden_dim] * (num_layers - 1) + [output_dim]))
         self.layers = nn.ModuleList(
-            output_layer(i, o) if output_layer is not None and k == num_layers - 1
-            else _ScalarLinear(i) if o == 1 else nn.Linear(i, o)
+            output_layer(i, o)
+            if output_layer is not None and k == num_layers - 1
+            else _ScalarLinear(i)
+            if o == 1
+            else nn.Linear(i, o)
             for k, (i, o) in enumerate(dims)
         )
 
@@ -411,7 +416,9 @@ class PSFTRActionnessHead(nn.Module):
         if self.linear is not None:
             return self.linear(queries).squeeze(-1)
         batch, num_queries, _ = queries.shape
-        pooled = roi_align_1d(visual, segment_rois(segments, lengths), self.roi_size, self.sampling_ratio, lengths=lengths)
+        pooled = roi_align_1d(
+            visual, segment_rois(segments, lengths), self.roi_size, self.sampling_ratio, lengths=lengths
+        )
         pooled = pooled.reshape(batch, num_queries, -1).to(queries.dtype)
         return self.mlp(F.relu(self.roi_proj(pooled)) + queries).squeeze(-1)
 
@@ -439,7 +446,9 @@ def interval_class_logits(
     L2-normalised and compared with the unit class texts `(K, D)`: `logit_scale * cos` `(B, N_q, K)`."""
     batch, num_queries, _ = segments.shape
     frames = F.normalize(features.float(), dim=-1)
-    pooled = roi_align_1d(frames, segment_rois(segments, lengths), roi_size, sampling_ratio, lengths=lengths).mean(dim=1)
+    pooled = roi_align_1d(frames, segment_rois(segments, lengths), roi_size, sampling_ratio, lengths=lengths).mean(
+        dim=1
+    )
     pooled = F.normalize(pooled.reshape(batch, num_queries, -1), dim=-1)
     return logit_scale * torch.matmul(pooled, text.float().t())
 
@@ -498,8 +507,10 @@ def _load_clip_text_model(name_or_path: str, **kwargs) -> CLIPTextModelWithProje
     elif isinstance(config, CLIPTextConfig):
         text_config = config
     else:
-        raise ValueError(f"{name_or_path} is a {type(config).__name__} checkpoint; PSFTR's text encoder must be CLIP "
-                         "(a CLIPModel or CLIPTextModelWithProjection checkpoint)")
+        raise ValueError(
+            f"{name_or_path} is a {type(config).__name__} checkpoint; PSFTR's text encoder must be CLIP "
+            "(a CLIPModel or CLIPTextModelWithProjection checkpoint)"
+        )
     # A full CLIP checkpoint also holds the vision tower, which the loader would report key by key as unexpected.
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
@@ -538,9 +549,14 @@ class PSFTRModel(PSFTRPreTrainedModel):
         self.classifier = PSFTRPrototypeClassifier(config)
         self.actionness_head = PSFTRActionnessHead(config)
         self.saliency_head = PSFTRSaliencyHead(config)
-        self.matcher = HungarianSegmentMatcher(config.matcher_class_cost, config.matcher_l1_cost,
-                                               config.matcher_iou_cost, config.matcher_class_cost_type,
-                                               config.focal_alpha, config.focal_gamma)
+        self.matcher = HungarianSegmentMatcher(
+            config.matcher_class_cost,
+            config.matcher_l1_cost,
+            config.matcher_iou_cost,
+            config.matcher_class_cost_type,
+            config.focal_alpha,
+            config.focal_gamma,
+        )
         self.text_tokenizer = None
         self._text_cache: OrderedDict = OrderedDict()
         self._candidate_names = None
@@ -581,13 +597,16 @@ class PSFTRModel(PSFTRPreTrainedModel):
             text_config = CLIPTextConfig.from_dict(text_model.config.text_config.to_dict())
             text_config.projection_dim = text_model.config.projection_dim
             tower = CLIPTextModelWithProjection(text_config)
-            state = {k: v for k, v in text_model.state_dict().items()
-                     if k.startswith(("text_model.", "text_projection."))}
+            state = {
+                k: v for k, v in text_model.state_dict().items() if k.startswith(("text_model.", "text_projection."))
+            }
             tower.load_state_dict(state)
             text_model = tower
         elif not isinstance(text_model, CLIPTextModelWithProjection):
-            raise ValueError(f"text_model must be a hub id, a path, a CLIPModel or a CLIPTextModelWithProjection, "
-                             f"got {type(text_model).__name__}")
+            raise ValueError(
+                f"text_model must be a hub id, a path, a CLIPModel or a CLIPTextModelWithProjection, "
+                f"got {type(text_model).__name__}"
+            )
         if isinstance(tokenizer, (str, os.PathLike)):
             tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
         text_config = text_model.config.to_dict()
@@ -603,8 +622,11 @@ class PSFTRModel(PSFTRPreTrainedModel):
     def card_kwargs_from_config(cls, config) -> dict:
         """The card names the CLIP text encoder as the base model (when it is a Hub id) and the prompt."""
         name = hub_repo_id(config.text_model_name_or_path)
-        return {"base_model": [name] if name else None, "prompt_template": config.prompt_template,
-                "citation": PSFTR_CITATION}
+        return {
+            "base_model": [name] if name else None,
+            "prompt_template": config.prompt_template,
+            "citation": PSFTR_CITATION,
+        }
 
     def set_text_tokenizer(self, tokenizer) -> None:
         """The tokenizer of the text encoder (needed to embed class names; saved with the model)."""
@@ -663,13 +685,21 @@ class PSFTRModel(PSFTRPreTrainedModel):
         the text encoder's weights do not change (and always, unless it is being trained)."""
         names = _check_class_names(class_names)
         if self.text_tokenizer is None:
-            raise ValueError("this PSFTRModel has no text tokenizer, so it cannot embed class names: build it with "
-                             "PSFTRModel.from_backbones(...), call model.set_text_tokenizer(tokenizer), or pass "
-                             "text_embeds")
+            raise ValueError(
+                "this PSFTRModel has no text tokenizer, so it cannot embed class names: build it with "
+                "PSFTRModel.from_backbones(...), call model.set_text_tokenizer(tokenizer), or pass "
+                "text_embeds"
+            )
         device, dtype = self.text_proj.weight.device, self.text_proj.weight.dtype
         trainable = torch.is_grad_enabled() and any(p.requires_grad for p in self.text_model.parameters())
-        key = (tuple(names), self.config.prompt_template, self.config.split_camel_case, str(device), dtype,
-               self._text_weights_version())
+        key = (
+            tuple(names),
+            self.config.prompt_template,
+            self.config.split_camel_case,
+            str(device),
+            dtype,
+            self._text_weights_version(),
+        )
         if not trainable and key in self._text_cache:
             self._text_cache.move_to_end(key)
             return self._text_cache[key]
@@ -694,8 +724,9 @@ class PSFTRModel(PSFTRPreTrainedModel):
                 raise ValueError("pass class_names or text_embeds, not both")
             text_embeds = torch.as_tensor(text_embeds)
             if text_embeds.ndim != 2 or text_embeds.shape[-1] != self.config.text_embed_dim or not len(text_embeds):
-                raise ValueError(f"text_embeds must be (K, {self.config.text_embed_dim}) with K >= 1, got "
-                                 f"{tuple(text_embeds.shape)}")
+                raise ValueError(
+                    f"text_embeds must be (K, {self.config.text_embed_dim}) with K >= 1, got {tuple(text_embeds.shape)}"
+                )
             if not torch.isfinite(text_embeds).all():
                 raise ValueError("text_embeds has NaN or infinite values")
             return F.normalize(text_embeds.to(self.text_proj.weight).float(), dim=-1).to(self.text_proj.weight.dtype)
@@ -753,8 +784,13 @@ class PSFTRModel(PSFTRPreTrainedModel):
         roi_logits = None
         if self.config.inference_classification != "query" and not self.training:  # §3.7.1: inference only
             roi_logits = interval_class_logits(
-                input_features * mask[..., None], segments[-1], lengths, text, self.config.roi_size,
-                self.config.roi_sampling_ratio, self.config.roi_class_logit_scale,
+                input_features * mask[..., None],
+                segments[-1],
+                lengths,
+                text,
+                self.config.roi_size,
+                self.config.roi_sampling_ratio,
+                self.config.roi_class_logit_scale,
             ).to(logits.dtype)
 
         losses = {}
@@ -776,13 +812,13 @@ class PSFTRModel(PSFTRPreTrainedModel):
     # --------------------------------------------------------------------------------------------- losses
     def normalised_targets(self, labels: list[dict], lengths: torch.Tensor, num_classes: int) -> list[dict]:
         """Validated targets with `segments` as normalised `(center, width)` of each window (clipped to it)."""
-        pairs = validate_segment_labels(labels, len(lengths), num_classes, lengths.device,
-                                        classes=f"ids of the {num_classes} candidate classes")
+        pairs = validate_segment_labels(
+            labels, len(lengths), num_classes, lengths.device, classes=f"ids of the {num_classes} candidate classes"
+        )
         targets = []
         for (seg, cls), length in zip(pairs, lengths.tolist()):
             normalised = ((seg + 0.5) / length).clamp(0.0, 1.0)
-            targets.append({"class_labels": cls, "segments": start_end_to_center_width(normalised),
-                            "steps": seg})
+            targets.append({"class_labels": cls, "segments": start_end_to_center_width(normalised), "steps": seg})
         return targets
 
     def compute_loss(self, logits, segments, actionness, saliency, mask, labels, num_classes) -> dict:
@@ -808,17 +844,28 @@ class PSFTRModel(PSFTRPreTrainedModel):
             l1_loss = (matched_segments - target_segments).abs().sum() / num_targets
             iou = _paired_iou(center_width_to_start_end(matched_segments), center_width_to_start_end(target_segments))
             iou_loss = (1.0 - iou).sum() / num_targets
-            total = total + (config.class_loss_coefficient * class_loss + config.l1_loss_coefficient * l1_loss
-                             + config.iou_loss_coefficient * iou_loss)
-            last = {"class_loss": class_loss, "l1_loss": l1_loss, "iou_loss": iou_loss,
-                    "matched": (batch_index, query_index)}
+            total = total + (
+                config.class_loss_coefficient * class_loss
+                + config.l1_loss_coefficient * l1_loss
+                + config.iou_loss_coefficient * iou_loss
+            )
+            last = {
+                "class_loss": class_loss,
+                "l1_loss": l1_loss,
+                "iou_loss": iou_loss,
+                "matched": (batch_index, query_index),
+            }
 
         # Actionness: the last layer's matched queries are actions, every other query is not.
         batch_index, query_index = last.pop("matched")
         actionness_targets = torch.zeros_like(actionness, dtype=torch.float32)
         actionness_targets[batch_index, query_index] = 1.0
-        actionness_loss = sigmoid_focal_loss(actionness.float(), actionness_targets, config.focal_alpha,
-                                             config.focal_gamma, reduction="sum") / num_targets
+        actionness_loss = (
+            sigmoid_focal_loss(
+                actionness.float(), actionness_targets, config.focal_alpha, config.focal_gamma, reduction="sum"
+            )
+            / num_targets
+        )
         # Saliency: a frame is salient when its step lies inside a ground-truth segment.
         steps = torch.arange(mask.shape[1], device=mask.device, dtype=torch.float32)
         saliency_targets = torch.zeros_like(saliency, dtype=torch.float32)
@@ -830,11 +877,18 @@ class PSFTRModel(PSFTRPreTrainedModel):
         if config.saliency_loss == "bce":
             saliency_loss = F.binary_cross_entropy_with_logits(saliency.float()[mask], saliency_targets[mask])
         else:  # the base code's: focal-modulated BCE, mean over each window's steps, summed, per ground truth
-            per_step = sigmoid_focal_loss(saliency.float(), saliency_targets, config.focal_alpha, config.focal_gamma,
-                                          reduction="none") * mask
+            per_step = (
+                sigmoid_focal_loss(
+                    saliency.float(), saliency_targets, config.focal_alpha, config.focal_gamma, reduction="none"
+                )
+                * mask
+            )
             saliency_loss = per_step.mean(1).sum() / num_targets
-        total = total + config.actionness_loss_coefficient * actionness_loss + \
-            config.saliency_loss_coefficient * saliency_loss
+        total = (
+            total
+            + config.actionness_loss_coefficient * actionness_loss
+            + config.saliency_loss_coefficient * saliency_loss
+        )
         return {"loss": total, **last, "actionness_loss": actionness_loss, "saliency_loss": saliency_loss}
 
     # ------------------------------------------------------------------------------------ post-processing
@@ -869,14 +923,18 @@ class PSFTRModel(PSFTRPreTrainedModel):
         roi_logits = outputs.get("roi_logits") if isinstance(outputs, dict) else getattr(outputs, "roi_logits", None)
         names = self.default_class_names() if class_names is None else _check_class_names(class_names)
         if len(names) != logits.shape[-1]:
-            raise ValueError(f"the outputs score {logits.shape[-1]} classes but {len(names)} class names were given "
-                             "(pass post_process the class_names that forward used)")
+            raise ValueError(
+                f"the outputs score {logits.shape[-1]} classes but {len(names)} class names were given "
+                "(pass post_process the class_names that forward used)"
+            )
         if len(metadata) != logits.shape[0]:
             raise ValueError(f"metadata has {len(metadata)} entries but the outputs hold {logits.shape[0]} windows")
         num_classes = logits.shape[-1]
         mode = config.inference_classification
         if mode != "query" and roi_logits is None:
-            raise ValueError(f"inference_classification={mode!r} needs the outputs' roi_logits (run forward with this config)")
+            raise ValueError(
+                f"inference_classification={mode!r} needs the outputs' roi_logits (run forward with this config)"
+            )
         if mode == "roi":
             probs = roi_logits.float().softmax(-1)
         elif mode == "query":
@@ -900,13 +958,21 @@ class PSFTRModel(PSFTRPreTrainedModel):
             seconds, top, label = seconds[valid], top[valid], label[valid]
             if config.nms_method != "none" and len(top):
                 seconds, top, label = batched_nms(
-                    seconds, top, label, method=config.nms_method, iou_threshold=config.nms_iou_threshold,
-                    sigma=config.nms_sigma, min_score=config.min_score, max_segments=config.max_segments,
+                    seconds,
+                    top,
+                    label,
+                    method=config.nms_method,
+                    iou_threshold=config.nms_iou_threshold,
+                    sigma=config.nms_sigma,
+                    min_score=config.min_score,
+                    max_segments=config.max_segments,
                 )
-            results.append([
-                {"segment": [float(s), float(e)], "score": float(c), "label": names[k] if label_names else int(k)}
-                for (s, e), c, k in zip(seconds.tolist(), top.tolist(), label.tolist())
-            ])
+            results.append(
+                [
+                    {"segment": [float(s), float(e)], "score": float(c), "label": names[k] if label_names else int(k)}
+                    for (s, e), c, k in zip(seconds.tolist(), top.tolist(), label.tolist())
+                ]
+            )
         return results
 
 

@@ -71,7 +71,9 @@ def predict_with_language_weights(model, dataset, batch_size: int = 8) -> dict:
             predictions.extend(model.post_process(outputs, metadata))
             for row in chunk:
                 segments = [list(map(float, seg)) for seg in row["segments"]]
-                references.append([{"segment": seg, "label": int(label)} for seg, label in zip(segments, row["labels"])])
+                references.append(
+                    [{"segment": seg, "label": int(label)} for seg, label in zip(segments, row["labels"])]
+                )
             if labels is not None:
                 classes = model.frame_classes(labels, outputs.frame_mask.shape[1], outputs.frame_mask).cpu()
                 weights = outputs.language_weight.detach().double().cpu()
@@ -80,8 +82,12 @@ def predict_with_language_weights(model, dataset, batch_size: int = 8) -> dict:
                 frame_counts.index_add_(0, classes[valid], torch.ones(int(valid.sum()), dtype=torch.float64))
     finally:
         model.train(was_training)
-    return {"predictions": predictions, "references": references, "weight_sums": weight_sums,
-            "frame_counts": frame_counts}
+    return {
+        "predictions": predictions,
+        "references": references,
+        "weight_sums": weight_sums,
+        "frame_counts": frame_counts,
+    }
 
 
 def mean_language_advantage(weight_sums: torch.Tensor, frame_counts: torch.Tensor, class_names) -> dict:
@@ -92,8 +98,9 @@ def mean_language_advantage(weight_sums: torch.Tensor, frame_counts: torch.Tenso
     }
 
 
-def evaluate_modality_bias(model, dataset, batch_size: int = 8, seed: int = 0,
-                           iou_thresholds=DEFAULT_IOU_THRESHOLDS) -> dict:
+def evaluate_modality_bias(
+    model, dataset, batch_size: int = 8, seed: int = 0, iou_thresholds=DEFAULT_IOU_THRESHOLDS
+) -> dict:
     """mLA and LAP of `model` on `dataset` (rows with `features`, `segments`, `labels` and geometry).
 
     Returns `{"average_mAP", "average_mAP_shuffled", "LAP", "mAP", "mAP_shuffled", "mLA", "mLA_overall"}`;

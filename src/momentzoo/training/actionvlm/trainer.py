@@ -43,8 +43,10 @@ class LanguageAdvantageTrainingArguments(TemporalLocalizationTrainingArguments):
     )
     vision_only_interval: int = field(
         default=2,
-        metadata={"help": "Epoch e is vision-only when e %% interval == 0 (2: alternate, starting vision-only; "
-                          "1: every epoch vision-only; 0: never)."},
+        metadata={
+            "help": "Epoch e is vision-only when e %% interval == 0 (2: alternate, starting vision-only; "
+            "1: every epoch vision-only; 0: never)."
+        },
     )
     # Vision-only epochs leave the LM without gradients.
     ddp_find_unused_parameters: bool | None = field(
@@ -57,8 +59,11 @@ class LanguageAdvantageTrainingArguments(TemporalLocalizationTrainingArguments):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if isinstance(self.vision_only_interval, bool) or not isinstance(self.vision_only_interval, int) or \
-                self.vision_only_interval < 0:
+        if (
+            isinstance(self.vision_only_interval, bool)
+            or not isinstance(self.vision_only_interval, int)
+            or self.vision_only_interval < 0
+        ):
             raise ValueError(f"vision_only_interval must be an integer >= 0, got {self.vision_only_interval!r}")
 
 
@@ -184,8 +189,14 @@ class LanguageAdvantageTrainer(TemporalLocalizationTrainer):
                 for with_decay in (True, False):
                     params = [p for n, p in named if (n in decay and "special_token_offsets" not in n) == with_decay]
                     if params:
-                        groups.append({"params": params, "lr": rates[group_name], "group_name": group_name,
-                                       "weight_decay": args.weight_decay if with_decay else 0.0})
+                        groups.append(
+                            {
+                                "params": params,
+                                "lr": rates[group_name],
+                                "group_name": group_name,
+                                "weight_decay": args.weight_decay if with_decay else 0.0,
+                            }
+                        )
             optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(args, opt_model)
             self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         return super().create_optimizer(model)

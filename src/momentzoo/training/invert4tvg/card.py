@@ -42,10 +42,22 @@ _HYPERPARAMETERS = (
 )
 # The paper's recipe, shown when the card is rendered without a training config.
 _PAPER_DEFAULTS = {
-    "learning_rate": 5e-5, "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": 1e-8, "weight_decay": 0.0,
-    "num_train_epochs": 2, "per_device_train_batch_size": 4, "tvg_probability": 0.8, "task_mixing": "per_iteration",
-    "video_fps": 2.0, "video_total_pixels": 3584 * 28 * 28, "inversion_tasks": list(INVERSION_TASKS),
-    "beta": 0.04, "loss_type": "grpo", "vc_mask": "all", "tvg_prompt_with_duration": False,
+    "learning_rate": 5e-5,
+    "adam_beta1": 0.9,
+    "adam_beta2": 0.999,
+    "adam_epsilon": 1e-8,
+    "weight_decay": 0.0,
+    "num_train_epochs": 2,
+    "per_device_train_batch_size": 4,
+    "tvg_probability": 0.8,
+    "task_mixing": "per_iteration",
+    "video_fps": 2.0,
+    "video_total_pixels": 3584 * 28 * 28,
+    "inversion_tasks": list(INVERSION_TASKS),
+    "beta": 0.04,
+    "loss_type": "grpo",
+    "vc_mask": "all",
+    "tvg_prompt_with_duration": False,
 }
 
 

@@ -28,7 +28,14 @@ from ...rewards import (
 )
 from .tasks import row_name
 
-__all__ = ["load_clip_video_inputs", "check_video_llm", "vision_token_ids", "generate_answers", "evaluate_task_answers", "TASK_ACCURACY_REWARDS"]
+__all__ = [
+    "load_clip_video_inputs",
+    "check_video_llm",
+    "vision_token_ids",
+    "generate_answers",
+    "evaluate_task_answers",
+    "TASK_ACCURACY_REWARDS",
+]
 
 TASK_ACCURACY_REWARDS = {
     "tvg": iou_reward,
@@ -38,7 +45,9 @@ TASK_ACCURACY_REWARDS = {
 }
 
 
-def load_clip_video_inputs(video_processor: Qwen2_5_VLVideoProcessor, rows: Sequence[dict], device=None, video_root=None) -> list[dict]:
+def load_clip_video_inputs(
+    video_processor: Qwen2_5_VLVideoProcessor, rows: Sequence[dict], device=None, video_root=None
+) -> list[dict]:
     """Per row (with `video` and `clip` = `(start, end)` seconds), the clip's video tensors on `device`.
     Rows showing the same clip of the same file share one decoded copy."""
     cache: dict[Any, dict] = {}
@@ -115,14 +124,21 @@ def generate_answers(
         attention_mask = torch.zeros(len(chunk), width, dtype=torch.long)
         token_types = torch.zeros(len(chunk), width, dtype=torch.long)
         for row, (ids, types) in enumerate(encoded):  # left padding, as generation needs
-            input_ids[row, width - len(ids):] = torch.tensor(ids)
-            attention_mask[row, width - len(ids):] = 1
-            token_types[row, width - len(ids):] = torch.tensor(types)
+            input_ids[row, width - len(ids) :] = torch.tensor(ids)
+            attention_mask[row, width - len(ids) :] = 1
+            token_types[row, width - len(ids) :] = torch.tensor(types)
         videos = concat_video_inputs([video_inputs[i] for i in chunk])
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "mm_token_type_ids": token_types, **videos}
         inputs = {k: v.to(device) for k, v in inputs.items()}
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, return_dict_in_generate=True, output_scores=True,
-                             pad_token_id=pad_id, eos_token_id=tokenizer.eos_token_id, **generate_kwargs)
+        out = model.generate(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            return_dict_in_generate=True,
+            output_scores=True,
+            pad_token_id=pad_id,
+            eos_token_id=tokenizer.eos_token_id,
+            **generate_kwargs,
+        )
         new_tokens = out.sequences[:, width:]
         log_probs = torch.stack([torch.log_softmax(s.float(), dim=-1) for s in out.scores], dim=1)  # (B, T, V)
         token_log_probs = log_probs.gather(-1, new_tokens.unsqueeze(-1)).squeeze(-1)
@@ -151,7 +167,9 @@ def evaluate_task_answers(
         picked = [i for i, row in enumerate(rows) if row["task"] == task]
         if not picked:
             continue
-        columns = {key: [rows[i].get(key) for i in picked] for key in ("task", "query", "windows", "masked_query", "verb")}
+        columns = {
+            key: [rows[i].get(key) for i in picked] for key in ("task", "query", "windows", "masked_query", "verb")
+        }
         completions = [answers[i] for i in picked]
         fmt = format_reward(completions=completions, **columns)
         acc = TASK_ACCURACY_REWARDS[task](completions=completions, **columns)
@@ -165,7 +183,8 @@ def evaluate_task_answers(
 
                 recall = compute_grounding_recall(completions, references, ranks=[1], strict=strict, percent=percent)
             else:
-                recall = recall_metric.compute(predictions=completions, references=references, ranks=[1], strict=strict,
-                                               percent=percent)
+                recall = recall_metric.compute(
+                    predictions=completions, references=references, ranks=[1], strict=strict, percent=percent
+                )
             results.update(recall)
     return results

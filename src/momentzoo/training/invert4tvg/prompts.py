@@ -82,7 +82,11 @@ def task_prompt(
         prompt = _PROMPTS[task].format(query=query.strip())
         if not include_duration:
             return prompt
-        if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not (math.isfinite(duration) and duration > 0):
+        if (
+            isinstance(duration, bool)
+            or not isinstance(duration, (int, float))
+            or not (math.isfinite(duration) and duration > 0)
+        ):
             raise ValueError(f"the 'tvg' prompt needs a positive duration in seconds, got {duration!r}")
         return _DURATION.format(duration=format_seconds(duration)) + prompt
     if task == "vc":
@@ -96,11 +100,15 @@ def task_messages(task: str, system_prompt: str | None = None, **fields) -> list
     """The chat messages of one prompt: an optional system message, then the user turn with the instruction
     before the video, as the official code orders them."""
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    messages.append({"role": "user", "content": [{"type": "text", "text": task_prompt(task, **fields)}, {"type": "video"}]})
+    messages.append(
+        {"role": "user", "content": [{"type": "text", "text": task_prompt(task, **fields)}, {"type": "video"}]}
+    )
     return messages
 
 
-def reference_answer(task: str, query: str, windows: Sequence[Sequence[float]] | None = None, verb_lemma: str | None = None) -> str:
+def reference_answer(
+    task: str, query: str, windows: Sequence[Sequence[float]] | None = None, verb_lemma: str | None = None
+) -> str:
     """A well-formed answer with full reward, for supervised warm-up (Invert-SFT) and for tests.
 
     TVG: the first ground-truth window; VC and VD: the query itself (it has the masked verb and describes the

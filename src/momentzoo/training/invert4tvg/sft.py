@@ -47,7 +47,12 @@ def make_invert_sft_dataset(dataset, tasks: Sequence[str] = INVERSION_TASKS, lem
     for task in tasks:
         keep = list(range(len(dataset))) if task == "tvg" else [i for i, ok in enumerate(has_verb) if ok]
         if len(keep) < len(dataset):
-            logger.warning("Invert-SFT task %r: %d of %d queries have no verb and are left out", task, len(dataset) - len(keep), len(dataset))
+            logger.warning(
+                "Invert-SFT task %r: %d of %d queries have no verb and are left out",
+                task,
+                len(dataset) - len(keep),
+                len(dataset),
+            )
         part = dataset.select(keep)
         parts.append(part.add_column(SFT_TASK_COLUMN, [task] * len(part)))
     return concatenate_datasets(parts)
@@ -65,8 +70,16 @@ class Invert4TVGSFTCollator:
     decode each clip once; 0 (default) decodes every time.
     """
 
-    def __init__(self, tokenizer, video_processor: Qwen2_5_VLVideoProcessor, lemmatizer=None, system_prompt: str | None = None,
-                 video_root=None, end_of_turn: str = "<|im_end|>", cache_size: int = 0):
+    def __init__(
+        self,
+        tokenizer,
+        video_processor: Qwen2_5_VLVideoProcessor,
+        lemmatizer=None,
+        system_prompt: str | None = None,
+        video_root=None,
+        end_of_turn: str = "<|im_end|>",
+        cache_size: int = 0,
+    ):
         self.chat = Qwen2_5_VLVideoChatProcessor(tokenizer, video_processor)
         self.video_processor = video_processor
         self.lemmatizer = lemmatizer or default_lemmatizer()
@@ -82,7 +95,11 @@ class Invert4TVGSFTCollator:
 
     def _video(self, row: dict, start: float, end: float | None) -> dict:
         source = row["video"]
-        path = source.get("path") if isinstance(source, dict) else (os.fspath(source) if isinstance(source, (str, os.PathLike)) else None)
+        path = (
+            source.get("path")
+            if isinstance(source, dict)
+            else (os.fspath(source) if isinstance(source, (str, os.PathLike)) else None)
+        )
         key = (path, start, end) if path is not None and self.cache_size else None
         if key is not None and key in self._cache:
             self._cache.move_to_end(key)
@@ -102,7 +119,9 @@ class Invert4TVGSFTCollator:
         """(input_ids, mm_token_type_ids, labels, video tensors) of one row."""
         task = row.get(SFT_TASK_COLUMN)
         if task not in TASKS:
-            raise ValueError(f"row {row.get('qid', '?')}: column {SFT_TASK_COLUMN!r} must be one of {TASKS}, got {task!r}")
+            raise ValueError(
+                f"row {row.get('qid', '?')}: column {SFT_TASK_COLUMN!r} must be one of {TASKS}, got {task!r}"
+            )
         query, windows = row["query"], row["windows"]
         if task == "tvg":
             messages = task_messages("tvg", self.system_prompt, query=query, duration=float(row["duration"]))

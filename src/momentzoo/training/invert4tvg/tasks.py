@@ -21,7 +21,14 @@ import numpy as np
 from ...rewards import INVERSION_TASKS, build_inversion_examples, default_lemmatizer, select_target_verb
 from .prompts import task_messages
 
-__all__ = ["TASK_MIXING", "INVERSION_TASKS", "INVERSION_COLUMNS", "Invert4TVGTaskSampler", "build_task_rows", "row_name"]
+__all__ = [
+    "TASK_MIXING",
+    "INVERSION_TASKS",
+    "INVERSION_COLUMNS",
+    "Invert4TVGTaskSampler",
+    "build_task_rows",
+    "row_name",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +52,18 @@ class Invert4TVGTaskSampler:
         seed: the base seed of every draw.
     """
 
-    def __init__(self, tvg_probability: float = 0.8, inversion_tasks: Sequence[str] = INVERSION_TASKS,
-                 mixing: str = "per_iteration", seed: int = 0):
-        if isinstance(tvg_probability, bool) or not isinstance(tvg_probability, (int, float)) or not 0.0 <= tvg_probability <= 1.0:
+    def __init__(
+        self,
+        tvg_probability: float = 0.8,
+        inversion_tasks: Sequence[str] = INVERSION_TASKS,
+        mixing: str = "per_iteration",
+        seed: int = 0,
+    ):
+        if (
+            isinstance(tvg_probability, bool)
+            or not isinstance(tvg_probability, (int, float))
+            or not 0.0 <= tvg_probability <= 1.0
+        ):
             raise ValueError(f"tvg_probability (p) must be a number in [0, 1], got {tvg_probability!r}")
         tasks = tuple(inversion_tasks)
         unknown = [t for t in tasks if t not in INVERSION_TASKS]
@@ -63,8 +79,10 @@ class Invert4TVGTaskSampler:
         self.seed = int(seed)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(tvg_probability={self.tvg_probability}, inversion_tasks={list(self.inversion_tasks)}, "
-                f"mixing={self.mixing!r}, seed={self.seed})")
+        return (
+            f"{type(self).__name__}(tvg_probability={self.tvg_probability}, inversion_tasks={list(self.inversion_tasks)}, "
+            f"mixing={self.mixing!r}, seed={self.seed})"
+        )
 
     def probabilities(self) -> dict[str, float]:
         """The probability of each task in one draw."""
@@ -126,7 +144,12 @@ def build_task_rows(
         lemmatizer = lemmatizer or default_lemmatizer()
         for i, found in zip(inversion, lemmatizer.verb_tokens([rows[i]["query"] for i in inversion])):
             if select_target_verb(found) is None:
-                logger.warning("%s: query %r has no verb; used as a TVG prompt instead of %r", row_name(rows[i], i), rows[i]["query"], tasks[i])
+                logger.warning(
+                    "%s: query %r has no verb; used as a TVG prompt instead of %r",
+                    row_name(rows[i], i),
+                    rows[i]["query"],
+                    tasks[i],
+                )
                 tasks[i] = "tvg"
                 fallbacks += 1
         inversion = [i for i in inversion if tasks[i] != "tvg"]
@@ -134,8 +157,13 @@ def build_task_rows(
     examples = dict(zip(inversion, build_inversion_examples(queries, [tasks[i] for i in inversion], lemmatizer, mask)))
     for i, (row, task) in enumerate(zip(rows, tasks)):
         if task == "tvg":
-            row["prompt"] = task_messages("tvg", system_prompt, query=row["query"], duration=float(row["duration"]),
-                                          include_duration=include_duration)
+            row["prompt"] = task_messages(
+                "tvg",
+                system_prompt,
+                query=row["query"],
+                duration=float(row["duration"]),
+                include_duration=include_duration,
+            )
             row["clip"] = (0.0, None)
             for name in INVERSION_COLUMNS:
                 row.setdefault(name, None)

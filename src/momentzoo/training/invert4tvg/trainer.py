@@ -107,13 +107,17 @@ class Invert4TVGTrainer(GRPOTrainer):
         self.video_processor = video_processor
         self.video_chat = Qwen2_5_VLVideoChatProcessor(tokenizer, video_processor)
         if self.video_chat.video_token_id != config.video_token_id:
-            raise ValueError(f"the tokenizer's <|video_pad|> id ({self.video_chat.video_token_id}) differs from the model's "
-                             f"video_token_id ({config.video_token_id}): they do not belong together")
+            raise ValueError(
+                f"the tokenizer's <|video_pad|> id ({self.video_chat.video_token_id}) differs from the model's "
+                f"video_token_id ({config.video_token_id}): they do not belong together"
+            )
         for name, dataset in (("train_dataset", train_dataset), ("eval_dataset", eval_dataset)):
             columns = getattr(dataset, "column_names", None) or []
             clash = [c for c in _RESERVED_COLUMNS if c in columns]
             if clash:
-                raise ValueError(f"{name} has column(s) {clash}, which Invert4TVGTrainer writes itself; rename or remove them")
+                raise ValueError(
+                    f"{name} has column(s) {clash}, which Invert4TVGTrainer writes itself; rename or remove them"
+                )
         generation_kwargs = dict(args.generation_kwargs or {})
         suppress = set(generation_kwargs.get("suppress_tokens", []) or []) | set(vision_token_ids(config))
         generation_kwargs["suppress_tokens"] = sorted(suppress)
@@ -141,7 +145,9 @@ class Invert4TVGTrainer(GRPOTrainer):
             if reference_dir is not None:
                 config._name_or_path = original_name
                 reference_dir.cleanup()
-        self.task_sampler = Invert4TVGTaskSampler(args.tvg_probability, args.inversion_tasks, args.task_mixing, args.seed)
+        self.task_sampler = Invert4TVGTaskSampler(
+            args.tvg_probability, args.inversion_tasks, args.task_mixing, args.seed
+        )
         self.lemmatizer = lemmatizer if lemmatizer is not None else default_lemmatizer()
         self._generation_round = 0
         self._active_videos: list[dict] | None = None
@@ -207,13 +213,17 @@ class Invert4TVGTrainer(GRPOTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         self._active_videos = inputs.get("video_inputs")
         try:
-            return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+            return super().compute_loss(
+                model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+            )
         finally:
             self._active_videos = None
 
     def _video_forward_inputs(self, input_ids: torch.Tensor, videos: list[dict], logits_to_keep: int) -> dict:
         token_types = (input_ids == self.video_chat.video_token_id).long() * 2
-        token_types[:, input_ids.size(1) - logits_to_keep :] = 0  # completions hold no video (those tokens are suppressed)
+        token_types[:, input_ids.size(1) - logits_to_keep :] = (
+            0  # completions hold no video (those tokens are suppressed)
+        )
         fields = {key: torch.cat([v[key] for v in videos]) for key in self.video_processor.model_input_names}
         tokens = int((token_types == 2).sum())
         features = sum(self.video_processor.num_video_tokens(fields["video_grid_thw"]))
@@ -222,13 +232,29 @@ class Invert4TVGTrainer(GRPOTrainer):
         fields["mm_token_type_ids"] = token_types
         return fields
 
-    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
-                                           compute_entropy=False, compute_aux_loss=False, **multimodal):
+    def _get_per_token_logps_and_entropies(
+        self,
+        model,
+        input_ids,
+        attention_mask,
+        logits_to_keep,
+        batch_size=None,
+        compute_entropy=False,
+        compute_aux_loss=False,
+        **multimodal,
+    ):
         videos = self._active_videos
         if videos is None:
             return super()._get_per_token_logps_and_entropies(
-                model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
-                compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **multimodal)
+                model,
+                input_ids,
+                attention_mask,
+                logits_to_keep,
+                batch_size=batch_size,
+                compute_entropy=compute_entropy,
+                compute_aux_loss=compute_aux_loss,
+                **multimodal,
+            )
         if len(videos) != input_ids.size(0):
             raise RuntimeError(f"{input_ids.size(0)} sequences but {len(videos)} videos")
         batch_size = batch_size or input_ids.size(0)
@@ -236,8 +262,11 @@ class Invert4TVGTrainer(GRPOTrainer):
         for start in range(0, input_ids.size(0), batch_size):
             end = min(start + batch_size, input_ids.size(0))
             ids, mask = input_ids[start:end], attention_mask[start:end]
-            model_inputs = {"input_ids": ids, "attention_mask": mask,
-                            **self._video_forward_inputs(ids, videos[start:end], logits_to_keep)}
+            model_inputs = {
+                "input_ids": ids,
+                "attention_mask": mask,
+                **self._video_forward_inputs(ids, videos[start:end], logits_to_keep),
+            }
             if compute_aux_loss:
                 model_inputs["output_router_logits"] = True
             # Only the completion tokens are scored.
@@ -276,8 +305,11 @@ class Invert4TVGTrainer(GRPOTrainer):
         Each answer is one entry, so the logged mean over all evaluation batches is the metric over all answers."""
         from ...metrics.grounding_recall.grounding_recall import compute_grounding_recall
 
-        picked = [(_completion_text(c), [list(w) for w in row["windows"]])
-                  for row, c in zip(inputs, completions) if row["task"] == "tvg" and row.get("windows")]
+        picked = [
+            (_completion_text(c), [list(w) for w in row["windows"]])
+            for row, c in zip(inputs, completions)
+            if row["task"] == "tvg" and row.get("windows")
+        ]
         picked = gather_object(picked)
         for answer, windows in picked:
             for name, value in compute_grounding_recall([answer], [windows], ranks=[1]).items():
@@ -303,4 +335,3 @@ class Invert4TVGTrainer(GRPOTrainer):
             tags=[tags] if isinstance(tags, str) else tags,
         )
         card.save(os.path.join(self.args.output_dir, "README.md"))
-
