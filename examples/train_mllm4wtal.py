@@ -3,8 +3,8 @@
 protocol (mAP at tIoU 0.1:0.7 and the averages over 0.1:0.5, 0.3:0.7 and 0.1:0.7).
 
     python examples/train_mllm4wtal.py --config examples/configs/mllm4wtal_synthetic.yaml
-    momentzoo describe --dataset thumos14_weak --dataset-kwargs '{"annotation_dir": ..., "features_file": ...}' \
-        --video-root thumos14_videos/ --model Qwen/Qwen2.5-VL-7B-Instruct --output-dir thumos14_described
+    momentzoo describe --dataset thumos14_weak --dataset_kwargs '{"annotation_dir": ..., "features_file": ...}' \
+        --video_root thumos14_videos/ --model Qwen/Qwen2.5-VL-7B-Instruct --output_dir thumos14_described
     accelerate launch examples/train_mllm4wtal.py --config examples/configs/mllm4wtal_thumos14.yaml
 
 Every key of the YAML file is an argument of `ModelArguments`, `DataArguments` or `transformers.TrainingArguments`.
@@ -30,11 +30,11 @@ from momentzoo.training.mllm4wtal import (
     evaluate_wtal,
     load_wtal_dataset,
 )
+from momentzoo.training.tal import format_map_table, write_predictions_json, write_references_json
 from momentzoo.training.tal_script import (
     as_dict,
     dataset_config_fields,
-    finish_tal_training,
-    parse_args_with_config,
+    example_parser,
     setup_script,
 )
 
@@ -85,10 +85,10 @@ def build_model(model_args: ModelArguments, train):
 
 
 def main(argv=None) -> dict:
-    model_args, data_args, training_args = parse_args_with_config(
-        (ModelArguments, DataArguments, TrainingArguments), argv
-    )
-    push = setup_script(training_args, logger)
+    model_args, data_args, training_args = example_parser(
+        (ModelArguments, DataArguments, TrainingArguments)
+    ).parse_args_and_config(argv)
+    setup_script(training_args, logger)
     set_seed(training_args.seed)
     data = load_wtal_dataset(
         data_args.dataset, as_dict(data_args.dataset_kwargs, "dataset_kwargs"), cache_dir=data_args.cache_dir
@@ -119,25 +119,37 @@ def main(argv=None) -> dict:
     if tokenizer is not None and trainer.is_world_process_zero():
         tokenizer.save_pretrained(training_args.output_dir)
 
-    def averages(model, evaluation):
-        metrics, _ = evaluate_wtal(
-            model, evaluation, window_size=data_args.eval_window_size, window_overlap=data_args.eval_window_overlap
-        )
-        return {k: v for k, v in metrics.items() if k.startswith("average_mAP@")}
-
-    results = finish_tal_training(
-        trainer,
-        data_args,
-        training_args,
-        evaluation,
-        push,
-        model_args.model_type,
-        script="examples/train_mllm4wtal.py",
-        extra=averages,
-    )
+    results = finish_wtal_training(trainer, data_args, training_args, evaluation, model_args.model_type)
     if results:
         print(json.dumps({k: round(100 * v, 2) for k, v in results.items() if k.startswith("average_mAP@")}))
     return {"train": train_result.metrics, "eval": results, "output_dir": str(Path(training_args.output_dir))}
+
+
+def finish_wtal_training(trainer, data_args, training_args, evaluation, name: str) -> dict:
+    """Save the model, score `evaluation` with the DELU protocol (tal_map at tIoU 0.1-0.7 and its averages), write
+    `eval_results.json`, `predictions.json` and `ground_truth.json`, render the momentzoo card with the results and
+    push (`trainer.push_to_hub()`) when `--push_to_hub`."""
+    trainer.save_model()
+    summary, output_dir = {}, Path(training_args.output_dir)
+    if evaluation is not None and trainer.is_world_process_zero():
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        metrics, predictions = evaluate_wtal(
+            model, evaluation, window_size=data_args.eval_window_size, window_overlap=data_args.eval_window_overlap
+        )
+        write_predictions_json(predictions, output_dir / "predictions.json")
+        write_references_json(evaluation, output_dir / "ground_truth.json", subset=data_args.eval_split)
+        summary = {k: v for k, v in metrics.items() if k != "per_class_AP"}
+        (output_dir / "eval_results.json").write_text(json.dumps(summary, indent=1))
+        print(f"\ntal_map on {data_args.dataset}/{data_args.eval_split} ({len(evaluation)} videos), mAP in %:")
+        print(format_map_table({name: metrics}, WTAL_IOU_THRESHOLDS))
+    details = (
+        f"Trained with `examples/train_mllm4wtal.py` ({name}) on the `{data_args.train_split}` split from video-level "
+        f"labels; evaluated on `{data_args.eval_split}` with segment ground truth (DELU protocol)."
+    )
+    trainer.create_model_card(dataset=data_args.dataset, results=summary or None, training_details=details)
+    if training_args.push_to_hub:
+        trainer.push_to_hub(dataset=data_args.dataset, results=summary or None, training_details=details)
+    return summary
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 import momentzoo  # noqa: F401  (registers TimeExpert with the Auto classes)
 from momentzoo.models.timeexpert import TASK_TYPES, TimeExpertMoE, TimeExpertProcessor
 from momentzoo.training.resume import resolve_resume_checkpoint
-from momentzoo.training.tal_script import as_dict, parse_args_with_config
+from momentzoo.training.tal_script import as_dict, example_parser
 from momentzoo.training.timeexpert import (
     TIMEEXPERT_STAGES,
     TimeExpertCollator,
@@ -103,9 +103,9 @@ def build_model(args: ModelArguments, resume_from_checkpoint: str | None):
 
 
 def main(argv=None):
-    model_args, data_args, training_args = parse_args_with_config(
-        (ModelArguments, TimeExpertDataArguments, TrainingArguments), argv
-    )
+    model_args, data_args, training_args = example_parser(
+        (ModelArguments, TimeExpertDataArguments, TrainingArguments)
+    ).parse_args_and_config(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     set_seed(training_args.seed)
     training_args.remove_unused_columns = False

@@ -21,19 +21,19 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--dataset", required=True, help="thumos14_weak, another TAL builder name, a saved dataset folder or a Hub id"
     )
-    parser.add_argument("--dataset-kwargs", default=None, help="JSON of builder / load_dataset arguments")
+    parser.add_argument("--dataset_kwargs", default=None, help="JSON of builder / load_dataset arguments")
     parser.add_argument("--model", required=True, help="Qwen2.5-VL checkpoint (hub id or path)")
-    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--output_dir", required=True)
     parser.add_argument("--splits", nargs="+", default=None, help="splits to describe (default: all)")
     parser.add_argument(
-        "--video-root",
+        "--video_root",
         default=None,
         help="folder of <video_id><extension> files, for datasets without a 'video' column",
     )
     parser.add_argument("--extension", default=".mp4")
     parser.add_argument("--fps", type=float, default=1.0, help="frames sampled per second")
-    parser.add_argument("--max-frames", type=int, default=32)
-    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--max_frames", type=int, default=32)
+    parser.add_argument("--max_new_tokens", type=int, default=128)
     parser.set_defaults(func=run)
 
 

@@ -114,7 +114,7 @@ def test_describe_with_a_tiny_qwen2_5_vl(tmp_path):
 
 
 def test_cli_has_the_describe_command():
-    args = build_parser().parse_args(["describe", "--dataset", "x", "--model", "m", "--output-dir", "o"])
+    args = build_parser().parse_args(["describe", "--dataset", "x", "--model", "m", "--output_dir", "o"])
     assert args.command == "describe" and args.max_frames == 32 and args.fps == 1.0
 
 
@@ -133,11 +133,11 @@ def test_cli_describe_end_to_end_and_resumes(tmp_path):
         str(tmp_path / "data"),
         "--model",
         str(tmp_path / "vlm"),
-        "--output-dir",
+        "--output_dir",
         str(tmp_path / "out"),
         "--fps",
         "2",
-        "--max-new-tokens",
+        "--max_new_tokens",
         "4",
     ]
     with warnings.catch_warnings():

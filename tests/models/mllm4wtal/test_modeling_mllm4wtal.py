@@ -40,8 +40,11 @@ def test_classes_given_at_the_top_go_to_the_base():
     config = MLLM4WTALConfig(id2label={0: "a", 1: "b"})
     assert config.base_config.id2label == {0: "a", 1: "b"} and config.id2label == {0: "a", 1: "b"}
     assert MLLM4WTALConfig(num_labels=3).base_config.num_classes == 3
+    # explicit classes win over the base config's, as `from_pretrained(ckpt, id2label=...)` needs for re-heading
+    reheaded = MLLM4WTALConfig(base_config={"id2label": {0: "x"}}, id2label={0: "a", 1: "b"})
+    assert reheaded.base_config.id2label == reheaded.id2label == {0: "a", 1: "b"}
     with pytest.raises(ValueError, match="id2label"):
-        MLLM4WTALConfig(base_config={"id2label": {0: "x"}}, id2label={0: "a", 1: "b"})
+        MLLM4WTALConfig(id2label={0: "a", 2: "b"})
 
 
 # ---------------------------------------------------------------------------------------------------- KSM

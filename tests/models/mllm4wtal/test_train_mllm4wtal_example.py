@@ -10,7 +10,7 @@ from common_model_tests import one_thread  # noqa: F401 (autouse fixture)
 
 from momentzoo.models.delu import DELUConfig
 from momentzoo.models.mllm4wtal import MLLM4WTALConfig
-from momentzoo.training.tal_script import as_dict, parse_args_with_config
+from momentzoo.training.tal_script import as_dict, example_parser
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIGS = ROOT / "examples" / "configs"
@@ -29,10 +29,9 @@ def script():
 def test_example_configs_parse_into_valid_model_configs(script, config, tmp_path):
     from transformers import TrainingArguments
 
-    model_args, data_args, _ = parse_args_with_config(
-        (script.ModelArguments, script.DataArguments, TrainingArguments),
-        ["--config", str(CONFIGS / config), "--output_dir", str(tmp_path), "--use_cpu", "true"],
-    )
+    model_args, data_args, _ = example_parser(
+        (script.ModelArguments, script.DataArguments, TrainingArguments)
+    ).parse_args_and_config(["--config", str(CONFIGS / config), "--output_dir", str(tmp_path), "--use_cpu", "true"])
     base = DELUConfig(**as_dict(model_args.base_config, "base_config"))
     MLLM4WTALConfig(base_config=base, **as_dict(model_args.model_config, "model_config"))
     assert data_args.train_split != data_args.eval_split and data_args.label_column == "video_labels"

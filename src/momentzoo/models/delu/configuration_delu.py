@@ -6,7 +6,7 @@ import numpy as np
 from transformers import PreTrainedConfig
 
 from ..temporal_localization import THUMOS14_CLASSES, TemporalLocalizationConfigMixin
-from ..validation import ConfigFieldChecks
+from ..validation import ConfigFieldChecks, LabelMapMixin
 
 __all__ = ["DELUConfig"]
 
@@ -19,7 +19,7 @@ _LOSS_WEIGHTS = (
 )  # fmt: skip
 
 
-class DELUConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
+class DELUConfig(LabelMapMixin, TemporalLocalizationConfigMixin, PreTrainedConfig):
     r"""Configuration of [`DELUModel`] ("Dual-Evidential Learning for Weakly-supervised Temporal Action
     Localization", Chen et al., ECCV 2022). Every field is validated; a bad value raises a `ValueError` naming it.
 
@@ -173,15 +173,8 @@ class DELUConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
         self.feature_stride = _int("feature_stride", feature_stride)
         self.num_frames = _int("num_frames", num_frames)
 
-        kwargs.pop("label2id", None)  # always rebuilt from id2label
-        id2label = _checks.label_map(kwargs.pop("id2label", None), num_classes, THUMOS14_CLASSES)
-        super().__init__(id2label=id2label, **kwargs)  # a `num_labels` given behaves exactly as in transformers
-        self.label2id = {name: i for i, name in self.id2label.items()}
-
-    @property
-    def num_classes(self) -> int:
-        """Action classes (the classifier adds one background output)."""
-        return len(self.id2label)
+        # `num_labels` / `id2label` / `num_classes` (an alias of `num_labels`) exactly as in transformers
+        super().__init__(id2label=_checks.resolve_labels(kwargs, num_classes, THUMOS14_CLASSES), **kwargs)
 
     @property
     def flow_dim(self) -> int:

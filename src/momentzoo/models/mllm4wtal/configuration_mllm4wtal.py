@@ -24,11 +24,9 @@ def _base_config(value, id2label, num_classes) -> DELUConfig:
         _fail("base_config", "None, a dict or a DELUConfig", value)
     values = {k: v for k, v in value.items() if k not in ("model_type", "transformers_version", "label2id")}
     if id2label is not None or num_classes is not None:
-        # The classes given at the top level are the base's; a base config that already names others is an error.
-        given = DELUConfig(id2label=id2label, num_classes=num_classes).id2label
-        if "id2label" in values and {int(k): v for k, v in values["id2label"].items()} != given:
-            _fail("id2label", f"the base_config's classes {values['id2label']}", given)
-        values["id2label"] = given
+        # The classes given at the top level re-head the base, as explicit arguments win in transformers
+        # (`from_pretrained(ckpt, num_labels=K)` passes them beside the saved base_config).
+        values["id2label"] = DELUConfig(id2label=id2label, num_classes=num_classes).id2label
         values.pop("num_classes", None)
     return DELUConfig(**values)
 
@@ -140,6 +138,13 @@ class MLLM4WTALConfig(TemporalLocalizationConfigMixin, PreTrainedConfig):
     @property
     def num_classes(self) -> int:
         return self.base_config.num_classes
+
+    def __setattr__(self, key, value):
+        super().__setattr__(key, value)
+        # Re-heading (`config.num_labels = K`, `from_pretrained(..., id2label=...)`) re-heads the DELU base too.
+        if key == "id2label" and value is not None and "base_config" in self.__dict__:
+            self.base_config.id2label = dict(self.id2label)
+            super().__setattr__("label2id", {name: i for i, name in self.id2label.items()})
 
     @property
     def input_dim(self) -> int:

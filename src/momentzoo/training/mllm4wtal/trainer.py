@@ -4,12 +4,13 @@ DELU's batches of similar pairs."""
 import torch
 from transformers import Trainer
 
+from ..trainer import MomentzooTrainerCardMixin
 from .sampler import SimilarPairBatchSampler
 
 __all__ = ["WTALTrainer"]
 
 
-class WTALTrainer(Trainer):
+class WTALTrainer(MomentzooTrainerCardMixin, Trainer):
     """`Trainer` for `DELUModel` and `MLLM4WTALModel`:
 
     * every training forward gets `training_progress` = global step / max steps, which drives DELU's
