@@ -33,6 +33,7 @@ __all__ = [
     "predict_tal",
     "tal_references",
     "evaluate_tal",
+    "score_predictions",
     "encode_video_dataset",
     "write_predictions_json",
     "write_references_json",
@@ -166,15 +167,20 @@ def evaluate_tal(
         progress=progress,
         forward_kwargs=forward_kwargs,
     )
+    return score_predictions(predictions, dataset, iou_thresholds), predictions
+
+
+def score_predictions(predictions: dict[str, list[dict]], dataset, iou_thresholds: Sequence[float]) -> dict:
+    """`tal_map` of per-video predictions against the dataset's segment ground truth (videos without a
+    prediction score as empty)."""
     references = tal_references(dataset)
     video_ids = list(references)
-    metrics = compute_tal_map(
+    return compute_tal_map(
         [predictions.get(v, []) for v in video_ids],
         [references[v] for v in video_ids],
         iou_thresholds=tuple(iou_thresholds),
         video_ids=video_ids,
     )
-    return metrics, predictions
 
 
 def _write_json(data, path) -> Path:
@@ -356,15 +362,7 @@ def evaluate_zero_shot(
             label_names=True,
             progress=progress,
         )
-    references = tal_references(dataset)
-    video_ids = list(references)
-    metrics = compute_tal_map(
-        [predictions.get(v, []) for v in video_ids],
-        [references[v] for v in video_ids],
-        iou_thresholds=tuple(iou_thresholds),
-        video_ids=video_ids,
-    )
-    return metrics, predictions
+    return score_predictions(predictions, dataset, iou_thresholds), predictions
 
 
 def format_zero_shot_table(results: dict, iou_thresholds: Sequence[float], title: str | None = None) -> str:
