@@ -24,23 +24,15 @@ from momentzoo.models.actionvlm import (
 )
 from momentzoo.models.actionvlm.processing_actionvlm import RANKED_LIST_ACTION_TEMPLATE, RANKED_LIST_PROMPT_TEMPLATE
 from momentzoo.testing import tiny_qwen2, tiny_tokenizer, tiny_videomae
+from momentzoo.testing.actionformer import TINY_ACTIONFORMER_HEAD
 from momentzoo.testing.actionvlm import tiny_actionvlm_config
 from momentzoo.training.actionvlm import LanguageAdvantageTrainer, LanguageAdvantageTrainingArguments
 from momentzoo.training.actionvlm.modality_bias import derange_descriptions, evaluate_modality_bias
 
 SPECIAL = ("[cls]", "[loc]", "[adv]")
-# A small ActionFormer head shared by the models built from backbones here.
-HEAD = dict(
-    max_seq_len=64,
-    hidden_size=16,
-    num_attention_heads=2,
-    attention_window_size=5,
-    num_stem_layers=1,
-    num_downsample_layers=3,
-    head_hidden_size=16,
-    regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
-    hidden_dropout=0.0,
-    drop_path_rate=0.0,
+# The tiny ActionFormer head (less its input width, which each test sets) with small LoRA and NMS settings, for the
+# models built from backbones here.
+HEAD = {key: value for key, value in TINY_ACTIONFORMER_HEAD.items() if key != "input_dim"} | dict(
     lora_rank=4,
     lora_alpha=8,
     lora_dropout=0.0,
