@@ -7,10 +7,11 @@ protocol (mAP at tIoU 0.1:0.7 and the averages over 0.1:0.5, 0.3:0.7 and 0.1:0.7
         --video_root thumos14_videos/ --model Qwen/Qwen2.5-VL-7B-Instruct --output_dir thumos14_described
     accelerate launch examples/train_mllm4wtal.py --config examples/configs/mllm4wtal_thumos14.yaml
 
-Every key of the YAML file is an argument of `ModelArguments`, `DataArguments` or `transformers.TrainingArguments`.
+Every key of the YAML file is an argument of `ModelArguments`, `DataArguments` or `WTALTrainingArguments`.
 Training runs `WTALTrainer` (DELU's curriculum progress) on `WeakTALCollator` batches (DELU's random crop to
-`max_seq_len`, video-level labels from `label_column`, tokenized descriptions). The end is the shared TAL script's:
-the model and its card are saved, the evaluation split is scored and the result files are written to `output_dir`.
+`max_seq_len`, video-level labels from `label_column`, tokenized descriptions). The end is the shared TAL script's
+(`finish_tal_training`): the model and its card are saved, the evaluation split is scored by `Trainer.evaluate` with
+DELU's protocol (`WTALTrainingArguments`) and the result files are written to `output_dir`.
 """
 
 import json
@@ -18,23 +19,22 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import AutoTokenizer, TrainingArguments, set_seed
+from transformers import AutoTokenizer, set_seed
 
 from momentzoo.models.delu import DELUConfig, DELUModel
 from momentzoo.models.mllm4wtal import MLLM4WTALModel
 from momentzoo.training.mllm4wtal import (
-    WTAL_IOU_THRESHOLDS,
     WeakTALCollator,
     WTALTrainer,
+    WTALTrainingArguments,
     check_weak_dataset,
-    evaluate_wtal,
     load_wtal_dataset,
 )
-from momentzoo.training.tal import format_map_table, write_predictions_json, write_references_json
 from momentzoo.training.tal_script import (
     as_dict,
     dataset_config_fields,
     example_parser,
+    finish_tal_training,
     setup_script,
 )
 
@@ -63,9 +63,6 @@ class DataArguments:
     train_split: str = field(default="train")
     eval_split: str | None = field(default="test")
     label_column: str = field(default="video_labels", metadata={"help": "Video-level labels to train on."})
-    eval_window_size: int | None = field(default=None, metadata={"help": "Sliding windows at evaluation."})
-    eval_window_overlap: float = field(default=0.0)
-    iou_thresholds: list[float] = field(default_factory=lambda: list(WTAL_IOU_THRESHOLDS))
     cache_dir: str | None = field(default=None)
 
 
@@ -86,7 +83,7 @@ def build_model(model_args: ModelArguments, train):
 
 def main(argv=None) -> dict:
     model_args, data_args, training_args = example_parser(
-        (ModelArguments, DataArguments, TrainingArguments)
+        (ModelArguments, DataArguments, WTALTrainingArguments)
     ).parse_args_and_config(argv)
     setup_script(training_args, logger)
     set_seed(training_args.seed)
@@ -104,7 +101,7 @@ def main(argv=None) -> dict:
         max_seq_len=base.max_seq_len,
         label_column=data_args.label_column,
         tokenizer=tokenizer,
-        max_description_length=getattr(model.config, "max_description_length", 77),
+        max_description_length=model.config.max_description_length if tokenizer is not None else 77,
         seed=training_args.seed,
     )
     trainer = WTALTrainer(
@@ -119,37 +116,10 @@ def main(argv=None) -> dict:
     if tokenizer is not None and trainer.is_world_process_zero():
         tokenizer.save_pretrained(training_args.output_dir)
 
-    results = finish_wtal_training(trainer, data_args, training_args, evaluation, model_args.model_type)
+    results = finish_tal_training(trainer, data_args, training_args, evaluation, model_args.model_type)
     if results:
         print(json.dumps({k: round(100 * v, 2) for k, v in results.items() if k.startswith("average_mAP@")}))
     return {"train": train_result.metrics, "eval": results, "output_dir": str(Path(training_args.output_dir))}
-
-
-def finish_wtal_training(trainer, data_args, training_args, evaluation, name: str) -> dict:
-    """Save the model, score `evaluation` with the DELU protocol (tal_map at tIoU 0.1-0.7 and its averages), write
-    `eval_results.json`, `predictions.json` and `ground_truth.json`, render the momentzoo card with the results and
-    push (`trainer.push_to_hub()`) when `--push_to_hub`."""
-    trainer.save_model()
-    summary, output_dir = {}, Path(training_args.output_dir)
-    if evaluation is not None and trainer.is_world_process_zero():
-        model = trainer.accelerator.unwrap_model(trainer.model)
-        metrics, predictions = evaluate_wtal(
-            model, evaluation, window_size=data_args.eval_window_size, window_overlap=data_args.eval_window_overlap
-        )
-        write_predictions_json(predictions, output_dir / "predictions.json")
-        write_references_json(evaluation, output_dir / "ground_truth.json", subset=data_args.eval_split)
-        summary = {k: v for k, v in metrics.items() if k != "per_class_AP"}
-        (output_dir / "eval_results.json").write_text(json.dumps(summary, indent=1))
-        print(f"\ntal_map on {data_args.dataset}/{data_args.eval_split} ({len(evaluation)} videos), mAP in %:")
-        print(format_map_table({name: metrics}, WTAL_IOU_THRESHOLDS))
-    details = (
-        f"Trained with `examples/train_mllm4wtal.py` ({name}) on the `{data_args.train_split}` split from video-level "
-        f"labels; evaluated on `{data_args.eval_split}` with segment ground truth (DELU protocol)."
-    )
-    trainer.create_model_card(dataset=data_args.dataset, results=summary or None, training_details=details)
-    if training_args.push_to_hub:
-        trainer.push_to_hub(dataset=data_args.dataset, results=summary or None, training_details=details)
-    return summary
 
 
 if __name__ == "__main__":

@@ -88,6 +88,7 @@ _LAZY_STRUCTURE = {
         "Invert4TVGSFTCollator",
         "make_invert_sft_dataset",
         "WTALTrainer",
+        "WTALTrainingArguments",
         "WeakTALCollator",
         "evaluate_wtal",
         "make_synthetic_wtal_dataset",

@@ -10,6 +10,7 @@ import os
 __all__ = [
     "CLIP_TEXT_MODEL_ID",
     "clip_text_config",
+    "clip_text_states",
     "saved_preprocessor_dict",
     "save_tokenizer",
     "load_saved_tokenizer",
@@ -45,6 +46,18 @@ def clip_text_config(value, checks):
         checks.fail("text_config", "None, a dict or a CLIPTextConfig", value)
     checks.choice("text_config.model_type", config.model_type, _CLIP_TEXT_MODEL_TYPES)
     return config
+
+
+def clip_text_states(text_model, input_ids, attention_mask):
+    """`(last hidden states (B, L, H), pooled (B, H))` of a `CLIPTextModel` on
+    right-padded token rows that end with the end-of-text token: the pooled state is the one at each row's last real
+    token, as CLIP pools at its EOS. This avoids CLIP's legacy rule (config `eos_token_id == 2`: pool at the highest
+    token id), which on other tokenizers pools two different texts at the same shared prefix word."""
+    import torch
+
+    hidden = text_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    last = attention_mask.sum(1) - 1
+    return hidden, hidden[torch.arange(len(hidden), device=hidden.device), last]
 
 
 def saved_preprocessor_dict(name_or_path: str) -> dict | None:

@@ -30,7 +30,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "task_messages",
             "reference_answer",
         ],
-        "mllm4wtal": ["WTALTrainer", "WeakTALCollator", "evaluate_wtal", "make_synthetic_wtal_dataset"],
+        "mllm4wtal": ["WTALTrainer", "WTALTrainingArguments", "WeakTALCollator", "evaluate_wtal", "make_synthetic_wtal_dataset"],
         "tal": ["evaluate_tal", "predict_tal", "evaluate_zero_shot"],
         "tal_script": ["TALDataArguments", "load_tal_dataset", "example_parser"],
         "trainer": ["TemporalLocalizationTrainer", "TemporalLocalizationTrainingArguments"],

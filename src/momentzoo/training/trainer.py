@@ -29,9 +29,9 @@ from transformers.trainer_utils import speed_metrics
 from ..data.collators import TemporalLocalizationCollator
 from ..data.windows import TemporalFeatureDataset, merge_window_predictions, sliding_windows
 from ..hub import MomentzooModelCardMixin, hub_repo_id, save_model_card
-from ..metrics.tal_map.tal_map import DEFAULT_IOU_THRESHOLDS, compute_tal_map
+from ..metrics.tal_map.tal_map import DEFAULT_IOU_THRESHOLDS
 from ..models.temporal_localization import TemporalLocalizationConfigMixin
-from .tal import _check_classes, class_names_of, encode_video_dataset, tal_references, window_merge_nms_kwargs
+from .tal import _check_classes, class_names_of, encode_video_dataset, score_predictions, window_merge_nms_kwargs
 
 __all__ = [
     "MomentzooTrainerCardMixin",
@@ -182,25 +182,28 @@ class TemporalLocalizationTrainer(MomentzooTrainerCardMixin, Trainer):
         self._memory_tracker.start()
         start = time.time()
         predictions, loss = self.predict_videos(dataset)
-        references = tal_references(dataset)
-        video_ids = list(references)
-        thresholds = tuple(getattr(self.args, "iou_thresholds", DEFAULT_IOU_THRESHOLDS))
-        scores = compute_tal_map(
-            [predictions.get(v, []) for v in video_ids],
-            [references[v] for v in video_ids],
-            iou_thresholds=thresholds,
-            video_ids=video_ids,
-        )
+        predictions, scores = self.score_videos(predictions, dataset)
         metrics = {k: float(v) for k, v in scores.items() if isinstance(v, (int, float))}
         if loss is not None:
             metrics["loss"] = loss
         metrics = {f"{metric_key_prefix}_{k}": v for k, v in metrics.items()}
-        metrics.update(speed_metrics(metric_key_prefix, start, num_samples=len(video_ids)))
+        metrics.update(speed_metrics(metric_key_prefix, start, num_samples=len(dataset)))
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         self._memory_tracker.stop_and_update_metrics(metrics)
         self.last_eval_predictions, self.last_eval_results = predictions, scores  # per video; tal_map in full
         return metrics
+
+    def score_videos(self, predictions: dict[str, list[dict]], dataset) -> tuple[dict[str, list[dict]], dict]:
+        """`(predictions, tal_map results)`: the merged per-video predictions scored against the dataset's segments
+        at the arguments' `iou_thresholds`. Subclasses change the protocol here (WTAL drops ambiguous segments)."""
+        thresholds = getattr(self.args, "iou_thresholds", DEFAULT_IOU_THRESHOLDS)
+        return predictions, score_predictions(predictions, dataset, thresholds)
+
+    def evaluation_inputs(self, batch: dict) -> dict:
+        """The `forward` inputs of an evaluation batch of windows (features, mask and the windows' segment labels,
+        for the evaluation loss). Subclasses drop what their model cannot take at evaluation."""
+        return batch
 
     @torch.no_grad()
     def predict_videos(self, dataset) -> tuple[dict[str, list[dict]], float | None]:
@@ -241,7 +244,7 @@ class TemporalLocalizationTrainer(MomentzooTrainerCardMixin, Trainer):
             for batch in loader:
                 metadata = batch.pop("metadata")
                 batch["input_features"] = batch["input_features"].to(dtype)
-                outputs = model(**batch, **class_kwargs)
+                outputs = model(**self.evaluation_inputs(batch), **class_kwargs)
                 window_predictions = model.post_process(outputs, metadata, label_names=True, **class_kwargs)
                 # one entry per window; the windows a process repeated to even out the last batch are dropped
                 gathered.extend(

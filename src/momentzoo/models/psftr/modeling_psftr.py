@@ -48,7 +48,7 @@ from ...layers.masked_conv import MaskedConv1d
 from ...layers.matcher import HungarianSegmentMatcher
 from ...layers.roi_align import roi_align_1d
 from ...segments import batched_nms, center_width_to_start_end, feature_grid_to_seconds, start_end_to_center_width
-from ..backbone_utils import load_saved_tokenizer, save_tokenizer
+from ..backbone_utils import clip_text_states, load_saved_tokenizer, save_tokenizer
 from ..temporal_localization import dummy_feature_inputs
 from ..validation import validate_feature_inputs, validate_segment_labels, window_geometry
 from .configuration_psftr import CLIP_TEXT_MODEL_ID, PSFTRConfig
@@ -672,12 +672,8 @@ class PSFTRModel(PSFTRPreTrainedModel):
 
     def encode_prompt_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """CLIP text embeddings `(K, D)` (unnormalised) of tokenized prompts that end with the end-of-text token:
-        the final hidden state at that token (each row's last real one), projected to the joint space. This is
-        CLIP's own pooling for its tokenizer, without its legacy rule (config `eos_token_id == 2`: pool at the
-        highest token id), which on other tokenizers can pool two different prompts at the same shared word."""
-        hidden = self.text_model.text_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        last = attention_mask.sum(1) - 1
-        pooled = hidden[torch.arange(len(hidden), device=hidden.device), last]
+        the state at that token (`clip_text_states`), projected to the joint space."""
+        _, pooled = clip_text_states(self.text_model.text_model, input_ids, attention_mask)
         return self.text_model.text_projection(pooled)
 
     def embed_class_names(self, class_names) -> torch.Tensor:

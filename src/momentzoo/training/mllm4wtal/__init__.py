@@ -13,6 +13,6 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "evaluation": ["WTAL_AVERAGES", "WTAL_IOU_THRESHOLDS", "drop_ambiguous", "evaluate_wtal", "wtal_averages"],
         "sampler": ["SimilarPairBatchSampler"],
         "synthetic": ["make_synthetic_wtal_dataset", "synthetic_descriptions"],
-        "trainer": ["WTALTrainer"],
+        "trainer": ["WTALTrainer", "WTALTrainingArguments"],
     },
 )
