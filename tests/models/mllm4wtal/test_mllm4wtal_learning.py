@@ -1,12 +1,15 @@
 """The demonstration on a synthetic weakly-labelled set (order-confusable classes, told apart only by their complete
 extent; synthetic MLLM descriptions), MLLM4WTAL and DELU alone trained from the same initial base weights, data and
-steps, the new heads seeded too. What it shows, and what it does not:
+steps, the new heads seeded too, on four seeds. Average mAP 0.1:0.7 (DELU alone, MLLM4WTAL), measured:
 
-* seed 0, where DELU alone trains well (average mAP 0.1:0.7 of 0.114, 3x its untrained value): MLLM4WTAL is
-  level with it (0.114), NOT better. The paper's gain where the base trains well is not reproduced here.
-* seed 1, where DELU alone collapses (0.000): MLLM4WTAL still learns (0.060). The guidance keeps the tiny base from
-  collapsing. Seeds 2-3 and a shuffled-description control, measured by hand, are in the model card; they do not
-  settle whether the descriptions' content or the extra losses do the work.
+    seed 0: 0.114, 0.121    seed 1: 0.000, 0.055    seed 2: 0.025, 0.035    seed 3: 0.000, 0.097
+    mean:   0.035, 0.077
+
+MLLM4WTAL improves the average mAP over its base on every seed and on average; on seeds 1 and 3 DELU alone collapses
+(its attention falls below every proposal threshold, so it detects nothing) and the guidance keeps it learning.
+What it does NOT show: that the descriptions' *content* does the work. With every training video given another
+video's descriptions the mean is 0.070 (seeds: 0.117, 0.036, 0.036, 0.092), so most of the gain comes from the extra
+losses themselves; the model card gives this control.
 """
 
 import logging
@@ -21,7 +24,7 @@ from momentzoo.testing.delu import tiny_delu_config
 from momentzoo.testing.mllm4wtal import tiny_mllm4wtal
 from momentzoo.training.mllm4wtal import WeakTALCollator, WTALTrainer, evaluate_wtal, make_synthetic_wtal_dataset
 
-SEEDS, STEPS = (0, 1), 150
+SEEDS, STEPS = (0, 1, 2, 3), 150
 
 
 def make_data(seed):
@@ -122,10 +125,11 @@ def guided_runs(delu_runs, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_mllm4wtal_is_level_with_a_base_that_trains_well(guided_runs):
-    alone, guided = guided_runs[0]
-    assert alone > 0.08, alone  # the premise: DELU alone trains well on this seed
-    assert guided >= 0.9 * alone, (guided, alone)  # no loss from the guidance; no gain either (see the docstring)
+def test_mllm4wtal_improves_the_average_map_over_its_base(guided_runs):
+    alone = [guided_runs[seed][0] for seed in SEEDS]
+    guided = [guided_runs[seed][1] for seed in SEEDS]
+    assert all(g >= 0.9 * a for a, g in zip(alone, guided)), (alone, guided)  # no seed loses to the base
+    assert sum(guided) > 1.5 * sum(alone), (alone, guided)  # and on average it is clearly better
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ from transformers import initialization as init
 
 from ...hub import MomentzooModelCardMixin
 from ...layers.masked_conv import MaskedConv1d
+from ..backbone_utils import clip_text_states
 from ..delu.losses_delu import masked_mean, mil_loss, suppress_background, topk_mean
 from ..delu.modeling_delu import DELUModel, DELUOutput, video_labels_tensor
 from .configuration_mllm4wtal import CLIP_TEXT_MODEL_ID, MLLM4WTALConfig
@@ -236,8 +237,8 @@ class MLLM4WTALModel(MLLM4WTALPreTrainedModel):
     def encode_text(self, input_ids, attention_mask):
         """The frozen encoder's `(pooled (B, H), word embeddings (B, L, H))` of tokenized descriptions."""
         self._check_text(input_ids, attention_mask)
-        outputs = self.text_model(input_ids=input_ids, attention_mask=attention_mask)
-        return outputs.pooler_output, self.text_model.get_input_embeddings()(input_ids)
+        _, pooled = clip_text_states(self.text_model, input_ids, attention_mask)
+        return pooled, self.text_model.get_input_embeddings()(input_ids)
 
     def _check_text(self, input_ids, attention_mask):
         if input_ids.ndim != 2 or attention_mask is None or attention_mask.shape != input_ids.shape:
