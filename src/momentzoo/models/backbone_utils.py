@@ -49,10 +49,10 @@ def clip_text_config(value, checks):
 
 
 def clip_text_states(text_model, input_ids, attention_mask):
-    """`(last hidden states (B, L, H), pooled (B, H))` of a `CLIPTextModel` on
-    right-padded token rows that end with the end-of-text token: the pooled state is the one at each row's last real
-    token, as CLIP pools at its EOS. This avoids CLIP's legacy rule (config `eos_token_id == 2`: pool at the highest
-    token id), which on other tokenizers pools two different texts at the same shared prefix word."""
+    """`(last hidden states (B, L, H), pooled (B, H))` of a `CLIPTextModel` on right-padded token rows that end with
+    the end-of-text token: the pooled state is the one at each row's last real token, as CLIP pools at its EOS. This
+    avoids CLIP's legacy rule (config `eos_token_id == 2`: pool at the highest token id), which on other tokenizers
+    pools two different texts at the same shared prefix word."""
     import torch
 
     hidden = text_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
