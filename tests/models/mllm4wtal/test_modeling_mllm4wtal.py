@@ -85,12 +85,27 @@ def test_key_prior_is_sigmoid_of_scaled_cosine_with_own_description():
     )
     out = model(features, key_input_ids=keys.input_ids, key_attention_mask=keys.attention_mask)
     with torch.no_grad():
-        pooled = model.text_model(input_ids=keys.input_ids, attention_mask=keys.attention_mask).pooler_output
+        hidden = model.text_model(input_ids=keys.input_ids, attention_mask=keys.attention_mask).last_hidden_state
+        eos = keys.attention_mask.sum(1) - 1  # CLIP's pooling: the state at each description's end-of-text token
+        assert bool((keys.input_ids[torch.arange(2), eos] == tokenizer.eos_token_id).all())
+        pooled = hidden[torch.arange(2), eos]
         snippets = model.key_projection(out.features)
         cos = torch.nn.functional.cosine_similarity(snippets, pooled[:, None, :], dim=-1)
     expected = torch.sigmoid(model.config.key_logit_scale_init * cos + model.config.key_logit_bias_init)
     torch.testing.assert_close(out.key_prior, expected, atol=1e-5, rtol=1e-5)
     assert out.complete_prior.shape == (2, 6) and bool(((out.complete_prior > 0) & (out.complete_prior < 1)).all())
+
+
+def test_descriptions_sharing_a_prefix_get_different_embeddings():
+    # transformers' CLIP pools configs with eos_token_id == 2 (the tiny tokenizer's) at the highest token id; on these
+    # two descriptions that is the same prefix word, which would give both the same embedding
+    model, tokenizer = tiny_mllm4wtal()
+    texts = ["key moments: water streaming into the glass.", "key moments: water streaming into the glass; an arm."]
+    keys = tokenizer(texts, padding=True, return_tensors="pt")
+    pooled, _ = model.encode_text(keys.input_ids, keys.attention_mask)
+    legacy = model.text_model(input_ids=keys.input_ids, attention_mask=keys.attention_mask).pooler_output
+    assert torch.allclose(legacy[0], legacy[1])  # the premise: the legacy rule confuses them
+    assert not torch.allclose(pooled[0], pooled[1], atol=1e-3)
 
 
 # ---------------------------------------------------------------------------------------------------- CSR
