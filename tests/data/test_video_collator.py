@@ -12,6 +12,7 @@ from momentzoo.data import FramePreprocessor, TemporalVideoCollator, make_synthe
 from momentzoo.data.feature_extraction import _processor_class_defaults
 from momentzoo.segments import seconds_to_feature_grid
 from momentzoo.testing import tiny_qwen2, tiny_videomae
+from momentzoo.testing.actionvlm import TINY_ACTIONVLM_HEAD
 
 FPS = 8  # the synthetic videos' own rate: every frame is sampled
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -55,14 +56,7 @@ def model(tmp_path_factory):
         tokenizer=root / "qwen2",
         num_classes=3,
         vision_tuning="adapter",
-        max_seq_len=64,
-        hidden_size=16,
-        num_attention_heads=2,
-        attention_window_size=5,
-        num_stem_layers=1,
-        num_downsample_layers=3,
-        head_hidden_size=16,
-        regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
+        **TINY_ACTIONVLM_HEAD,
     )
 
 

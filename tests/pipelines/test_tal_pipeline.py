@@ -19,6 +19,7 @@ from momentzoo.pipelines import TemporalActionLocalizationPipeline
 from momentzoo.pipelines.temporal_action_localization import ModelVideoEncoder
 from momentzoo.testing import tiny_qwen2, tiny_videomae
 from momentzoo.testing.actionformer import tiny_actionformer_config
+from momentzoo.testing.actionvlm import TINY_ACTIONVLM_HEAD
 
 NAMES = ["jump", "run", "throw"]
 GEOMETRY = dict(fps=30.0, feature_stride=4, num_frames=16)
@@ -186,14 +187,7 @@ def _actionvlm_dir(encoders, tmp_path):
         encoders / "qwen2",
         encoders / "videomae",
         id2label=dict(enumerate(NAMES)),
-        max_seq_len=64,
-        hidden_size=16,
-        num_attention_heads=2,
-        attention_window_size=5,
-        num_stem_layers=1,
-        num_downsample_layers=3,
-        head_hidden_size=16,
-        regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
+        **TINY_ACTIONVLM_HEAD,
     ).eval()
     model.save_pretrained(tmp_path / "actionvlm")
     return tmp_path / "actionvlm"

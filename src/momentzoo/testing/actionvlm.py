@@ -5,7 +5,11 @@ from ..models.actionvlm.processing_actionvlm import format_action_prompt
 from .actionformer import TINY_ACTIONFORMER_HEAD
 from .backbones import _qwen2_text_kwargs, tiny_tokenizer
 
-__all__ = ["TINY_CLASS_NAMES", "TINY_CLASS_DESCRIPTIONS", "tiny_actionvlm_config"]
+__all__ = ["TINY_ACTIONVLM_HEAD", "TINY_CLASS_NAMES", "TINY_CLASS_DESCRIPTIONS", "tiny_actionvlm_config"]
+
+# The tiny ActionFormer head for `ActionVLMForTemporalLocalization.from_backbones(...)`, whose input width is the
+# video encoder's.
+TINY_ACTIONVLM_HEAD = {key: value for key, value in TINY_ACTIONFORMER_HEAD.items() if key != "input_dim"}
 
 TINY_CLASS_NAMES = ("open door", "close door", "throw ball")
 TINY_CLASS_DESCRIPTIONS = (

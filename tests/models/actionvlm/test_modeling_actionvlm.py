@@ -24,15 +24,14 @@ from momentzoo.models.actionvlm import (
 )
 from momentzoo.models.actionvlm.processing_actionvlm import RANKED_LIST_ACTION_TEMPLATE, RANKED_LIST_PROMPT_TEMPLATE
 from momentzoo.testing import tiny_qwen2, tiny_tokenizer, tiny_videomae
-from momentzoo.testing.actionformer import TINY_ACTIONFORMER_HEAD
-from momentzoo.testing.actionvlm import tiny_actionvlm_config
+from momentzoo.testing.actionvlm import TINY_ACTIONVLM_HEAD, tiny_actionvlm_config
 from momentzoo.training.actionvlm import LanguageAdvantageTrainer, LanguageAdvantageTrainingArguments
 from momentzoo.training.actionvlm.modality_bias import derange_descriptions, evaluate_modality_bias
 
 SPECIAL = ("[cls]", "[loc]", "[adv]")
 # The tiny ActionFormer head (less its input width, which each test sets) with small LoRA and NMS settings, for the
 # models built from backbones here.
-HEAD = {key: value for key, value in TINY_ACTIONFORMER_HEAD.items() if key != "input_dim"} | dict(
+HEAD = TINY_ACTIONVLM_HEAD | dict(
     lora_rank=4,
     lora_alpha=8,
     lora_dropout=0.0,
